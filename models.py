@@ -1,0 +1,230 @@
+"""CycleGAN networks for SpectroGAN: ResNet-block generator and PatchGAN discriminator (Keras 3).
+
+Both builders are plain functions that take shapes as arguments and return a `keras.Model`;
+both networks are fully convolutional, so any image size divisible by 4 works (the product
+uses 260x260 spectrogram images, tests use 32x32).
+
+Generator (Zhu et al. 2017, as the original project): c7s1-64, d128, d256, N residual blocks
+of 256 channels, u128, u64, c7s1-1 with tanh. Instance norm is
+`GroupNormalization(groups=-1)`; reflection padding surrounds every 3x3 and 7x7 convolution.
+Unlike the original, whose "residual" blocks concatenated (43.8 M parameters at N = 6), the
+blocks here add their input back (about 7.8 M parameters at N = 6).
+
+Discriminator: 70x70 PatchGAN, C64-C128-C256-C512 (4x4, stride 2, LeakyReLU 0.2, no norm on
+the first), then a 4x4 stride-1 512 layer and a 1-channel 4x4 output: 17x17 patch scores for
+a 260x260 input.
+
+Inference files: `save_generator` writes `<dir>/generator_<direction>.weights.h5` beside the
+run's `config.json`; `load_generator` rebuilds the network from `config.json` and loads the
+weights. A weights file holds arrays only, so loading one cannot run code (the guarantee Keras'
+safe mode gives for whole-model files).
+
+Usage:
+    from models import build_generator, build_discriminator
+    g = build_generator((260, 260, 1), res_blocks=6)
+    d = build_discriminator((260, 260, 1))
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import keras
+from keras import layers
+
+from spectro import IMAGE_SIZE, UserError, atomic_output
+
+DIRECTIONS = ("AtoB", "BtoA")  # A = source emotion (e.g. calm), B = target (e.g. angry)
+CONFIG_NAME = "config.json"
+NORM_EPSILON = 1e-5
+
+
+@keras.saving.register_keras_serializable(package="spectrogan")
+class ReflectionPadding2D(layers.Layer):
+    """Pad height and width by reflecting the image at its edges (no new edge artefacts)."""
+
+    def __init__(self, padding: int = 1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.padding = int(padding)
+
+    def call(self, inputs):
+        p = self.padding
+        return keras.ops.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect")
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+        grow = 2 * self.padding
+        return (batch, None if height is None else height + grow,
+                None if width is None else width + grow, channels)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "padding": self.padding}
+
+
+def _instance_norm(name: str) -> layers.Layer:
+    return layers.GroupNormalization(groups=-1, epsilon=NORM_EPSILON, name=name)
+
+
+def _conv_norm_relu(x, filters: int, kernel: int, *, strides: int = 1, name: str,
+                    transpose: bool = False):
+    init = keras.initializers.RandomNormal(stddev=0.02)
+    if transpose:
+        x = layers.Conv2DTranspose(filters, kernel, strides=strides, padding="same",
+                                   use_bias=False, kernel_initializer=init,
+                                   name=f"{name}_conv")(x)
+    else:
+        if kernel > 1 and strides == 1:
+            x = ReflectionPadding2D(kernel // 2, name=f"{name}_pad")(x)
+            padding = "valid"
+        else:
+            padding = "same"
+        x = layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=False,
+                          kernel_initializer=init, name=f"{name}_conv")(x)
+    x = _instance_norm(f"{name}_norm")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def _residual_block(x, filters: int, *, name: str):
+    init = keras.initializers.RandomNormal(stddev=0.02)
+    shortcut = x
+    x = _conv_norm_relu(x, filters, 3, name=f"{name}_a")
+    x = ReflectionPadding2D(1, name=f"{name}_b_pad")(x)
+    x = layers.Conv2D(filters, 3, padding="valid", use_bias=False, kernel_initializer=init,
+                      name=f"{name}_b_conv")(x)
+    x = _instance_norm(f"{name}_b_norm")(x)
+    return layers.Add(name=f"{name}_add")([shortcut, x])
+
+
+def build_generator(input_shape: tuple[int | None, int | None, int] = (IMAGE_SIZE, IMAGE_SIZE, 1),
+                    *, filters: int = 64, res_blocks: int = 6,
+                    name: str = "generator") -> keras.Model:
+    """Encoder - residual blocks - decoder generator.
+
+    Args:
+        input_shape: (height, width, channels); height and width divisible by 4 (or None).
+        filters: channels of the first layer (64 as the paper); later layers use 2x and 4x.
+        res_blocks: number of residual blocks at 4x `filters` channels (3, 6 or 9 usual).
+    Returns:
+        keras.Model mapping float (batch, H, W, C) in [-1, 1] to the same shape in [-1, 1]
+        (tanh; computed in float32 even under a mixed-precision policy).
+    """
+    height, width, channels = input_shape
+    for size in (height, width):
+        if size is not None and size % 4:
+            raise ValueError(f"generator input height/width must be divisible by 4, got {input_shape}")
+    if filters < 1 or res_blocks < 0:
+        raise ValueError(f"filters must be >= 1 and res_blocks >= 0, got {filters}, {res_blocks}")
+    init = keras.initializers.RandomNormal(stddev=0.02)
+    inputs = keras.Input(shape=input_shape, name="spectrogram")
+    x = _conv_norm_relu(inputs, filters, 7, name="c7s1")
+    x = _conv_norm_relu(x, filters * 2, 3, strides=2, name="d1")
+    x = _conv_norm_relu(x, filters * 4, 3, strides=2, name="d2")
+    for index in range(res_blocks):
+        x = _residual_block(x, filters * 4, name=f"res{index + 1}")
+    x = _conv_norm_relu(x, filters * 2, 3, strides=2, name="u1", transpose=True)
+    x = _conv_norm_relu(x, filters, 3, strides=2, name="u2", transpose=True)
+    x = ReflectionPadding2D(3, name="out_pad")(x)
+    x = layers.Conv2D(channels, 7, padding="valid", kernel_initializer=init, name="out_conv")(x)
+    outputs = layers.Activation("tanh", dtype="float32", name="out_tanh")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def build_discriminator(input_shape: tuple[int | None, int | None, int] = (IMAGE_SIZE, IMAGE_SIZE, 1),
+                        *, filters: int = 64, name: str = "discriminator") -> keras.Model:
+    """PatchGAN discriminator: one real/fake score per overlapping 70x70 patch.
+
+    Args:
+        input_shape: (height, width, channels).
+        filters: channels of the first layer (64); later layers use 2x, 4x, 8x.
+    Returns:
+        keras.Model mapping (batch, H, W, C) to float32 scores (batch, ceil(H/16), ceil(W/16), 1)
+        (17x17 for 260x260). Scores are unbounded (least-squares GAN: real -> 1, fake -> 0).
+    """
+    init = keras.initializers.RandomNormal(stddev=0.02)
+    inputs = keras.Input(shape=input_shape, name="spectrogram")
+    x = inputs
+    for index, multiple in enumerate((1, 2, 4, 8)):
+        x = layers.Conv2D(filters * multiple, 4, strides=2, padding="same",
+                          kernel_initializer=init, use_bias=index == 0,
+                          name=f"c{index + 1}_conv")(x)
+        if index > 0:
+            x = _instance_norm(f"c{index + 1}_norm")(x)
+        x = layers.LeakyReLU(negative_slope=0.2, name=f"c{index + 1}_lrelu")(x)
+    x = layers.Conv2D(filters * 8, 4, padding="same", kernel_initializer=init, use_bias=False,
+                      name="c5_conv")(x)
+    x = _instance_norm("c5_norm")(x)
+    x = layers.LeakyReLU(negative_slope=0.2, name="c5_lrelu")(x)
+    x = layers.Conv2D(1, 4, padding="same", kernel_initializer=init, name="patch_conv")(x)
+    outputs = layers.Activation("linear", dtype="float32", name="patch_scores")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+# --- Inference files ------------------------------------------------------------------------
+def generator_path(model_dir: str | os.PathLike, direction: str = "AtoB") -> Path:
+    """Path of the inference weights of one generator inside a run folder."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+    return Path(model_dir) / f"generator_{direction}.weights.h5"
+
+
+def read_config(model_dir: str | os.PathLike) -> dict[str, Any]:
+    """Read and check `<model_dir>/config.json` (UserError when missing or malformed)."""
+    path = Path(model_dir) / CONFIG_NAME
+    if not path.is_file():
+        raise UserError(f"{path}: no such file; a model folder is made by train_cyclegan.py")
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: unreadable model config ({exc})") from None
+    generator = config.get("generator") if isinstance(config, dict) else None
+    if not isinstance(generator, dict) or not {"filters", "res_blocks"} <= generator.keys():
+        raise UserError(f"{path}: model config lacks generator.filters / generator.res_blocks")
+    return config
+
+
+def write_config(model_dir: str | os.PathLike, config: dict[str, Any]) -> Path:
+    """Write `config` as `<model_dir>/config.json` atomically."""
+    path = Path(model_dir) / CONFIG_NAME
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def save_generator(model: keras.Model, model_dir: str | os.PathLike,
+                   direction: str = "AtoB") -> Path:
+    """Write one generator's inference weights into `model_dir` atomically."""
+    path = generator_path(model_dir, direction)
+    with atomic_output(path) as tmp:
+        model.save_weights(str(tmp))
+    return path
+
+
+def load_generator(model_dir: str | os.PathLike, direction: str = "AtoB",
+                   *, input_shape: tuple[int | None, int | None, int] | None = None
+                   ) -> keras.Model:
+    """Rebuild a generator from `<model_dir>/config.json` and load its weights.
+
+    `input_shape` defaults to the config's `image_size` square (260x260x1); pass
+    (None, None, 1) for a size-agnostic model. Raises UserError when the folder, config or
+    weights are missing or do not match.
+    """
+    config = read_config(model_dir)
+    weights = generator_path(model_dir, direction)
+    if not weights.is_file():
+        raise UserError(f"{weights}: no such file; train the model with train_cyclegan.py "
+                        "(or pass the right --models folder)")
+    if input_shape is None:
+        size = int(config.get("image_size", IMAGE_SIZE))
+        input_shape = (size, size, 1)
+    generator_config = config["generator"]
+    model = build_generator(input_shape, filters=int(generator_config["filters"]),
+                            res_blocks=int(generator_config["res_blocks"]),
+                            name=f"generator_{direction}")
+    try:
+        model.load_weights(str(weights))
+    except Exception as exc:  # h5py/keras raise several types for a mismatched or broken file
+        raise UserError(f"{weights}: cannot load generator weights ({exc})") from None
+    return model

@@ -1,0 +1,609 @@
+"""Audio <-> spectrogram image transforms and Griffin-Lim resynthesis for SpectroGAN.
+
+Speech becomes a 260x260 float32 image in [-1, 1]: rows are the 257 STFT frequency bins
+(row 0 = 0 Hz), columns are 257 STFT frames (16.4 ms hop), values are dB magnitude relative
+to a reference (by default the clip's own maximum) mapped linearly from [-80, 0] dB to
+[-1, 1], and the last three rows and columns are padding at -1 (the floor). Audio comes back
+through fast Griffin-Lim, optionally started from the source clip's own STFT phase.
+
+Every constant of the transform lives here, once; the other scripts import them.
+
+Whole utterances of any length are cut into overlapping 257-frame windows
+(`utterance_to_windows`) and joined back with cross-fades (`windows_to_utterance`), so a
+0.3 s clip and a 10-minute file both work and the output has the input's length exactly.
+
+Command line -- hear what the spectrogram + Griffin-Lim path costs before any model:
+
+    python spectro.py speech.wav -o resynth.wav
+    python spectro.py speech.flac -o resynth.wav --iters 100 --phase random --plot spec.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+# --- Transform constants (the only definition; other modules import these) -----------------
+SAMPLE_RATE = 16000  # Hz; every clip is resampled to this rate on load.
+N_FFT = 512  # STFT length in samples (32 ms at 16 kHz); gives N_FFT // 2 + 1 frequency bins.
+HOP_LENGTH = 256  # STFT hop in samples (16 ms): half-overlapping frames, as the original.
+WINDOW = "hann"  # STFT analysis/synthesis window.
+CENTER = True  # Frames are centred on multiples of HOP_LENGTH (zero-padded at both ends).
+N_BINS = N_FFT // 2 + 1  # 257 frequency rows in every image.
+N_FRAMES = 257  # Time columns per image: 257 frames = 4.1 s of audio, the original's crop.
+IMAGE_SIZE = 260  # Images are zero-padded (with PAD_VALUE) to 260x260: divisible by 4 for the
+#                   generator's two stride-2 stages.
+TOP_DB = 80.0  # Dynamic range: magnitudes more than 80 dB below the reference hit the floor.
+PAD_VALUE = -1.0  # Image value of the floor (-TOP_DB dB); used for padding and silence.
+AMIN = 1e-10  # Smallest magnitude before taking the log, so silence gives -inf never.
+GRIFFIN_LIM_ITERS = 32  # Default Griffin-Lim iterations: fast, audibly close to 100.
+GRIFFIN_LIM_MOMENTUM = 0.99  # Fast Griffin-Lim momentum (Perraudin et al. 2013), librosa's.
+WINDOW_OVERLAP = 64  # Frames shared by neighbouring 257-frame windows of a long utterance;
+#                      the cross-fade over them hides the seam between converted windows.
+GL_BLOCK_FRAMES = 2048  # Griffin-Lim works on blocks of this many frames (33 s) so memory
+#                         stays bounded on long files; blocks share GL_BLOCK_OVERLAP frames.
+GL_BLOCK_OVERLAP = 64
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3")
+
+
+class UserError(Exception):
+    """A mistake in what the user gave us; command-line tools print it as one line."""
+
+
+class AudioError(UserError, ValueError):
+    """An audio file that cannot be used: missing, unreadable, empty, too short or not finite."""
+
+
+# --- Loading and writing -------------------------------------------------------------------
+def load_audio(path: str | os.PathLike, *, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """Read any wav/flac/ogg file as mono float32 at `sr` Hz.
+
+    Accepts any sample rate, 8/16/24/32-bit integer or float samples and any channel count
+    (channels are averaged). Returns a 1-D float32 array in roughly [-1, 1].
+
+    Raises:
+        AudioError: the file is missing, is not audio, holds no samples, is shorter than one
+            STFT frame (N_FFT samples at `sr`), or holds NaN/inf samples. The message names
+            the file and the problem.
+    """
+    import soundfile
+
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder, not an audio file")
+    try:
+        data, file_sr = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:  # libsndfile reports every format problem as a RuntimeError
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise AudioError(f"{path}: not a readable audio file ({reason})") from None
+    if data.size == 0:
+        raise AudioError(f"{path}: the file holds no audio samples")
+    if not np.all(np.isfinite(data)):
+        raise AudioError(f"{path}: holds NaN or infinite samples")
+    audio = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    if file_sr != sr:
+        import librosa
+
+        audio = librosa.resample(audio, orig_sr=file_sr, target_sr=sr, res_type="soxr_hq")
+    audio = np.ascontiguousarray(audio, dtype=np.float32)
+    if audio.shape[0] < N_FFT:
+        raise AudioError(
+            f"{path}: clip is too short ({audio.shape[0] / sr:.3f} s); at least one STFT frame "
+            f"({N_FFT} samples = {N_FFT / sr * 1000:.0f} ms at {sr} Hz) is needed"
+        )
+    return audio
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
+
+    A crash or an exception inside the block leaves `path` untouched and no half-written file.
+    The temporary name keeps `path`'s suffix so libraries that pick a format by it still work.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffixes = "".join(path.suffixes[-2:])  # keep e.g. ".weights.h5": Keras checks it
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name[:len(path.name) - len(suffixes)]}.tmp-",
+                                    suffix=suffixes, dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_audio(path: str | os.PathLike, audio: np.ndarray, *, sr: int = SAMPLE_RATE) -> Path:
+    """Write mono float audio as 16-bit PCM wav atomically (temp file, then rename).
+
+    Samples outside [-1, 1] are clipped. Returns the written path.
+    """
+    import soundfile
+
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim != 1:
+        raise ValueError(f"write_audio expects mono 1-D audio, got shape {audio.shape}")
+    with atomic_output(path) as tmp:
+        soundfile.write(str(tmp), np.clip(audio, -1.0, 1.0), sr, subtype="PCM_16",
+                        format="WAV")
+    return Path(path)
+
+
+# --- STFT pair -----------------------------------------------------------------------------
+def stft(audio: np.ndarray) -> np.ndarray:
+    """Complex STFT of mono audio with the project's settings.
+
+    Args:
+        audio: 1-D float array of L samples at SAMPLE_RATE.
+    Returns:
+        complex64 array of shape (N_BINS, 1 + L // HOP_LENGTH).
+    """
+    import librosa
+
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim != 1:
+        raise ValueError(f"stft expects mono 1-D audio, got shape {audio.shape}")
+    return librosa.stft(audio, n_fft=N_FFT, hop_length=HOP_LENGTH, window=WINDOW,
+                        center=CENTER, pad_mode="constant")
+
+
+def istft(spectrum: np.ndarray, *, length: int) -> np.ndarray:
+    """Inverse of `stft`: complex (N_BINS, T) -> float32 audio of exactly `length` samples."""
+    import librosa
+
+    return librosa.istft(spectrum, n_fft=N_FFT, hop_length=HOP_LENGTH, window=WINDOW,
+                         center=CENTER, length=length).astype(np.float32, copy=False)
+
+
+def n_frames_for(length: int) -> int:
+    """Number of STFT frames for `length` samples (centred frames)."""
+    return 1 + length // HOP_LENGTH
+
+
+# --- Magnitude <-> normalised dB image -----------------------------------------------------
+def magnitude_to_image(magnitude: np.ndarray, *, ref: float | None = None,
+                       top_db: float = TOP_DB) -> tuple[np.ndarray, float]:
+    """Map STFT magnitude to the normalised dB image (no padding).
+
+    Args:
+        magnitude: non-negative float array (N_BINS, T), any T >= 1.
+        ref: the magnitude that maps to 0 dB (image value 1). Default: `magnitude.max()`,
+            the clip's own maximum, as the original did.
+        top_db: dynamic range; values below -top_db dB are floored to -1.
+    Returns:
+        (image, ref): float32 (N_BINS, T) in [-1, 1], and the reference used (float > 0).
+    """
+    magnitude = np.asarray(magnitude)
+    if magnitude.ndim != 2 or magnitude.shape[0] != N_BINS:
+        raise ValueError(f"magnitude must have shape ({N_BINS}, T), got {magnitude.shape}")
+    if top_db <= 0:
+        raise ValueError(f"top_db must be positive, got {top_db}")
+    if ref is None:
+        ref = float(magnitude.max())
+    ref = max(float(ref), AMIN)
+    db = 20.0 * np.log10(np.maximum(magnitude, AMIN) / ref)
+    image = np.clip(db / top_db, -1.0, 0.0) * 2.0 + 1.0
+    return image.astype(np.float32), ref
+
+
+def image_to_magnitude(image: np.ndarray, *, ref: float, top_db: float = TOP_DB) -> np.ndarray:
+    """Inverse of `magnitude_to_image`: normalised dB image (N_BINS, T) -> magnitude.
+
+    Values are clipped to [-1, 1] first, so any generator output maps to a valid magnitude.
+    Returns float32 (N_BINS, T); the floor (-1) maps to ref * 10**(-top_db / 20).
+    """
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim != 2 or image.shape[0] != N_BINS:
+        raise ValueError(f"image must have shape ({N_BINS}, T), got {image.shape}")
+    if not ref > 0:
+        raise ValueError(f"ref must be positive, got {ref}")
+    db = (np.clip(image, -1.0, 1.0) - 1.0) / 2.0 * top_db
+    return (ref * np.power(10.0, db / 20.0)).astype(np.float32)
+
+
+def pad_image(image: np.ndarray) -> np.ndarray:
+    """Pad a (N_BINS, T <= N_FRAMES) image with PAD_VALUE to (IMAGE_SIZE, IMAGE_SIZE) float32.
+
+    Padding goes after the data: extra frequency rows at the bottom, extra frames at the right.
+    """
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim != 2 or image.shape[0] != N_BINS or not 1 <= image.shape[1] <= N_FRAMES:
+        raise ValueError(f"image must have shape ({N_BINS}, 1..{N_FRAMES}), got {image.shape}")
+    padded = np.full((IMAGE_SIZE, IMAGE_SIZE), PAD_VALUE, dtype=np.float32)
+    padded[:N_BINS, :image.shape[1]] = image
+    return padded
+
+
+def crop_image(image: np.ndarray, *, n_frames: int = N_FRAMES) -> np.ndarray:
+    """Inverse of `pad_image`: (IMAGE_SIZE, IMAGE_SIZE) -> (N_BINS, n_frames) float32."""
+    image = np.asarray(image, dtype=np.float32)
+    if image.shape != (IMAGE_SIZE, IMAGE_SIZE):
+        raise ValueError(f"image must have shape ({IMAGE_SIZE}, {IMAGE_SIZE}), got {image.shape}")
+    if not 1 <= n_frames <= N_FRAMES:
+        raise ValueError(f"n_frames must be in 1..{N_FRAMES}, got {n_frames}")
+    return image[:N_BINS, :n_frames].copy()
+
+
+# --- One clip <-> one image ----------------------------------------------------------------
+def audio_to_image(audio: np.ndarray, *, ref: float | None = None) -> tuple[np.ndarray, float]:
+    """Forward transform of a clip of at most N_FRAMES frames (<= 4.1 s) to one image.
+
+    Returns (image float32 (IMAGE_SIZE, IMAGE_SIZE) in [-1, 1], ref). Frames after the clip
+    and the padding rows are PAD_VALUE. Longer clips: use `utterance_to_windows`.
+    """
+    audio = np.asarray(audio, dtype=np.float32)
+    n_frames = n_frames_for(audio.shape[-1])
+    if audio.ndim != 1 or n_frames > N_FRAMES:
+        raise ValueError(f"audio_to_image takes mono audio of at most {N_FRAMES} frames "
+                         f"({(N_FRAMES - 1) * HOP_LENGTH} samples), got shape {audio.shape}; "
+                         "use utterance_to_windows for longer clips")
+    image, ref = magnitude_to_image(np.abs(stft(audio)), ref=ref)
+    return pad_image(image), ref
+
+
+def image_to_audio(image: np.ndarray, *, ref: float, length: int | None = None,
+                   n_iter: int = GRIFFIN_LIM_ITERS, momentum: float = GRIFFIN_LIM_MOMENTUM,
+                   init_phase: np.ndarray | None = None,
+                   seed: int | np.random.Generator | None = 0) -> np.ndarray:
+    """Inverse of `audio_to_image`: one padded image -> float32 audio by Griffin-Lim.
+
+    `length` (samples) defaults to the full 257 frames, (N_FRAMES - 1) * HOP_LENGTH; shorter
+    clips pass their own length so only their frames are used. `init_phase` (radians,
+    (N_BINS, frames)) starts Griffin-Lim from a known phase instead of random phase.
+    """
+    if length is None:
+        length = (N_FRAMES - 1) * HOP_LENGTH
+    magnitude = image_to_magnitude(crop_image(image, n_frames=n_frames_for(length)), ref=ref)
+    return griffin_lim(magnitude, length=length, n_iter=n_iter, momentum=momentum,
+                       init_phase=init_phase, seed=seed)
+
+
+# --- Griffin-Lim ---------------------------------------------------------------------------
+def _griffin_lim_block(magnitude: np.ndarray, angles: np.ndarray, *, length: int, n_iter: int,
+                       momentum: float) -> tuple[np.ndarray, np.ndarray]:
+    """Fast Griffin-Lim on one block from unit-modulus `angles`; returns (audio, angles)."""
+    eps = np.finfo(np.float32).tiny
+    rebuilt_prev = np.zeros_like(angles)
+    step = momentum / (1.0 + momentum)
+    for _ in range(n_iter):
+        rebuilt = stft(istft(magnitude * angles, length=length))
+        angles = rebuilt - step * rebuilt_prev
+        angles /= np.abs(angles) + eps
+        rebuilt_prev = rebuilt
+    return istft(magnitude * angles, length=length), angles
+
+
+def griffin_lim(magnitude: np.ndarray, *, length: int, n_iter: int = GRIFFIN_LIM_ITERS,
+                momentum: float = GRIFFIN_LIM_MOMENTUM, init_phase: np.ndarray | None = None,
+                seed: int | np.random.Generator | None = 0,
+                progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """Fast Griffin-Lim phase reconstruction, block by block for bounded memory.
+
+    Args:
+        magnitude: float (N_BINS, T) STFT magnitude with T == 1 + length // HOP_LENGTH.
+        length: output length in samples (exact).
+        n_iter: iterations per block (>= 0; 0 returns the initial phase's audio).
+        momentum: fast Griffin-Lim momentum in [0, 1) (0 = classic Griffin-Lim).
+        init_phase: optional float (N_BINS, T) phase in radians to start from (e.g. the source
+            clip's `np.angle(stft(audio))`); default uniform random phase.
+        seed: seed or generator for the random initial phase.
+        progress: called with the number of frames finished after each block.
+    Returns:
+        float32 audio of `length` samples. Files longer than GL_BLOCK_FRAMES frames are
+        processed in overlapping blocks; each block starts its overlap from the previous
+        block's phase and the audio is cross-faded, so memory does not grow with the file.
+    """
+    magnitude = np.asarray(magnitude, dtype=np.float32)
+    n_frames = n_frames_for(length)
+    if magnitude.ndim != 2 or magnitude.shape != (N_BINS, n_frames):
+        raise ValueError(f"magnitude must have shape ({N_BINS}, {n_frames}) for length {length}, "
+                         f"got {magnitude.shape}")
+    if n_iter < 0:
+        raise ValueError(f"n_iter must be >= 0, got {n_iter}")
+    if not 0.0 <= momentum < 1.0:
+        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+    if init_phase is not None and np.shape(init_phase) != magnitude.shape:
+        raise ValueError(f"init_phase must have shape {magnitude.shape}, got {np.shape(init_phase)}")
+    rng = np.random.default_rng(seed)
+    out = np.zeros(length, dtype=np.float32)
+    starts = _block_starts(n_frames, GL_BLOCK_FRAMES, GL_BLOCK_OVERLAP)
+    carried: np.ndarray | None = None  # phase of the previous block over the shared frames
+    fade_in = 0  # samples shared with the previous block
+    for index, start in enumerate(starts):
+        stop = min(start + GL_BLOCK_FRAMES, n_frames)
+        is_last = index == len(starts) - 1
+        block_length = length - start * HOP_LENGTH if is_last else (stop - 1 - start) * HOP_LENGTH
+        if init_phase is not None:
+            angles = np.exp(1j * np.asarray(init_phase[:, start:stop], dtype=np.float32))
+        else:
+            angles = np.exp(2j * np.pi * rng.random((N_BINS, stop - start), dtype=np.float32))
+        angles = angles.astype(np.complex64)
+        if carried is not None:
+            angles[:, :carried.shape[1]] = carried
+        audio, angles = _griffin_lim_block(magnitude[:, start:stop], angles, length=block_length,
+                                           n_iter=n_iter, momentum=momentum)
+        fade_out = 0
+        if not is_last:
+            carried = angles[:, starts[index + 1] - start:]
+            fade_out = (stop - 1 - starts[index + 1]) * HOP_LENGTH
+        offset = start * HOP_LENGTH
+        out[offset:offset + block_length] += audio * _crossfade_weights(
+            block_length, fade_in=fade_in, fade_out=fade_out)
+        fade_in = fade_out
+        if progress is not None:
+            progress(n_frames if is_last else starts[index + 1])
+    return out
+
+
+def _block_starts(n_frames: int, block: int, overlap: int) -> list[int]:
+    """Evenly spaced start frames of `block`-frame blocks covering `n_frames` frames, with
+    neighbours sharing at least `overlap` frames.
+
+    Even spacing keeps every shared span alike, and (for overlap < block / 2) keeps the
+    cross-fade of one shared span clear of the next one's.
+    """
+    if n_frames <= block:
+        return [0]
+    count = 1 + -(-(n_frames - block) // (block - overlap))  # ceil division
+    return [round(i * (n_frames - block) / (count - 1)) for i in range(count)]
+
+
+def _crossfade_weights(n: int, *, fade_in: int, fade_out: int) -> np.ndarray:
+    """Weights of length n that ramp up over the first `fade_in` and down over the last
+    `fade_out` entries (0 = no ramp).
+
+    The ramps of two neighbours that share k entries sum to exactly 1 there. Only the centre
+    half of a shared span fades, so the edges of each block or window (where the zero padding
+    of the centred STFT makes the estimate worse) get no weight at all.
+    """
+    weights = np.ones(n, dtype=np.float32)
+    if fade_in:
+        weights[:fade_in] *= _ramp(fade_in)
+    if fade_out:
+        weights[n - fade_out:] *= _ramp(fade_out)[::-1]
+    return weights
+
+
+@functools.lru_cache(maxsize=8)
+def _ramp(overlap: int) -> np.ndarray:
+    """Rising ramp of `overlap` points: 0 over the first quarter, 1 over the last, with
+    ramp + ramp[::-1] == 1 everywhere."""
+    position = (np.arange(overlap, dtype=np.float64) + 0.5) / overlap
+    centred = np.clip((position - 0.25) * 2.0, 0.0, 1.0)
+    ramp = 0.5 - 0.5 * np.cos(np.pi * centred)
+    return ramp.astype(np.float32)
+
+
+# --- Whole utterances <-> overlapping windows ----------------------------------------------
+def window_starts(n_frames: int, *, overlap: int = WINDOW_OVERLAP) -> list[int]:
+    """Start frames of the N_FRAMES-wide windows covering `n_frames` frames.
+
+    Windows overlap by at least `overlap` frames; the last window ends at the last frame. A
+    clip of at most N_FRAMES frames gets one window starting at 0.
+    """
+    if not 0 <= overlap < N_FRAMES // 2:
+        raise ValueError(f"overlap must be in 0..{N_FRAMES // 2 - 1} frames, got {overlap}")
+    return _block_starts(n_frames, N_FRAMES, overlap)
+
+
+def utterance_to_windows(audio: np.ndarray, *, ref: float | None = None,
+                         overlap: int = WINDOW_OVERLAP) -> tuple[np.ndarray, float]:
+    """Forward transform of a whole utterance into overlapping padded images.
+
+    Args:
+        audio: mono float32 audio of L >= 1 samples at SAMPLE_RATE.
+        ref: dB reference; default the whole clip's maximum magnitude (one reference for all
+            windows, so they join without level jumps).
+        overlap: frames shared by neighbouring windows.
+    Returns:
+        (windows, ref): float32 (N, IMAGE_SIZE, IMAGE_SIZE) in [-1, 1] with
+        N = len(window_starts(1 + L // HOP_LENGTH)), and the reference used. A clip shorter
+        than N_FRAMES frames is padded with PAD_VALUE (silence).
+    """
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim != 1 or audio.shape[0] < 1:
+        raise ValueError(f"audio must be non-empty mono 1-D, got shape {audio.shape}")
+    image, ref = magnitude_to_image(np.abs(stft(audio)), ref=ref)
+    return split_windows(image, overlap=overlap), ref
+
+
+def split_windows(image: np.ndarray, *, overlap: int = WINDOW_OVERLAP) -> np.ndarray:
+    """Cut an unpadded (N_BINS, T) image into padded (N, IMAGE_SIZE, IMAGE_SIZE) windows."""
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim != 2 or image.shape[0] != N_BINS:
+        raise ValueError(f"image must have shape ({N_BINS}, T), got {image.shape}")
+    starts = window_starts(image.shape[1], overlap=overlap)
+    return np.stack([pad_image(image[:, s:s + N_FRAMES]) for s in starts])
+
+
+def join_windows(windows: np.ndarray, *, n_frames: int, overlap: int = WINDOW_OVERLAP
+                 ) -> np.ndarray:
+    """Inverse of `split_windows`: cross-fade (N, IMAGE_SIZE, IMAGE_SIZE) windows back into
+    one (N_BINS, n_frames) float32 image.
+
+    Over the frames two windows share, a raised-cosine cross-fade (over the centre half of the
+    shared span) blends them, so identical windows join back exactly and converted windows
+    join without an audible seam.
+    """
+    windows = np.asarray(windows, dtype=np.float32)
+    starts = window_starts(n_frames, overlap=overlap)
+    if windows.ndim != 3 or windows.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) \
+            or windows.shape[0] != len(starts):
+        raise ValueError(f"expected {len(starts)} windows of shape ({IMAGE_SIZE}, {IMAGE_SIZE}) "
+                         f"for {n_frames} frames, got {windows.shape}")
+    if len(starts) == 1:
+        return windows[0, :N_BINS, :n_frames].copy()
+    joined = np.zeros((N_BINS, n_frames), dtype=np.float32)
+    for index, start in enumerate(starts):
+        fade_in = starts[index - 1] + N_FRAMES - start if index > 0 else 0
+        fade_out = start + N_FRAMES - starts[index + 1] if index < len(starts) - 1 else 0
+        weights = _crossfade_weights(N_FRAMES, fade_in=fade_in, fade_out=fade_out)
+        joined[:, start:start + N_FRAMES] += windows[index, :N_BINS, :N_FRAMES] * weights
+    return joined
+
+
+def windows_to_utterance(windows: np.ndarray, *, ref: float, length: int,
+                         overlap: int = WINDOW_OVERLAP, n_iter: int = GRIFFIN_LIM_ITERS,
+                         momentum: float = GRIFFIN_LIM_MOMENTUM,
+                         init_phase: np.ndarray | None = None,
+                         seed: int | np.random.Generator | None = 0,
+                         progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """Inverse of `utterance_to_windows`: windows -> float32 audio of exactly `length` samples.
+
+    `init_phase` (radians, (N_BINS, 1 + length // HOP_LENGTH)), e.g. the source clip's
+    `np.angle(stft(audio))`, starts Griffin-Lim from that phase; default random phase.
+    """
+    image = join_windows(windows, n_frames=n_frames_for(length), overlap=overlap)
+    magnitude = image_to_magnitude(image, ref=ref)
+    return griffin_lim(magnitude, length=length, n_iter=n_iter, momentum=momentum,
+                       init_phase=init_phase, seed=seed, progress=progress)
+
+
+def spectral_convergence_db(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """Spectral convergence in dB of `estimate` against `reference` audio (lower is better):
+    20 log10(||S_ref| - |S_est||_F / ||S_ref||_F), on the project's STFT."""
+    target = np.abs(stft(np.asarray(reference, dtype=np.float32)))
+    rebuilt = np.abs(stft(np.asarray(estimate, dtype=np.float32)))
+    frames = min(target.shape[1], rebuilt.shape[1])
+    error = np.linalg.norm(target[:, :frames] - rebuilt[:, :frames])
+    return float(20.0 * np.log10(max(error, AMIN) / max(np.linalg.norm(target), AMIN)))
+
+
+# --- Plotting ------------------------------------------------------------------------------
+def plot_spectrograms(path: str | os.PathLike, panels: list[tuple[str, np.ndarray]], *,
+                      top_db: float = TOP_DB) -> Path:
+    """Draw one or more (N_BINS, T) normalised dB images as stacked panels into a PNG.
+
+    Each panel gets time (s) and frequency (Hz) axes and a dB colour bar (0 dB = reference).
+    Written atomically. `panels` is a list of (title, image) pairs.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not panels:
+        raise ValueError("plot_spectrograms needs at least one panel")
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 3 * len(panels)), squeeze=False)
+    for ax, (title, image) in zip(axes[:, 0], panels):
+        image = np.asarray(image, dtype=np.float32)
+        if image.ndim != 2 or image.shape[0] != N_BINS:
+            plt.close(fig)
+            raise ValueError(f"panel {title!r} must have shape ({N_BINS}, T), got {image.shape}")
+        db = (image - 1.0) / 2.0 * top_db
+        extent = (0.0, image.shape[1] * HOP_LENGTH / SAMPLE_RATE, 0.0, SAMPLE_RATE / 2)
+        mesh = ax.imshow(db, origin="lower", aspect="auto", extent=extent, cmap="magma",
+                         vmin=-top_db, vmax=0.0, interpolation="nearest")
+        ax.set_title(title)
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("frequency (Hz)")
+        fig.colorbar(mesh, ax=ax, label="dB re reference")
+    fig.tight_layout()
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+# --- Command-line plumbing shared by every script -------------------------------------------
+def cli_main(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
+    """Decorate a `main(argv)` so user mistakes end as one `error:` line and exit code 2.
+
+    UserError (and AudioError) become `error: <message>` on stderr with return code 2; Ctrl-C
+    becomes return code 130. Anything else is a bug and keeps its traceback.
+    """
+    @functools.wraps(main)
+    def wrapper(argv: list[str] | None = None) -> int:
+        try:
+            return main(argv)
+        except UserError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+    return wrapper
+
+
+def check_output_path(output: Path, *, inputs: list[Path], force: bool) -> None:
+    """Refuse to write over an input, or over an existing file without `force` (UserError)."""
+    resolved = output.resolve()
+    if any(resolved == p.resolve() for p in inputs):
+        raise UserError(f"{output}: refusing to overwrite the input file; choose another output")
+    if output.exists() and not force:
+        raise UserError(f"{output}: already exists; pass --force to overwrite it")
+    if output.exists() and output.is_dir():
+        raise UserError(f"{output}: is a folder; give a file name for the output")
+    parent = output.parent if str(output.parent) else Path(".")
+    if parent.exists() and not os.access(parent, os.W_OK):
+        raise UserError(f"{parent}: output folder is not writable")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spectro.py",
+        description="Resynthesise audio through SpectroGAN's spectrogram image + Griffin-Lim "
+                    "path (no model), to hear what the representation alone costs.",
+        epilog=__doc__.split("Command line", 1)[1].split("\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("input", type=Path, help="audio file to resynthesise (wav/flac/ogg, any "
+                        "rate, bit depth and channel count)")
+    parser.add_argument("-o", "--output", type=Path, required=True,
+                        help="output wav (16 kHz, 16-bit mono)")
+    parser.add_argument("--iters", type=int, default=GRIFFIN_LIM_ITERS,
+                        help=f"Griffin-Lim iterations (default: {GRIFFIN_LIM_ITERS})")
+    parser.add_argument("--phase", choices=("source", "random"), default="source",
+                        help="initial phase for Griffin-Lim: the input's own STFT phase or "
+                             "random (default: source)")
+    parser.add_argument("--plot", type=Path, default=None, metavar="OUT.png",
+                        help="also draw the spectrogram image to this PNG (default: no plot)")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite OUTPUT / the plot if they exist (default: refuse)")
+    return parser
+
+
+@cli_main
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry: resynthesise INPUT through the image path into OUTPUT."""
+    from tqdm import tqdm
+
+    args = _build_parser().parse_args(argv)
+    if args.iters < 0:
+        raise UserError(f"--iters must be >= 0, got {args.iters}")
+    check_output_path(args.output, inputs=[args.input], force=args.force)
+    if args.plot is not None:
+        check_output_path(args.plot, inputs=[args.input, args.output], force=args.force)
+    audio = load_audio(args.input)
+    windows, ref = utterance_to_windows(audio)
+    phase = np.angle(stft(audio)) if args.phase == "source" else None
+    n_frames = n_frames_for(audio.shape[0])
+    with tqdm(total=n_frames, unit="frame", desc="griffin-lim", disable=None) as bar:
+        resynth = windows_to_utterance(windows, ref=ref, length=audio.shape[0], n_iter=args.iters,
+                                       init_phase=phase,
+                                       progress=lambda done: bar.update(done - bar.n))
+    write_audio(args.output, resynth)
+    sc = spectral_convergence_db(audio, resynth)
+    print(f"wrote {args.output} ({audio.shape[0] / SAMPLE_RATE:.2f} s, {len(windows)} window(s), "
+          f"spectral convergence {sc:.1f} dB)")
+    if args.plot is not None:
+        image = join_windows(windows, n_frames=n_frames)
+        plot_spectrograms(args.plot, [(f"{args.input.name}: spectrogram image", image)])
+        print(f"wrote {args.plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
