@@ -1,19 +1,85 @@
 """RAVDESS -> paired (unpaired-domain) spectrogram training sets for SpectroGAN.
 
-(The command line is being built; this module already holds the shared data contract:
-emotion names and aliases, pair names, and the checked npz format that training reads.)
+For one emotion pair SRC2DST (e.g. calm2anger) this writes `data/<pair>.npz`: two stacks of
+260x260 spectrogram images in [-1, 1] (domain A = the source emotion, domain B = the target),
+each split by speaker into train and test. CycleGAN training is unpaired, so the two stacks
+need not hold the same sentences or speakers.
+
+Usage:
+    python data_prep.py --ravdess ../shared/data/ravdess --pair calm2anger
+    python data_prep.py --ravdess ../shared/data/ravdess --all          # the original's 7 pairs
+    python data_prep.py --ravdess DIR --pair sad2happy --windows center --intensity strong
+    python data_prep.py --ravdess DIR --pair calm2fear --test-actors 1,2,3,4 --out data/
+    python data_prep.py --download ravdess --all     # fetch RAVDESS from Zenodo, then build
+    python data_prep.py --download seed --all        # the original's 7 npz files, converted
+
+How a data set is made (the same way every time; no randomness, so no seed is involved):
+  * Files: a RAVDESS tree as distributed, `Actor_XX/03-01-EE-II-SS-RR-AA.wav` (modality 03
+    audio-only, vocal channel 01 speech, EE emotion, II intensity, SS statement, RR repetition,
+    AA actor; odd actors are male, even female). Any sample rate, mono or stereo (see
+    spectro.load_audio). Every file that does not follow the scheme is skipped and counted in
+    the summary; so is every file that cannot be read.
+  * Pairs: SRC2DST for any two of the eight RAVDESS emotions (neutral, calm, happy, sad,
+    angry, fearful, disgust, surprised); the original's names anger, fear, surprise are
+    aliases, and pair files use its spelling (calm2anger). --all builds DEFAULT_PAIRS.
+  * Split by speaker: the test actors (default 17, 18, 19, 20: two male, two female) never
+    appear in the training arrays. Actors 21-24 (if present) train.
+  * Each clip: leading/trailing silence is trimmed (librosa.effects.trim, top_db=40 below the
+    clip's loudest frame, STFT-sized frames), then the clip becomes a dB image relative to its
+    own maximum (spectro.magnitude_to_image) cut into 257-frame windows:
+      --windows all     windows overlapping by spectro.WINDOW_OVERLAP frames (a short clip
+                        gives one padded window, a long one several; nothing is cut away);
+      --windows center  one 257-frame crop from the middle of the clip (the original's way;
+                        shorter clips are padded).
+    RAVDESS clips are 1.1-4.4 s long after trimming (median 2 s), so both modes give one
+    window per clip for all but a handful of files (5 of 1200 in our copy).
+  * The npz (see save_pair_npz / load_pair_npz): train_A, train_B, test_A, test_B float16
+    (N, 260, 260) in [-1, 1]; for each, `<key>_files` (the source file of every window,
+    relative to the RAVDESS folder) and `<key>_actors`; the STFT settings; and the build
+    options (test_actors, train_actors, windows, intensity, trim_top_db, window_overlap),
+    `origin` ('ravdess' or 'seed') and a `fingerprint` of options + input files (names, sizes,
+    modification times) + STFT settings. A data set whose fingerprint matches is up to date and
+    is not rebuilt (--force rebuilds it); one made by this script with other options or inputs
+    is rebuilt; any other file at the output path is never replaced without --force.
+
+Downloads:
+  * --download ravdess: Audio_Speech_Actors_01-24.zip from Zenodo record 1188976 (md5
+    checked) into OUT/, extracted (refusing any member that would land outside the folder)
+    into --ravdess DIR (default OUT/ravdess), then the requested pairs are built from it.
+  * --download seed: the original project's seven npz files (Google Drive, via gdown) into
+    OUT/seed/, checked (size and sha256 where known, always that it loads), and converted:
+    `arr_0` (domain A) / `arr_1` (domain B) pixel values 0..255 -> x / 127.5 - 1. Their
+    speakers are unknown (actors stored as -1), so the last --seed-test-fraction of each
+    stack becomes the test set; this split is NOT guaranteed speaker-disjoint.
+  Without network both fail with one line; build from a local copy with --ravdess DIR.
+
+RAVDESS: Livingstone & Russo (2018), https://zenodo.org/record/1188976, CC BY-NC-SA 4.0.
 """
 
 from __future__ import annotations
 
+import argparse
+import hashlib
+import json
 import os
-from pathlib import Path
-from typing import Any
+import re
+import shutil
+import stat
+import sys
+import textwrap
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from spectro import (HOP_LENGTH, IMAGE_SIZE, N_FFT, N_FRAMES, SAMPLE_RATE, TOP_DB, UserError,
-                     atomic_output)
+from spectro import (AUDIO_EXTENSIONS, HOP_LENGTH, IMAGE_SIZE, N_BINS, N_FFT, N_FRAMES, PAD_VALUE,
+                     SAMPLE_RATE, TOP_DB, WINDOW_OVERLAP, AudioError, UserError, atomic_output,
+                     cli_main, load_audio, magnitude_to_image, pad_image, split_windows, stft)
 
 # RAVDESS emotion codes (file-name field 3), in code order: 01 neutral ... 08 surprised.
 EMOTIONS = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
@@ -145,3 +211,853 @@ def load_pair_npz(path: str | os.PathLike) -> dict[str, Any]:
         if name in data:
             data[name] = str(data[name])
     return data
+
+
+# --- RAVDESS file names ---------------------------------------------------------------------
+RAVDESS_NAME = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
+INTENSITIES = ("normal", "strong")  # file-name field 4: 01 normal, 02 strong
+STATEMENTS = ("Kids are talking by the door", "Dogs are sitting by the door")  # field 5
+DEFAULT_TEST_ACTORS = (17, 18, 19, 20)  # 17, 19 male; 18, 20 female; all in every copy
+TRIM_TOP_DB = 40.0  # silence = more than 40 dB below the clip's loudest frame (trimmed)
+WINDOW_MODES = ("all", "center")
+INTENSITY_FILTERS = ("both", "normal", "strong")
+# Bump when the way windows are made changes, so older data sets count as out of date.
+DATA_PREP_VERSION = 1
+ALL_PAIRS = tuple(pair_name(s, t) for s in EMOTIONS for t in EMOTIONS if s != t)
+
+
+@dataclass(frozen=True)
+class RavdessFile:
+    """One RAVDESS speech recording, decoded from its name `03-01-EE-II-SS-RR-AA.wav`."""
+
+    path: Path
+    emotion: str  # one of EMOTIONS
+    intensity: str  # 'normal' or 'strong'
+    statement: int  # 1 or 2 (see STATEMENTS)
+    repetition: int  # 1 or 2
+    actor: int  # 1..24 in RAVDESS
+    sex: str  # 'male' (odd actor) or 'female' (even actor)
+
+    @property
+    def text(self) -> str:
+        """The sentence spoken."""
+        return STATEMENTS[self.statement - 1]
+
+
+def parse_ravdess_name(path: str | os.PathLike) -> RavdessFile:
+    """Decode a RAVDESS speech file name; ValueError (with the reason) if it is not one.
+
+    Only audio-only speech files (modality 03, vocal channel 01) with valid codes qualify. A
+    file inside an `Actor_XX` folder must carry that actor's number.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in AUDIO_EXTENSIONS:
+        raise ValueError("not an audio file")
+    match = RAVDESS_NAME.match(path.stem)
+    if not match:
+        raise ValueError("name is not 03-01-EE-II-SS-RR-AA")
+    modality, channel, emotion, intensity, statement, repetition, actor = map(int, match.groups())
+    if modality != 3:
+        raise ValueError("not an audio-only file (modality must be 03)")
+    if channel != 1:
+        raise ValueError("song, not speech (vocal channel must be 01)")
+    if not 1 <= emotion <= len(EMOTIONS):
+        raise ValueError(f"unknown emotion code {emotion:02d}")
+    if not 1 <= intensity <= 2 or not 1 <= statement <= 2 or not 1 <= repetition <= 2:
+        raise ValueError("intensity, statement and repetition codes must be 01 or 02")
+    if actor < 1:
+        raise ValueError("actor code must be 01 or more")
+    folder = re.fullmatch(r"Actor_(\d+)", path.parent.name)
+    if folder and int(folder.group(1)) != actor:
+        raise ValueError(f"actor {actor:02d} in the name but the folder is {path.parent.name}")
+    return RavdessFile(path=path, emotion=EMOTIONS[emotion - 1],
+                       intensity=INTENSITIES[intensity - 1], statement=statement,
+                       repetition=repetition, actor=actor,
+                       sex="male" if actor % 2 else "female")
+
+
+def scan_ravdess(directory: str | os.PathLike, *,
+                 skipped: list[tuple[str, str]] | None = None) -> list[RavdessFile]:
+    """Every RAVDESS speech file under `directory` (recursively), sorted by path.
+
+    Args:
+        directory: a RAVDESS tree (`Actor_XX/03-01-EE-II-SS-RR-AA.wav`), or a folder above it.
+        skipped: if given, (path relative to `directory`, reason) of every other file found
+            is appended to it, so callers can report them.
+    Raises:
+        UserError: the folder is missing, not a folder, empty, or holds no RAVDESS file.
+    """
+    root = Path(directory)
+    if not root.exists():
+        raise UserError(f"{root}: no such folder; pass the RAVDESS folder (holding Actor_01 ... "
+                        "Actor_24) with --ravdess DIR, or fetch it with --download ravdess")
+    if not root.is_dir():
+        raise UserError(f"{root}: is not a folder; --ravdess takes the folder holding Actor_01 "
+                        "... Actor_24")
+    files: list[RavdessFile] = []
+    others: list[tuple[str, str]] = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        try:
+            files.append(parse_ravdess_name(path))
+        except ValueError as exc:
+            others.append((path.relative_to(root).as_posix(), str(exc)))
+    if skipped is not None:
+        skipped.extend(others)
+    if not files:
+        if not others:
+            raise UserError(f"{root}: the folder is empty; pass the RAVDESS folder (holding "
+                            "Actor_01 ... Actor_24), or fetch it with --download ravdess")
+        raise UserError(f"{root}: no RAVDESS speech files (Actor_XX/03-01-EE-II-SS-RR-AA.wav) "
+                        f"among its {len(others)} file(s), e.g. {others[0][0]} "
+                        f"({others[0][1]}); pass the folder holding Actor_01 ... Actor_24")
+    return files
+
+
+def select_files(files: Iterable[RavdessFile], emotion: str, *,
+                 intensity: str = "both") -> list[RavdessFile]:
+    """The files of one emotion (name or alias), optionally of one intensity only."""
+    emotion = canonical_emotion(emotion)
+    if intensity not in INTENSITY_FILTERS:
+        raise ValueError(f"intensity must be one of {INTENSITY_FILTERS}, got {intensity!r}")
+    return [f for f in files
+            if f.emotion == emotion and intensity in ("both", f.intensity)]
+
+
+def split_by_actor(files: Iterable[RavdessFile], test_actors: Iterable[int]
+                   ) -> dict[str, list[RavdessFile]]:
+    """{'train': files of every other actor, 'test': files of `test_actors`} (speaker-disjoint)."""
+    test = set(test_actors)
+    split: dict[str, list[RavdessFile]] = {"train": [], "test": []}
+    for f in files:
+        split["test" if f.actor in test else "train"].append(f)
+    return split
+
+
+# --- One clip -> windows ----------------------------------------------------------------------
+def clip_to_windows(audio: np.ndarray, *, windows: str = "all",
+                    trim_top_db: float = TRIM_TOP_DB) -> np.ndarray:
+    """Trim a clip's leading/trailing silence and cut it into padded spectrogram windows.
+
+    Args:
+        audio: mono float32 audio at SAMPLE_RATE (>= N_FFT samples).
+        windows: 'all' -> every window (spectro.split_windows, overlapping by WINDOW_OVERLAP
+            frames); 'center' -> one N_FRAMES crop from the middle (shorter clips padded).
+        trim_top_db: frames more than this many dB below the loudest frame count as silence.
+    Returns:
+        float32 (N, IMAGE_SIZE, IMAGE_SIZE) in [-1, 1], N >= 1; dB relative to the clip's max.
+    Raises:
+        AudioError: the clip is digital silence (nothing to learn from).
+    """
+    import librosa
+
+    audio = np.asarray(audio, dtype=np.float32)
+    if not np.any(audio):
+        raise AudioError("the clip is silent")
+    if windows not in WINDOW_MODES:
+        raise ValueError(f"windows must be one of {WINDOW_MODES}, got {windows!r}")
+    # STFT-sized frames so the trim points fall on the same grid as the image columns.
+    trimmed, _ = librosa.effects.trim(audio, top_db=trim_top_db, frame_length=N_FFT,
+                                      hop_length=HOP_LENGTH)
+    if trimmed.shape[0] < N_FFT:  # a click in silence: keep the clip rather than lose it
+        trimmed = audio
+    image, _ = magnitude_to_image(np.abs(stft(trimmed)))
+    if windows == "all":
+        return split_windows(image)
+    start = max(0, (image.shape[1] - N_FRAMES) // 2)
+    return pad_image(image[:, start:start + N_FRAMES])[np.newaxis]
+
+
+def file_to_windows(path: str | os.PathLike, *, windows: str = "all",
+                    trim_top_db: float = TRIM_TOP_DB) -> np.ndarray:
+    """`clip_to_windows` of an audio file (any rate/channels); AudioError if it is unusable."""
+    try:
+        return clip_to_windows(load_audio(path), windows=windows, trim_top_db=trim_top_db)
+    except AudioError as exc:
+        message = str(exc)
+        raise AudioError(message if str(path) in message else f"{path}: {message}") from None
+
+
+# --- Up-to-date checks ------------------------------------------------------------------------
+def _digest(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _file_stamp(path: Path, root: Path) -> list[Any]:
+    info = path.stat()
+    return [path.relative_to(root).as_posix(), info.st_size, info.st_mtime_ns]
+
+
+def _existing_state(path: Path, fingerprint: str, origin: str) -> str:
+    """'missing', 'up to date', 'stale' (ours, same origin, other inputs) or 'foreign'."""
+    if not path.exists():
+        return "missing"
+    try:
+        # np.load reads members lazily: only the two small strings are read here.
+        with np.load(path, allow_pickle=False) as npz:
+            stored = str(npz["fingerprint"]) if "fingerprint" in npz.files else None
+            made_by = str(npz["origin"]) if "origin" in npz.files else None
+            same_stft = all(name in npz.files and np.isclose(float(npz[name]), float(value))
+                            for name, value in STFT_SETTINGS.items())
+    except Exception:  # unreadable: not ours to replace silently
+        return "foreign"
+    if stored == fingerprint and same_stft:
+        return "up to date"
+    return "stale" if made_by == origin else "foreign"
+
+
+def _foreign_message(path: Path) -> str:
+    return (f"{path}: exists and was not made by this command with these inputs (another "
+            "origin, or not a data set); pass --force to replace it, or --out DIR to write "
+            "elsewhere")
+
+
+def _file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """Hex digest of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.new(algorithm, usedforsecurity=algorithm != "md5")
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --- Building pairs from RAVDESS --------------------------------------------------------------
+GROUPS = tuple((split, domain) for split in SPLITS for domain in DOMAINS)
+
+
+def _group_key(group: tuple[str, str]) -> str:
+    return f"{group[0]}_{group[1]}"
+
+
+def _actor_range(actors: Iterable[int]) -> str:
+    return ",".join(f"{a:02d}" for a in sorted(actors)) or "none"
+
+
+def _speaker_split_text(test_actors: Sequence[int], all_actors: Sequence[int]) -> str:
+    males = sum(a % 2 for a in test_actors)
+    text = (f"split by speaker: test actors {_actor_range(test_actors)} ({males} male, "
+            f"{len(test_actors) - males} female), train actors "
+            f"{_actor_range(a for a in all_actors if a not in test_actors)}")
+    absent = [a for a in test_actors if a not in all_actors]
+    return text + (f"; no files of test actor(s) {_actor_range(absent)}" if absent else "")
+
+
+def _window_counts(path: Path) -> dict[str, int]:
+    """Windows per group of an existing npz (reads only the small `_files` arrays)."""
+    with np.load(path, allow_pickle=False) as npz:
+        return {_group_key(g): len(npz[f"{_group_key(g)}_files"]) for g in GROUPS}
+
+
+def build_pairs(ravdess_dir: str | os.PathLike, pairs: Sequence[str], *,
+                out_dir: str | os.PathLike = "data",
+                test_actors: Iterable[int] = DEFAULT_TEST_ACTORS, windows: str = "all",
+                intensity: str = "both", force: bool = False, progress: bool = False
+                ) -> list[dict[str, Any]]:
+    """Build `out_dir/<pair>.npz` for each pair from one RAVDESS tree, reading each file once.
+
+    Args:
+        ravdess_dir: the RAVDESS folder (see scan_ravdess).
+        pairs: pair names 'SRC2DST' (aliases allowed).
+        out_dir: folder for the npz files (created).
+        test_actors: actors whose files form the test split (never in train).
+        windows: 'all' or 'center' (see clip_to_windows).
+        intensity: 'both', 'normal' or 'strong'.
+        force: rebuild up-to-date data sets and replace files this command did not make.
+        progress: show a tqdm bar while files are read.
+    Returns:
+        one summary dict per pair: pair, source, target, path, status ('built', 'up to date'
+        or 'failed'), error (str, failures only), files and windows ({'train_A': n, ...}),
+        test_actors, train_actors, split (one line describing it), unreadable ([(file,
+        reason)] among the pair's files), skipped ([(file, reason)] of names outside the
+        RAVDESS scheme), seconds.
+    Raises:
+        UserError: bad folder or options (before anything is read).
+    """
+    from tqdm import tqdm
+
+    if windows not in WINDOW_MODES:
+        raise UserError(f"unknown --windows {windows!r}; choose one of {', '.join(WINDOW_MODES)}")
+    if intensity not in INTENSITY_FILTERS:
+        raise UserError(f"unknown --intensity {intensity!r}; choose one of "
+                        f"{', '.join(INTENSITY_FILTERS)}")
+    test_actors = tuple(sorted(set(int(a) for a in test_actors)))
+    pairs = list(dict.fromkeys(parse_pair(p)[0] for p in pairs))  # aliases of one pair: once
+    root = Path(ravdess_dir)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"{out_dir}: is a file; --out takes a folder for the npz files")
+    skipped: list[tuple[str, str]] = []
+    records = scan_ravdess(root, skipped=skipped)
+    all_actors = sorted({f.actor for f in records})
+    plans = []
+    for pair in pairs:
+        plans.append(_plan_pair(root, records, pair, out_dir=out_dir, test_actors=test_actors,
+                                windows=windows, intensity=intensity, force=force,
+                                all_actors=all_actors, skipped=skipped))
+
+    # Files shared by several pairs (calm in six of the seven defaults) are read once and kept
+    # only until the last pair that needs them is written, so memory stays near one pair's.
+    uses: dict[Path, int] = {}
+    for plan in plans:
+        if plan["status"] == "build":
+            for group in GROUPS:
+                for f in plan["groups"][group]:
+                    uses[f.path] = uses.get(f.path, 0) + 1
+    cache: dict[Path, np.ndarray] = {}
+    unreadable: dict[Path, str] = {}
+    bar = tqdm(total=len(uses), unit="file", desc="reading wavs", disable=None if progress
+               else True, file=sys.stderr)
+    summaries = []
+    with bar:
+        for plan in plans:
+            if plan["status"] == "build":
+                _build_planned(plan, root=root, windows=windows, cache=cache, uses=uses,
+                               unreadable=unreadable, bar=bar)
+            summaries.append(_summary(plan))
+    return summaries
+
+
+def build_pair(ravdess_dir: str | os.PathLike, pair: str, *, out_dir: str | os.PathLike = "data",
+               test_actors: Iterable[int] = DEFAULT_TEST_ACTORS, windows: str = "all",
+               intensity: str = "both", force: bool = False, progress: bool = False
+               ) -> dict[str, Any]:
+    """Build one pair's npz (see build_pairs) and return its summary.
+
+    Raises:
+        UserError: the pair could not be built (bad folder, too few files for the split,
+            every file of a group unreadable, a file at the output path not made by us).
+    """
+    summary = build_pairs(ravdess_dir, [pair], out_dir=out_dir, test_actors=test_actors,
+                          windows=windows, intensity=intensity, force=force,
+                          progress=progress)[0]
+    if summary["status"] == "failed":
+        raise UserError(summary["error"])
+    return summary
+
+
+def _plan_pair(root: Path, records: list[RavdessFile], pair: str, *, out_dir: Path,
+               test_actors: tuple[int, ...], windows: str, intensity: str, force: bool,
+               all_actors: list[int], skipped: list[tuple[str, str]]) -> dict[str, Any]:
+    """Choose the files of one pair and decide whether it needs building."""
+    name, source, target = parse_pair(pair)
+    path = out_dir / f"{name}.npz"
+    groups: dict[tuple[str, str], list[RavdessFile]] = {}
+    for domain, emotion in zip(DOMAINS, (source, target)):
+        split = split_by_actor(select_files(records, emotion, intensity=intensity), test_actors)
+        for part in SPLITS:
+            groups[part, domain] = split[part]
+    plan: dict[str, Any] = {
+        "pair": name, "source": source, "target": target, "path": path, "groups": groups,
+        "test_actors": list(test_actors),
+        "train_actors": [a for a in all_actors if a not in test_actors],
+        "split": _speaker_split_text(test_actors, all_actors),
+        "windows": windows, "intensity": intensity, "skipped": skipped, "unreadable": [],
+        "images": {}, "started": time.perf_counter(), "status": "build", "error": None}
+    empty = [g for g in GROUPS if not groups[g]]
+    if empty:
+        which = ", ".join(f"{part} {source if domain == 'A' else target}"
+                          for part, domain in empty)
+        plan.update(status="failed", error=(
+            f"{name}: too few files for the split (none for: {which}; test actors "
+            f"{_actor_range(test_actors)}, intensity {intensity}, actors found "
+            f"{_actor_range(all_actors)}); choose other --test-actors or --intensity"))
+        return plan
+    plan["fingerprint"] = _digest({
+        "origin": "ravdess", "version": DATA_PREP_VERSION, "stft": STFT_SETTINGS,
+        "pad_value": PAD_VALUE, "window_overlap": WINDOW_OVERLAP, "trim_top_db": TRIM_TOP_DB,
+        "pair": name, "test_actors": list(test_actors), "windows": windows,
+        "intensity": intensity,
+        "files": {_group_key(g): [_file_stamp(f.path, root) for f in groups[g]] for g in GROUPS}})
+    state = _existing_state(path, plan["fingerprint"], "ravdess")
+    if state == "up to date" and not force:
+        plan["status"] = "up to date"
+    elif state == "foreign" and not force:
+        plan.update(status="failed", error=_foreign_message(path))
+    return plan
+
+
+def _build_planned(plan: dict[str, Any], *, root: Path, windows: str,
+                   cache: dict[Path, np.ndarray], uses: dict[Path, int],
+                   unreadable: dict[Path, str], bar: Any) -> None:
+    """Read (or reuse) every window of a planned pair and write its npz; updates `plan`."""
+    plan["started"] = time.perf_counter()
+    images, files, actors = {}, {}, {}
+    for group in GROUPS:
+        stacks, names, ids = [], [], []
+        for f in plan["groups"][group]:
+            if f.path not in cache and f.path not in unreadable:
+                try:
+                    # float16 is what the npz stores, so caching at that precision loses nothing.
+                    cache[f.path] = file_to_windows(f.path, windows=windows).astype(np.float16)
+                except AudioError as exc:  # the message starts with the path; keep the why
+                    unreadable[f.path] = str(exc).removeprefix(f"{f.path}: ")
+                bar.update(1)
+            if f.path in unreadable:
+                plan["unreadable"].append((f.path.relative_to(root).as_posix(),
+                                           unreadable[f.path]))
+                continue
+            stack = cache[f.path]
+            uses[f.path] -= 1
+            if uses[f.path] == 0:
+                del cache[f.path]
+            stacks.append(stack)
+            names += [f.path.relative_to(root).as_posix()] * len(stack)
+            ids += [f.actor] * len(stack)
+        images[group] = (np.concatenate(stacks) if stacks
+                         else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.float16))
+        files[group], actors[group] = names, ids
+    plan["images"] = {_group_key(g): len(images[g]) for g in GROUPS}
+    empty = [g for g in GROUPS if not len(images[g])]
+    if empty:
+        plan.update(status="failed", error=(
+            f"{plan['pair']}: no readable files for {', '.join(map(_group_key, empty))} "
+            f"({len(plan['unreadable'])} unreadable, e.g. {': '.join(plan['unreadable'][0])})"))
+        return
+    extra = {"origin": "ravdess", "fingerprint": plan["fingerprint"],
+             "data_prep_version": DATA_PREP_VERSION, "test_actors": np.array(
+                 plan["test_actors"], np.int16),
+             "train_actors": np.array(plan["train_actors"], np.int16),
+             "windows": windows, "intensity": plan["intensity"], "trim_top_db": TRIM_TOP_DB,
+             "window_overlap": WINDOW_OVERLAP,
+             "unreadable_files": np.array([f"{n}: {r}" for n, r in plan["unreadable"]], str)}
+    save_pair_npz(plan["path"], pair=plan["pair"], images=images, files=files, actors=actors,
+                  extra=extra)
+    plan["status"] = "built"
+
+
+def _summary(plan: dict[str, Any]) -> dict[str, Any]:
+    groups = plan["groups"]
+    summary = {key: plan[key] for key in ("pair", "source", "target", "status", "error",
+                                          "test_actors", "train_actors", "split",
+                                          "unreadable", "skipped")}
+    summary["path"] = str(plan["path"])
+    summary["files"] = {_group_key(g): len(groups[g]) for g in GROUPS}
+    summary["windows"] = dict(plan["images"])
+    if plan["status"] == "up to date":
+        summary["windows"] = _window_counts(plan["path"])
+    summary["seconds"] = time.perf_counter() - plan["started"]
+    return summary
+
+
+# --- The original's npz files (--download seed) ----------------------------------------------
+@dataclass(frozen=True)
+class SeedFile:
+    """One of the original project's npz files on Google Drive; size/sha256 None = unknown."""
+
+    drive_id: str
+    size: int | None = None
+    sha256: str | None = None
+
+
+# Drive ids from the original README (../shared/seed/SEED.md). Sizes and checksums were never
+# published; fill them in once a download has been checked by hand.
+SEED_FILES = {
+    "calm2anger": SeedFile("14q4aZseMCQO_xbbmX-JRsbRSlGX9bB3E"),
+    "calm2fearful": SeedFile("14scuVs2nlNH29DIWecrNrCcwNAVR0orG"),
+    "calm2happy": SeedFile("153PIrQEk_agKiUOP5cujrVyGjnxDqKhd"),
+    "calm2sad": SeedFile("15HlO9YvZjMtbcEiXajfE9uqmrVS0Unep"),
+    "calm2disgust": SeedFile("14s7kWrDQP61X9QXYDV-W3W4YIukJs_55"),
+    "calm2surprised": SeedFile("15HlogMsEX9juzL1j7HqweDQv9F5tJFuG"),
+    "fearful2surprised": SeedFile("167zknyKgV5r8qO_fLbbFLT1A76WwTWiL"),
+}
+SEED_TEST_FRACTION = 0.1
+
+
+def _gdrive_download(file_id: str, output: Path) -> None:
+    """Fetch one Google Drive file to `output` with gdown (the one network call; tests patch it).
+
+    Raises UserError (one line, saying what to do offline) when the download fails.
+    """
+    import gdown
+
+    try:
+        result = gdown.download(id=file_id, output=str(output), quiet=False)
+    except Exception as exc:  # requests/gdown raise many types; all mean "no file"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        result, failure = None, reason
+    else:
+        failure = "gdown returned no file"
+    if result is None or not output.is_file() or output.stat().st_size == 0:
+        for part in output.parent.glob(f"{output.name}*.part"):  # gdown's partial download
+            part.unlink()
+        raise UserError(f"could not download Google Drive file {file_id} ({failure}); without "
+                        "network, build the data from a local RAVDESS copy with --ravdess DIR")
+
+
+def _verify_seed_file(path: Path, expected: SeedFile) -> None:
+    """Check size and sha256 (when known) and that `path` is a loadable npz with arr_0/arr_1."""
+    if expected.size is not None and path.stat().st_size != expected.size:
+        raise UserError(f"{path}: size {path.stat().st_size} bytes, expected {expected.size} "
+                        "(damaged download)")
+    if expected.sha256 is not None and _file_digest(path) != expected.sha256:
+        raise UserError(f"{path}: sha256 does not match the known one (damaged download, or "
+                        "the file changed on the drive)")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            names = set(npz.files)
+    except Exception as exc:
+        raise UserError(f"{path}: not a loadable npz ({exc})") from None
+    if not {"arr_0", "arr_1"} <= names:
+        raise UserError(f"{path}: has no arr_0/arr_1 arrays (has {', '.join(sorted(names))}); "
+                        "not one of the original's data sets")
+
+
+def fetch_seed(pair: str, *, out_dir: str | os.PathLike = "data") -> Path:
+    """The original's npz for `pair` at OUT/seed/<pair>.original.npz, downloaded if missing.
+
+    A file already there is reused when it passes the checks (and fetched again when it does
+    not); downloads are checked before they get their final name, so a damaged one never does.
+    """
+    name = parse_pair(pair)[0]
+    if name not in SEED_FILES:
+        raise UserError(f"the original project published no data for {name}; it has "
+                        f"{', '.join(SEED_FILES)}. Build {name} from RAVDESS with --ravdess DIR")
+    path = Path(out_dir) / "seed" / f"{name}.original.npz"
+    if path.is_file():
+        try:
+            _verify_seed_file(path, SEED_FILES[name])
+            return path
+        except UserError as exc:
+            print(f"note: {exc}; downloading it again", file=sys.stderr)
+    with atomic_output(path) as tmp:
+        _gdrive_download(SEED_FILES[name].drive_id, tmp)
+        _verify_seed_file(tmp, SEED_FILES[name])
+    return path
+
+
+def original_to_images(array: np.ndarray, *, name: str = "array") -> np.ndarray:
+    """Convert one of the original's image stacks to ours: float32 (N, IMAGE_SIZE, IMAGE_SIZE)
+    in [-1, 1].
+
+    Accepts (N, H, W), (N, H, W, C) or (N, C, H, W) with one channel or equal grey channels,
+    H = W = IMAGE_SIZE, or N_BINS x N_FRAMES (padded here). Values 0..255 (the original's
+    pixels) map by x / 127.5 - 1; values already in [-1, 1] with negatives are kept.
+    """
+    stack = np.asarray(array)
+    if stack.ndim == 4:
+        axis = 3 if stack.shape[3] <= 4 else 1 if stack.shape[1] <= 4 else None
+        if axis is None:
+            raise UserError(f"{name}: shape {stack.shape} is not a stack of images")
+        channels = np.moveaxis(stack, axis, 0)
+        if any(not np.array_equal(channels[0], c) for c in channels[1:3]):
+            raise UserError(f"{name}: colour images (channels differ); expected grey images")
+        stack = channels[0]
+    if stack.ndim != 3 or stack.shape[0] == 0:
+        raise UserError(f"{name}: shape {stack.shape} is not a stack of images")
+    stack = stack.astype(np.float32)
+    if not np.all(np.isfinite(stack)):
+        raise UserError(f"{name}: holds NaN or infinite values")
+    low, high = float(stack.min()), float(stack.max())
+    if low >= 0.0 and high <= 255.0:
+        stack = stack / 127.5 - 1.0  # the original's 0..255 pixels
+    elif not (low >= -1.0 and high <= 1.0):
+        raise UserError(f"{name}: values span {low:g}..{high:g}; expected pixels 0..255")
+    if stack.shape[1:] == (N_BINS, N_FRAMES):
+        stack = np.stack([pad_image(image) for image in stack])
+    if stack.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise UserError(f"{name}: images are {stack.shape[1]}x{stack.shape[2]}; expected "
+                        f"{IMAGE_SIZE}x{IMAGE_SIZE} (or {N_BINS}x{N_FRAMES})")
+    return np.clip(stack, -1.0, 1.0)
+
+
+def convert_original_npz(source: str | os.PathLike, pair: str, *,
+                         out_dir: str | os.PathLike = "data",
+                         test_fraction: float = SEED_TEST_FRACTION, force: bool = False
+                         ) -> dict[str, Any]:
+    """Convert one of the original's npz files (arr_0 = domain A, arr_1 = domain B) into
+    OUT/<pair>.npz in our format.
+
+    The original's speakers are unknown (actors stored as -1), so the last `test_fraction`
+    of each stack (at least one image when the fraction is > 0) becomes the test split; if the
+    original stored clips actor by actor this holds the last actors, but nothing guarantees
+    it. Returns a summary like build_pairs'. UserError when the source is not convertible or a
+    file this command did not make is in the way (without `force`).
+    """
+    started = time.perf_counter()
+    name, source_emotion, target_emotion = parse_pair(pair)
+    source = Path(source)
+    if not 0.0 <= test_fraction < 1.0:
+        raise UserError(f"--seed-test-fraction must be in [0, 1), got {test_fraction}")
+    path = Path(out_dir) / f"{name}.npz"
+    fingerprint = _digest({"origin": "seed", "version": DATA_PREP_VERSION, "stft": STFT_SETTINGS,
+                           "pair": name, "source_sha256": _file_digest(source),
+                           "test_fraction": test_fraction})
+    summary: dict[str, Any] = {
+        "pair": name, "source": source_emotion, "target": target_emotion, "path": str(path),
+        "status": "up to date", "error": None, "test_actors": [], "train_actors": [],
+        "split": f"split: the last {test_fraction:g} of each stack is test (the original's "
+                 "speakers are unknown: not guaranteed speaker-disjoint)",
+        "unreadable": [], "skipped": [], "files": None}  # source clips unknown
+    state = _existing_state(path, fingerprint, "seed")
+    if state == "foreign" and not force:
+        raise UserError(_foreign_message(path))
+    if state != "up to date" or force:
+        images, files, actors = {}, {}, {}
+        with np.load(source, allow_pickle=False) as npz:
+            for domain, key in zip(DOMAINS, ("arr_0", "arr_1")):
+                stack = original_to_images(npz[key], name=f"{source.name}:{key}")
+                cut = len(stack) - _seed_test_count(len(stack), test_fraction)
+                for part, rows in (("train", range(cut)), ("test", range(cut, len(stack)))):
+                    images[part, domain] = stack[rows.start:rows.stop]
+                    files[part, domain] = [f"{source.name}#{key}[{i}]" for i in rows]
+                    actors[part, domain] = [-1] * len(rows)
+        save_pair_npz(path, pair=name, images=images, files=files, actors=actors,
+                      extra={"origin": "seed", "fingerprint": fingerprint,
+                             "data_prep_version": DATA_PREP_VERSION,
+                             "seed_test_fraction": test_fraction,
+                             "seed_source": source.name})
+        summary["status"] = "built"
+    summary["windows"] = _window_counts(path)
+    summary["seconds"] = time.perf_counter() - started
+    return summary
+
+
+def _seed_test_count(n: int, fraction: float) -> int:
+    if fraction <= 0 or n < 2:
+        return 0
+    return min(n - 1, max(1, round(n * fraction)))
+
+
+def download_seed(pairs: Sequence[str], *, out_dir: str | os.PathLike = "data",
+                  test_fraction: float = SEED_TEST_FRACTION, force: bool = False
+                  ) -> list[dict[str, Any]]:
+    """Fetch (fetch_seed) and convert (convert_original_npz) the original's data for `pairs`."""
+    names = [parse_pair(p)[0] for p in pairs]
+    missing = [n for n in names if n not in SEED_FILES]
+    if missing:
+        raise UserError(f"the original project published no data for {', '.join(missing)}; it "
+                        f"has {', '.join(SEED_FILES)}. Build other pairs from RAVDESS with "
+                        "--ravdess DIR")
+    return [convert_original_npz(fetch_seed(n, out_dir=out_dir), n, out_dir=out_dir,
+                                 test_fraction=test_fraction, force=force) for n in names]
+
+
+# --- RAVDESS from Zenodo (--download ravdess) ------------------------------------------------
+RAVDESS_URL = "https://zenodo.org/record/1188976/files/Audio_Speech_Actors_01-24.zip"
+RAVDESS_ZIP_NAME = "Audio_Speech_Actors_01-24.zip"
+RAVDESS_ZIP_MD5 = "bc696df654c87fed845eb13823edef8a"  # published on the Zenodo record
+DOWNLOAD_TIMEOUT_S = 60.0  # seconds without data before giving up
+
+
+def _download_url(url: str, output: Path, *, timeout: float = DOWNLOAD_TIMEOUT_S) -> None:
+    """Stream `url` into `output` with a progress bar (the one network call; tests patch it).
+
+    Raises UserError (one line, saying what to do offline) on any network failure.
+    """
+    from tqdm import tqdm
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response, \
+                open(output, "wb") as handle:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc="download", disable=None,
+                      file=sys.stderr) as bar:
+                for block in iter(lambda: response.read(1 << 20), b""):
+                    handle.write(block)
+                    bar.update(len(block))
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise UserError(f"could not download {url} ({reason}); without network, get "
+                        f"{RAVDESS_ZIP_NAME} elsewhere, unzip it and pass the folder with "
+                        "--ravdess DIR") from None
+
+
+def safe_extract(zip_path: str | os.PathLike, target_dir: str | os.PathLike) -> int:
+    """Extract a zip into `target_dir`, refusing the whole archive if any member would land
+    outside it (absolute paths, drive letters, '..' parts, symbolic links).
+
+    Each file is written atomically; files already there with the same size are kept, so an
+    interrupted extraction resumes. Returns the number of files written.
+    """
+    target = Path(target_dir)
+    try:
+        archive = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise UserError(f"{zip_path}: not a readable zip ({exc}); delete it and run again") \
+            from None
+    with archive:
+        members = archive.infolist()
+        for member in members:  # check everything before writing anything
+            name = member.filename.replace("\\", "/")
+            parts = PurePosixPath(name).parts
+            is_link = stat.S_ISLNK(member.external_attr >> 16)
+            if (name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts
+                    or is_link):
+                raise UserError(f"{zip_path}: refusing to extract member {member.filename!r} "
+                                "(it would land outside the target folder); the archive is "
+                                "not the official RAVDESS zip")
+        root = target.resolve()
+        written = 0
+        for member in members:
+            dest = target / member.filename.replace("\\", "/")
+            if not dest.resolve().is_relative_to(root):  # belt and braces (e.g. odd links)
+                raise UserError(f"{zip_path}: member {member.filename!r} escapes {target}")
+            if member.is_dir():
+                dest.mkdir(parents=True, exist_ok=True)
+                continue
+            if dest.is_file() and dest.stat().st_size == member.file_size:
+                continue
+            with atomic_output(dest) as tmp, archive.open(member) as src, open(tmp, "wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+            written += 1
+    return written
+
+
+def download_ravdess(target_dir: str | os.PathLike, *, zip_dir: str | os.PathLike) -> Path:
+    """Fetch RAVDESS speech (Zenodo 1188976) into `zip_dir`, check its md5, extract it into
+    `target_dir` (see safe_extract) and return `target_dir`.
+
+    A zip already in `zip_dir` with the right md5 is reused; a download with the wrong md5 is
+    deleted and never gets its final name.
+    """
+    zip_path = Path(zip_dir) / RAVDESS_ZIP_NAME
+    if not (zip_path.is_file() and _file_digest(zip_path, "md5") == RAVDESS_ZIP_MD5):
+        with atomic_output(zip_path) as tmp:
+            _download_url(RAVDESS_URL, tmp)
+            if _file_digest(tmp, "md5") != RAVDESS_ZIP_MD5:
+                raise UserError(f"{RAVDESS_URL}: the download's md5 does not match "
+                                f"{RAVDESS_ZIP_MD5} (damaged or changed); run again")
+    count = safe_extract(zip_path, target_dir)
+    print(f"RAVDESS: {zip_path} (md5 ok) -> {target_dir} ({count} file(s) written)")
+    return Path(target_dir)
+
+
+# --- Command line -----------------------------------------------------------------------------
+def _pair_arg(text: str) -> str:
+    try:
+        return parse_pair(text)[0]
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _actors_arg(text: str) -> tuple[int, ...]:
+    try:
+        actors = tuple(sorted({int(part) for part in text.replace(" ", "").split(",") if part}))
+    except ValueError:
+        actors = ()
+    if not actors or any(not 1 <= a <= 99 for a in actors):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of actor numbers, e.g. 17,18,19,20")
+    return actors
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    notes = [f"Emotions: {', '.join(EMOTIONS)}; aliases "
+             + ", ".join(f"{k}={v}" for k, v in EMOTION_ALIASES.items()) + ".",
+             "Default test actors 17,18,19,20 (17 and 19 male, 18 and 20 female) never appear "
+             "in training.",
+             f"Silence is trimmed at top_db={TRIM_TOP_DB:g} below each clip's loudest frame "
+             "before windowing."]
+    parser = argparse.ArgumentParser(
+        prog="data_prep.py",
+        description=textwrap.fill(
+            "Build SpectroGAN training sets (data/<pair>.npz: train/test stacks of 260x260 "
+            "spectrograms for a source and a target emotion, split by speaker) from RAVDESS, "
+            "or fetch and convert the original project's.", 79),
+        epilog="Usage:" + __doc__.split("Usage:", 1)[1].split("\n\n", 1)[0] + "\n\n"
+               + "\n".join(textwrap.fill(note, 79) for note in notes),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ravdess", type=Path, metavar="DIR",
+                        help="RAVDESS speech folder (Actor_XX/03-01-EE-II-SS-RR-AA.wav); with "
+                             "--download ravdess, where to extract it (default: none; "
+                             "OUT/ravdess for --download ravdess)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--pair", type=_pair_arg, choices=ALL_PAIRS, metavar="SRC2DST",
+                       help="emotion pair to build, any two of the emotions below, e.g. "
+                            "calm2anger, sad2happy (default: calm2anger)")
+    which.add_argument("--all", action="store_true",
+                       help=f"build the original's seven pairs: {', '.join(DEFAULT_PAIRS)} "
+                            "(default: off)")
+    parser.add_argument("--out", type=Path, default=Path("data"), metavar="DIR",
+                        help="folder for <pair>.npz (default: data)")
+    parser.add_argument("--test-actors", type=_actors_arg, default=DEFAULT_TEST_ACTORS,
+                        metavar="LIST",
+                        help="comma-separated actors held out for the test split (default: "
+                             f"{','.join(map(str, DEFAULT_TEST_ACTORS))})")
+    parser.add_argument("--intensity", choices=INTENSITY_FILTERS, default="both",
+                        help="use only normal or only strong intensity recordings (default: "
+                             "both)")
+    parser.add_argument("--windows", choices=WINDOW_MODES, default="all",
+                        help="all: every 257-frame window of each trimmed clip (overlapping); "
+                             "center: one centre crop per clip, the original's way (default: "
+                             "all)")
+    parser.add_argument("--force", action="store_true",
+                        help="rebuild even if up to date, and replace files at the output path "
+                             "that this command did not make (default: off)")
+    parser.add_argument("--download", choices=("ravdess", "seed"),
+                        help="ravdess: fetch RAVDESS speech from Zenodo (md5 checked), extract "
+                             "it, then build; seed: fetch the original's npz files with gdown "
+                             "and convert them (default: no download)")
+    parser.add_argument("--seed-test-fraction", type=float, default=SEED_TEST_FRACTION,
+                        metavar="F",
+                        help="with --download seed: the last fraction F of each stack becomes "
+                             "the test split (speakers unknown) (default: "
+                             f"{SEED_TEST_FRACTION})")
+    return parser
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    status = summary["status"]
+    head = f"{summary['pair']} ({summary['source']} -> {summary['target']})"
+    if status == "failed":
+        print(f"{head}: FAILED: {summary['error'].removeprefix(summary['pair'] + ': ')}")
+        return
+    verb = "wrote" if status == "built" else "up to date, kept"
+    print(f"{head}: {verb} {summary['path']} ({summary['seconds']:.1f} s)")
+    print(f"  {'domain':<18}{'train files/windows':>22}{'test files/windows':>22}")
+    for domain, emotion in zip(DOMAINS, (summary["source"], summary["target"])):
+        files = summary["files"] or {}
+        cells = [f"{files.get(f'{part}_{domain}', '?')} / {summary['windows'][f'{part}_{domain}']}"
+                 for part in SPLITS]
+        print(f"  {domain + ' ' + emotion:<18}{cells[0]:>22}{cells[1]:>22}")
+    print(f"  {summary['split']}")
+    for name, reason in summary["unreadable"]:
+        print(f"  skipped unreadable file {name}: {reason}")
+
+
+@cli_main
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry: build (or download) the requested pairs and print a summary."""
+    args = _build_parser().parse_args(argv)
+    pairs = list(DEFAULT_PAIRS) if args.all else [args.pair or "calm2anger"]
+    started = time.perf_counter()
+    if args.download == "seed":
+        if args.ravdess is not None:
+            raise UserError("--download seed converts the original's npz files and reads no "
+                            "RAVDESS folder; drop --ravdess, or drop --download to build from it")
+        summaries = download_seed(pairs, out_dir=args.out, test_fraction=args.seed_test_fraction,
+                                  force=args.force)
+    else:
+        ravdess = args.ravdess
+        if args.download == "ravdess":
+            ravdess = download_ravdess(ravdess or args.out / "ravdess", zip_dir=args.out)
+        elif ravdess is None:
+            raise UserError("say where RAVDESS is with --ravdess DIR (the folder holding "
+                            "Actor_01 ... Actor_24), or fetch it with --download ravdess")
+        summaries = build_pairs(ravdess, pairs, out_dir=args.out, test_actors=args.test_actors,
+                                windows=args.windows, intensity=args.intensity,
+                                force=args.force, progress=True)
+    failed = [s for s in summaries if s["status"] == "failed"]
+    if failed and len(failed) == len(summaries):  # nothing built: the error says it all
+        raise UserError(failed[0]["error"] if len(failed) == 1 else
+                        "no pair could be built: " + "; ".join(s["error"] for s in failed))
+    for summary in summaries:
+        _print_summary(summary)
+    skipped = summaries[0]["skipped"] if summaries else []
+    if skipped:
+        reasons: dict[str, int] = {}
+        for _, reason in skipped:
+            reasons[reason] = reasons.get(reason, 0) + 1
+        print(f"skipped {len(skipped)} file(s) outside the RAVDESS naming scheme: "
+              + "; ".join(f"{n} {r}" for r, n in sorted(reasons.items())))
+        for name, reason in skipped[:5]:
+            print(f"  {name}: {reason}")
+        if len(skipped) > 5:
+            print(f"  ... and {len(skipped) - 5} more")
+    built = sum(s["status"] == "built" for s in summaries)
+    print(f"done in {time.perf_counter() - started:.1f} s: {built} built, "
+          f"{len(summaries) - built - len(failed)} up to date, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

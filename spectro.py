@@ -118,6 +118,9 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
                                     suffix=suffixes, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    umask = os.umask(0)  # mkstemp makes owner-only files; give outputs the usual permissions
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
         os.replace(tmp, path)
