@@ -1,0 +1,648 @@
+"""Change the emotion of your own recordings with a trained SpectroGAN generator.
+
+Same words, same voice, another emotion: every input (any length, any sample rate, mono or
+stereo) is cut into overlapping 260x260 spectrogram windows, each window goes through the
+CycleGAN generator trained by train_cyclegan.py (`<models>/<source>2<emotion>/`), the windows
+are cross-faded back together at the input's own loudness reference, and Griffin-Lim (started
+from the input's own phase) turns the result into audio of exactly the input's duration:
+written at 16 kHz (the model's rate) by default, or with `--sr input` at each input's own rate
+with the input's sample count.
+
+Usage examples:
+
+    python convert.py speech.wav --emotion anger                 # -> speech_anger.wav
+    python convert.py speech.wav --emotion sad -o sad.wav --plot  # also sad.png
+    python convert.py recordings/ takes/*.flac --emotion happy --out-dir converted/
+    python convert.py "takes/*.wav" --emotion fear --models runs/ --force
+    python convert.py interview.flac --emotion surprised --sr input --iters 64
+
+Inputs may be files, folders (every audio file directly inside; files that look like outputs
+of an earlier run for the same emotion, `*_<emotion>.wav`, are skipped and counted in the
+summary -- name such a file explicitly to convert it) and glob patterns (expanded here too, for
+shells that do not). The model is loaded once for all inputs. A file that cannot be converted
+is reported on one line and skipped; the exit status is 1 if any input failed, 2 for a mistake
+in the command itself, 0 otherwise. Nothing is overwritten without --force, an input never,
+and every output is written atomically.
+
+Models are loaded from weights-only `.weights.h5` files into a network rebuilt from the run's
+config.json: a model file holds arrays only and cannot run code (what Keras' safe mode
+guarantees for whole-model files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import glob
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+
+# A command-line tool should not greet users with TensorFlow's start-up log; set before keras
+# is first imported (lazily, below), and only as a default the user can override (0-2 show it).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+
+from data_prep import (DEFAULT_PAIRS, EMOTION_ALIASES, EMOTIONS, STFT_SETTINGS, canonical_emotion,
+                       pair_name)
+from spectro import (AUDIO_EXTENSIONS, GRIFFIN_LIM_ITERS, IMAGE_SIZE, SAMPLE_RATE,
+                     AudioError, UserError, check_output_path, cli_main, load_audio,
+                     magnitude_to_image, n_frames_for, plot_spectrograms, stft,
+                     utterance_to_windows, windows_to_utterance, write_audio)
+
+if TYPE_CHECKING:  # keras is imported lazily so --help and argument errors stay instant
+    import keras
+
+DEFAULT_MODELS = Path("results")
+DEFAULT_SOURCE = "calm"
+DEFAULT_BATCH_SIZE = 8  # convert_audio's default (the shared contract)
+# The command's default: on CPU a bigger batch is no faster per window but holds more
+# activations (peak RSS for a 1-minute file, 6-block generator: 1.09 GB at 1, 1.25 GB at 4,
+# 1.50 GB at 8); 4 still amortises per-call overhead on a GPU.
+CLI_BATCH_SIZE = 4
+# Inputs whose peak is below this are treated as silence: there is no speech to convert, and
+# the image (normalised to the clip's own maximum) would only show amplified noise.
+SILENCE_DBFS = -90.0
+# Share of one conversion's time spent in the generator (the rest is Griffin-Lim), measured
+# with the default 6-block generator on a 2-core CPU (benchmarks/bench_convert.py); used only
+# to move progress bars evenly.
+GENERATOR_SHARE = 0.85
+PHASES = ("source", "random")
+# Generator arithmetic. bfloat16 runs the convolutions about 1.7x faster on CPUs with
+# AVX512-BF16 or AMX (and on GPUs), at a cost of about 0.3 dB mean (under 3 dB max) deviation
+# in the generated spectrogram; on CPUs without bfloat16 units it is slower. Opt-in.
+PRECISIONS = ("float32", "bfloat16")
+EMOTION_CHOICES = EMOTIONS + tuple(EMOTION_ALIASES)
+GLOB_CHARS = frozenset("*?[")
+
+
+# --- Finding and loading a generator --------------------------------------------------------
+def trained_pairs(models_root: str | os.PathLike) -> list[str]:
+    """Names of the run folders directly under `models_root` that hold a config.json."""
+    from models import CONFIG_NAME
+
+    root = Path(models_root)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / CONFIG_NAME).is_file())
+
+
+def find_model_dir(models_root: str | os.PathLike, source: str, target: str) -> Path:
+    """Run folder of the `source` -> `target` model: `<models_root>/<pair_name>`.
+
+    Emotion aliases are accepted ('anger'). Raises UserError, naming the train command that
+    makes the model and listing the pairs that do exist, when the folder has no config.json.
+    """
+    from models import CONFIG_NAME
+
+    source, target = canonical_emotion(source), canonical_emotion(target)
+    if source == target:
+        raise UserError(f"source and target emotion are both {source!r}; choose another --emotion")
+    root = Path(models_root)
+    pair = pair_name(source, target)
+    model_dir = root / pair
+    if (model_dir / CONFIG_NAME).is_file():
+        return model_dir
+    if not root.is_dir():
+        where = f"models folder {root} does not exist"
+    else:
+        existing = trained_pairs(root)
+        where = (f"trained pairs in {root}: {', '.join(existing)}" if existing
+                 else f"{root} holds no trained model")
+    raise UserError(f"no model for {source} -> {target} ({model_dir} has no config.json); "
+                    f"{_how_to_train(root, source, target)}; {where}")
+
+
+def _how_to_train(root: Path, source: str, target: str) -> str:
+    """The train_cyclegan.py command that makes a `source` -> `target` generator."""
+    pair, reverse = pair_name(source, target), pair_name(target, source)
+    for name, note in ((pair, ""), (reverse, f" (its BtoA generator converts {source} -> "
+                                              f"{target})")):
+        if name in DEFAULT_PAIRS:
+            # train_cyclegan.py writes to results/<pair> unless told otherwise.
+            out = "" if root == DEFAULT_MODELS else f" --out {root / name}"
+            return f"train it with `python train_cyclegan.py --pair {name}{out}`{note}"
+    return f"train_cyclegan.py trains only {', '.join(DEFAULT_PAIRS)}"
+
+
+def find_generator(models_root: str | os.PathLike, source: str, target: str
+                   ) -> tuple[Path, str]:
+    """Run folder and direction ('AtoB' or 'BtoA') of a generator for `source` -> `target`.
+
+    A CycleGAN trains both directions, so when only the reverse pair exists (e.g. calm2anger
+    for anger -> calm) its BtoA generator is used. Otherwise as `find_model_dir`.
+    """
+    from models import CONFIG_NAME, generator_path
+
+    try:
+        return find_model_dir(models_root, source, target), "AtoB"
+    except UserError:
+        reverse = Path(models_root) / pair_name(target, source)
+        if (reverse / CONFIG_NAME).is_file() and generator_path(reverse, "BtoA").is_file():
+            return reverse, "BtoA"
+        raise
+
+
+def load_converter(models_root: str | os.PathLike, source: str, target: str, *,
+                   precision: str = "float32") -> tuple[keras.Model, Path, str]:
+    """Find, check and load the generator for `source` -> `target`.
+
+    `precision` 'bfloat16' builds the network under Keras' mixed_bfloat16 policy (float32
+    weights, bfloat16 arithmetic, float32 output); see PRECISIONS.
+
+    Returns (generator for (batch, IMAGE_SIZE, IMAGE_SIZE, 1) float32 images in [-1, 1],
+    run folder, direction). Raises UserError when no model exists, when its config was made
+    with other STFT settings or another pair than spectro.py / the request, or when the
+    weights are missing or do not fit the config.
+    """
+    import keras
+
+    from models import load_generator, read_config
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+
+    model_dir, direction = find_generator(models_root, source, target)
+    config = read_config(model_dir)
+    _check_config(config, model_dir, source=canonical_emotion(source),
+                  target=canonical_emotion(target), direction=direction)
+    # Windows are always IMAGE_SIZE square; a fixed shape lets TensorFlow plan the graph once.
+    previous = keras.config.dtype_policy()
+    if precision == "bfloat16":
+        keras.config.set_dtype_policy("mixed_bfloat16")  # global in Keras: restored below
+    try:
+        generator = load_generator(model_dir, direction, input_shape=(IMAGE_SIZE, IMAGE_SIZE, 1))
+    finally:
+        keras.config.set_dtype_policy(previous)
+    return generator, model_dir, direction
+
+
+def _check_config(config: dict, model_dir: Path, *, source: str, target: str,
+                  direction: str) -> None:
+    """UserError when a run's config does not fit spectro.py's transform or the request.
+
+    A config without an "stft" record (older runs) is accepted; one that records different
+    settings is not, because its generator learned images that mean something else.
+    """
+    retrain = f"retrain it with `python train_cyclegan.py --pair {model_dir.name}`"
+    recorded = dict(config.get("stft") or {})
+    if "image_size" in config:
+        recorded.setdefault("image_size", config["image_size"])
+    for name, expected in STFT_SETTINGS.items():
+        if name in recorded and not math.isclose(float(recorded[name]), float(expected)):
+            raise UserError(f"{model_dir}: model was trained with {name}={recorded[name]}, but "
+                            f"spectro.py uses {expected}; {retrain}")
+    wanted = (source, target) if direction == "AtoB" else (target, source)
+    if "source" in config and "target" in config:
+        found = (canonical_emotion(str(config["source"])), canonical_emotion(str(config["target"])))
+        if found != wanted:
+            raise UserError(f"{model_dir}: config.json says {found[0]} -> {found[1]}, but the "
+                            f"folder name says {wanted[0]} -> {wanted[1]}; rename the folder or "
+                            f"{retrain}")
+
+
+# --- Conversion -----------------------------------------------------------------------------
+def _batch_sizes(count: int, batch_size: int) -> list[int]:
+    """Split `count` windows into batches of `batch_size`, the remainder in powers of two.
+
+    Every distinct batch shape costs the backend a new trace (TensorFlow) or compilation
+    (JAX); powers of two bound the shapes to log2(batch_size) + 1 without computing padding.
+    """
+    sizes = [batch_size] * (count // batch_size)
+    rest = count % batch_size
+    while rest:
+        size = 1 << (rest.bit_length() - 1)
+        sizes.append(size)
+        rest -= size
+    return sizes
+
+
+def run_generator(windows: np.ndarray, generator: keras.Model, *,
+                  batch_size: int = DEFAULT_BATCH_SIZE, out: np.ndarray | None = None,
+                  progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """Pass spectrogram windows through the generator a batch at a time.
+
+    Args:
+        windows: float32 (N, IMAGE_SIZE, IMAGE_SIZE) images in [-1, 1].
+        generator: a model mapping (b, IMAGE_SIZE, IMAGE_SIZE, 1) to the same shape.
+        batch_size: windows per generator call; bounds activation memory (about 60 MB per
+            window with the default generator), so long files never hold all at once.
+        out: optional float32 array of windows' shape to write into (may be `windows`).
+        progress: called with the number of windows done after each batch.
+    Returns:
+        float32 (N, IMAGE_SIZE, IMAGE_SIZE) generator output in [-1, 1].
+    """
+    windows = np.asarray(windows, dtype=np.float32)
+    if windows.ndim != 3 or windows.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise ValueError(f"windows must have shape (N, {IMAGE_SIZE}, {IMAGE_SIZE}), "
+                         f"got {windows.shape}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if out is None:
+        out = np.empty_like(windows)
+    start = 0
+    for size in _batch_sizes(len(windows), batch_size):
+        batch = windows[start:start + size, :, :, None]
+        # predict_on_batch runs the backend's compiled predict step (a traced tf.function or a
+        # jitted JAX function), several times faster than eager calls on CPU.
+        result = np.asarray(generator.predict_on_batch(batch), dtype=np.float32)
+        out[start:start + size] = result.reshape(size, IMAGE_SIZE, IMAGE_SIZE)
+        start += size
+        if progress is not None:
+            progress(start)
+    return out
+
+
+def convert_audio(audio: np.ndarray, generator: keras.Model, *, n_iter: int = GRIFFIN_LIM_ITERS,
+                  phase: str = "source", seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE,
+                  progress: Callable[[float], None] | None = None) -> np.ndarray:
+    """Convert a whole utterance of any length with a loaded generator.
+
+    Args:
+        audio: mono float32 audio at SAMPLE_RATE (16 kHz), L >= 1 samples, finite.
+        generator: from `load_converter` / models.load_generator, taking
+            (b, IMAGE_SIZE, IMAGE_SIZE, 1) images.
+        n_iter: Griffin-Lim iterations (0 = keep the initial phase).
+        phase: 'source' starts Griffin-Lim from the input's own STFT phase (keeps timing and
+            voice better); 'random' from random phase drawn with `seed`.
+        seed: seed of the random initial phase.
+        batch_size: windows per generator call.
+        progress: called with the estimated fraction of the work done, in [0, 1].
+    Returns:
+        float32 audio of exactly L samples at SAMPLE_RATE, at the input's loudness (the
+        windows share the input's dB reference, which maps the output back).
+    """
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim != 1 or audio.shape[0] < 1:
+        raise ValueError(f"audio must be non-empty mono 1-D, got shape {audio.shape}")
+    if not np.all(np.isfinite(audio)):
+        raise ValueError("audio holds NaN or infinite samples")
+    if phase not in PHASES:
+        raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
+    if n_iter < 0:
+        raise ValueError(f"n_iter must be >= 0, got {n_iter}")
+    windows, ref = utterance_to_windows(audio)
+    n_windows, n_frames = len(windows), n_frames_for(audio.shape[0])
+    report = progress or (lambda fraction: None)
+    # The converted windows overwrite the input ones: one windows array for a 10-minute file
+    # (about 200 x 260 x 260 float32 = 54 MB) instead of two.
+    converted = run_generator(windows, generator, batch_size=batch_size, out=windows,
+                              progress=lambda done: report(GENERATOR_SHARE * done / n_windows))
+    init_phase = np.angle(stft(audio)) if phase == "source" else None
+    result = windows_to_utterance(
+        converted, ref=ref, length=audio.shape[0], n_iter=n_iter, init_phase=init_phase,
+        seed=seed,
+        progress=lambda frames: report(GENERATOR_SHARE + (1 - GENERATOR_SHARE) * frames / n_frames))
+    report(1.0)
+    return result
+
+
+def check_not_silent(audio: np.ndarray, name: str | os.PathLike) -> None:
+    """AudioError when `audio`'s peak is below SILENCE_DBFS (nothing to convert)."""
+    peak = float(np.max(np.abs(audio))) if np.size(audio) else 0.0
+    if peak <= 0.0:
+        raise AudioError(f"{name}: silent input (every sample is zero); nothing to convert")
+    peak_db = 20.0 * math.log10(peak)
+    if peak_db < SILENCE_DBFS:
+        raise AudioError(f"{name}: silent input (peak {peak_db:.0f} dBFS, below "
+                         f"{SILENCE_DBFS:.0f} dBFS); nothing to convert")
+
+
+def resample_output(audio: np.ndarray, *, sr: int, length: int) -> np.ndarray:
+    """Resample 16 kHz `audio` to `sr` Hz with exactly `length` samples (float32)."""
+    if sr == SAMPLE_RATE:
+        return audio
+    import librosa
+
+    resampled = librosa.resample(audio, orig_sr=SAMPLE_RATE, target_sr=sr, res_type="soxr_hq")
+    return librosa.util.fix_length(resampled, size=length).astype(np.float32, copy=False)
+
+
+# --- Inputs and outputs of a run ------------------------------------------------------------
+@dataclass
+class Job:
+    """One input of a run: where it goes, or why it cannot be converted."""
+
+    label: str  # the input as the user wrote it (or as found in a folder)
+    input: Path | None
+    output: Path | None = None
+    plot: Path | None = None
+    error: str | None = None
+
+
+def _is_audio(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in AUDIO_EXTENSIONS
+
+
+def expand_inputs(specs: Sequence[str], *, output_suffix: str) -> tuple[list[Job], int]:
+    """Turn command-line inputs (files, folders, glob patterns) into jobs, in order.
+
+    Folders contribute the audio files directly inside them (sorted), except files whose name
+    ends with `output_suffix` (e.g. '_anger.wav': outputs of an earlier run). A path that
+    does not exist and holds glob characters is expanded here (quoted patterns, Windows
+    shells). The same file named twice is converted once. Inputs that match nothing become
+    jobs with an error.
+
+    Returns (jobs, number of earlier outputs skipped).
+    """
+    jobs: list[Job] = []
+    seen: set[Path] = set()
+    skipped = 0
+
+    def add(path: Path, label: str) -> None:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            jobs.append(Job(label=label, input=path))
+
+    for spec in specs:
+        path = Path(spec)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if _is_audio(p))
+            fresh = [p for p in found if not p.name.lower().endswith(output_suffix)]
+            skipped += len(found) - len(fresh)
+            if not fresh:
+                kinds = "/".join(ext.lstrip(".") for ext in AUDIO_EXTENSIONS)
+                jobs.append(Job(label=spec, input=None, error=(
+                    f"{spec}: folder holds no audio files ({kinds})" if not found else
+                    f"{spec}: folder holds only earlier outputs (*{output_suffix}); name them "
+                    "explicitly to convert them again")))
+            for found_path in fresh:
+                add(found_path, str(found_path))
+        elif not path.exists() and GLOB_CHARS & set(spec):
+            matches = sorted(Path(m) for m in glob.glob(spec, recursive=True))
+            matches = [m for m in matches if _is_audio(m)]
+            if not matches:
+                jobs.append(Job(label=spec, input=None,
+                                error=f"{spec}: no audio file matches this pattern"))
+            for match in matches:
+                add(match, str(match))
+        else:
+            add(path, spec)  # missing or unreadable files are reported when loaded
+    return jobs, skipped
+
+
+def plan_outputs(jobs: list[Job], *, suffix: str, output: Path | None, out_dir: Path | None,
+                 plot: bool, force: bool) -> None:
+    """Give every job its output (and plot) path, or an error when one cannot be written.
+
+    An output may not be any input, may not exist unless `force`, and may not be shared by two
+    inputs; its folder must be writable.
+    """
+    inputs = [job.input for job in jobs if job.input is not None]
+    claimed: dict[Path, str] = {}
+    for job in jobs:
+        if job.error is not None or job.input is None:
+            continue
+        if output is not None:
+            target = output
+        else:
+            folder = out_dir if out_dir is not None else job.input.parent
+            target = folder / f"{job.input.stem}{suffix}"
+        targets = [target] + ([target.with_suffix(".png")] if plot else [])
+        try:
+            for path in targets:
+                check_output_path(path, inputs=inputs, force=force)
+                other = claimed.get(path.resolve())
+                if other is not None:
+                    raise UserError(f"{path}: {other} writes this output too; convert them in "
+                                    "separate runs or with different --out-dir")
+        except UserError as exc:
+            job.error = str(exc)
+            continue
+        for path in targets:
+            claimed[path.resolve()] = job.label
+        job.output = target
+        job.plot = targets[1] if plot else None
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """UserError when `out_dir` is not a folder we can create or write into."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out-dir {out_dir}: exists and is not a folder")
+    existing = out_dir
+    while not existing.exists():  # it will be created; its nearest existing parent must allow it
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"--out-dir {out_dir}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"--out-dir {out_dir}: output folder is not writable ({existing})")
+
+
+def _parse_rate(text: str) -> int | str:
+    """--sr value: 'input' or a sample rate in Hz."""
+    if text.strip().lower() == "input":
+        return "input"
+    try:
+        rate = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'input' or a rate in Hz, got {text!r}") from None
+    if not 4000 <= rate <= 384000:
+        raise argparse.ArgumentTypeError(f"sample rate must be 4000..384000 Hz, got {rate}")
+    return rate
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="convert.py",
+        description="Convert speech recordings to another emotion with a trained SpectroGAN "
+                    "generator (same words, same voice).",
+        epilog="examples:" + __doc__.split("Usage examples:", 1)[1],
+        formatter_class=lambda prog: _HelpFormatter(prog, max_help_position=32))
+    names = ", ".join(EMOTION_CHOICES)
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="audio files (wav/flac/ogg/aiff/mp3, any rate and length), folders "
+                             "of them, or glob patterns")
+    parser.add_argument("--emotion", required=True, type=str.lower, choices=EMOTION_CHOICES,
+                        metavar="EMOTION", help=f"target emotion, one of: {names}")
+    parser.add_argument("--source", default=DEFAULT_SOURCE, type=str.lower,
+                        choices=EMOTION_CHOICES, metavar="EMOTION",
+                        help="emotion of the inputs (picks the <source>2<emotion> model)")
+    parser.add_argument("--models", type=Path, default=DEFAULT_MODELS, metavar="DIR",
+                        help="folder holding train_cyclegan.py's run folders (calm2anger/, ...)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("-o", "--output", type=Path, default=None, metavar="OUT.wav",
+                       help="output file (one input only); default <stem>_<emotion>.wav beside "
+                            "the input")
+    where.add_argument("--out-dir", type=Path, default=None, metavar="DIR",
+                       help="write <stem>_<emotion>.wav into this folder (created if needed) "
+                            "instead of beside each input")
+    parser.add_argument("--iters", type=int, default=GRIFFIN_LIM_ITERS,
+                        help="Griffin-Lim iterations (more = cleaner, slower)")
+    parser.add_argument("--phase", choices=PHASES, default="source",
+                        help="initial Griffin-Lim phase: the input's own phase or random")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --phase random")
+    parser.add_argument("--sr", type=_parse_rate, default=SAMPLE_RATE, metavar="{input,HZ}",
+                        help="output sample rate: a rate in Hz, or 'input' for each input's own")
+    parser.add_argument("--batch-size", type=int, default=CLI_BATCH_SIZE,
+                        help="spectrogram windows per generator call (more = more memory; "
+                             "faster only on a GPU)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
+                        help="generator arithmetic: bfloat16 is ~1.7x faster on CPUs with "
+                             "AVX512-BF16/AMX and on GPUs, slightly less exact, slower elsewhere")
+    parser.add_argument("--plot", action="store_true",
+                        help="also write <output stem>.png: input and converted spectrograms")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite existing outputs (inputs are never overwritten)")
+    return parser
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter,
+                     argparse.ArgumentDefaultsHelpFormatter):
+    """Keep the epilog's examples as written and show every default (but not 'None')."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.required:
+            return action.help
+        return super()._get_help_string(action)
+
+
+# --- Command line ---------------------------------------------------------------------------
+def _convert_job(job: Job, generator: keras.Model, args: argparse.Namespace, *, source: str,
+                 target: str, progress: Callable[[float], None]) -> float:
+    """Convert one planned job; returns the input's duration in seconds. Raises on failure."""
+    import soundfile
+
+    assert job.input is not None and job.output is not None
+    audio = load_audio(job.input)
+    check_not_silent(audio, job.input)
+    converted = convert_audio(audio, generator, n_iter=args.iters, phase=args.phase,
+                              seed=args.seed, batch_size=args.batch_size, progress=progress)
+    rate, length = args.sr, audio.shape[0]
+    if rate == "input" or rate != SAMPLE_RATE:
+        info = soundfile.info(str(job.input))
+        if rate == "input":
+            rate, length = info.samplerate, info.frames
+        else:
+            length = round(info.frames * rate / info.samplerate)
+    write_audio(job.output, resample_output(converted, sr=rate, length=length), sr=rate)
+    if job.plot is not None:
+        before, ref = magnitude_to_image(np.abs(stft(audio)))
+        # The input's reference for both panels, so a louder output looks louder.
+        after, _ = magnitude_to_image(np.abs(stft(converted)), ref=ref)
+        plot_spectrograms(job.plot, [(f"{job.input.name}: input ({source})", before),
+                                     (f"{job.output.name}: converted to {target}", after)])
+    return audio.shape[0] / SAMPLE_RATE
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 while TensorFlow starts, when TF_CPP_MIN_LOG_LEVEL is 3.
+
+    TensorFlow's C++ start-up lines (oneDNN, CUDA probing) are printed before its log level
+    applies. Python exceptions still propagate and are printed after the block.
+    """
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "3":
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _duration(path: Path | None) -> float:
+    """Seconds of audio in `path` for the progress bar (0 when unknown)."""
+    import soundfile
+
+    try:
+        return float(soundfile.info(str(path)).duration)
+    except Exception:  # unreadable files fail properly (with a message) when converted
+        return 0.0
+
+
+@cli_main
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry: convert INPUT... to --emotion; see the module docstring."""
+    from tqdm import tqdm
+
+    args = _build_parser().parse_args(argv)
+    if args.iters < 0:
+        raise UserError(f"--iters must be >= 0, got {args.iters}")
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
+    source, target = canonical_emotion(args.source), canonical_emotion(args.emotion)
+    if source == target:
+        raise UserError(f"--source and --emotion are both {target!r}; nothing to convert")
+    spelling = pair_name(source, target).split("2", 1)[1]  # 'anger', as in the pair names
+    suffix = f"_{spelling}.wav"
+    if args.output is not None and args.output.suffix.lower() != ".wav":
+        raise UserError(f"-o {args.output}: outputs are wav files; give a name ending in .wav")
+    if args.out_dir is not None:
+        _check_out_dir(args.out_dir)
+
+    jobs, skipped = expand_inputs(args.inputs, output_suffix=suffix.lower())
+    if args.output is not None and len(jobs) > 1:
+        raise UserError(f"-o {args.output} takes exactly one input, got {len(jobs)}; use "
+                        "--out-dir DIR for several")
+    plan_outputs(jobs, suffix=suffix, output=args.output, out_dir=args.out_dir,
+                 plot=args.plot, force=args.force)
+    failed = [job for job in jobs if job.error is not None]
+    for job in failed:
+        print(f"error: {job.error}", file=sys.stderr)
+    todo = [job for job in jobs if job.error is None]
+    if not todo:
+        return 1  # every input failed before any work: no need to load the model
+
+    started = time.perf_counter()
+    with _quiet_native_stderr():
+        import keras  # noqa: F401 - imported here so its start-up chatter is silenced
+    generator, model_dir, direction = load_converter(args.models, source, target,
+                                                     precision=args.precision)
+    loaded = time.perf_counter() - started
+    print(f"loaded {model_dir} ({source} -> {target}, generator {direction}, {args.precision}) "
+          f"in {loaded:.1f} s", file=sys.stderr)
+
+    durations = [_duration(job.input) for job in todo]
+    converted_seconds = 0.0
+    bar_format = "{l_bar}{bar}| {n:.1f}/{total:.1f} s of audio [{elapsed}<{remaining}{postfix}]"
+    with tqdm(total=sum(durations), desc="converting", bar_format=bar_format,
+              disable=None) as bar:
+        for job, duration in zip(todo, durations):
+            done_before = bar.n
+            bar.set_postfix_str(job.input.name if job.input else "")
+
+            def progress(fraction: float, base: float = done_before, span: float = duration
+                         ) -> None:
+                bar.update(base + fraction * span - bar.n)
+
+            try:
+                converted_seconds += _convert_job(job, generator, args, source=source,
+                                                  target=target, progress=progress)
+            except UserError as exc:  # AudioError included: unreadable, empty, silent, ...
+                job.error = str(exc)
+            except Exception as exc:  # noqa: BLE001 - one bad file must not stop a batch
+                first_line = (str(exc).strip().splitlines() or [""])[0]
+                job.error = f"{job.label}: cannot convert ({type(exc).__name__}: {first_line})"
+            if job.error is not None:
+                failed.append(job)
+                tqdm.write(f"error: {job.error}", file=sys.stderr)
+                bar.update(done_before + duration - bar.n)
+            else:
+                extra = f" and {job.plot}" if job.plot is not None else ""
+                tqdm.write(f"wrote {job.output}{extra}")
+
+    elapsed = time.perf_counter() - started
+    converted = len(jobs) - len(failed)
+    if len(jobs) > 1 or skipped:
+        speed = (f", {converted_seconds / (elapsed - loaded):.1f}x real time"
+                 if converted_seconds and elapsed > loaded else "")
+        note = (f"; skipped {skipped} earlier output(s) (*{suffix}) found in folders"
+                if skipped else "")
+        print(f"converted {converted} of {len(jobs)} file(s), {converted_seconds:.1f} s of audio "
+              f"in {elapsed:.1f} s{speed}; {len(failed)} failed{note}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,324 @@
+"""convert.py: the conversion command end to end, with a tiny generator saved like training does."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import soundfile
+
+import convert
+import models
+from conftest import chirp, tone
+from data_prep import STFT_SETTINGS
+from spectro import IMAGE_SIZE, SAMPLE_RATE, load_audio, utterance_to_windows
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _save_run(root: Path, pair: str, source: str, target: str, **overrides) -> Path:
+    """A run folder as train_cyclegan.py writes it, with a tiny generator per direction."""
+    run = root / pair
+    config = {"pair": pair, "source": source, "target": target, "image_size": IMAGE_SIZE,
+              "generator": {"filters": 4, "res_blocks": 1}, "discriminator": {"filters": 4},
+              "stft": dict(STFT_SETTINGS), "test_actors": [19, 20], "epochs": 1}
+    config.update(overrides)
+    models.write_config(run, config)
+    for seed, direction in enumerate(models.DIRECTIONS):
+        # The product's window size: the tiny model must still process 260x260 images.
+        keras.utils.set_random_seed(seed)
+        generator = models.build_generator((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4, res_blocks=1)
+        models.save_generator(generator, run, direction)
+    return run
+
+
+@pytest.fixture(scope="module")
+def models_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("models")
+    _save_run(root, "calm2anger", "calm", "angry")
+    return root
+
+
+def _speech(seconds: float) -> np.ndarray:
+    """A voiced, speech-like test signal: a gliding tone with a chirp and a little noise."""
+    rng = np.random.default_rng(7)
+    audio = tone(seconds, 180.0) + 0.5 * chirp(seconds, f0=300.0, f1=2500.0)
+    return (audio + 0.01 * rng.standard_normal(audio.shape[0])).astype(np.float32)
+
+
+def _wav(path: Path, seconds: float, *, sr: int = SAMPLE_RATE) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(str(path), _speech(seconds) if sr == SAMPLE_RATE
+                    else _speech(seconds * sr / SAMPLE_RATE), sr, subtype="PCM_16")
+    return path
+
+
+def _run(capsys, *argv) -> tuple[int, str, str]:
+    code = convert.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("seconds", [0.3, 4.0, 37.0])
+def test_cli_converts_any_length(tmp_path, models_root, capsys, seconds):
+    source = _wav(tmp_path / "speech.wav", seconds)
+    code, out, err = _run(capsys, source, "--emotion", "anger", "--models", models_root)
+    assert code == 0, err
+    output = tmp_path / "speech_anger.wav"
+    assert f"wrote {output}" in out
+    info = soundfile.info(str(output))
+    assert info.samplerate == SAMPLE_RATE
+    assert info.frames == soundfile.info(str(source)).frames
+    converted, _ = soundfile.read(str(output), dtype="float32")
+    original, _ = soundfile.read(str(source), dtype="float32")
+    assert np.all(np.isfinite(converted))
+    assert np.max(np.abs(converted)) > 0
+    assert np.sqrt(np.mean((converted - original) ** 2)) > 0.01 * np.sqrt(np.mean(original ** 2))
+
+
+def test_convert_audio_api_is_batch_independent(models_root):
+    generator, model_dir, direction = convert.load_converter(models_root, "calm", "anger")
+    assert (model_dir.name, direction) == ("calm2anger", "AtoB")
+    audio = _speech(13.0)  # 5 windows: batches 4 + 1 with batch_size=4
+    seen = []
+    one = convert.convert_audio(audio, generator, n_iter=4, batch_size=1)
+    four = convert.convert_audio(audio, generator, n_iter=4, batch_size=4, progress=seen.append)
+    assert one.shape == four.shape == audio.shape and one.dtype == np.float32
+    np.testing.assert_allclose(one, four, atol=1e-4)
+    assert seen == sorted(seen) and seen[-1] == 1.0 and 0.0 < seen[0] < 1.0
+    random_phase = convert.convert_audio(audio, generator, n_iter=4, phase="random", seed=3)
+    assert random_phase.shape == audio.shape and not np.allclose(random_phase, four)
+    with pytest.raises(ValueError, match="phase"):
+        convert.convert_audio(audio, generator, phase="zero")
+
+
+def test_batch_sizes_cover_every_window_with_few_shapes():
+    for count in range(0, 40):
+        sizes = convert._batch_sizes(count, 8)
+        assert sum(sizes) == count and all(0 < s <= 8 for s in sizes)
+        assert len(set(sizes)) <= 4 and all(s & (s - 1) == 0 for s in sizes)
+
+
+def test_output_at_input_rate_keeps_length(tmp_path, models_root, capsys):
+    source = _wav(tmp_path / "take.wav", 2.0, sr=22050)
+    code, _, err = _run(capsys, source, "--emotion", "happy", "--source", "angry", "--models",
+                        models_root, "--sr", "input", "--out-dir", tmp_path / "out", "--iters", 2)
+    # angry -> happy has no model, and train_cyclegan.py does not train that pair
+    assert code == 2 and "no model for angry -> happy" in err
+    assert "train_cyclegan.py trains only calm2anger" in err
+    code, _, err = _run(capsys, source, "--emotion", "anger", "--models", models_root,
+                        "--sr", "input", "--out-dir", tmp_path / "out", "--iters", 2)
+    assert code == 0, err
+    info = soundfile.info(str(tmp_path / "out" / "take_anger.wav"))
+    assert (info.samplerate, info.frames) == (22050, soundfile.info(str(source)).frames)
+    code, _, err = _run(capsys, source, "--emotion", "anger", "--models", models_root,
+                        "-o", tmp_path / "default_rate.wav", "--iters", 2)
+    assert code == 0, err
+    info = soundfile.info(str(tmp_path / "default_rate.wav"))
+    assert (info.samplerate, info.frames) == (SAMPLE_RATE, load_audio(source).shape[0])
+
+
+def test_reverse_direction_uses_the_pairs_other_generator(tmp_path, models_root, capsys):
+    source = _wav(tmp_path / "angry.wav", 1.0)
+    model_dir, direction = convert.find_generator(models_root, "anger", "calm")
+    assert (model_dir.name, direction) == ("calm2anger", "BtoA")
+    code, _, err = _run(capsys, source, "--emotion", "calm", "--source", "anger", "--models",
+                        models_root, "--iters", 2)
+    assert code == 0, err
+    assert "generator BtoA" in err and (tmp_path / "angry_calm.wav").is_file()
+
+
+def test_batch_run_skips_a_corrupt_file(tmp_path, models_root, capsys):
+    folder = tmp_path / "takes"
+    good = [_wav(folder / f"take{i}.wav", 1.0 + i) for i in range(2)]
+    (folder / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really audio")
+    (folder / "notes.txt").write_text("not audio, not an input")
+    code, _, err = _run(capsys, folder, "--emotion", "sad", "--models", models_root,
+                        "--iters", 2)
+    assert code == 2 and "calm2sad" in err  # no model for the pair: nothing written
+    assert not list(folder.glob("*_sad.wav"))
+
+    code, out, err = _run(capsys, folder, "--emotion", "anger", "--models", models_root,
+                          "--iters", 2)
+    assert code == 1
+    assert "broken.wav: not a readable audio file" in err
+    assert "converted 2 of 3 file(s)" in err and "1 failed" in err
+    for path in good:
+        assert (folder / f"{path.stem}_anger.wav").is_file()
+    assert not (folder / "broken_anger.wav").exists()
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == []  # no temp
+
+    # A second run over the folder skips its own earlier outputs and refuses to overwrite.
+    code, _, err = _run(capsys, folder, "--emotion", "anger", "--models", models_root,
+                        "--iters", 2, "--out-dir", tmp_path / "again")
+    assert "skipped 2 earlier output(s)" in err
+    assert sorted(p.name for p in (tmp_path / "again").iterdir()) == ["take0_anger.wav",
+                                                                      "take1_anger.wav"]
+
+
+def test_quoted_glob_is_expanded(tmp_path, models_root, capsys):
+    for name in ("a.wav", "b.wav", "c.flac"):
+        _wav(tmp_path / name, 0.5)
+    code, _, err = _run(capsys, tmp_path / "*.wav", "--emotion", "anger", "--models",
+                        models_root, "--iters", 1)
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.glob("*_anger.wav")) == ["a_anger.wav", "b_anger.wav"]
+    code, _, err = _run(capsys, tmp_path / "*.ogg", "--emotion", "anger", "--models",
+                        models_root)
+    assert code == 1 and "no audio file matches" in err
+
+
+def test_never_overwrites_without_force(tmp_path, models_root, capsys):
+    source = _wav(tmp_path / "speech.wav", 1.0)
+    output = tmp_path / "speech_anger.wav"
+    output.write_bytes(b"the user's own file")
+    code, _, err = _run(capsys, source, "--emotion", "anger", "--models", models_root)
+    assert code == 1 and "already exists; pass --force" in err
+    assert output.read_bytes() == b"the user's own file"
+
+    original = source.read_bytes()
+    code, _, err = _run(capsys, source, "--emotion", "anger", "--models", models_root,
+                        "-o", source, "--force")
+    assert code == 1 and "refusing to overwrite the input" in err
+    assert source.read_bytes() == original
+
+    code, _, err = _run(capsys, source, "--emotion", "anger", "--models", models_root,
+                        "--force", "--iters", 2)
+    assert code == 0, err
+    assert soundfile.info(str(output)).frames == soundfile.info(str(source)).frames
+    assert source.read_bytes() == original
+
+
+def test_plot_is_a_png(tmp_path, models_root, capsys):
+    source = _wav(tmp_path / "speech.wav", 2.0)
+    code, out, err = _run(capsys, source, "--emotion", "anger", "--models", models_root,
+                          "-o", tmp_path / "result.wav", "--plot", "--iters", 2)
+    assert code == 0, err
+    plot = tmp_path / "result.png"
+    assert plot.read_bytes()[:8] == PNG_SIGNATURE
+    import matplotlib.image
+
+    image = matplotlib.image.imread(str(plot))
+    assert image.ndim == 3 and image.shape[0] > 300 and image.shape[1] > 300
+
+
+def test_no_model_error_lists_pairs_and_train_command(tmp_path, models_root, capsys):
+    source = _wav(tmp_path / "speech.wav", 0.5)
+    code, _, err = _run(capsys, source, "--emotion", "fear", "--models", models_root)
+    assert code == 2
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("error: no model for calm -> fearful")
+    assert f"python train_cyclegan.py --pair calm2fearful --out {models_root / 'calm2fearful'}`" \
+        in line and "trained pairs in" in line and line.endswith("calm2anger")
+    code, _, err = _run(capsys, source, "--emotion", "anger", "--models", tmp_path / "nowhere")
+    assert code == 2 and "does not exist" in err
+    with pytest.raises(convert.UserError, match="calm2fearful"):
+        convert.find_model_dir(models_root, "calm", "fearful")
+    assert convert.find_model_dir(models_root, "calm", "anger") == models_root / "calm2anger"
+
+
+def test_unknown_emotion_lists_choices(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        convert.main([str(tmp_path / "x.wav"), "--emotion", "grumpy"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'grumpy'" in err and "'anger'" in err and "'surprised'" in err
+    assert convert.main([str(tmp_path / "x.wav"), "--emotion", "calm"]) == 2
+    assert "both 'calm'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("missing", "no such file"),
+    ("garbage", "not a readable audio file"),
+    ("empty", "holds no audio samples"),
+    ("zeros", "silent input (every sample is zero)"),
+    ("quiet", "silent input (peak -100 dBFS"),
+])
+def test_bad_inputs_are_one_line_errors(tmp_path, models_root, capsys, kind, message):
+    path = tmp_path / f"{kind}.wav"
+    if kind == "garbage":
+        path.write_bytes(os.urandom(2000))
+    elif kind == "empty":
+        soundfile.write(str(path), np.zeros(0, dtype=np.float32), SAMPLE_RATE)
+    elif kind in ("zeros", "quiet"):
+        level = 0.0 if kind == "zeros" else 1e-5
+        soundfile.write(str(path), np.full(8000, level, dtype=np.float32), SAMPLE_RATE,
+                        subtype="FLOAT")
+    code, out, err = _run(capsys, path, "--emotion", "anger", "--models", models_root)
+    assert code == 1
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0] and str(path) in errors[0]
+    assert "Traceback" not in err
+    assert not (tmp_path / f"{kind}_anger.wav").exists()
+
+
+def test_unwritable_output_folder(tmp_path, models_root, capsys, monkeypatch):
+    source = _wav(tmp_path / "speech.wav", 0.5)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    if os.geteuid() == 0:  # root may write anywhere: make the permission check see the lock
+        real_access = os.access
+        monkeypatch.setattr(os, "access", lambda path, mode, **kw: False if Path(path) == locked
+                            and mode & os.W_OK else real_access(path, mode, **kw))
+    try:
+        code, _, err = _run(capsys, source, "--emotion", "anger", "--models", models_root,
+                            "--out-dir", locked)
+        assert code == 2 and "output folder is not writable" in err
+        code, _, err = _run(capsys, source, "--emotion", "anger", "--models", models_root,
+                            "--out-dir", locked / "new" / "sub")
+        assert code == 2 and "output folder is not writable" in err
+        code, _, err = _run(capsys, source, "--emotion", "anger", "--models", models_root,
+                            "-o", locked / "out.wav")
+        assert code == 1 and "output folder is not writable" in err
+    finally:
+        locked.chmod(0o755)
+    assert list(locked.iterdir()) == []
+
+
+def test_usage_mistakes(tmp_path, models_root, capsys):
+    a, b = _wav(tmp_path / "a.wav", 0.5), _wav(tmp_path / "b.wav", 0.5)
+    code, _, err = _run(capsys, a, b, "--emotion", "anger", "--models", models_root,
+                        "-o", tmp_path / "one.wav")
+    assert code == 2 and "takes exactly one input" in err
+    code, _, err = _run(capsys, a, "--emotion", "anger", "-o", tmp_path / "one.mp3")
+    assert code == 2 and "ending in .wav" in err
+    code, _, err = _run(capsys, a, "--emotion", "anger", "--out-dir", a)
+    assert code == 2 and "not a folder" in err
+    same = tmp_path / "sub"
+    _wav(same / "a.wav", 0.5)
+    code, _, err = _run(capsys, a, same / "a.wav", "--emotion", "anger", "--models",
+                        models_root, "--out-dir", tmp_path / "out", "--iters", 1)
+    assert code == 1 and "writes this output too" in err
+    assert (tmp_path / "out" / "a_anger.wav").is_file()
+
+
+def test_model_from_other_stft_settings_is_refused(tmp_path, capsys):
+    stft = dict(STFT_SETTINGS, hop_length=128)
+    _save_run(tmp_path / "models", "calm2anger", "calm", "angry", stft=stft)
+    source = _wav(tmp_path / "speech.wav", 0.5)
+    code, _, err = _run(capsys, source, "--emotion", "anger", "--models", tmp_path / "models")
+    assert code == 2 and "hop_length=128" in err and "retrain it" in err
+    _save_run(tmp_path / "swapped", "calm2anger", "calm", "sad")
+    code, _, err = _run(capsys, source, "--emotion", "anger", "--models", tmp_path / "swapped")
+    assert code == 2 and "config.json says calm -> sad" in err
+
+
+def test_bfloat16_generator_is_close_and_leaves_the_policy_alone(models_root):
+    exact, _, _ = convert.load_converter(models_root, "calm", "anger")
+    fast, _, _ = convert.load_converter(models_root, "calm", "anger", precision="bfloat16")
+    assert keras.config.dtype_policy().name == "float32"
+    assert {layer.compute_dtype for layer in exact.layers} == {"float32"}
+    assert "bfloat16" in {layer.compute_dtype for layer in fast.layers}
+    audio = _speech(2.0)
+    windows, _ = utterance_to_windows(audio)
+    a, b = convert.run_generator(windows, exact), convert.run_generator(windows, fast)
+    assert a.dtype == b.dtype == np.float32
+    assert 0 < np.abs(a - b).max() < 0.1  # bfloat16 keeps ~3 significant digits
+    converted = convert.convert_audio(audio, fast, n_iter=2)
+    assert converted.shape == audio.shape and np.all(np.isfinite(converted))
+    with pytest.raises(ValueError, match="precision"):
+        convert.load_converter(models_root, "calm", "anger", precision="int8")
