@@ -167,8 +167,32 @@ def istft(spectrum: np.ndarray, *, length: int) -> np.ndarray:
     """Inverse of `stft`: complex (N_BINS, T) -> float32 audio of exactly `length` samples."""
     import librosa
 
-    return librosa.istft(spectrum, n_fft=N_FFT, hop_length=HOP_LENGTH, window=WINDOW,
-                         center=CENTER, length=length).astype(np.float32, copy=False)
+    audio = librosa.istft(spectrum, n_fft=N_FFT, hop_length=HOP_LENGTH, window=WINDOW,
+                          center=CENTER, length=length).astype(np.float32, copy=False)
+    return audio * _tail_gain(spectrum.shape[-1], length)
+
+
+@functools.lru_cache(maxsize=32)
+def _tail_gain(n_frames: int, length: int) -> np.ndarray:
+    """Gain that bounds the inverse STFT's window-sum normalisation at the clip's tail.
+
+    Past the last frame centre only one window, decaying to zero, covers the samples; dividing
+    by its tiny square sum amplifies any inconsistency of a Griffin-Lim estimate into a loud
+    click (x1000 when length % HOP_LENGTH is near HOP_LENGTH). Where the sum falls below a tenth
+    of its peak the normalisation is capped, which fades the last few milliseconds instead.
+    """
+    import librosa
+
+    square_sum = librosa.filters.window_sumsquare(window=WINDOW, n_frames=n_frames,
+                                                  hop_length=HOP_LENGTH, n_fft=N_FFT)
+    offset = N_FFT // 2 if CENTER else 0
+    square_sum = square_sum[offset:offset + length]
+    floor = 0.1 * square_sum.max()
+    gain = np.minimum(1.0, square_sum / floor).astype(np.float32)
+    if gain.shape[0] < length:  # samples no frame covers: librosa leaves them zero anyway
+        gain = np.pad(gain, (0, length - gain.shape[0]))
+    gain.setflags(write=False)
+    return gain
 
 
 def n_frames_for(length: int) -> int:

@@ -1,0 +1,223 @@
+"""Generate the results page, results/README.md, from evaluate.py's metrics.json.
+
+The page holds, for every source emotion with at least one trained pair, a grid of a few
+held-out clips (speakers no model or classifier saw): rows are the source clip and, for each
+trained target emotion, the converted clip and the same actor's real recording of that
+emotion; every cell is a small spectrogram image linking to its audio. Below the grid come
+evaluate.py's metric tables of every evaluated pair with their baselines, and the RAVDESS
+attribution. With no trained model the page still shows the baseline tables, and says so.
+
+The committed files stay small: clips are trimmed of leading/trailing silence and written as
+16 kHz 16-bit mono wav, images are 400x200 px 32-colour PNGs (about 20 kB), so two clips of
+seven pairs come to about 2.5 MB. Only files this script names are written (under
+results/samples/); README.md is replaced only if this script wrote it (or with --force).
+
+Usage:
+    python evaluate.py --all && python make_results_page.py
+    python make_results_page.py --clips 3 --ravdess ../shared/data/ravdess
+    python make_results_page.py --metrics results/metrics.json --out results --force
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before keras is imported (lazily)
+
+import numpy as np
+
+from data_prep import STATEMENTS, RavdessFile, parse_pair, scan_ravdess
+from evaluate import (check_generated, default_ravdess, matching_target, metrics_markdown,
+                      non_negative_int, positive_int, read_metrics, speech_span, trim_silence,
+                      write_generated)
+from spectro import (GRIFFIN_LIM_ITERS, UserError, atomic_output, cli_main, load_audio,
+                     magnitude_to_image, stft, write_audio)
+
+THUMB_SIZE = (200, 400)  # (height, width) px of a cell's spectrogram image
+THUMB_LEVELS = 32  # colours of the palette PNG: 2.5 dB steps over the 80 dB range
+SCRIPT = "make_results_page.py"
+ATTRIBUTION = """\
+## Audio and licence
+
+The figures on this page are measured on, and its clips are taken or converted from, the Ryerson
+Audio-Visual Database of Emotional Speech and Song (RAVDESS): Livingstone SR, Russo FA (2018),
+*PLoS ONE* 13(5): e0196391, https://doi.org/10.1371/journal.pone.0196391, data at
+https://zenodo.org/record/1188976. RAVDESS is licensed under CC BY-NC-SA 4.0
+(https://creativecommons.org/licenses/by-nc-sa/4.0/); the clips here are trimmed and, in the
+converted rows, modified by a SpectroGAN model, and are shared under the same licence, for
+non-commercial use only."""
+
+
+def spectrogram_thumbnail(path: str | os.PathLike, audio: np.ndarray, *,
+                          size: tuple[int, int] = THUMB_SIZE,
+                          levels: int = THUMB_LEVELS) -> Path:
+    """Write a small palette PNG of `audio`'s spectrogram image (no axes), atomically.
+
+    The project's dB image (spectro.magnitude_to_image: 0 Hz at the bottom, 80 dB range) is
+    resampled linearly to `size` (height, width) px and quantised to `levels` magma colours.
+    """
+    import matplotlib
+    from PIL import Image
+    from scipy.ndimage import zoom
+
+    image, _ = magnitude_to_image(np.abs(stft(np.asarray(audio, dtype=np.float32))))
+    image = image[::-1]  # row 0 = highest frequency, as images are drawn
+    small = zoom(image, (size[0] / image.shape[0], size[1] / image.shape[1]), order=1)
+    index = np.clip(np.round((small + 1.0) / 2.0 * (levels - 1)), 0, levels - 1)
+    palette = matplotlib.colormaps["magma"](np.linspace(0.0, 1.0, levels))[:, :3]
+    picture = Image.fromarray(index.astype(np.uint8), mode="P")
+    picture.putpalette((palette * 255).round().astype(np.uint8).ravel().tolist())
+    with atomic_output(path) as tmp:
+        picture.save(tmp, format="PNG", optimize=True)
+    return Path(path)
+
+
+def pick_clips(files: Sequence[RavdessFile], source: str, actors: Sequence[int], count: int
+               ) -> list[RavdessFile]:
+    """`count` of the held-out actors' `source` clips for the grid: normal intensity,
+    first repetition, alternating actors (so both sexes show up) and the two sentences."""
+    chosen = []
+    for index, actor in enumerate(list(actors) * 2):
+        statement = 1 + (index // max(len(actors), 1) + index) % 2
+        for f in files:
+            if (f.actor == actor and f.emotion == source and f.statement == statement
+                    and f.repetition == 1 and f.intensity == "normal" and f not in chosen):
+                chosen.append(f)
+                break
+        if len(chosen) == count:
+            break
+    return chosen
+
+
+def _cell(out: Path, stem: str, audio: np.ndarray, title: str) -> str:
+    """Write `<stem>.wav` and `<stem>.png` under out/samples; the markdown cell linking them."""
+    samples = out / "samples"
+    wav = write_audio(samples / f"{stem}.wav", audio)
+    png = spectrogram_thumbnail(samples / f"{stem}.png", audio)
+    return (f"[![{title}]({png.relative_to(out).as_posix()})]"
+            f"({wav.relative_to(out).as_posix()})")
+
+
+def sample_grid(out: Path, source: str, entries: list[dict[str, Any]],
+                files: Sequence[RavdessFile], *, models: Path, clips: int, n_iter: int
+                ) -> str:
+    """Markdown grid for one source emotion: rows = source, then per trained target the
+    converted and the real clip; columns = held-out clips. Converts with each pair's model."""
+    from convert import convert_audio, load_converter
+    from tqdm import tqdm
+
+    actors = entries[0]["test_actors"]
+    chosen = pick_clips(files, source, actors, clips)
+    if not chosen:
+        return f"(no held-out {source} clips of actors {actors} found for the grid)\n"
+    sources = {f: load_audio(f.path) for f in chosen}
+    header = "| | " + " | ".join(
+        f"actor {f.actor} ({f.sex}): “{STATEMENTS[f.statement - 1]}”" for f in chosen) + " |"
+    rows = [header, "|---|" + "---|" * len(chosen)]
+    rows.append(f"| **{source}** (source) | " + " | ".join(
+        _cell(out, f"{source}_a{f.actor:02d}_s{f.statement}", trim_silence(sources[f]),
+              f"{source}, actor {f.actor}") for f in chosen) + " |")
+    for entry in tqdm(entries, desc=f"{source} grid", unit="pair", disable=None):
+        target = entry["target"]
+        generator, _, _ = load_converter(models, source, target)
+        converted, real = [], []
+        for f in chosen:
+            audio = convert_audio(sources[f], generator, n_iter=n_iter)
+            # Cut to the source's speech span, so source and converted rows line up in time.
+            start, stop = speech_span(sources[f])
+            converted.append(_cell(out, f"{entry['pair']}_a{f.actor:02d}_s{f.statement}",
+                                   audio[start:stop],
+                                   f"{target} (converted), actor {f.actor}"))
+            match = matching_target(files, f, target)
+            real.append(_cell(out, f"{target}_a{f.actor:02d}_s{f.statement}_real",
+                              trim_silence(load_audio(match.path)),
+                              f"{target} (real), actor {f.actor}") if match else "n/a")
+        del generator
+        rows.append(f"| **{target}** (converted) | " + " | ".join(converted) + " |")
+        rows.append(f"| {target} (real) | " + " | ".join(real) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def build_page(metrics: dict[str, Any], *, out: Path, models: Path, ravdess: Path | None,
+               clips: int, n_iter: int) -> str:
+    """The page's markdown; writes the sample audio and images it links under out/samples."""
+    trained = [e for e in metrics["pairs"].values()
+               if e.get("model") and e["systems"].get("converted")]
+    parts = ["# SpectroGAN results", "",
+             f"Generated by `{SCRIPT}` from `metrics.json` (written by `evaluate.py`); do not "
+             f"edit by hand. Regenerate with `python evaluate.py --all && python {SCRIPT}`.", ""]
+    parts += ["## Listen", ""]
+    if not trained:
+        parts += ["**No model is trained yet.** The tables below hold the baselines only (real "
+                  "and vocoder-only clips). Once a pair is trained (`python train_cyclegan.py "
+                  "--pair calm2anger`), run `python evaluate.py --all` and this script again to "
+                  "add the converted rows and a grid of converted held-out clips here.", ""]
+    else:
+        files = scan_ravdess(ravdess if ravdess is not None else default_ravdess())
+        parts += ["Held-out speakers only. Click a spectrogram to hear its clip (16 kHz wav, "
+                  "silence trimmed).", ""]
+        by_source: dict[str, list[dict[str, Any]]] = {}
+        for entry in sorted(trained, key=lambda e: e["pair"]):
+            by_source.setdefault(parse_pair(entry["pair"])[1], []).append(entry)
+        for source, entries in by_source.items():
+            parts += [f"### From {source}", "",
+                      sample_grid(out, source, entries, files, models=models, clips=clips,
+                                  n_iter=n_iter)]
+    parts.append(metrics_markdown(metrics, heading="## Objective evaluation"))
+    parts.append(ATTRIBUTION)
+    return "\n".join(parts) + "\n"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser of make_results_page.py."""
+    parser = argparse.ArgumentParser(
+        prog=SCRIPT, description=__doc__.split("\n\n")[0],
+        epilog="Usage:" + __doc__.split("Usage:", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--metrics", type=Path, default=None, metavar="FILE",
+                        help="metrics.json written by evaluate.py (default: OUT/metrics.json)")
+    parser.add_argument("--out", type=Path, default=Path("results"), metavar="DIR",
+                        help="folder of the page: README.md and samples/ (default: results)")
+    parser.add_argument("--models", type=Path, default=Path("results"), metavar="DIR",
+                        help="folder of trained run folders <pair>/ (default: results)")
+    parser.add_argument("--ravdess", type=Path, default=None, metavar="DIR",
+                        help="RAVDESS folder, needed only when a model is trained (default: "
+                             "data/ravdess if present, else ../shared/data/ravdess)")
+    parser.add_argument("--clips", type=positive_int, default=2, metavar="N",
+                        help="held-out clips per grid (default: 2)")
+    parser.add_argument("--iters", type=non_negative_int, default=GRIFFIN_LIM_ITERS,
+                        help=f"Griffin-Lim iterations (default: {GRIFFIN_LIM_ITERS})")
+    parser.add_argument("--force", action="store_true",
+                        help="replace a README.md this script did not write (default: refuse)")
+    return parser
+
+
+@cli_main
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry: write OUT/README.md (and its samples) from metrics.json."""
+    args = build_parser().parse_args(argv)
+    metrics_path = args.metrics or args.out / "metrics.json"
+    if not metrics_path.is_file():
+        raise UserError(f"{metrics_path}: no such file; run `python evaluate.py --all` (or "
+                        "`--all --baselines-only`) first, or pass --metrics FILE")
+    metrics = read_metrics(metrics_path)
+    page = args.out / "README.md"
+    check_generated(page, script=SCRIPT, force=args.force)
+    text = build_page(metrics, out=args.out, models=args.models, ravdess=args.ravdess,
+                      clips=args.clips, n_iter=args.iters)
+    write_generated(page, text, script=SCRIPT)
+    samples = args.out / "samples"
+    note = ""
+    if samples.is_dir():
+        size = sum(p.stat().st_size for p in samples.iterdir() if p.is_file())
+        note = f"; {samples} holds {size / 1e6:.1f} MB"
+    print(f"wrote {page} ({len(metrics['pairs'])} pair(s){note})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

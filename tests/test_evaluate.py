@@ -1,0 +1,435 @@
+"""evaluate.py and make_results_page.py: metrics with known answers, the classifier pipeline,
+the command lines on a tiny synthetic RAVDESS tree, and their errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from conftest import RAVDESS_DIR, chirp, needs_ravdess, tone
+
+import evaluate as ev
+import make_results_page as page
+from spectro import HOP_LENGTH, SAMPLE_RATE, load_audio
+
+SR = SAMPLE_RATE
+
+
+def semitones(ratio: float) -> float:
+    return 12.0 * np.log2(ratio)
+
+
+# --- Mel-cepstrum and MCD -------------------------------------------------------------------
+def test_mcd_of_identical_clips_is_zero():
+    clip = tone(1.0, 180.0) + 0.3 * chirp(1.0)
+    assert ev.mcd_dtw(clip, clip) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_mcd_ignores_level_but_not_spectral_shape(rng):
+    clip = tone(1.0, 180.0) + 0.01 * rng.standard_normal(SR).astype(np.float32)
+    # c0 (level) is excluded, so a quieter copy has no distortion ...
+    assert ev.mcd_dtw(clip, 0.2 * clip) < 0.05
+    # ... while another timbre (other harmonics) does, and more when the change is larger.
+    brighter = clip + 0.3 * tone(1.0, 1800.0)
+    much_brighter = clip + 1.0 * tone(1.0, 1800.0)
+    assert 0.5 < ev.mcd_dtw(clip, brighter) < ev.mcd_dtw(clip, much_brighter)
+
+
+def test_mcd_is_symmetric(rng):
+    a = tone(0.8, 150.0)
+    b = chirp(1.1) + 0.01 * rng.standard_normal(int(1.1 * SR)).astype(np.float32)
+    assert ev.mcd_dtw(a, b) == pytest.approx(ev.mcd_dtw(b, a), rel=1e-9)
+
+
+def first_order_impulse(r: float, *, position: int = 16 * HOP_LENGTH) -> np.ndarray:
+    """Impulse response of 1 - r z^-1 at the centre of STFT frame `position / HOP_LENGTH`."""
+    audio = np.zeros(32 * HOP_LENGTH, dtype=np.float32)
+    audio[position], audio[position + 1] = 1.0, -r
+    return audio
+
+
+def test_plain_cepstrum_of_first_order_filter_has_known_coefficients():
+    # log|1 - r e^{-jw}| = sum_m -r^m / m cos(m w): the one-sided cepstrum, exactly what
+    # MCD's 10 sqrt(2) / ln 10 constant assumes.
+    r = 0.5
+    cepstrum = ev.mel_cepstrum(first_order_impulse(r), order=8, alpha=0.0)[:, 16]
+    m = np.arange(1, 9)
+    # The Hann window weighs the two taps 1 and 0.99996: a negligible error.
+    np.testing.assert_allclose(cepstrum[1:], -r ** m / m, atol=2e-3)
+
+
+def test_mel_cepstrum_rebuilds_the_log_spectrum_on_the_warped_axis():
+    r = 0.6
+    order, alpha = 40, ev.MCEP_ALPHA
+    c = ev.mel_cepstrum(first_order_impulse(r), order=order, alpha=alpha)[:, 16]
+    omega = np.linspace(0.0, np.pi, 50)
+    beta = omega + 2.0 * np.arctan(alpha * np.sin(omega) / (1.0 - alpha * np.cos(omega)))
+    rebuilt = np.cos(np.outer(beta, np.arange(order + 1))) @ c
+    expected = np.log(np.abs(1.0 - r * np.exp(-1j * omega)))
+    # The impulse frame has window gain hann(256)^2... = 1 at the centre: no level offset.
+    np.testing.assert_allclose(rebuilt, expected, atol=0.02)
+
+
+def test_dtw_aligns_a_time_stretched_copy():
+    short, stretched = chirp(1.0, f0=200.0, f1=4000.0), chirp(1.5, f0=200.0, f1=4000.0)
+    ref = ev.mel_cepstrum(short)[1:]
+    est = ev.mel_cepstrum(stretched)[1:]
+    path = ev.dtw_path(ref, est)
+    assert tuple(path[0]) == (0, 0)
+    assert tuple(path[-1]) == (ref.shape[1] - 1, est.shape[1] - 1)
+    assert np.all(np.diff(path, axis=0) >= 0)
+    # Frame i of the 1 s chirp sounds like frame 1.5 i of the 1.5 s one.
+    inner = (path[:, 0] > 3) & (path[:, 0] < ref.shape[1] - 4)
+    error = np.abs(path[inner, 1] - 1.5 * path[inner, 0])
+    assert np.median(error) <= 1.5
+    # After alignment the stretched copy is close; a reversed (falling) chirp is far.
+    falling = chirp(1.0, f0=4000.0, f1=200.0)
+    assert ev.mcd_dtw(short, stretched, trim=False) < 0.3 * ev.mcd_dtw(short, falling, trim=False)
+
+
+def test_trim_ignores_an_isolated_click():
+    audio = np.concatenate([np.zeros(SR // 2), tone(0.5, 200.0), np.zeros(SR // 2)])
+    audio = audio.astype(np.float32)
+    start, stop = ev.speech_span(audio)
+    assert abs(start - SR // 2) <= 2 * HOP_LENGTH and abs(stop - SR) <= 2 * HOP_LENGTH
+    clicked = audio.copy()
+    clicked[-1] = 0.9  # one bad sample at the very end, louder than the speech
+    assert ev.speech_span(clicked) == (start, stop)
+
+
+# --- Prosody ----------------------------------------------------------------------------------
+def voiced_mean(audio: np.ndarray) -> float:
+    f0 = ev.f0_contour(audio)
+    return float(np.nanmean(f0))
+
+
+def test_f0_of_a_tone_and_of_a_pitch_shifted_copy():
+    import librosa
+
+    base = tone(1.0, 200.0)
+    assert voiced_mean(base) == pytest.approx(200.0, rel=0.02)
+    assert semitones(voiced_mean(tone(1.0, 200.0 * 2 ** (5 / 12))) / 200.0) \
+        == pytest.approx(5.0, abs=0.2)
+    shifted = librosa.effects.pitch_shift(base, sr=SR, n_steps=-3.0)
+    assert semitones(voiced_mean(shifted) / voiced_mean(base)) == pytest.approx(-3.0, abs=0.3)
+
+
+def test_noise_is_unvoiced_and_prosody_reads_features(rng):
+    noise = (0.1 * rng.standard_normal(SR)).astype(np.float32)
+    prosody = ev.prosody_from_features(ev.clip_features(noise))
+    assert prosody["voiced_fraction"] < 0.5  # pYIN calls a few noise frames voiced
+    voiced = ev.prosody_from_features(ev.clip_features(tone(1.0, 150.0)))
+    assert voiced["voiced_fraction"] > 0.8
+    assert voiced["f0_mean_hz"] == pytest.approx(150.0, rel=0.02)
+    assert voiced["f0_std_hz"] < 3.0
+
+
+def test_energy_of_a_sine_and_of_a_quieter_copy():
+    t = np.arange(SR) / SR
+    sine = (0.5 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)
+    energy = ev.frame_energy_db(sine)[5:-5]
+    np.testing.assert_allclose(energy, 20 * np.log10(0.5 / np.sqrt(2)), atol=0.05)
+    loud = ev.prosody_from_features(ev.clip_features(sine))["energy_db"]
+    quiet = ev.prosody_from_features(ev.clip_features(0.1 * sine))["energy_db"]
+    assert loud - quiet == pytest.approx(20.0, abs=0.1)
+
+
+def test_features_are_finite_for_short_and_silent_clips(rng):
+    for audio in (np.zeros(SR // 2, np.float32), tone(0.04, 300.0),
+                  (0.01 * rng.standard_normal(700)).astype(np.float32)):
+        features = ev.clip_features(audio)
+        assert features.shape == (len(ev.FEATURE_NAMES),)
+        assert np.all(np.isfinite(features))
+
+
+# --- Classifier --------------------------------------------------------------------------------
+def synthetic_emotion(emotion: str, actor: int, take: int, *, seconds: float = 0.7
+                      ) -> np.ndarray:
+    """Toy 'emotions' a classifier can learn across 'actors': calm = low, quiet, steady
+    voice; angry = higher, loud, bright voice with a pitch glide; sad = low and breathy."""
+    rng = np.random.default_rng(actor * 100 + take)
+    voice = 1.0 + 0.15 * (actor % 3)  # each actor has its own pitch
+    n = int(seconds * SR)
+    t = np.arange(n) / SR
+    if emotion == "calm":
+        f0, amplitude, bright, glide, breath = 120 * voice, 0.08, 0.0, 0.0, 0.002
+    elif emotion == "angry":
+        f0, amplitude, bright, glide, breath = 230 * voice, 0.5, 0.6, 60.0, 0.002
+    else:
+        f0, amplitude, bright, glide, breath = 100 * voice, 0.05, 0.0, 0.0, 0.02
+    f0 *= 1.0 + 0.03 * rng.standard_normal()
+    phase = 2 * np.pi * np.cumsum(f0 + glide * t / seconds) / SR
+    wave = sum(np.sin(k * phase) * (1.0 / k + bright * (k > 3)) for k in range(1, 9))
+    wave = amplitude * wave / np.max(np.abs(wave)) + breath * rng.standard_normal(n)
+    return wave.astype(np.float32)
+
+
+def test_classifier_pipeline_on_a_tiny_synthetic_set():
+    emotions = ("calm", "angry", "sad")
+    rows = [(e, actor, take) for e in emotions for actor in range(1, 7) for take in range(2)]
+    features = np.stack([ev.clip_features(synthetic_emotion(*row)) for row in rows])
+    labels = np.array([row[0] for row in rows])
+    actors = np.array([row[1] for row in rows])
+    train, test = actors <= 4, actors > 4
+    model = ev.train_emotion_classifier(features[train], labels[train])
+    assert sorted(model.classes_) == sorted(emotions)
+    assert np.mean(model.predict(features[test]) == labels[test]) >= 0.9
+    angry = ev.judged_shares(model, features[test & (labels == "angry")], source="calm",
+                             target="angry")
+    calm = ev.judged_shares(model, features[test & (labels == "calm")], source="calm",
+                            target="angry")
+    assert angry["judged_target"] >= 0.75 and angry["target_over_source"] == 1.0
+    assert calm["judged_target"] == 0.0 and calm["target_over_source"] == 0.0
+    probabilities = ev.class_probabilities(model, features[test])
+    np.testing.assert_allclose(sum(probabilities.values()), 1.0, atol=1e-9)
+    with pytest.raises(ValueError, match="two emotions"):
+        ev.train_emotion_classifier(features[:3], ["calm"] * 3)
+
+
+def test_feature_cache_round_trip_skips_recomputation(tmp_path, monkeypatch):
+    paths = []
+    for index, freq in enumerate((150.0, 220.0)):
+        path = tmp_path / f"clip{index}.wav"
+        soundfile.write(path, tone(0.5, freq), SR, subtype="FLOAT")
+        paths.append(path)
+    cache = ev.FeatureCache(tmp_path / "cache" / "features.npz")
+    first = ev.features_of_files(paths, cache)
+    assert first.shape == (2, len(ev.FEATURE_NAMES))
+    in_processes = ev.features_of_files(paths, ev.FeatureCache(tmp_path / "other.npz"), jobs=2)
+    np.testing.assert_array_equal(in_processes, first)
+    cache.add_recognised("abc", True)
+    cache.save()
+    reloaded = ev.FeatureCache(tmp_path / "cache" / "features.npz")
+    assert reloaded.recognised == {"abc": True}
+
+    def no_work(audio):
+        raise AssertionError("features were recomputed despite the cache")
+
+    monkeypatch.setattr(ev, "clip_features", no_work)
+    np.testing.assert_array_equal(ev.features_of_files(paths, reloaded), first)
+    # A changed file is a new fingerprint: recomputed (here: the patched function is hit).
+    soundfile.write(paths[0], tone(0.5, 300.0), SR, subtype="FLOAT")
+    with pytest.raises(AssertionError, match="recomputed"):
+        ev.features_of_files(paths, reloaded)
+
+
+def test_a_broken_cache_is_ignored(tmp_path):
+    path = tmp_path / "features.npz"
+    path.write_bytes(b"not a zip file")
+    assert ev.FeatureCache(path).features == {}
+
+
+# --- Command line on a synthetic RAVDESS tree ---------------------------------------------
+EMOTION_CODES = {"calm": 2, "angry": 5, "sad": 4}
+
+
+@pytest.fixture(scope="module")
+def ravdess_tree(tmp_path_factory) -> Path:
+    """Actors 1-6, emotions calm/angry/sad, both statements, one repetition, normal."""
+    root = tmp_path_factory.mktemp("ravdess")
+    for actor in range(1, 7):
+        folder = root / f"Actor_{actor:02d}"
+        folder.mkdir()
+        for emotion, code in EMOTION_CODES.items():
+            for statement in (1, 2):
+                audio = synthetic_emotion(emotion, actor, statement)
+                padded = np.concatenate([np.zeros(2000, np.float32), audio,
+                                         np.zeros(2000, np.float32)])
+                name = f"03-01-{code:02d}-01-{statement:02d}-01-{actor:02d}.wav"
+                soundfile.write(folder / name, padded, SR, subtype="PCM_16")
+    return root
+
+
+def base_args(ravdess: Path, out: Path) -> list[str]:
+    return ["--ravdess", str(ravdess), "--out", str(out), "--test-actors", "5,6", "--no-asr"]
+
+
+def test_baselines_only_run_writes_metrics_and_table(ravdess_tree, tmp_path, capsys,
+                                                      monkeypatch):
+    out = tmp_path / "results"
+    assert ev.main(["--pair", "calm2anger", "--baselines-only", *base_args(ravdess_tree, out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    entry = metrics["pairs"]["calm2anger"]
+    assert entry["test_actors"] == [5, 6] and entry["n_clips"] == 4
+    assert entry["model"] is None and entry["systems"]["converted"] is None
+    assert entry["classifier"]["train_actors"] == [1, 2, 3, 4]
+    systems = entry["systems"]
+    assert systems["source"]["mcd_to_source"] == 0.0 and systems["target"]["mcd_to_target"] == 0.0
+    zero_effort = systems["source"]["mcd_to_target"]
+    assert systems["target"]["mcd_to_source"] == pytest.approx(zero_effort)
+    # The vocoder alone barely changes a clip; the real target is far from the source.
+    assert systems["vocoder"]["mcd_to_source"] < 0.2 * zero_effort
+    assert systems["target_resynth"]["mcd_to_target"] < 0.2 * zero_effort
+    assert systems["target"]["f0_mean_hz"] > 1.5 * systems["source"]["f0_mean_hz"]
+    assert systems["target"]["energy_db"] > systems["source"]["energy_db"] + 10
+    assert systems["target"]["judged_target"] >= 0.75 and systems["source"]["judged_target"] == 0
+    assert all(row is None or row["recognised"] is None for row in systems.values())
+    table = (out / "metrics.md").read_text()
+    assert "no model" in table and "| target (real angry) |" in table
+    assert "calm2anger" in capsys.readouterr().out
+    assert (out / ".cache" / "eval_features.npz").is_file()
+
+    # A second pair is merged in; the first one stays. A (fake) recogniser fills its column.
+    class LoudOnly:
+        description = "fake recogniser"
+
+        def recognised(self, audio, statement):
+            return float(np.max(np.abs(audio))) > 0.2  # the synthetic 'angry' clips
+
+    monkeypatch.setattr(ev, "load_recogniser", LoudOnly)
+    args = [a for a in base_args(ravdess_tree, out) if a != "--no-asr"]
+    assert ev.main(["--pair", "calm2anger", "--baselines-only", "--limit", "2", *args]) == 0
+    assert ev.main(["--pair", "calm2sad", "--baselines-only", "--limit", "2", *args]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert sorted(metrics["pairs"]) == ["calm2anger", "calm2sad"]
+    anger = metrics["pairs"]["calm2anger"]
+    assert anger["n_clips"] == 2 and anger["recogniser"] == "fake recogniser"
+    assert anger["systems"]["target"]["recognised"] == 1.0
+    assert anger["systems"]["source"]["recognised"] == 0.0
+    assert "| 100% |" in (out / "metrics.md").read_text()
+
+
+def test_recogniser_is_optional(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pocketsphinx", None)  # import fails: not installed
+    assert ev.load_recogniser() is None
+
+
+@needs_ravdess
+def test_recogniser_on_real_speech_and_noise(rng):
+    pytest.importorskip("pocketsphinx")
+    recogniser = ev.load_recogniser()
+    clip = load_audio(RAVDESS_DIR / "Actor_18" / "03-01-02-01-02-01-18.wav")  # statement 2
+    assert recogniser.recognised(clip, 2) and not recogniser.recognised(clip, 1)
+    noise = (0.1 * rng.standard_normal(3 * SR)).astype(np.float32)
+    assert not recogniser.recognised(noise, 1) and not recogniser.recognised(noise, 2)
+
+
+def tiny_model(models: Path, *, test_actors: list[int]) -> Path:
+    import models as model_lib
+    from data_prep import STFT_SETTINGS
+    from spectro import IMAGE_SIZE
+
+    run = models / "calm2anger"
+    config = {"pair": "calm2anger", "source": "calm", "target": "angry",
+              "image_size": IMAGE_SIZE, "generator": {"filters": 2, "res_blocks": 1},
+              "discriminator": {"filters": 2}, "stft": dict(STFT_SETTINGS),
+              "test_actors": test_actors}
+    model_lib.write_config(run, config)
+    for direction in model_lib.DIRECTIONS:
+        generator = model_lib.build_generator((IMAGE_SIZE, IMAGE_SIZE, 1), filters=2,
+                                              res_blocks=1)
+        model_lib.save_generator(generator, run, direction)
+    return run
+
+
+def test_model_run_and_results_page(ravdess_tree, tmp_path):
+    models = tmp_path / "models"
+    tiny_model(models, test_actors=[5, 6])
+    out = tmp_path / "results"
+    args = ["--ravdess", str(ravdess_tree), "--out", str(out), "--no-asr", "--iters", "4"]
+    assert ev.main(["--pair", "calm2anger", "--models", str(models), *args]) == 0
+    entry = json.loads((out / "metrics.json").read_text())["pairs"]["calm2anger"]
+    assert entry["test_actors"] == [5, 6]  # taken from the model's config.json
+    converted = entry["systems"]["converted"]
+    assert converted is not None and 0.0 <= converted["judged_target"] <= 1.0
+    assert converted["mcd_to_source"] > entry["systems"]["vocoder"]["mcd_to_source"]
+    assert all("converted" in clip["mcd_to_target"] for clip in entry["clips"])
+
+    assert page.main(["--out", str(out), "--models", str(models), "--ravdess",
+                      str(ravdess_tree), "--iters", "4"]) == 0
+    readme = (out / "README.md").read_text()
+    assert "CC BY-NC-SA 4.0" in readme and "### calm2anger" in readme
+    assert "**angry** (converted)" in readme
+    links = [line for line in readme.splitlines() if "samples/" in line]
+    assert links
+    for target in {part.split(")")[0] for line in links for part in line.split("(samples/")[1:]}:
+        assert (out / "samples" / target).is_file()
+    pngs = list((out / "samples").glob("*.png"))
+    assert pngs and all(p.stat().st_size < 40_000 for p in pngs)
+    from PIL import Image
+
+    assert Image.open(pngs[0]).size == (400, 200)
+    assert load_audio(next((out / "samples").glob("calm2anger_*.wav"))).size > 0
+
+
+def test_page_without_models_says_so(tmp_path):
+    out = tmp_path / "results"
+    entry = {"pair": "calm2anger", "source": "calm", "target": "angry", "test_actors": [17],
+             "model": None, "n_clips": 1,
+             "classifier": {"accuracy": 0.5, "test_clips": 8, "emotions": ["calm", "angry"],
+                            "chance": 0.5, "source_vs_target": 0.9},
+             "settings": {"griffin_lim_iters": 32, "phase": "source"},
+             "recogniser": None,
+             "systems": {s: None if s == "converted" else {
+                 "judged_target": 0.5, "target_over_source": 0.5, "mcd_to_target": 5.0,
+                 "mcd_to_target_std": 1.0, "mcd_to_source": 0.0, "mcd_to_source_std": 0.0,
+                 "f0_mean_hz": 150.0, "f0_std_hz": 20.0, "voiced_fraction": 0.8,
+                 "energy_db": -30.0, "recognised": None} for s in ev.SYSTEMS}}
+    ev.write_metrics(out / "metrics.json", {"pairs": {"calm2anger": entry}})
+    assert page.main(["--out", str(out)]) == 0
+    readme = (out / "README.md").read_text()
+    assert "No model is trained yet" in readme
+    assert "no recogniser installed" in readme and "5.00 ± 1.00" in readme
+    assert "| 50% | 50% | 5.00 ± 1.00 | 0.00 ± 0.00 | 150 | 20 | 80% | -30.0 | n/a |" in readme
+    assert not (out / "samples").exists()
+
+
+# --- Command-line errors ------------------------------------------------------------------
+def run_error(capsys, main, argv: list[str]) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
+    return err
+
+
+def test_cli_errors(ravdess_tree, tmp_path, capsys):
+    out = tmp_path / "out"
+    err = run_error(capsys, ev.main, ["--pair", "calm2anger", "--baselines-only",
+                                      "--ravdess", str(tmp_path / "nowhere"), "--out", str(out)])
+    assert "nowhere" in err
+    err = run_error(capsys, ev.main, ["--pair", "calm2anger", "--models",
+                                      str(tmp_path / "no_models"), *base_args(ravdess_tree, out)])
+    assert "no_models" in err and "--baselines-only" in err
+    (tmp_path / "empty_models").mkdir()
+    err = run_error(capsys, ev.main, ["--pair", "calm2anger", "--models",
+                                      str(tmp_path / "empty_models"),
+                                      *base_args(ravdess_tree, out)])
+    assert "train_cyclegan.py --pair calm2anger" in err and "--baselines-only" in err
+    err = run_error(capsys, ev.main, ["--pair", "calm2anger", "--baselines-only", "--ravdess",
+                                      str(ravdess_tree), "--out", str(out), "--test-actors",
+                                      "17,18"])
+    assert "17, 18" in err and "--test-actors" in err
+    out.mkdir(exist_ok=True)
+    (out / "metrics.md").write_text("my own notes\n")
+    err = run_error(capsys, ev.main, ["--pair", "calm2anger", "--baselines-only",
+                                      *base_args(ravdess_tree, out)])
+    assert "--force" in err and (out / "metrics.md").read_text() == "my own notes\n"
+    err = run_error(capsys, page.main, ["--out", str(tmp_path / "fresh")])
+    assert "evaluate.py --all" in err
+    for argv, says in ((["--pair", "calm2bogus"], "'bogus'"), (["--pair", "calm2calm"], "itself"),
+                       ([], "--pair"), (["--pair", "calm2anger", "--limit", "0"], "'0'")):
+        with pytest.raises(SystemExit) as exit_info:
+            ev.main(argv)
+        assert exit_info.value.code == 2
+        assert says in capsys.readouterr().err
+
+
+# --- Real data ------------------------------------------------------------------------------
+@needs_ravdess
+def test_real_clips_metrics_order():
+    """On a real actor: resynthesis is near-transparent, another emotion is far."""
+    folder = RAVDESS_DIR / "Actor_18"
+    calm = load_audio(folder / "03-01-02-01-01-01-18.wav")
+    angry = load_audio(folder / "03-01-05-01-01-01-18.wav")
+    resynth = ev.resynthesise(angry)
+    zero_effort = ev.mcd_dtw(angry, calm)
+    assert ev.mcd_dtw(angry, resynth) < 0.5 < 3.0 < zero_effort < 15.0
+    calm_f0, angry_f0 = (ev.prosody_from_features(ev.clip_features(a))["f0_mean_hz"]
+                         for a in (calm, angry))
+    assert angry_f0 > calm_f0
