@@ -1,0 +1,125 @@
+"""models.py: generator and PatchGAN discriminator shapes, structure and inference files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import keras
+
+import models
+from spectro import IMAGE_SIZE, UserError
+
+
+def _expected_generator_params(filters: int, res_blocks: int) -> int:
+    """Parameter count of the issue's generator, from its layer list (convs without bias
+    before instance norm, whose scale and offset add 2 per channel; biased output conv)."""
+    f = filters
+    norm = lambda channels: 2 * channels  # noqa: E731
+    count = 7 * 7 * 1 * f + norm(f)  # c7s1-64
+    count += 3 * 3 * f * 2 * f + norm(2 * f)  # d128
+    count += 3 * 3 * 2 * f * 4 * f + norm(4 * f)  # d256
+    count += res_blocks * 2 * (3 * 3 * 4 * f * 4 * f + norm(4 * f))  # R256 x N
+    count += 3 * 3 * 4 * f * 2 * f + norm(2 * f)  # u128 (transposed)
+    count += 3 * 3 * 2 * f * f + norm(f)  # u64 (transposed)
+    count += 7 * 7 * f * 1 + 1  # c7s1-1
+    return count
+
+
+@pytest.mark.parametrize("res_blocks", [3, 6, 9])
+def test_generator_maps_images_to_same_shape_in_tanh_range(res_blocks, rng):
+    generator = models.build_generator((32, 32, 1), filters=4, res_blocks=res_blocks)
+    images = rng.uniform(-1, 1, (2, 32, 32, 1)).astype("float32")
+    out = np.asarray(generator(images))
+    assert out.shape == (2, 32, 32, 1)
+    assert out.dtype == np.float32
+    assert np.all(np.abs(out) <= 1.0)
+    blocks = [layer for layer in generator.layers if layer.name.endswith("_add")]
+    assert len(blocks) == res_blocks
+    assert generator.count_params() == _expected_generator_params(4, res_blocks)
+
+
+def test_generator_at_full_size_has_about_7_8_million_parameters():
+    generator = models.build_generator((IMAGE_SIZE, IMAGE_SIZE, 1))
+    count = generator.count_params()
+    assert count == _expected_generator_params(64, 6)
+    assert 7.7e6 < count < 7.9e6
+    # Residual blocks add their input back; nothing concatenates (the original did).
+    assert not [layer for layer in generator.layers
+                if isinstance(layer, keras.layers.Concatenate)]
+
+
+def test_generator_layers_follow_the_paper():
+    generator = models.build_generator((32, 32, 1), filters=8, res_blocks=3)
+    convs = [layer for layer in generator.layers
+             if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose))]
+    described = [(type(c).__name__, c.filters, c.kernel_size[0], c.strides[0]) for c in convs]
+    assert described[:3] == [("Conv2D", 8, 7, 1), ("Conv2D", 16, 3, 2), ("Conv2D", 32, 3, 2)]
+    assert described[3:9] == [("Conv2D", 32, 3, 1)] * 6
+    assert described[9:] == [("Conv2DTranspose", 16, 3, 2), ("Conv2DTranspose", 8, 3, 2),
+                             ("Conv2D", 1, 7, 1)]
+    norms = [layer for layer in generator.layers
+             if isinstance(layer, keras.layers.GroupNormalization)]
+    # Instance norm: one group per channel (groups=-1 is resolved to the channel count).
+    assert norms and all(norm.groups == norm.gamma.shape[0] for norm in norms)
+    pads = {layer.padding for layer in generator.layers
+            if isinstance(layer, models.ReflectionPadding2D)}
+    assert pads == {1, 3}  # around the 3x3 block convs and the two 7x7 convs
+
+
+def test_generator_is_fully_convolutional_for_sizes_divisible_by_4(rng):
+    generator = models.build_generator((None, None, 1), filters=4, res_blocks=1)
+    for shape in ((1, 64, 48, 1), (1, 20, 36, 1)):
+        assert generator(rng.uniform(-1, 1, shape).astype("float32")).shape == shape
+    with pytest.raises(ValueError, match="divisible by 4"):
+        models.build_generator((30, 32, 1))
+
+
+def test_instance_norm_makes_every_image_independent_of_its_batch(rng):
+    # The fused training step batches passes of one network; that is only exact when no
+    # layer mixes images of a batch.
+    generator = models.build_generator((32, 32, 1), filters=4, res_blocks=2)
+    discriminator = models.build_discriminator((32, 32, 1), filters=4)
+    first = rng.uniform(-1, 1, (1, 32, 32, 1)).astype("float32")
+    other = rng.uniform(-1, 1, (3, 32, 32, 1)).astype("float32")
+    batch = np.concatenate([first, other])
+    np.testing.assert_allclose(np.asarray(generator(batch))[:1], np.asarray(generator(first)),
+                               atol=1e-5)
+    np.testing.assert_allclose(np.asarray(discriminator(batch))[:1],
+                               np.asarray(discriminator(first)), atol=1e-5)
+
+
+@pytest.mark.parametrize("size, patches", [(IMAGE_SIZE, 17), (32, 2), (64, 4)])
+def test_discriminator_scores_one_value_per_patch(size, patches, rng):
+    discriminator = models.build_discriminator((size, size, 1), filters=4)
+    scores = discriminator(rng.uniform(-1, 1, (2, size, size, 1)).astype("float32"))
+    assert tuple(scores.shape) == (2, patches, patches, 1)
+    assert np.asarray(scores).dtype == np.float32
+
+
+def test_discriminator_layers_follow_the_patchgan():
+    discriminator = models.build_discriminator((64, 64, 1), filters=8)
+    convs = [layer for layer in discriminator.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [(c.filters, c.kernel_size[0], c.strides[0]) for c in convs] == [
+        (8, 4, 2), (16, 4, 2), (32, 4, 2), (64, 4, 2), (64, 4, 1), (1, 4, 1)]
+    norms = [layer.name for layer in discriminator.layers
+             if isinstance(layer, keras.layers.GroupNormalization)]
+    assert norms == ["c2_norm", "c3_norm", "c4_norm", "c5_norm"]  # none after C64
+    slopes = [layer.negative_slope for layer in discriminator.layers
+              if isinstance(layer, keras.layers.LeakyReLU)]
+    assert slopes == pytest.approx([0.2] * 5)
+
+
+def test_generator_inference_files_round_trip(tmp_path, rng):
+    config = {"pair": "calm2anger", "image_size": 32,
+              "generator": {"filters": 4, "res_blocks": 1}}
+    models.write_config(tmp_path, config)
+    generator = models.build_generator((32, 32, 1), filters=4, res_blocks=1)
+    path = models.save_generator(generator, tmp_path, "BtoA")
+    assert path == tmp_path / "generator_BtoA.weights.h5"
+    loaded = models.load_generator(tmp_path, "BtoA")
+    images = rng.uniform(-1, 1, (1, 32, 32, 1)).astype("float32")
+    np.testing.assert_allclose(np.asarray(loaded(images)), np.asarray(generator(images)),
+                               atol=1e-6)
+    with pytest.raises(UserError, match="no such file"):
+        models.load_generator(tmp_path, "AtoB")
