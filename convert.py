@@ -32,7 +32,6 @@ guarantees for whole-model files).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import glob
 import math
 import os
@@ -40,7 +39,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 # A command-line tool should not greet users with TensorFlow's start-up log; set before keras
 # is first imported (lazily, below), and only as a default the user can override (0-2 show it).
@@ -53,7 +52,8 @@ from data_prep import (DEFAULT_PAIRS, EMOTION_ALIASES, EMOTIONS, STFT_SETTINGS, 
 from spectro import (AUDIO_EXTENSIONS, GRIFFIN_LIM_ITERS, IMAGE_SIZE, SAMPLE_RATE,
                      AudioError, UserError, check_output_path, cli_main, load_audio,
                      magnitude_to_image, n_frames_for, plot_spectrograms, stft,
-                     utterance_to_windows, windows_to_utterance, write_audio)
+                     import_keras, utterance_to_windows, windows_to_utterance,
+                     write_audio)
 
 if TYPE_CHECKING:  # keras is imported lazily so --help and argument errors stay instant
     import keras
@@ -530,27 +530,6 @@ def _convert_job(job: Job, generator: keras.Model, args: argparse.Namespace, *, 
     return audio.shape[0] / SAMPLE_RATE
 
 
-@contextlib.contextmanager
-def _quiet_native_stderr() -> Iterator[None]:
-    """Silence file descriptor 2 while TensorFlow starts, when TF_CPP_MIN_LOG_LEVEL is 3.
-
-    TensorFlow's C++ start-up lines (oneDNN, CUDA probing) are printed before its log level
-    applies. Python exceptions still propagate and are printed after the block.
-    """
-    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "3":
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def _duration(path: Path | None) -> float:
     """Seconds of audio in `path` for the progress bar (0 when unknown)."""
     import soundfile
@@ -595,8 +574,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1  # every input failed before any work: no need to load the model
 
     started = time.perf_counter()
-    with _quiet_native_stderr():
-        import keras  # noqa: F401 - imported here so its start-up chatter is silenced
+    import_keras()  # timed with the load, and without TensorFlow's start-up chatter
     generator, model_dir, direction = load_converter(args.models, source, target,
                                                      precision=args.precision)
     loaded = time.perf_counter() - started

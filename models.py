@@ -32,10 +32,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-import keras
-from keras import layers
+from spectro import IMAGE_SIZE, UserError, atomic_output, import_keras
 
-from spectro import IMAGE_SIZE, UserError, atomic_output
+keras = import_keras()
+from keras import layers  # noqa: E402 - after the quiet import above
 
 DIRECTIONS = ("AtoB", "BtoA")  # A = source emotion (e.g. calm), B = target (e.g. angry)
 CONFIG_NAME = "config.json"

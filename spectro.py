@@ -27,7 +27,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -563,6 +563,30 @@ def cli_main(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | N
             print("interrupted", file=sys.stderr)
             return 130
     return wrapper
+
+
+def import_keras() -> Any:
+    """Import and return keras without TensorFlow's native start-up chatter on the terminal.
+
+    TensorFlow prints oneDNN / CUDA-probe lines from C++ before its log level applies, so
+    file descriptor 2 is silenced during the import -- only while TF_CPP_MIN_LOG_LEVEL is 3,
+    which is set as a default here; users who set 0-2 see everything. Python exceptions still
+    propagate.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "keras" in sys.modules or os.environ["TF_CPP_MIN_LOG_LEVEL"] != "3":
+        import keras
+        return keras
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import keras
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    return keras
 
 
 def check_output_path(output: Path, *, inputs: list[Path], force: bool) -> None:
