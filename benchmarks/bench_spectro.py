@@ -56,7 +56,10 @@ start = time.perf_counter()
 windows, ref = spectro.utterance_to_windows(audio)
 out = spectro.windows_to_utterance(windows, ref=ref, length=n, init_phase=None)
 assert out.shape == audio.shape and np.isfinite(out).all()
-print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+# VmHWM is this program's own peak: ru_maxrss would include the parent's size at fork time.
+peak = [line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")]
+peak_mib = int(peak[0]) / 1024 if peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(time.perf_counter() - start, peak_mib)
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
