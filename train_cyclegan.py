@@ -44,13 +44,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-import keras
-from keras import ops
-
 import data_prep
-import models
-from spectro import (UserError, atomic_output, cli_main, crop_image,
-                     image_to_audio, plot_spectrograms, write_audio)
+from spectro import (UserError, atomic_output, cli_main, crop_image, image_to_audio,
+                     import_keras, plot_spectrograms, write_audio)
+
+keras = import_keras()
+from keras import ops  # noqa: E402 - after the quiet import above
+
+import models  # noqa: E402
 
 CHECKPOINT_NAME = "checkpoint.weights.h5"
 LOG_NAME = "log.csv"

@@ -285,14 +285,16 @@ def run(args: argparse.Namespace) -> int:
             print(" | ".join(str(c) for c in cells), flush=True)
             keras.backend.clear_session()
             gc.collect()
-    g_ours = models.build_generator((size, size, 1), filters=args.filters,
-                                    res_blocks=args.res_blocks[0])
-    g_orig = original_generator((size, size, 1), filters=args.filters,
-                                res_blocks=args.res_blocks[0],
-                                concatenate=args.original_blocks == "concat")
-    print(f"generator parameters at N={args.res_blocks[0]}: ours {_params(g_ours):.2f} M, the "
-          f"original's copy {_params(g_orig):.2f} M; per-image forward GFLOPs: ours "
-          f"{forward_flops(g_ours) / 1e9:.1f}, original {forward_flops(g_orig) / 1e9:.1f}")
+    for res_blocks in args.res_blocks:
+        g_ours = models.build_generator((size, size, 1), filters=args.filters,
+                                        res_blocks=res_blocks)
+        g_orig = original_generator((size, size, 1), filters=args.filters,
+                                    res_blocks=res_blocks,
+                                    concatenate=args.original_blocks == "concat")
+        print(f"N={res_blocks}: generator parameters ours {_params(g_ours):.2f} M, the "
+              f"original's copy {_params(g_orig):.2f} M; forward GFLOPs per image ours "
+              f"{forward_flops(g_ours) / 1e9:.1f}, original {forward_flops(g_orig) / 1e9:.1f}")
+        keras.backend.clear_session()
     return 0
 
 
