@@ -7,8 +7,9 @@ uses 260x260 spectrogram images, tests use 32x32).
 Generator (Zhu et al. 2017, as the original project): c7s1-64, d128, d256, N residual blocks
 of 256 channels, u128, u64, c7s1-1 with tanh. Instance norm is
 `GroupNormalization(groups=-1)`; reflection padding surrounds every 3x3 and 7x7 convolution.
-Unlike the original, whose "residual" blocks concatenated (43.8 M parameters at N = 6), the
-blocks here add their input back (about 7.8 M parameters at N = 6).
+Unlike the original, whose "residual" blocks concatenated, so channels grew block by block
+(18.45 M parameters at N = 6 by benchmarks/bench_train.py's re-implementation), the blocks here
+add their input back (7.83 M parameters at N = 6).
 
 Discriminator: 70x70 PatchGAN, C64-C128-C256-C512 (4x4, stride 2, LeakyReLU 0.2, no norm on
 the first), then a 4x4 stride-1 512 layer and a 1-channel 4x4 output: 17x17 patch scores for
