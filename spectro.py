@@ -549,8 +549,9 @@ def plot_spectrograms(path: str | os.PathLike, panels: list[tuple[str, np.ndarra
 def cli_main(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
     """Decorate a `main(argv)` so user mistakes end as one `error:` line and exit code 2.
 
-    UserError (and AudioError) become `error: <message>` on stderr with return code 2; Ctrl-C
-    becomes return code 130. Anything else is a bug and keeps its traceback.
+    UserError (and AudioError) become `error: <message>` on stderr with return code 2; an
+    OSError from the file system (disk full, no permission) becomes one such line with return
+    code 1; Ctrl-C becomes return code 130. Anything else is a bug and keeps its traceback.
     """
     @functools.wraps(main)
     def wrapper(argv: list[str] | None = None) -> int:
@@ -559,6 +560,10 @@ def cli_main(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | N
         except UserError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        except OSError as exc:  # disk full, permission denied, vanished folder: not a bug
+            where = f"{exc.filename}: " if exc.filename else ""
+            print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+            return 1
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130

@@ -282,3 +282,17 @@ def test_griffin_lim_has_no_click_at_the_tail(tail, rng):
     out = spectro.griffin_lim(np.abs(spectro.stft(audio)), length=length, n_iter=32, seed=0)
     assert np.abs(out[-300:]).max() < 5 * np.abs(audio[-300:]).max() + 1e-3
     assert np.abs(out).max() < 2 * np.abs(audio).max()
+
+
+def test_cli_file_system_failure_is_one_line(tmp_path, monkeypatch, capsys):
+    soundfile.write(tmp_path / "in.wav", tone(0.5), SR)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device", str(tmp_path / "out.wav"))
+
+    monkeypatch.setattr(spectro, "write_audio", disk_full)
+    assert spectro.main([str(tmp_path / "in.wav"), "-o", str(tmp_path / "out.wav"),
+                         "--iters", "1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "No space left on device" in err and "\n" not in err
+    assert not (tmp_path / "out.wav").exists()
