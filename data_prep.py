@@ -2,14 +2,18 @@
 
 For one emotion pair SRC2DST (e.g. calm2anger) this writes `data/<pair>.npz`: two stacks of
 260x260 spectrogram images in [-1, 1] (domain A = the source emotion, domain B = the target),
-each split by speaker into train and test. CycleGAN training is unpaired, so the two stacks
-need not hold the same sentences or speakers.
+each split by speaker three ways: train (what the CycleGAN learns from), val (validation
+actors, on which train_cyclegan.py reports held-out metrics and evaluate.py chooses the epoch
+to ship) and test (test actors, used only for the final report). CycleGAN training is
+unpaired, so the two stacks need not hold the same sentences or speakers.
 
 Usage:
     python data_prep.py --ravdess ../shared/data/ravdess --pair calm2anger
     python data_prep.py --ravdess ../shared/data/ravdess --all          # the original's 7 pairs
     python data_prep.py --ravdess DIR --pair sad2happy --windows center --intensity strong
     python data_prep.py --ravdess DIR --pair calm2fear --test-actors 1,2,3,4 --out data/
+    python data_prep.py --ravdess DIR --pair calm2sad --val-actors 13,14   # other val actors
+    python data_prep.py --ravdess DIR --pair calm2sad --val-actors none    # no val split
     python data_prep.py --download ravdess --all     # fetch RAVDESS from Zenodo, then build
     python data_prep.py --download seed --all        # the original's 7 npz files, converted
 
@@ -22,8 +26,11 @@ How a data set is made (the same way every time; no randomness, so no seed is in
   * Pairs: SRC2DST for any two of the eight RAVDESS emotions (neutral, calm, happy, sad,
     angry, fearful, disgust, surprised); the original's names anger, fear, surprise are
     aliases, and pair files use its spelling (calm2anger). --all builds DEFAULT_PAIRS.
-  * Split by speaker: the test actors (default 17, 18, 19, 20: two male, two female) never
-    appear in the training arrays. Actors 21-24 (if present) train.
+  * Split by speaker, three ways, no actor in two splits: the test actors (--test-actors,
+    default 17, 18, 19, 20: two male, two female) are kept for the final report only; the
+    validation actors (--val-actors, default 15, 16: one male, one female) are what epochs
+    are chosen on; every other actor present trains (01-14, and 21-24 if present). Validation
+    and test actors must not overlap.
   * Each clip: leading/trailing silence is trimmed (librosa.effects.trim, top_db=40 below the
     clip's loudest frame, STFT-sized frames), then the clip becomes a dB image relative to its
     own maximum (spectro.magnitude_to_image) cut into 257-frame windows:
@@ -33,10 +40,11 @@ How a data set is made (the same way every time; no randomness, so no seed is in
                         shorter clips are padded).
     RAVDESS clips are 1.1-4.4 s long after trimming (median 2 s), so both modes give one
     window per clip for all but a handful of files (5 of 1200 in our copy).
-  * The npz (see save_pair_npz / load_pair_npz): train_A, train_B, test_A, test_B float16
-    (N, 260, 260) in [-1, 1]; for each, `<key>_files` (the source file of every window,
-    relative to the RAVDESS folder) and `<key>_actors`; the STFT settings; and the build
-    options (test_actors, train_actors, windows, intensity, trim_top_db, window_overlap),
+  * The npz (see save_pair_npz / load_pair_npz): train_A, train_B, val_A, val_B, test_A,
+    test_B float16 (N, 260, 260) in [-1, 1] (val_* hold 0 images with --val-actors none);
+    for each, `<key>_files` (the source file of every window, relative to the RAVDESS folder)
+    and `<key>_actors`; the STFT settings; and the build options (test_actors, val_actors,
+    train_actors, windows, intensity, trim_top_db, window_overlap),
     `origin` ('ravdess' or 'seed') and a `fingerprint` of options + input files (names, sizes,
     modification times) + STFT settings. A data set whose fingerprint matches is up to date and
     is not rebuilt (--force rebuilds it); one made by this script with other options or inputs
@@ -50,7 +58,8 @@ Downloads:
     OUT/seed/, checked (size and sha256 where known, always that it loads), and converted:
     `arr_0` (domain A) / `arr_1` (domain B) pixel values 0..255 -> x / 127.5 - 1. Their
     speakers are unknown (actors stored as -1), so the last --seed-test-fraction of each
-    stack becomes the test set; this split is NOT guaranteed speaker-disjoint.
+    stack becomes the test set and there is no validation split (val_* empty); this split
+    is NOT guaranteed speaker-disjoint.
   Without network both fail with one line; build from a local copy with --ravdess DIR.
 
 RAVDESS: Livingstone & Russo (2018), https://zenodo.org/record/1188976, CC BY-NC-SA 4.0.
@@ -91,8 +100,9 @@ _PAIR_SPELLING = {"angry": "anger"}
 DEFAULT_PAIRS = ("calm2anger", "calm2fearful", "calm2happy", "calm2sad", "calm2disgust",
                  "calm2surprised", "fearful2surprised")
 DOMAINS = ("A", "B")  # A = source emotion, B = target emotion
-SPLITS = ("train", "test")
-FORMAT_VERSION = 1
+SPLITS = ("train", "val", "test")
+# 2: the "val" split was added (files of version 1 have train and test only).
+FORMAT_VERSION = 2
 # STFT settings stored in every npz; loading one whose settings differ is an error.
 STFT_SETTINGS = {"sample_rate": SAMPLE_RATE, "n_fft": N_FFT, "hop_length": HOP_LENGTH,
                  "n_frames": N_FRAMES, "image_size": IMAGE_SIZE, "top_db": TOP_DB}
@@ -141,7 +151,8 @@ def save_pair_npz(path: str | os.PathLike, *, pair: str,
         path: output .npz path.
         pair: canonical pair name, e.g. 'calm2anger'.
         images: for every (split, domain) in SPLITS x DOMAINS, float (N, IMAGE_SIZE, IMAGE_SIZE)
-            in [-1, 1]; stored as float16.
+            in [-1, 1]; stored as float16. The "val" split may be left out: it is then stored
+            with N = 0 (no validation actors).
         files: the source file (relative path) of every window, same keys, length N.
         actors: the RAVDESS actor id of every window, same keys, length N.
         extra: further scalar or array metadata to store (e.g. 'windows', 'test_actors').
@@ -155,6 +166,10 @@ def save_pair_npz(path: str | os.PathLike, *, pair: str,
     arrays.update({name: np.array(value) for name, value in STFT_SETTINGS.items()})
     for split in SPLITS:
         for domain in DOMAINS:
+            if split == "val" and (split, domain) not in images:
+                images = {**images, (split, domain): np.zeros((0, IMAGE_SIZE, IMAGE_SIZE))}
+                files = {**files, (split, domain): []}
+                actors = {**actors, (split, domain): []}
             stack = np.asarray(images[split, domain], dtype=np.float32)
             if stack.ndim != 3 or stack.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
                 raise ValueError(f"{split}_{domain}: expected (N, {IMAGE_SIZE}, {IMAGE_SIZE}), "
@@ -176,9 +191,10 @@ def load_pair_npz(path: str | os.PathLike) -> dict[str, Any]:
     """Load and check a pair's npz (allow_pickle=False).
 
     Returns a dict with every array of the file (images stay float16; `pair`, `source`,
-    `target` as str). Raises UserError when the file is missing (naming the data_prep command
-    that makes it), unreadable, of another format, or made with other STFT settings than
-    spectro.py's.
+    `target` as str), train_*, val_* and test_* among them (val_* may hold 0 images). Raises
+    UserError when the file is missing (naming the data_prep command that makes it),
+    unreadable, of another format, made before the validation split existed (no val_*
+    keys), or made with other STFT settings than spectro.py's.
     """
     path = Path(path)
     if not path.is_file():
@@ -189,13 +205,22 @@ def load_pair_npz(path: str | os.PathLike) -> dict[str, Any]:
             data = {name: npz[name] for name in npz.files}
     except Exception as exc:  # zipfile/numpy raise several types for a broken file
         raise UserError(f"{path}: not a readable data set ({exc})") from None
+    group_keys = {split: {_key(split, d, f) for d in DOMAINS for f in ("", "files", "actors")}
+                  for split in SPLITS}
     required = {"pair", "format_version", *STFT_SETTINGS,
-                *(_key(s, d, f) for s in SPLITS for d in DOMAINS for f in ("", "files", "actors"))}
+                *(key for split in SPLITS if split != "val" for key in group_keys[split])}
     missing = sorted(required - data.keys())
     if missing:
         raise UserError(f"{path}: not a SpectroGAN data set (missing {', '.join(missing[:4])}); "
                         f"rebuild it with `python data_prep.py --ravdess DIR --pair {path.stem} "
                         "--force`")
+    if not group_keys["val"] <= data.keys():
+        # Made by an older data_prep.py: its fingerprint is outdated, so re-running the
+        # command rebuilds it without --force.
+        how = ("--download seed" if str(data.get("origin", "")) == "seed"
+               else "--ravdess DIR")
+        raise UserError(f"{path}: made before the validation split existed (no val_A/val_B); "
+                        f"rebuild it with `python data_prep.py {how} --pair {path.stem}`")
     for name, expected in STFT_SETTINGS.items():
         if not np.isclose(float(data[name]), float(expected)):
             raise UserError(f"{path}: made with {name}={data[name].item()}, but spectro.py uses "
@@ -218,11 +243,13 @@ RAVDESS_NAME = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
 INTENSITIES = ("normal", "strong")  # file-name field 4: 01 normal, 02 strong
 STATEMENTS = ("Kids are talking by the door", "Dogs are sitting by the door")  # field 5
 DEFAULT_TEST_ACTORS = (17, 18, 19, 20)  # 17, 19 male; 18, 20 female; all in every copy
+DEFAULT_VAL_ACTORS = (15, 16)  # 15 male, 16 female: the epoch of a shipped model is chosen on them
 TRIM_TOP_DB = 40.0  # silence = more than 40 dB below the clip's loudest frame (trimmed)
 WINDOW_MODES = ("all", "center")
 INTENSITY_FILTERS = ("both", "normal", "strong")
-# Bump when the way windows are made changes, so older data sets count as out of date.
-DATA_PREP_VERSION = 1
+# Bump when the way windows are made or split changes, so older data sets count as out of
+# date (2: the validation split).
+DATA_PREP_VERSION = 2
 ALL_PAIRS = tuple(pair_name(s, t) for s in EMOTIONS for t in EMOTIONS if s != t)
 
 
@@ -323,13 +350,33 @@ def select_files(files: Iterable[RavdessFile], emotion: str, *,
             if f.emotion == emotion and intensity in ("both", f.intensity)]
 
 
-def split_by_actor(files: Iterable[RavdessFile], test_actors: Iterable[int]
-                   ) -> dict[str, list[RavdessFile]]:
-    """{'train': files of every other actor, 'test': files of `test_actors`} (speaker-disjoint)."""
-    test = set(test_actors)
-    split: dict[str, list[RavdessFile]] = {"train": [], "test": []}
+def check_actor_split(test_actors: Iterable[int], val_actors: Iterable[int] = ()
+                      ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Sorted, de-duplicated (test actors, validation actors); UserError naming the actors
+    that are in both (a validation actor would leak into the final report)."""
+    test = tuple(sorted({int(a) for a in test_actors}))
+    val = tuple(sorted({int(a) for a in val_actors}))
+    both = sorted(set(test) & set(val))
+    if both:
+        raise UserError(f"actor(s) {_actor_range(both)} are in both --val-actors "
+                        f"({_actor_range(val)}) and --test-actors ({_actor_range(test)}); an "
+                        "actor is either validation or test, e.g. --val-actors "
+                        f"{','.join(map(str, DEFAULT_VAL_ACTORS))} --test-actors "
+                        f"{','.join(map(str, DEFAULT_TEST_ACTORS))}")
+    return test, val
+
+
+def split_by_actor(files: Iterable[RavdessFile], test_actors: Iterable[int],
+                   val_actors: Iterable[int] = ()) -> dict[str, list[RavdessFile]]:
+    """Speaker-disjoint split: {'train': files of every other actor, 'val': files of
+    `val_actors` (empty when none are given), 'test': files of `test_actors`}.
+
+    Raises UserError when an actor is in both `test_actors` and `val_actors`.
+    """
+    test, val = (set(actors) for actors in check_actor_split(test_actors, val_actors))
+    split: dict[str, list[RavdessFile]] = {"train": [], "val": [], "test": []}
     for f in files:
-        split["test" if f.actor in test else "train"].append(f)
+        split["test" if f.actor in test else "val" if f.actor in val else "train"].append(f)
     return split
 
 
@@ -432,13 +479,21 @@ def _actor_range(actors: Iterable[int]) -> str:
     return ",".join(f"{a:02d}" for a in sorted(actors)) or "none"
 
 
-def _speaker_split_text(test_actors: Sequence[int], all_actors: Sequence[int]) -> str:
-    males = sum(a % 2 for a in test_actors)
-    text = (f"split by speaker: test actors {_actor_range(test_actors)} ({males} male, "
-            f"{len(test_actors) - males} female), train actors "
-            f"{_actor_range(a for a in all_actors if a not in test_actors)}")
-    absent = [a for a in test_actors if a not in all_actors]
-    return text + (f"; no files of test actor(s) {_actor_range(absent)}" if absent else "")
+def _speaker_split_text(test_actors: Sequence[int], all_actors: Sequence[int],
+                        val_actors: Sequence[int] = ()) -> str:
+    def described(actors: Sequence[int]) -> str:
+        males = sum(a % 2 for a in actors)
+        return f"{_actor_range(actors)} ({males} male, {len(actors) - males} female)"
+
+    held_out = set(test_actors) | set(val_actors)
+    text = (f"split by speaker: test actors {described(test_actors)}, validation actors "
+            f"{described(val_actors) if val_actors else 'none'}, train actors "
+            f"{_actor_range(a for a in all_actors if a not in held_out)}")
+    for role, actors in (("test", test_actors), ("validation", val_actors)):
+        absent = [a for a in actors if a not in all_actors]
+        if absent:
+            text += f"; no files of {role} actor(s) {_actor_range(absent)}"
+    return text
 
 
 def _window_counts(path: Path) -> dict[str, int]:
@@ -449,7 +504,8 @@ def _window_counts(path: Path) -> dict[str, int]:
 
 def build_pairs(ravdess_dir: str | os.PathLike, pairs: Sequence[str], *,
                 out_dir: str | os.PathLike = "data",
-                test_actors: Iterable[int] = DEFAULT_TEST_ACTORS, windows: str = "all",
+                test_actors: Iterable[int] = DEFAULT_TEST_ACTORS,
+                val_actors: Iterable[int] = DEFAULT_VAL_ACTORS, windows: str = "all",
                 intensity: str = "both", force: bool = False, progress: bool = False
                 ) -> list[dict[str, Any]]:
     """Build `out_dir/<pair>.npz` for each pair from one RAVDESS tree, reading each file once.
@@ -459,16 +515,18 @@ def build_pairs(ravdess_dir: str | os.PathLike, pairs: Sequence[str], *,
         pairs: pair names 'SRC2DST' (aliases allowed).
         out_dir: folder for the npz files (created).
         test_actors: actors whose files form the test split (never in train).
+        val_actors: actors whose files form the validation split (never in train; must not
+            overlap `test_actors`); empty for no validation split.
         windows: 'all' or 'center' (see clip_to_windows).
         intensity: 'both', 'normal' or 'strong'.
         force: rebuild up-to-date data sets and replace files this command did not make.
         progress: show a tqdm bar while files are read.
     Returns:
         one summary dict per pair: pair, source, target, path, status ('built', 'up to date'
-        or 'failed'), error (str, failures only), files and windows ({'train_A': n, ...}),
-        test_actors, train_actors, split (one line describing it), unreadable ([(file,
-        reason)] among the pair's files), skipped ([(file, reason)] of names outside the
-        RAVDESS scheme), seconds.
+        or 'failed'), error (str, failures only), files and windows ({'train_A': n, ...,
+        'val_A': n, ...}), test_actors, val_actors, train_actors, split (one line describing
+        it), unreadable ([(file, reason)] among the pair's files), skipped ([(file, reason)]
+        of names outside the RAVDESS scheme), seconds.
     Raises:
         UserError: bad folder or options (before anything is read).
     """
@@ -479,7 +537,7 @@ def build_pairs(ravdess_dir: str | os.PathLike, pairs: Sequence[str], *,
     if intensity not in INTENSITY_FILTERS:
         raise UserError(f"unknown --intensity {intensity!r}; choose one of "
                         f"{', '.join(INTENSITY_FILTERS)}")
-    test_actors = tuple(sorted(set(int(a) for a in test_actors)))
+    test_actors, val_actors = check_actor_split(test_actors, val_actors)
     pairs = list(dict.fromkeys(parse_pair(p)[0] for p in pairs))  # aliases of one pair: once
     root = Path(ravdess_dir)
     out_dir = Path(out_dir)
@@ -491,8 +549,8 @@ def build_pairs(ravdess_dir: str | os.PathLike, pairs: Sequence[str], *,
     plans = []
     for pair in pairs:
         plans.append(_plan_pair(root, records, pair, out_dir=out_dir, test_actors=test_actors,
-                                windows=windows, intensity=intensity, force=force,
-                                all_actors=all_actors, skipped=skipped))
+                                val_actors=val_actors, windows=windows, intensity=intensity,
+                                force=force, all_actors=all_actors, skipped=skipped))
 
     # Files shared by several pairs (calm in six of the seven defaults) are read once and kept
     # only until the last pair that needs them is written, so memory stays near one pair's.
@@ -517,7 +575,8 @@ def build_pairs(ravdess_dir: str | os.PathLike, pairs: Sequence[str], *,
 
 
 def build_pair(ravdess_dir: str | os.PathLike, pair: str, *, out_dir: str | os.PathLike = "data",
-               test_actors: Iterable[int] = DEFAULT_TEST_ACTORS, windows: str = "all",
+               test_actors: Iterable[int] = DEFAULT_TEST_ACTORS,
+               val_actors: Iterable[int] = DEFAULT_VAL_ACTORS, windows: str = "all",
                intensity: str = "both", force: bool = False, progress: bool = False
                ) -> dict[str, Any]:
     """Build one pair's npz (see build_pairs) and return its summary.
@@ -527,45 +586,48 @@ def build_pair(ravdess_dir: str | os.PathLike, pair: str, *, out_dir: str | os.P
             every file of a group unreadable, a file at the output path not made by us).
     """
     summary = build_pairs(ravdess_dir, [pair], out_dir=out_dir, test_actors=test_actors,
-                          windows=windows, intensity=intensity, force=force,
-                          progress=progress)[0]
+                          val_actors=val_actors, windows=windows, intensity=intensity,
+                          force=force, progress=progress)[0]
     if summary["status"] == "failed":
         raise UserError(summary["error"])
     return summary
 
 
 def _plan_pair(root: Path, records: list[RavdessFile], pair: str, *, out_dir: Path,
-               test_actors: tuple[int, ...], windows: str, intensity: str, force: bool,
-               all_actors: list[int], skipped: list[tuple[str, str]]) -> dict[str, Any]:
+               test_actors: tuple[int, ...], val_actors: tuple[int, ...], windows: str,
+               intensity: str, force: bool, all_actors: list[int],
+               skipped: list[tuple[str, str]]) -> dict[str, Any]:
     """Choose the files of one pair and decide whether it needs building."""
     name, source, target = parse_pair(pair)
     path = out_dir / f"{name}.npz"
     groups: dict[tuple[str, str], list[RavdessFile]] = {}
     for domain, emotion in zip(DOMAINS, (source, target)):
-        split = split_by_actor(select_files(records, emotion, intensity=intensity), test_actors)
+        split = split_by_actor(select_files(records, emotion, intensity=intensity), test_actors,
+                               val_actors)
         for part in SPLITS:
             groups[part, domain] = split[part]
     plan: dict[str, Any] = {
         "pair": name, "source": source, "target": target, "path": path, "groups": groups,
-        "test_actors": list(test_actors),
-        "train_actors": [a for a in all_actors if a not in test_actors],
-        "split": _speaker_split_text(test_actors, all_actors),
+        "test_actors": list(test_actors), "val_actors": list(val_actors),
+        "train_actors": [a for a in all_actors if a not in test_actors + val_actors],
+        "split": _speaker_split_text(test_actors, all_actors, val_actors),
         "windows": windows, "intensity": intensity, "skipped": skipped, "unreadable": [],
         "images": {}, "started": time.perf_counter(), "status": "build", "error": None}
-    empty = [g for g in GROUPS if not groups[g]]
+    empty = [g for g in _needed_groups(val_actors) if not groups[g]]
     if empty:
         which = ", ".join(f"{part} {source if domain == 'A' else target}"
                           for part, domain in empty)
         plan.update(status="failed", error=(
             f"{name}: too few files for the split (none for: {which}; test actors "
-            f"{_actor_range(test_actors)}, intensity {intensity}, actors found "
-            f"{_actor_range(all_actors)}); choose other --test-actors or --intensity"))
+            f"{_actor_range(test_actors)}, validation actors {_actor_range(val_actors)}, "
+            f"intensity {intensity}, actors found {_actor_range(all_actors)}); choose other "
+            "--test-actors, --val-actors or --intensity"))
         return plan
     plan["fingerprint"] = _digest({
         "origin": "ravdess", "version": DATA_PREP_VERSION, "stft": STFT_SETTINGS,
         "pad_value": PAD_VALUE, "window_overlap": WINDOW_OVERLAP, "trim_top_db": TRIM_TOP_DB,
-        "pair": name, "test_actors": list(test_actors), "windows": windows,
-        "intensity": intensity,
+        "pair": name, "test_actors": list(test_actors), "val_actors": list(val_actors),
+        "windows": windows, "intensity": intensity,
         "files": {_group_key(g): [_file_stamp(f.path, root) for f in groups[g]] for g in GROUPS}})
     state = _existing_state(path, plan["fingerprint"], "ravdess")
     if state == "up to date" and not force:
@@ -573,6 +635,12 @@ def _plan_pair(root: Path, records: list[RavdessFile], pair: str, *, out_dir: Pa
     elif state == "foreign" and not force:
         plan.update(status="failed", error=_foreign_message(path))
     return plan
+
+
+def _needed_groups(val_actors: Sequence[int]) -> list[tuple[str, str]]:
+    """Groups that must hold files: all, but the val ones only when validation actors were
+    asked for (an empty val split is how "no validation actors" is stored)."""
+    return [g for g in GROUPS if g[0] != "val" or val_actors]
 
 
 def _build_planned(plan: dict[str, Any], *, root: Path, windows: str,
@@ -606,7 +674,7 @@ def _build_planned(plan: dict[str, Any], *, root: Path, windows: str,
                          else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.float16))
         files[group], actors[group] = names, ids
     plan["images"] = {_group_key(g): len(images[g]) for g in GROUPS}
-    empty = [g for g in GROUPS if not len(images[g])]
+    empty = [g for g in _needed_groups(plan["val_actors"]) if not len(images[g])]
     if empty:
         plan.update(status="failed", error=(
             f"{plan['pair']}: no readable files for {', '.join(map(_group_key, empty))} "
@@ -615,6 +683,7 @@ def _build_planned(plan: dict[str, Any], *, root: Path, windows: str,
     extra = {"origin": "ravdess", "fingerprint": plan["fingerprint"],
              "data_prep_version": DATA_PREP_VERSION, "test_actors": np.array(
                  plan["test_actors"], np.int16),
+             "val_actors": np.array(plan["val_actors"], np.int16),
              "train_actors": np.array(plan["train_actors"], np.int16),
              "windows": windows, "intensity": plan["intensity"], "trim_top_db": TRIM_TOP_DB,
              "window_overlap": WINDOW_OVERLAP,
@@ -627,7 +696,7 @@ def _build_planned(plan: dict[str, Any], *, root: Path, windows: str,
 def _summary(plan: dict[str, Any]) -> dict[str, Any]:
     groups = plan["groups"]
     summary = {key: plan[key] for key in ("pair", "source", "target", "status", "error",
-                                          "test_actors", "train_actors", "split",
+                                          "test_actors", "val_actors", "train_actors", "split",
                                           "unreadable", "skipped")}
     summary["path"] = str(plan["path"])
     summary["files"] = {_group_key(g): len(groups[g]) for g in GROUPS}
@@ -783,9 +852,11 @@ def convert_original_npz(source: str | os.PathLike, pair: str, *,
                            "test_fraction": test_fraction})
     summary: dict[str, Any] = {
         "pair": name, "source": source_emotion, "target": target_emotion, "path": str(path),
-        "status": "up to date", "error": None, "test_actors": [], "train_actors": [],
-        "split": f"split: the last {test_fraction:g} of each stack is test (the original's "
-                 "speakers are unknown: not guaranteed speaker-disjoint)",
+        "status": "up to date", "error": None, "test_actors": [], "val_actors": [],
+        "train_actors": [],
+        "split": f"split: the last {test_fraction:g} of each stack is test, no validation "
+                 "split (the original's speakers are unknown: not guaranteed "
+                 "speaker-disjoint)",
         "unreadable": [], "skipped": [], "files": None}  # source clips unknown
     state = _existing_state(path, fingerprint, "seed")
     if state == "foreign" and not force:
@@ -940,17 +1011,34 @@ def _actors_arg(text: str) -> tuple[int, ...]:
     return actors
 
 
+NO_ACTORS = ("", "none")  # --val-actors values meaning "no validation split"
+
+
+def _val_actors_arg(text: str) -> tuple[int, ...]:
+    """--val-actors: like --test-actors, or 'none' / '' for no validation actors."""
+    if text.strip().lower() in NO_ACTORS:
+        return ()
+    try:
+        return _actors_arg(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of actor numbers, e.g. 15,16 (or 'none' "
+            "for no validation actors)") from None
+
+
 def _build_parser() -> argparse.ArgumentParser:
     notes = [f"Emotions: {', '.join(EMOTIONS)}; aliases "
              + ", ".join(f"{k}={v}" for k, v in EMOTION_ALIASES.items()) + ".",
-             "Default test actors 17,18,19,20 (17 and 19 male, 18 and 20 female) never appear "
-             "in training.",
+             "Split by speaker: default test actors 17,18,19,20 (17 and 19 male, 18 and 20 "
+             "female) for the final report, validation actors 15,16 (15 male, 16 female) for "
+             "choosing the epoch, every other actor trains; test and validation actors never "
+             "appear in training.",
              f"Silence is trimmed at top_db={TRIM_TOP_DB:g} below each clip's loudest frame "
              "before windowing."]
     parser = argparse.ArgumentParser(
         prog="data_prep.py",
         description=textwrap.fill(
-            "Build SpectroGAN training sets (data/<pair>.npz: train/test stacks of 260x260 "
+            "Build SpectroGAN training sets (data/<pair>.npz: train/val/test stacks of 260x260 "
             "spectrograms for a source and a target emotion, split by speaker) from RAVDESS, "
             "or fetch and convert the original project's.", 79),
         epilog="Usage:" + __doc__.split("Usage:", 1)[1].split("\n\n", 1)[0] + "\n\n"
@@ -973,6 +1061,12 @@ def _build_parser() -> argparse.ArgumentParser:
                         metavar="LIST",
                         help="comma-separated actors held out for the test split (default: "
                              f"{','.join(map(str, DEFAULT_TEST_ACTORS))})")
+    parser.add_argument("--val-actors", type=_val_actors_arg, default=DEFAULT_VAL_ACTORS,
+                        metavar="LIST",
+                        help="comma-separated actors held out for the validation split, on "
+                             "which epochs are chosen; must not overlap --test-actors; 'none' "
+                             "for no validation split (default: "
+                             f"{','.join(map(str, DEFAULT_VAL_ACTORS))})")
     parser.add_argument("--intensity", choices=INTENSITY_FILTERS, default="both",
                         help="use only normal or only strong intensity recordings (default: "
                              "both)")
@@ -1003,12 +1097,12 @@ def _print_summary(summary: dict[str, Any]) -> None:
         return
     verb = "wrote" if status == "built" else "up to date, kept"
     print(f"{head}: {verb} {summary['path']} ({summary['seconds']:.1f} s)")
-    print(f"  {'domain':<18}{'train files/windows':>22}{'test files/windows':>22}")
+    print(f"  {'domain':<16}" + "".join(f"{part + ' files/windows':>20}" for part in SPLITS))
     for domain, emotion in zip(DOMAINS, (summary["source"], summary["target"])):
         files = summary["files"] or {}
         cells = [f"{files.get(f'{part}_{domain}', '?')} / {summary['windows'][f'{part}_{domain}']}"
                  for part in SPLITS]
-        print(f"  {domain + ' ' + emotion:<18}{cells[0]:>22}{cells[1]:>22}")
+        print(f"  {domain + ' ' + emotion:<16}" + "".join(f"{cell:>20}" for cell in cells))
     print(f"  {summary['split']}")
     for name, reason in summary["unreadable"]:
         print(f"  skipped unreadable file {name}: {reason}")
@@ -1028,14 +1122,15 @@ def main(argv: list[str] | None = None) -> int:
                                   force=args.force)
     else:
         ravdess = args.ravdess
+        check_actor_split(args.test_actors, args.val_actors)  # before any download
         if args.download == "ravdess":
             ravdess = download_ravdess(ravdess or args.out / "ravdess", zip_dir=args.out)
         elif ravdess is None:
             raise UserError("say where RAVDESS is with --ravdess DIR (the folder holding "
                             "Actor_01 ... Actor_24), or fetch it with --download ravdess")
         summaries = build_pairs(ravdess, pairs, out_dir=args.out, test_actors=args.test_actors,
-                                windows=args.windows, intensity=args.intensity,
-                                force=args.force, progress=True)
+                                val_actors=args.val_actors, windows=args.windows,
+                                intensity=args.intensity, force=args.force, progress=True)
     failed = [s for s in summaries if s["status"] == "failed"]
     if failed and len(failed) == len(summaries):  # nothing built: the error says it all
         raise UserError(failed[0]["error"] if len(failed) == 1 else

@@ -42,11 +42,27 @@ Writes <out>/metrics.json (merged: evaluating one pair replaces only that pair's
 in <out>/.cache/eval_features.npz, keyed by a hash of the decoded audio samples, so repeated
 runs skip the slow pYIN pass. Build the results page afterwards with make_results_page.py.
 
+Choosing the epoch to ship (--select-epoch): every snapshot a training run kept
+(<models>/<pair>/snapshots/epoch_NNNN/, train_cyclegan.py --snapshot-every) is scored the same
+way on the run's validation actors (config.json val_actors), with the classifier trained on
+actors in neither the validation nor the test set. The winner is the highest judged-target
+share among the epochs whose MCD to the real target is at most 1 dB above the zero-effort
+(unconverted) MCD on the same clips -- a guard against noise the classifier happens to call
+angry; ties go to the lower MCD; when no epoch passes the guard the highest share wins anyway,
+and both stdout and selection.json say so. The figures go to <models>/<pair>/selection.json and
+selection.md, and the winner is installed as the pair's model: its snapshot's generator file
+copied over <models>/<pair>/generator_AtoB.weights.h5 and config.json rewritten with "epoch"
+and "selected_on". The run folder's generator is replaced only when a snapshot holds the same
+weights (the trainer snapshots the last epoch), unless --force. The test actors are left for
+the final report: run `python evaluate.py --all` afterwards.
+
 Usage:
     python evaluate.py --pair calm2anger
     python evaluate.py --all --models results/ --ravdess ../shared/data/ravdess
     python evaluate.py --all --baselines-only          # no trained model needed
     python evaluate.py --pair calm2sad --limit 8 --jobs 2
+    python evaluate.py --pair calm2anger --select-epoch    # choose, record, install an epoch
+    python evaluate.py --all --select-epoch --models results/ && python evaluate.py --all
 """
 
 from __future__ import annotations
@@ -72,8 +88,9 @@ import numpy as np
 
 # data_prep's argument parsers for pairs and actor lists, reused so every script reads the
 # same spellings the same way.
-from data_prep import (ALL_PAIRS, DEFAULT_PAIRS, DEFAULT_TEST_ACTORS, EMOTIONS, STATEMENTS,
-                       RavdessFile, _actors_arg, _pair_arg, parse_pair, scan_ravdess)
+from data_prep import (ALL_PAIRS, DEFAULT_PAIRS, DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS,
+                       EMOTIONS, STATEMENTS, RavdessFile, _actors_arg, _pair_arg, parse_pair,
+                       scan_ravdess)
 from spectro import (GRIFFIN_LIM_ITERS, HOP_LENGTH, N_FFT, SAMPLE_RATE, TOP_DB, UserError,
                      atomic_output, cli_main, load_audio, stft)
 
@@ -578,24 +595,27 @@ class Evaluator:
         """A clip's path relative to the RAVDESS folder (how metrics.json names clips)."""
         return clip.path.relative_to(self.root).as_posix()
 
-    def classifier(self, test_actors: Sequence[int]) -> _Classifier:
+    def classifier(self, test_actors: Sequence[int], *, exclude_actors: Sequence[int] = ()
+                   ) -> _Classifier:
         """Train (once per held-out set) and check the emotion classifier.
 
-        Trained on every clip of every actor not in `test_actors`, all 8 emotions; scored on
-        the held-out actors' real clips (accuracy, chance = share of the commonest emotion,
-        recall per emotion).
+        Trained on every clip of every actor in neither `test_actors` nor `exclude_actors`
+        (e.g. the test actors while choosing an epoch on the validation actors, so the
+        classifier never heard either), all 8 emotions; scored on the `test_actors`' real
+        clips (accuracy, chance = share of the commonest emotion, recall per emotion).
         """
         from tqdm import tqdm
 
-        key = tuple(sorted(test_actors))
-        if key in self._classifiers:
-            return self._classifiers[key]
-        train = [f for f in self.files if f.actor not in key]
-        test = [f for f in self.files if f.actor in key]
+        held_out = tuple(sorted(test_actors))
+        excluded = tuple(sorted(set(exclude_actors) - set(held_out)))
+        if (held_out, excluded) in self._classifiers:
+            return self._classifiers[held_out, excluded]
+        train = [f for f in self.files if f.actor not in held_out and f.actor not in excluded]
+        test = [f for f in self.files if f.actor in held_out]
         if len({f.emotion for f in train}) < 2 or len({f.actor for f in train}) < 2:
             raise UserError(f"{self.root}: too few training actors besides the held-out "
-                            f"{_actor_list(key)} to train the emotion classifier; pass "
-                            "another --test-actors or a complete RAVDESS copy")
+                            f"{_actor_list(held_out + excluded)} to train the emotion "
+                            "classifier; pass another --test-actors or a complete RAVDESS copy")
         with tqdm(total=len(train) + len(test), desc="classifier features", unit="clip",
                   disable=None) as bar:
             train_x = features_of_files([f.path for f in train], self.cache,
@@ -613,13 +633,14 @@ class Evaluator:
                       "pYIN F0)",
             "emotions": sorted({f.emotion for f in train}),
             "train_actors": sorted({f.actor for f in train}), "train_clips": len(train),
-            "test_actors": list(key), "test_clips": len(test),
+            "test_actors": list(held_out), "excluded_actors": list(excluded),
+            "test_clips": len(test),
             "accuracy": float(np.mean(predicted == test_y)) if len(test) else None,
             "chance": max(counts.values()) / len(test) if len(test) else None,
             "recall": {e: float(np.mean(predicted[test_y == e] == e)) for e in counts},
         }
-        self._classifiers[key] = _Classifier(model, report, test_x, test_y)
-        return self._classifiers[key]
+        self._classifiers[held_out, excluded] = _Classifier(model, report, test_x, test_y)
+        return self._classifiers[held_out, excluded]
 
     def _recognised(self, audio: np.ndarray, statement: int) -> bool | None:
         if self.recogniser is None:
@@ -631,7 +652,9 @@ class Evaluator:
         return self.cache.recognised[key]
 
     def evaluate_pair(self, pair: str, *, test_actors: Sequence[int], generator: Any = None,
-                      model_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+                      model_dir: str | os.PathLike | None = None,
+                      exclude_actors: Sequence[int] = (),
+                      systems: Sequence[str] | None = None) -> dict[str, Any]:
         """Score one pair on the held-out actors' source clips.
 
         Args:
@@ -640,6 +663,10 @@ class Evaluator:
             generator: the loaded source -> target generator, or None (baselines only: the
                 converted row is left empty).
             model_dir: where the generator came from (recorded only).
+            exclude_actors: actors the classifier must not train on either (see `classifier`).
+            systems: the SYSTEMS rows to score (default: all; 'converted' only with a
+                generator); the others are left None. Epoch selection scores the real clips
+                once and then only 'converted' per snapshot.
         Returns:
             the pair's metrics.json entry: settings, classifier report, per-system means
             (`systems`: source, vocoder, converted (None without a model), target_resynth,
@@ -649,7 +676,7 @@ class Evaluator:
 
         pair, source, target = parse_pair(pair)
         actors = tuple(sorted(test_actors))
-        classifier = self.classifier(actors)
+        classifier = self.classifier(actors, exclude_actors=exclude_actors)
         sources = [f for f in self.files if f.emotion == source and f.actor in actors]
         # Cycle through actors first, so --limit still samples every held-out speaker.
         sources.sort(key=lambda f: (f.statement, f.intensity, f.repetition, f.actor))
@@ -662,18 +689,25 @@ class Evaluator:
             raise UserError(f"{self.root}: no {source} clips with a matching {target} clip for "
                             f"held-out actors {_actor_list(actors)}; check --ravdess / "
                             "--test-actors")
-        systems = [s for s in SYSTEMS if s != "converted" or generator is not None]
+        if systems is None:
+            systems = [s for s in SYSTEMS if s != "converted" or generator is not None]
+        elif not set(systems) <= set(SYSTEMS) or ("converted" in systems and generator is None):
+            raise ValueError(f"systems must be a subset of {SYSTEMS} ('converted' only with a "
+                             f"generator), got {systems}")
+        systems = [s for s in SYSTEMS if s in systems]
         values: dict[str, dict[str, list[float]]] = {s: {} for s in systems}
         features: dict[str, list[np.ndarray]] = {s: [] for s in systems}
         clips = []
         s = self.settings
         for clip, match in tqdm(pairs, desc=pair, unit="clip", disable=None):
             audio = {"source": load_audio(clip.path), "target": load_audio(match.path)}
-            audio["vocoder"] = resynthesise(audio["source"], n_iter=s.n_iter, phase=s.phase,
-                                            seed=s.seed)
-            audio["target_resynth"] = resynthesise(audio["target"], n_iter=s.n_iter,
-                                                   phase=s.phase, seed=s.seed)
-            if generator is not None:
+            if "vocoder" in systems:
+                audio["vocoder"] = resynthesise(audio["source"], n_iter=s.n_iter,
+                                                phase=s.phase, seed=s.seed)
+            if "target_resynth" in systems:
+                audio["target_resynth"] = resynthesise(audio["target"], n_iter=s.n_iter,
+                                                       phase=s.phase, seed=s.seed)
+            if "converted" in systems:
                 from convert import convert_audio
 
                 audio["converted"] = convert_audio(audio["source"], generator, n_iter=s.n_iter,
@@ -681,7 +715,9 @@ class Evaluator:
                                                    batch_size=s.batch_size)
             record: dict[str, Any] = {"source": self.name(clip), "target": self.name(match),
                                       "mcd_to_target": {}, "mcd_to_source": {}, "judged": {}}
-            zero_effort = mcd_dtw(audio["target"], audio["source"])  # symmetric: computed once
+            # Symmetric, so computed once, and only when a real clip's row needs it.
+            zero_effort = mcd_dtw(audio["target"], audio["source"]) \
+                if {"source", "target"} & set(systems) else None
             for system in systems:
                 vector = features_of_audio(audio[system], self.cache)
                 features[system].append(vector)
@@ -890,6 +926,330 @@ def write_generated(path: Path, text: str, *, script: str) -> Path:
     return path
 
 
+# --- Epoch selection on validation actors ---------------------------------------------------
+SNAPSHOTS_DIR = "snapshots"  # train_cyclegan.py --snapshot-every: <run>/snapshots/epoch_NNNN/
+SELECTION_JSON = "selection.json"
+SELECTION_MD = "selection.md"
+SELECTION_MARGIN_DB = 1.0  # the guard: at most this much worse MCD than zero effort
+SELECTION_VERSION = 1
+SELECTION_RULE = ("highest judged-target share on the validation actors among the epochs whose "
+                  "MCD to the real target is at most {margin:g} dB above the zero-effort "
+                  "(unconverted) MCD on the same clips; ties -> lower MCD, then the earlier "
+                  "epoch; if no epoch passes that guard, the highest share anyway")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One snapshot folder of a run: a complete model folder of the AtoB generator."""
+
+    epoch: int
+    path: Path
+
+
+def find_snapshots(run_dir: str | os.PathLike) -> list[Snapshot]:
+    """The complete snapshots `<run_dir>/snapshots/epoch_NNNN/` (config.json and
+    generator_AtoB.weights.h5 both present), sorted by epoch; [] when there are none.
+
+    A folder missing either file (a snapshot interrupted while being written) is left out.
+    """
+    import re
+
+    from models import CONFIG_NAME, generator_path
+
+    root = Path(run_dir) / SNAPSHOTS_DIR
+    if not root.is_dir():
+        return []
+    found = []
+    for folder in root.iterdir():
+        match = re.fullmatch(r"epoch_(\d+)", folder.name)
+        if match and (folder / CONFIG_NAME).is_file() and generator_path(folder).is_file():
+            found.append(Snapshot(int(match.group(1)), folder))
+    return sorted(found, key=lambda snapshot: snapshot.epoch)
+
+
+def choose_epoch(rows: Sequence[dict[str, Any]], zero_effort_mcd: float, *,
+                 margin_db: float = SELECTION_MARGIN_DB) -> dict[str, Any]:
+    """Apply the selection rule (SELECTION_RULE) to per-epoch validation figures.
+
+    Args:
+        rows: one dict per epoch with "epoch" (int), "judged_target" (share in [0, 1]) and
+            "mcd_to_target" (mean dB over the validation clips).
+        zero_effort_mcd: mean MCD (dB) of the unconverted source clips to the same targets.
+        margin_db: how much worse than zero effort an epoch's MCD may be and still count.
+    Returns:
+        {"epoch": the winner, "guard_held": whether any epoch passed the guard (False: the
+        winner was picked by share among all epochs), "mcd_limit_db": zero effort + margin,
+        "passing": the epochs within the guard, in the order given}.
+    """
+    if not rows:
+        raise ValueError("choose_epoch needs at least one epoch's figures")
+    limit = float(zero_effort_mcd) + float(margin_db)
+    passing = [row for row in rows if row["mcd_to_target"] <= limit]
+    best = min(passing or rows,
+               key=lambda row: (-row["judged_target"], row["mcd_to_target"], row["epoch"]))
+    return {"epoch": int(best["epoch"]), "guard_held": bool(passing), "mcd_limit_db": limit,
+            "passing": [int(row["epoch"]) for row in passing]}
+
+
+def _weight_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Every dataset of an HDF5 weights file, keyed by its path inside the file."""
+    import h5py
+
+    arrays: dict[str, np.ndarray] = {}
+    with h5py.File(path, "r") as handle:
+        handle.visititems(lambda name, item: arrays.__setitem__(name, item[()])
+                          if isinstance(item, h5py.Dataset) else None)
+    return arrays
+
+
+def same_weights(first: str | os.PathLike, second: str | os.PathLike) -> bool:
+    """True when two generator weights files hold the same network.
+
+    Byte-identical files are; otherwise every variable must match at the lower precision of
+    the two files, so a float16 snapshot counts as a copy of the float32 file the trainer
+    wrote after the same epoch (its float32 weights stay in the run's resume checkpoint).
+    """
+    import filecmp
+
+    if filecmp.cmp(first, second, shallow=False):
+        return True
+    try:
+        a, b = _weight_arrays(Path(first)), _weight_arrays(Path(second))
+    except OSError:  # not an HDF5 file: only a byte-identical copy would have counted
+        return False
+    if a.keys() != b.keys():
+        return False
+    for name, x in a.items():
+        y = b[name]
+        if x.shape != y.shape:
+            return False
+        if x.dtype.kind == "f" and y.dtype.kind == "f":
+            lower = x.dtype if x.dtype.itemsize <= y.dtype.itemsize else y.dtype
+            x, y = x.astype(lower), y.astype(lower)
+        if not np.array_equal(x, y):
+            return False
+    return True
+
+
+@dataclass
+class SelectionPlan:
+    """What `--select-epoch` does for one pair, checked before any slow work starts."""
+
+    pair: str
+    run_dir: Path
+    snapshots: list[Snapshot]
+    val_actors: tuple[int, ...]
+    test_actors: tuple[int, ...]  # kept out of the classifier's training too
+
+
+def plan_selection(args: argparse.Namespace, pair: str, files: Sequence[RavdessFile]
+                   ) -> SelectionPlan | None:
+    """Check one pair's run folder for --select-epoch; None (with a note) to skip it.
+
+    UserErrors: no snapshots (with --pair; --all skips the pair), a config that records no
+    validation actors, validation actors missing from the RAVDESS copy, and a run-folder
+    generator that no snapshot holds (installing would lose it) unless --force.
+    """
+    from convert import _check_config
+    from models import generator_path, read_config
+
+    _, source, target = parse_pair(pair)
+    run_dir = args.models / pair
+    snapshots = find_snapshots(run_dir)
+    if not snapshots:
+        out = "" if args.models == Path("results") else f" --out {run_dir}"
+        hint = (f"train it with `python train_cyclegan.py --pair {pair}{out} --snapshot-every 10`"
+                " (snapshots are kept every N epochs and after the last)")
+        if args.pair:
+            raise UserError(f"{run_dir}: no snapshots ({SNAPSHOTS_DIR}/epoch_*/) to choose an "
+                            f"epoch from; {hint}")
+        if (run_dir / "config.json").is_file():
+            print(f"note: {pair}: no snapshots in {run_dir}: skipped ({hint})", file=sys.stderr)
+        return None
+    config = read_config(run_dir)
+    _check_config(config, run_dir, source=source, target=target, direction="AtoB")
+    val_actors = tuple(sorted(int(a) for a in config.get("val_actors") or ()))
+    if not val_actors:
+        raise UserError(f"{run_dir}/config.json records no val_actors, so there is nothing to "
+                        "choose an epoch on; make the data with `python data_prep.py` "
+                        f"(validation actors {_actor_list(DEFAULT_VAL_ACTORS)} by default) and "
+                        f"retrain with `python train_cyclegan.py --pair {pair}`")
+    recorded_test = tuple(int(a) for a in config.get("test_actors") or DEFAULT_TEST_ACTORS)
+    test_actors = tuple(sorted(set(args.test_actors or ()) | set(recorded_test)))
+    if set(val_actors) & set(test_actors):
+        raise UserError(f"validation actors "
+                        f"{_actor_list(sorted(set(val_actors) & set(test_actors)))} (from "
+                        f"{run_dir}/config.json) are also test actors (its test_actors or "
+                        "--test-actors); the two sets must not overlap")
+    missing = sorted(set(val_actors) - {f.actor for f in files})
+    if missing:
+        raise UserError(f"validation actors {_actor_list(missing)} (from {run_dir}/config.json) "
+                        f"have no clips in {args.ravdess}; pass the --ravdess folder the run "
+                        "was trained from")
+    installed = generator_path(run_dir)
+    if installed.is_file() and not args.force and not any(
+            same_weights(installed, generator_path(s.path)) for s in reversed(snapshots)):
+        raise UserError(f"{installed}: holds weights that no snapshot in {run_dir / SNAPSHOTS_DIR}"
+                        " has, so installing the chosen epoch over it would lose them; copy it "
+                        "away or pass --force")
+    if not args.force:  # neither selection file may replace one evaluate.py did not write
+        read_selection(run_dir / SELECTION_JSON)
+    check_generated(run_dir / SELECTION_MD, script="evaluate.py", force=args.force)
+    return SelectionPlan(pair, run_dir, snapshots, val_actors, test_actors)
+
+
+def select_epoch(evaluator: Evaluator, plan: SelectionPlan, *,
+                 margin_db: float = SELECTION_MARGIN_DB) -> dict[str, Any]:
+    """Score every snapshot of a run on its validation actors and apply `choose_epoch`.
+
+    The real clips (source = zero effort, target) are scored once, then each snapshot's
+    converted clips, through `Evaluator.evaluate_pair` with the classifier trained on actors
+    in neither the validation nor the test set.
+
+    Returns:
+        the selection.json record: pair, actors, rule, zero-effort MCD and guard limit, the
+        reference rows, one row per epoch (`epochs`: evaluate_pair's converted figures plus
+        epoch, snapshot, passes_guard, chosen), chosen_epoch, guard_held, classifier report.
+    """
+    from tqdm import tqdm
+
+    from models import load_generator
+    from spectro import IMAGE_SIZE
+
+    def score(**kwargs: Any) -> dict[str, Any]:
+        return evaluator.evaluate_pair(plan.pair, test_actors=plan.val_actors,
+                                       exclude_actors=plan.test_actors, **kwargs)
+
+    reference = score(systems=("source", "target"))
+    zero_effort = reference["systems"]["source"]["mcd_to_target"]
+    rows = []
+    for snapshot in tqdm(plan.snapshots, desc=f"{plan.pair} snapshots", unit="epoch",
+                         disable=None):
+        # Windows are always IMAGE_SIZE square, as convert.load_converter builds them.
+        generator = load_generator(snapshot.path, "AtoB", input_shape=(IMAGE_SIZE, IMAGE_SIZE, 1))
+        entry = score(generator=generator, model_dir=snapshot.path, systems=("converted",))
+        del generator
+        # Relative to the run folder: selection.json is committed, local paths are not.
+        rows.append({"epoch": snapshot.epoch,
+                     "snapshot": snapshot.path.relative_to(plan.run_dir).as_posix(),
+                     **entry["systems"]["converted"]})
+    choice = choose_epoch(rows, zero_effort, margin_db=margin_db)
+    for row in rows:
+        row["passes_guard"] = row["epoch"] in choice["passing"]
+        row["chosen"] = row["epoch"] == choice["epoch"]
+    return {
+        "version": SELECTION_VERSION, "pair": reference["pair"],
+        "source": reference["source"], "target": reference["target"],
+        "val_actors": list(plan.val_actors), "test_actors": list(plan.test_actors),
+        "rule": {"text": SELECTION_RULE.format(margin=margin_db), "margin_db": margin_db},
+        "zero_effort_mcd_db": zero_effort, "mcd_limit_db": choice["mcd_limit_db"],
+        "chosen_epoch": choice["epoch"], "guard_held": choice["guard_held"],
+        "n_clips": reference["n_clips"],
+        "reference": {name: reference["systems"][name] for name in ("source", "target")},
+        "epochs": rows, "classifier": reference["classifier"],
+        "recogniser": reference["recogniser"], "settings": reference["settings"],
+        "selected": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def install_snapshot(run_dir: str | os.PathLike, snapshot: Snapshot,
+                     selected_on: dict[str, Any]) -> Path:
+    """Make `snapshot` the run's shipped model: copy its generator file over
+    `<run_dir>/generator_AtoB.weights.h5` and write `<run_dir>/config.json` = the snapshot's
+    config plus "epoch" and `selected_on`, each atomically. Returns the generator path."""
+    import shutil
+
+    from models import generator_path, read_config, write_config
+
+    installed = generator_path(run_dir)
+    with atomic_output(installed) as tmp:
+        shutil.copyfile(generator_path(snapshot.path), tmp)
+    config = read_config(snapshot.path)
+    write_config(run_dir, {**config, "epoch": snapshot.epoch, "selected_on": selected_on})
+    return installed
+
+
+def read_selection(path: str | os.PathLike) -> dict[str, Any] | None:
+    """A selection.json as a dict; None when missing; UserError when it is not one."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        selection = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: not a readable selection file ({exc}); move it away (or "
+                        "let `python evaluate.py --select-epoch --force` replace it)") from None
+    if not isinstance(selection, dict) or not isinstance(selection.get("epochs"), list) \
+            or "chosen_epoch" not in selection:
+        raise UserError(f"{path}: not a SpectroGAN selection file (no epochs / chosen_epoch); "
+                        "move it away (or let `python evaluate.py --select-epoch --force` "
+                        "replace it)")
+    return selection
+
+
+def selection_verdict(selection: dict[str, Any]) -> str:
+    """One line: the pair, the chosen epoch and its validation figures, whether the guard held."""
+    chosen = next(row for row in selection["epochs"] if row["epoch"] == selection["chosen_epoch"])
+    target = selection["target"]
+    figures = (f"judged {target} {_percent(chosen['judged_target'])}, MCD to target "
+               f"{chosen['mcd_to_target']:.2f} dB")
+    guard = (f"at most {selection['mcd_limit_db']:.2f} dB = zero effort "
+             f"{selection['zero_effort_mcd_db']:.2f} + {selection['rule']['margin_db']:.1f} dB")
+    count = f"{len(selection['epochs'])} snapshot(s)"
+    where = f"validation actors {_actor_list(selection['val_actors'])}"
+    if selection["guard_held"]:
+        return (f"{selection['pair']}: epoch {selection['chosen_epoch']} of {count} chosen on "
+                f"{where}: {figures} (MCD guard: {guard})")
+    return (f"{selection['pair']}: none of {count} within the MCD guard ({guard}) on {where}; "
+            f"epoch {selection['chosen_epoch']} picked by judged-{target} share anyway: "
+            f"{figures}")
+
+
+def selection_table(selection: dict[str, Any], *, verdict: bool = True) -> str:
+    """Markdown of one selection: what it was scored on, one row per epoch between the
+    zero-effort and real-target rows, the rule and (with `verdict`) `selection_verdict`."""
+    source, target = selection["source"], selection["target"]
+    classifier = selection["classifier"]
+    lines = [f"### {selection['pair']}: epoch chosen on validation actors "
+             f"{_actor_list(selection['val_actors'])}", "",
+             f"{selection['n_clips']} {source} clips of the validation actors (never trained "
+             f"on), each scored against the same actor's same sentence spoken {target}. Emotion "
+             f"classifier trained on actors {_actor_list(classifier['train_actors'])} (neither "
+             f"validation nor test): {_percent(classifier.get('accuracy'))} right on the "
+             "validation actors' real clips.", "",
+             f"| epoch | judged {target} | {target} over {source} | MCD to target (dB) "
+             "| MCD to source (dB) | sentence recognised | within guard | chosen |",
+             "|" + "---|" * 8]
+
+    def line(label: str, row: dict[str, Any], guard: str, chosen: str) -> str:
+        return "| " + " | ".join([
+            label, _percent(row["judged_target"]), _percent(row["target_over_source"]),
+            _number(row["mcd_to_target"], 2, row["mcd_to_target_std"]),
+            _number(row["mcd_to_source"], 2, row["mcd_to_source_std"]),
+            _percent(row["recognised"]), guard, chosen]) + " |"
+
+    lines.append(line(f"{source} (zero effort)", selection["reference"]["source"], "", ""))
+    for row in selection["epochs"]:
+        lines.append(line(str(row["epoch"]), row, "yes" if row["passes_guard"] else "no",
+                          "**chosen**" if row["chosen"] else ""))
+    lines.append(line(f"{target} (real)", selection["reference"]["target"], "", ""))
+    lines += ["", f"Rule: {selection['rule']['text']}."]
+    if verdict:
+        lines += ["", selection_verdict(selection) + "."]
+    return "\n".join(lines)
+
+
+def write_selection(run_dir: str | os.PathLike, selection: dict[str, Any]) -> tuple[Path, Path]:
+    """Write `<run_dir>/selection.json` and selection.md atomically; returns both paths."""
+    run_dir = Path(run_dir)
+    json_path = run_dir / SELECTION_JSON
+    with atomic_output(json_path) as tmp:
+        tmp.write_text(json.dumps(selection, indent=2) + "\n")
+    md_path = write_generated(run_dir / SELECTION_MD, selection_table(selection) + "\n",
+                              script="evaluate.py")
+    return json_path, md_path
+
+
 # --- Command line ---------------------------------------------------------------------------
 def default_ravdess() -> Path:
     """data/ravdess (where `data_prep.py --download ravdess` puts it) if present, else the
@@ -939,14 +1299,16 @@ def build_parser() -> argparse.ArgumentParser:
                              "present, else ../shared/data/ravdess)")
     parser.add_argument("--out", type=Path, default=Path("results"), metavar="DIR",
                         help="where metrics.json, metrics.md and the feature cache (.cache/) go "
-                             "(default: results)")
+                             "(with --select-epoch: only the cache) (default: results)")
     parser.add_argument("--baselines-only", action="store_true",
                         help="score only the systems that need no model (default: off; with "
                              "--pair a missing model is an error)")
     parser.add_argument("--test-actors", type=_actors_arg, default=None, metavar="LIST",
                         help="held-out actors to evaluate on (default: the model's "
                              "config.json test_actors, else data_prep's "
-                             f"{','.join(map(str, DEFAULT_TEST_ACTORS))})")
+                             f"{','.join(map(str, DEFAULT_TEST_ACTORS))}; with --select-epoch "
+                             "these are kept out of the classifier's training besides the "
+                             "config's test_actors)")
     parser.add_argument("--limit", type=positive_int, default=None, metavar="N",
                         help="score at most N source clips per pair (default: all)")
     parser.add_argument("--iters", type=non_negative_int, default=GRIFFIN_LIM_ITERS,
@@ -964,9 +1326,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-asr", action="store_true",
                         help="skip the speech-recogniser check even if pocketsphinx is "
                              "installed (default: off)")
+    parser.add_argument("--select-epoch", action="store_true",
+                        help="instead of the test report: score every snapshot "
+                             "<models>/<pair>/snapshots/epoch_*/ on the run's validation actors, "
+                             "write <models>/<pair>/selection.json and selection.md, and install "
+                             "the chosen epoch as the pair's generator_AtoB.weights.h5 and "
+                             "config.json (rule: highest judged-target share among epochs "
+                             f"whose MCD to the target is at most {SELECTION_MARGIN_DB:g} dB "
+                             "worse than zero effort); with --all every pair with snapshots "
+                             "(default: off)")
     parser.add_argument("--force", action="store_true",
                         help="replace a metrics.json / metrics.md in --out that evaluate.py did "
-                             "not write (default: refuse)")
+                             "not write; with --select-epoch also a selection.json / .md it did "
+                             "not write and a run-folder generator that matches no snapshot "
+                             "(default: refuse)")
     return parser
 
 
@@ -1016,17 +1389,69 @@ def _held_out(args: argparse.Namespace, plan: tuple[Path, str] | None,
     return actors
 
 
+def _make_evaluator(args: argparse.Namespace, files: list[RavdessFile]) -> Evaluator:
+    """The Evaluator the command-line settings ask for (feature cache under --out)."""
+    recogniser = None if args.no_asr else load_recogniser()
+    if recogniser is None and not args.no_asr:
+        print("note: no speech recogniser installed (pip install pocketsphinx for the "
+              "'sentence recognised' column)", file=sys.stderr)
+    return Evaluator(
+        files=files, root=args.ravdess, cache=FeatureCache(args.out / ".cache" /
+                                                           "eval_features.npz"),
+        settings=EvalSettings(n_iter=args.iters, phase=args.phase, seed=args.seed,
+                              batch_size=args.batch_size, limit=args.limit, jobs=args.jobs),
+        recogniser=recogniser)
+
+
+def _select_epochs(args: argparse.Namespace, files: list[RavdessFile]) -> int:
+    """--select-epoch: choose, record and install an epoch for one pair or every pair."""
+    if args.pair:
+        pairs = [args.pair]
+    else:
+        from convert import trained_pairs
+
+        pairs = sorted(set(DEFAULT_PAIRS) | {p for p in trained_pairs(args.models)
+                                             if p in ALL_PAIRS})
+    # Every pair is checked before the first slow evaluation, so a refusal costs nothing.
+    plans = [plan for plan in (plan_selection(args, pair, files) for pair in pairs) if plan]
+    if not plans:
+        raise UserError(f"no run folder in {args.models} has snapshots to choose an epoch from; "
+                        "train with `python train_cyclegan.py --pair calm2anger "
+                        "--snapshot-every 10`, or pass --models DIR")
+    evaluator = _make_evaluator(args, files)
+    for plan in plans:
+        selection = select_epoch(evaluator, plan)
+        chosen = next(s for s in plan.snapshots if s.epoch == selection["chosen_epoch"])
+        row = next(r for r in selection["epochs"] if r["chosen"])
+        installed = install_snapshot(plan.run_dir, chosen, {
+            "val_actors": selection["val_actors"], "judged_target": row["judged_target"],
+            "mcd_db": row["mcd_to_target"]})
+        selection["installed"] = installed.name  # beside selection.json
+        json_path, md_path = write_selection(plan.run_dir, selection)
+        print(selection_table(selection, verdict=False) + "\n")
+        print(f"{selection_verdict(selection)}; installed as {installed}; figures in "
+              f"{json_path.name} and {md_path.name} beside it\n")
+    return 0
+
+
 @cli_main
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry: evaluate one pair or all, write metrics.json and metrics.md."""
-    args = build_parser().parse_args(argv)
+    """Command-line entry: evaluate one pair or all, write metrics.json and metrics.md (or,
+    with --select-epoch, choose and install each run's epoch on its validation actors)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.select_epoch and args.baselines_only:
+        parser.error("--select-epoch scores a run's snapshots; it cannot run with "
+                     "--baselines-only")
     if args.ravdess is None:
         args.ravdess = default_ravdess()
     files = scan_ravdess(args.ravdess)
     if not args.baselines_only and not args.models.is_dir():
         raise UserError(f"models folder {args.models} does not exist; train a model with "
-                        "`python train_cyclegan.py --pair calm2anger`, pass --models DIR, or "
-                        "pass --baselines-only")
+                        "`python train_cyclegan.py --pair calm2anger`, pass --models DIR"
+                        + ("" if args.select_epoch else ", or pass --baselines-only"))
+    if args.select_epoch:
+        return _select_epochs(args, files)
     metrics_path, table_path = args.out / "metrics.json", args.out / "metrics.md"
     try:
         metrics = read_metrics(metrics_path)
@@ -1046,16 +1471,7 @@ def main(argv: list[str] | None = None) -> int:
         pairs = list(DEFAULT_PAIRS) + sorted(set(extra) - set(DEFAULT_PAIRS))
     plans = {pair: _plan_model(args, pair, *parse_pair(pair)[1:]) for pair in pairs}
     held_out = {pair: _held_out(args, plans[pair], files, pair) for pair in pairs}
-    recogniser = None if args.no_asr else load_recogniser()
-    if recogniser is None and not args.no_asr:
-        print("note: no speech recogniser installed (pip install pocketsphinx for the "
-              "'sentence recognised' column)", file=sys.stderr)
-    evaluator = Evaluator(
-        files=files, root=args.ravdess, cache=FeatureCache(args.out / ".cache" /
-                                                           "eval_features.npz"),
-        settings=EvalSettings(n_iter=args.iters, phase=args.phase, seed=args.seed,
-                              batch_size=args.batch_size, limit=args.limit, jobs=args.jobs),
-        recogniser=recogniser)
+    evaluator = _make_evaluator(args, files)
     for pair in pairs:
         generator, model_dir = None, None
         if plans[pair] is not None:

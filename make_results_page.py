@@ -5,7 +5,9 @@ held-out clips (speakers no model or classifier saw): rows are the source clip a
 trained target emotion, the converted clip and the same actor's real recording of that
 emotion; every cell is a small spectrogram image linking to its audio. Below the grid come
 evaluate.py's metric tables of every evaluated pair with their baselines, and the RAVDESS
-attribution. With no trained model the page still shows the baseline tables, and says so.
+attribution. Pairs whose model was chosen by `evaluate.py --select-epoch` (a
+`<models>/<pair>/selection.json`) get a line on the chosen epoch and its validation figures.
+With no trained model the page still shows the baseline tables, and says so.
 
 The committed files stay small: clips are trimmed of leading/trailing silence and written as
 16 kHz 16-bit mono wav, images are 400x200 px 32-colour PNGs (about 20 kB), so two clips of
@@ -31,9 +33,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before keras is imported (
 import numpy as np
 
 from data_prep import STATEMENTS, RavdessFile, parse_pair, scan_ravdess
-from evaluate import (check_generated, default_ravdess, matching_target, metrics_markdown,
-                      non_negative_int, positive_int, read_metrics, speech_span, trim_silence,
-                      write_generated)
+from evaluate import (SELECTION_JSON, SELECTION_MARGIN_DB, check_generated, default_ravdess,
+                      matching_target, metrics_markdown, non_negative_int, positive_int,
+                      read_metrics, read_selection, selection_verdict, speech_span,
+                      trim_silence, write_generated)
 from spectro import (GRIFFIN_LIM_ITERS, UserError, atomic_output, cli_main, load_audio,
                      magnitude_to_image, stft, write_audio)
 
@@ -142,6 +145,31 @@ def sample_grid(out: Path, source: str, entries: list[dict[str, Any]],
     return "\n".join(rows) + "\n"
 
 
+def selection_section(metrics: dict[str, Any], models: Path) -> list[str]:
+    """Markdown lines on the epoch each pair ships ([] when no `<models>/<pair>/selection.json`
+    exists): `evaluate.selection_verdict` per pair, flagged when the pair's test figures in
+    `metrics` are older than its selection."""
+    lines = []
+    for path in sorted(models.glob(f"*/{SELECTION_JSON}")):
+        selection = read_selection(path)
+        line = f"* {selection_verdict(selection)}; details in `{path.parent.name}/selection.md`."
+        entry = metrics["pairs"].get(selection.get("pair"))
+        # ISO 8601 UTC stamps of the same format compare as text.
+        if entry is None or str(entry.get("evaluated", "")) < str(selection.get("selected", "")):
+            line += (" The test tables below predate this choice: run `python evaluate.py "
+                     "--all` and this script again.")
+        lines.append(line)
+    if not lines:
+        return []
+    return ["## Which epoch ships", "",
+            "Each pair's model is the training epoch chosen on validation actors (neither "
+            "trained on nor used for the test tables) by `python evaluate.py --select-epoch`: "
+            "the highest share judged as the target emotion among the epochs whose MCD to the "
+            f"real target is at most {SELECTION_MARGIN_DB:g} dB worse than leaving the clip "
+            "unconverted.", "",
+            *lines, ""]
+
+
 def build_page(metrics: dict[str, Any], *, out: Path, models: Path, ravdess: Path | None,
                clips: int, n_iter: int) -> str:
     """The page's markdown; writes the sample audio and images it links under out/samples."""
@@ -167,6 +195,7 @@ def build_page(metrics: dict[str, Any], *, out: Path, models: Path, ravdess: Pat
             parts += [f"### From {source}", "",
                       sample_grid(out, source, entries, files, models=models, clips=clips,
                                   n_iter=n_iter)]
+    parts += selection_section(metrics, models)
     parts.append(metrics_markdown(metrics, heading="## Objective evaluation"))
     parts.append(ATTRIBUTION)
     return "\n".join(parts) + "\n"

@@ -7,13 +7,23 @@ beta1 0.5), run through Keras `fit()` with its usual progress bar. The step runs
 TensorFlow backend (default; XLA-compiled where that is faster) and with KERAS_BACKEND=jax.
 
 Data comes from `data/<pair>.npz` (made by data_prep.py); each step draws a random batch of
-source (A) images and an independent random batch of target (B) images, reshuffled every
-epoch. After every epoch the run folder (default results/<pair>) gets the two generators as
+source (A) images and an independent random batch of target (B) images of the training
+actors, reshuffled every epoch. The data set's validation actors (data_prep.py --val-actors,
+default 15 and 16) are the held-out speakers here: cycle and identity L1 on them are reported
+every epoch (val_cycle_l1, val_identity_l1) and the sample clips come from them (a data set
+without validation images falls back to its test actors, and says so). The test actors are
+left alone for the final report (evaluate.py).
+
+After every epoch the run folder (default results/<pair>) gets the two generators as
 inference files (models.load_generator reads them), a resume checkpoint, a CSV row and
-TensorBoard logs, and every --sample-every epochs a samples/epoch_NNNN folder with
+TensorBoard logs; every --sample-every epochs a samples/epoch_NNNN folder with
 input | converted | cycled-back spectrogram plots and Griffin-Lim audio of a few held-out
-clips. Cycle and identity L1 on the held-out actors are reported every epoch (val_cycle_l1,
-val_identity_l1).
+clips; and every --snapshot-every epochs, and after the last (none with 0), a snapshot
+snapshots/epoch_NNNN/ = config.json (the run's, plus "epoch": N) and
+generator_AtoB.weights.h5 (source -> target, float16, half the size): a complete model
+folder for models.load_generator, convert.py and evaluate.py --select-epoch, which picks the
+epoch to ship on the validation actors. config.json lists train_actors, val_actors and
+test_actors.
 
 Killing the process at any moment (even SIGKILL) loses at most the current epoch: every file
 is written to a temporary name and renamed, and `--resume` continues from the last completed
@@ -23,6 +33,7 @@ Usage examples:
     python train_cyclegan.py --pair calm2anger
     python train_cyclegan.py --pair calm2anger --resume              # continue after a stop
     python train_cyclegan.py --pair calm2anger --resume --epochs 200  # train for longer
+    python train_cyclegan.py --pair calm2anger --epochs 200 --snapshot-every 25
     python train_cyclegan.py --pair calm2sad --res-blocks 9 --batch-size 4 --lr-decay
     KERAS_BACKEND=jax python train_cyclegan.py --pair calm2anger --devices all \\
         --mixed-precision bfloat16 --batch-size 8
@@ -40,7 +51,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -57,6 +68,8 @@ CHECKPOINT_NAME = "checkpoint.weights.h5"
 LOG_NAME = "log.csv"
 TENSORBOARD_DIR = "logs"
 SAMPLES_DIR = "samples"
+SNAPSHOTS_DIR = "snapshots"
+SNAPSHOT_DTYPE = "float16"  # half-size files; outputs move by a few 1e-3 at most (models.py)
 BETA_1 = 0.5  # Adam beta1 of the original (and of the CycleGAN paper)
 SAMPLE_GRIFFIN_LIM_ITERS = 32
 SAMPLE_PEAK = 0.9  # sample audio is peak-normalised: the npz keeps no absolute level
@@ -78,6 +91,7 @@ SETTINGS: dict[str, tuple[Any, bool]] = {
     "pool_size": (50, False),
     "seed": (0, False),
     "sample_every": (5, True),
+    "snapshot_every": (10, True),
     "sample_clips": (3, True),
     "eval_images": (16, True),
     "devices": ("1", True),
@@ -85,10 +99,12 @@ SETTINGS: dict[str, tuple[Any, bool]] = {
     "xla": ("auto", True),
 }
 PRECISIONS = {"none": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
-# Artefacts a run writes; --force clears exactly these (never anything else in the folder).
+# Artefacts a run writes (and evaluate.py --select-epoch's record of the epoch it chose from
+# them); --force clears exactly these (never anything else in the folder).
 RUN_FILES = (models.CONFIG_NAME, CHECKPOINT_NAME, LOG_NAME,
-             *(models.generator_path(".", d).name for d in models.DIRECTIONS))
-RUN_DIRS = (TENSORBOARD_DIR, SAMPLES_DIR)
+             *(models.generator_path(".", d).name for d in models.DIRECTIONS),
+             "selection.json", "selection.md")
+RUN_DIRS = (TENSORBOARD_DIR, SAMPLES_DIR, SNAPSHOTS_DIR)
 
 
 # --- Data ------------------------------------------------------------------------------------
@@ -112,6 +128,13 @@ def load_training_data(path: str | os.PathLike, pair: str) -> dict[str, Any]:
         if len(data[key]) == 0:
             raise UserError(f"{path}: {key} holds no images; rebuild it with data_prep.py")
     return data
+
+
+def heldout_split(data: dict[str, Any]) -> str:
+    """The split the per-epoch held-out metrics and sample clips come from: "val" (the
+    validation actors) when the data set has validation images in both domains, else
+    "test" (a data set made with --val-actors none, or the original's converted data)."""
+    return "val" if all(len(data.get(f"val_{d}", ())) for d in data_prep.DOMAINS) else "test"
 
 
 def _as_batch(images: np.ndarray) -> np.ndarray:
@@ -672,11 +695,35 @@ class SampleWriter(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         number = epoch + 1
-        if not self.clips or not (number == self.last_epoch
-                                  or (self.every and number % self.every == 0)):
+        if not self.clips or not _due(number, every=self.every, last_epoch=self.last_epoch):
             return
         write_samples(self.model, self.clips, self.out / SAMPLES_DIR / f"epoch_{number:04d}",
                       labels=self.labels)
+
+
+def _due(number: int, *, every: int, last_epoch: int) -> bool:
+    """Whether 1-based epoch `number` gets a sample / snapshot folder: every `every` epochs
+    (never when 0) and always after the run's last epoch."""
+    return number == last_epoch or bool(every and number % every == 0)
+
+
+def _write_folder(folder: Path, fill: Callable[[Path], None]) -> Path:
+    """Let `fill` write into a temporary folder beside `folder`, then rename it to `folder`,
+    so the folder appears whole or not at all. A folder already there was left by an epoch
+    that was re-run after a kill (same run, same epoch) and is replaced."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=_ensure_dir(folder.parent)))
+    try:
+        umask = os.umask(0)  # mkdtemp makes owner-only folders; give the usual permissions
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
+        fill(tmp)
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return folder
 
 
 def write_samples(model: CycleGAN, clips: dict[str, np.ndarray], folder: Path, *,
@@ -687,8 +734,7 @@ def write_samples(model: CycleGAN, clips: dict[str, np.ndarray], folder: Path, *
     The npz keeps no absolute level, so Griffin-Lim runs at reference 1 and the audio is
     peak-normalised to SAMPLE_PEAK.
     """
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=_ensure_dir(folder.parent)))
-    try:
+    def fill(tmp: Path) -> None:
         for domain, stack in clips.items():
             forward, backward = ((model.gen_AB, model.gen_BA) if domain == "A"
                                  else (model.gen_BA, model.gen_AB))
@@ -707,13 +753,40 @@ def write_samples(model: CycleGAN, clips: dict[str, np.ndarray], folder: Path, *
                     audio = image_to_audio(picture, ref=1.0, n_iter=SAMPLE_GRIFFIN_LIM_ITERS)
                     peak = float(np.max(np.abs(audio))) or 1.0
                     write_audio(tmp / f"{stem}_{name}.wav", audio * (SAMPLE_PEAK / peak))
-        if folder.exists():  # left by an epoch that was re-run after a kill: same run
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return folder
+
+    return _write_folder(folder, fill)
+
+
+class SnapshotWriter(keras.callbacks.Callback):
+    """Every `every` epochs and after the run's last epoch, write snapshots/epoch_NNNN/
+    (see write_snapshot); no snapshot at all when `every` is 0.
+
+    Runs before RunWriter's checkpoint: a kill between the two re-runs the epoch on
+    --resume, which writes its snapshot again, so no completed epoch lacks its snapshot.
+    """
+
+    def __init__(self, out: Path, config: dict[str, Any], *, every: int,
+                 last_epoch: int) -> None:
+        super().__init__()
+        self.out, self.config, self.every, self.last_epoch = out, config, every, last_epoch
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        number = epoch + 1
+        if self.every and _due(number, every=self.every, last_epoch=self.last_epoch):
+            write_snapshot(self.model.gen_AB, self.out / SNAPSHOTS_DIR / f"epoch_{number:04d}",
+                           config={**self.config, "epoch": number})
+
+
+def write_snapshot(generator: keras.Model, folder: Path, *, config: dict[str, Any]) -> Path:
+    """Write a complete model folder for one epoch: `config` as config.json and `generator`
+    (source -> target) as generator_AtoB.weights.h5 in SNAPSHOT_DTYPE (float16, half the
+    size; models.load_generator reads it into a float32 network). The folder appears whole
+    (see _write_folder). Returns `folder`."""
+    def fill(tmp: Path) -> None:
+        models.write_config(tmp, config)
+        models.save_generator(generator, tmp, "AtoB", dtype=SNAPSHOT_DTYPE)
+
+    return _write_folder(folder, fill)
 
 
 def _ensure_dir(path: Path) -> Path:
@@ -853,7 +926,7 @@ def resolve_settings(args: argparse.Namespace, stored: dict[str, Any] | None) ->
     """Training settings: flags given now, else the resumed run's, else the defaults.
 
     A flag given with --resume that changes a setting fixed for the run (anything but
-    epochs, data dir, sampling, held-out count, devices) is a UserError.
+    epochs, data dir, sampling, snapshots, held-out count, devices, xla) is a UserError.
     """
     previous = (stored or {}).get("training", {})
     settings = {}
@@ -874,7 +947,7 @@ def resolve_settings(args: argparse.Namespace, stored: dict[str, Any] | None) ->
 def check_settings(settings: dict[str, Any]) -> None:
     """One-line UserErrors for out-of-range numbers."""
     rules = {"epochs": 1, "batch_size": 1, "filters": 1, "res_blocks": 0, "pool_size": 0,
-             "sample_every": 0, "sample_clips": 0, "eval_images": 0}
+             "sample_every": 0, "snapshot_every": 0, "sample_clips": 0, "eval_images": 0}
     for name, low in rules.items():
         if settings[name] < low:
             raise UserError(f"--{name.replace('_', '-')} must be >= {low}, got {settings[name]}")
@@ -924,19 +997,27 @@ def _remove(paths: Sequence[Path]) -> None:
 def build_config(*, pair: str, source: str, target: str, image_size: int,
                  settings: dict[str, Any], data: dict[str, Any], data_path: Path
                  ) -> dict[str, Any]:
-    """The run's config.json (the contract in notes/common.md plus every training setting)."""
-    actors = sorted({int(a) for key in ("test_A_actors", "test_B_actors")
-                     for a in np.asarray(data[key]).ravel()})
+    """The run's config.json (the contract in notes/common.md plus every training setting).
+
+    train_actors / val_actors / test_actors are the actors whose images are in the data
+    set's train / val / test split (val_actors [] when it has none); heldout_split says which
+    split the per-epoch metrics and samples used (see heldout_split).
+    """
+    def actors(split: str) -> list[int]:
+        return sorted({int(a) for domain in data_prep.DOMAINS
+                       for a in np.asarray(data.get(f"{split}_{domain}_actors", ())).ravel()})
+
     return {
         "pair": pair, "source": source, "target": target, "image_size": int(image_size),
         "generator": {"filters": settings["filters"], "res_blocks": settings["res_blocks"]},
         "discriminator": {"filters": settings["filters"]},
         "stft": dict(data_prep.STFT_SETTINGS),
-        "test_actors": actors,
+        "train_actors": actors("train"), "val_actors": actors("val"),
+        "test_actors": actors("test"), "heldout_split": heldout_split(data),
         "training": {**settings, "beta_1": BETA_1},
-        "data": {"path": str(data_path), "train_A": len(data["train_A"]),
-                 "train_B": len(data["train_B"]), "test_A": len(data["test_A"]),
-                 "test_B": len(data["test_B"])},
+        "data": {"path": str(data_path),
+                 **{f"{split}_{domain}": len(data.get(f"{split}_{domain}", ()))
+                    for split in ("train", "val", "test") for domain in data_prep.DOMAINS}},
         "keras_backend": keras.backend.backend(),
     }
 
@@ -975,7 +1056,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", type=Path, default=None,
                         help=f"folder holding <pair>.npz from data_prep.py (default: {d['data_dir']})")
     parser.add_argument("--out", type=Path, default=None,
-                        help="run folder for models, checkpoint, logs and samples "
+                        help="run folder for models, checkpoint, logs, samples and snapshots "
                              "(default: results/<pair>)")
     parser.add_argument("--epochs", type=int, default=None,
                         help=f"total epochs to train (default: {d['epochs']}); with --resume, "
@@ -1008,15 +1089,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=None,
                         help=f"seed of weights, data order and pool (default: {d['seed']})")
     parser.add_argument("--sample-every", type=int, default=None,
-                        help=f"write spectrogram plots and audio of held-out clips every N "
-                             f"epochs and after the last; 0: only after the last "
-                             f"(default: {d['sample_every']})")
+                        help=f"write spectrogram plots and audio of held-out (validation) "
+                             f"clips every N epochs and after the last; 0: only after the "
+                             f"last (default: {d['sample_every']})")
+    parser.add_argument("--snapshot-every", type=int, default=None,
+                        help=f"write snapshots/epoch_NNNN/ (config.json + float16 "
+                             f"generator_AtoB.weights.h5, a loadable model folder to choose "
+                             f"the shipped epoch from) every N epochs and after the last; 0: "
+                             f"no snapshots; may change on --resume "
+                             f"(default: {d['snapshot_every']})")
     parser.add_argument("--sample-clips", type=int, default=None,
                         help=f"held-out clips per direction in each sample folder "
                              f"(default: {d['sample_clips']})")
     parser.add_argument("--eval-images", type=int, default=None,
-                        help=f"held-out images per domain for the per-epoch cycle/identity L1, "
-                             f"0 to skip (default: {d['eval_images']})")
+                        help=f"held-out (validation) images per domain for the per-epoch "
+                             f"cycle/identity L1, 0 to skip (default: {d['eval_images']})")
     parser.add_argument("--devices", default=None,
                         help=f"accelerators to train on in data parallel: a count or 'all' "
                              f"(tf.distribute on TensorFlow, keras.distribution on JAX) "
@@ -1031,10 +1118,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "faster (JAX always compiles with XLA) (default: auto)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out from its last completed epoch with its "
-                             "stored settings (default: start a new run)")
+                             "stored settings, keeping its snapshots (default: start a new "
+                             "run)")
     parser.add_argument("--force", action="store_true",
                         help="start a new run even if --out holds one, deleting that run's "
-                             "files (default: refuse)")
+                             "files, samples and snapshots (default: refuse)")
     parser.add_argument("--quiet", action="store_true",
                         help="one line per epoch instead of a progress bar (default: bar)")
     return parser
@@ -1115,9 +1203,9 @@ def _train(out: Path, *, pair: str, source: str, target: str, settings: dict[str
     if (out / CHECKPOINT_NAME).is_file() and not stale:
         completed = load_checkpoint(model, out / CHECKPOINT_NAME)
     _remove(stale)  # --force: the old run goes only now that the new one can start
-    models.write_config(_ensure_dir(out), build_config(
-        pair=pair, source=source, target=target, image_size=image_shape[0], settings=settings,
-        data=data, data_path=data_path))
+    config = build_config(pair=pair, source=source, target=target, image_size=image_shape[0],
+                          settings=settings, data=data, data_path=data_path)
+    models.write_config(_ensure_dir(out), config)
     if completed >= epochs:
         print(f"{out}: already trained for {completed} of {epochs} epochs; pass a larger "
               "--epochs with --resume to train on")
@@ -1129,21 +1217,29 @@ def _train(out: Path, *, pair: str, source: str, target: str, settings: dict[str
           f"{count_params(model.disc_A) / 1e6:.2f} M parameters each; backend {backend}"
           f"{' (XLA)' if model.jit_compile is True and backend == 'tensorflow' else ''}, "
           f"{device_text}, precision {settings['mixed_precision']}; writing to {out}")
+    split = config["heldout_split"]
+    if split == "val":
+        print(f"held-out metrics and samples: validation actors {config['val_actors']} (test "
+              f"actors {config['test_actors']} are left for evaluate.py)")
+    else:
+        print(f"note: {data_path} has no validation images; held-out metrics and samples use "
+              f"its test actors {config['test_actors']}", file=sys.stderr)
+    held_out = {domain: data[f"{split}_{domain}"] for domain in data_prep.DOMAINS}
     eval_count = settings["eval_images"]
     validation = HeldOutBatches(
-        data["test_A"][spread_indices(len(data["test_A"]), eval_count)],
-        data["test_B"][spread_indices(len(data["test_B"]), eval_count)], batch_size=batch_size)
+        *(stack[spread_indices(len(stack), eval_count)] for stack in held_out.values()),
+        batch_size=batch_size)
     validate = bool(eval_count and len(validation))
     if eval_count and not validate:
-        print(f"note: fewer than {batch_size} held-out images per domain in {data_path}; no "
-              "held-out metrics", file=sys.stderr)
-    clips = {domain: data[f"test_{domain}"][spread_indices(len(data[f"test_{domain}"]),
-                                                           settings["sample_clips"])]
-             for domain in ("A", "B")}
+        print(f"note: fewer than {batch_size} held-out ({split}) images per domain in "
+              f"{data_path}; no held-out metrics", file=sys.stderr)
+    clips = {domain: stack[spread_indices(len(stack), settings["sample_clips"])]
+             for domain, stack in held_out.items()}
     callbacks = [
         SampleWriter(out, {key: value for key, value in clips.items() if len(value)},
                      every=settings["sample_every"], last_epoch=epochs,
                      labels={"A": source, "B": target}),
+        SnapshotWriter(out, config, every=settings["snapshot_every"], last_epoch=epochs),
         CsvLog(out / LOG_NAME, completed_epochs=completed),
         TensorBoardLog(out / TENSORBOARD_DIR),
         RunWriter(out),  # last of the run's own: the checkpoint marks the epoch complete
@@ -1159,7 +1255,8 @@ def _train(out: Path, *, pair: str, source: str, target: str, settings: dict[str
               validation_steps=len(validation) if validate else None,
               callbacks=callbacks, verbose=2 if quiet else 1)
     print(f"done: {epochs} epochs; generators in {models.generator_path(out, 'AtoB')} "
-          f"({source} -> {target}) and {models.generator_path(out, 'BtoA')}")
+          f"({source} -> {target}) and {models.generator_path(out, 'BtoA')}"
+          + (f"; snapshots in {out / SNAPSHOTS_DIR}" if settings["snapshot_every"] else ""))
     return model
 
 

@@ -1,5 +1,6 @@
-"""data_prep.py: RAVDESS names, pair building, speaker split, windows, idempotence, atomic
-writes, bad input, the original-format conversion and both downloads (no network)."""
+"""data_prep.py: RAVDESS names, pair building, the three-way speaker split (train / val /
+test), windows, idempotence, atomic writes, bad input, the original-format conversion and both
+downloads (no network)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ from spectro import (IMAGE_SIZE, N_BINS, N_FRAMES, SAMPLE_RATE, UserError, n_fra
                      window_starts)
 
 EMOTION_CODES = {"calm": 2, "angry": 5, "fearful": 6}
-ACTORS = (1, 2, 3, 4)
+ACTORS = (1, 2, 3, 4, 5)
 TEST_ACTORS = (3, 4)  # 3 male, 4 female
+VAL_ACTORS = (5,)  # male; 1 and 2 train
+SPLIT_ARGS = ["--test-actors", "3,4", "--val-actors", "5"]
 SILENCE_S = 0.3  # digital silence before and after every tone (trimmed away)
 TONE_S = 0.8
 LONG_S = 5.0  # one clip longer than a window (257 frames = 4.1 s)
@@ -47,7 +50,7 @@ def _write(path: Path, seconds: float, freq: float, *, sr: int, channels: int = 
 
 
 def make_tree(root: Path) -> Path:
-    """A small RAVDESS-named tree: 4 actors x {calm, angry, fearful} x 2 files, mixed 16/48 kHz,
+    """A small RAVDESS-named tree: 5 actors x {calm, angry, fearful} x 2 files, mixed 16/48 kHz,
     one stereo file, one long file, one corrupt file and three files outside the scheme."""
     for actor in ACTORS:
         for e_index, emotion in enumerate(EMOTION_CODES):
@@ -72,6 +75,7 @@ def tree(tmp_path: Path) -> Path:
 
 def _build(tree: Path, out: Path, pair: str = "calm2anger", **options) -> dict:
     options.setdefault("test_actors", TEST_ACTORS)
+    options.setdefault("val_actors", VAL_ACTORS)
     return build_pair(tree, pair, out_dir=out, **options)
 
 
@@ -119,11 +123,21 @@ def test_build_pair_is_speaker_disjoint_with_expected_counts(tree, tmp_path):
     data = data_prep.load_pair_npz(summary["path"])
     assert (data["pair"], data["source"], data["target"]) == ("calm2anger", "calm", "angry")
     for domain in "AB":
-        train, test = set(data[f"train_{domain}_actors"]), set(data[f"test_{domain}_actors"])
-        assert train == {1, 2} and test == set(TEST_ACTORS)
-        assert not {Path(f).parent.name for f in data[f"train_{domain}_files"]} & {
-            f"Actor_{a:02d}" for a in TEST_ACTORS}
+        train, val, test = (set(data[f"{part}_{domain}_actors"])
+                            for part in ("train", "val", "test"))
+        assert train == {1, 2} and val == set(VAL_ACTORS) and test == set(TEST_ACTORS)
+        held_out = {f"Actor_{a:02d}" for a in TEST_ACTORS + VAL_ACTORS}
+        assert not {Path(f).parent.name for f in data[f"train_{domain}_files"]} & held_out
+        assert {Path(f).parent.name for f in data[f"val_{domain}_files"]} == {"Actor_05"}
     assert list(data["test_actors"]) == list(TEST_ACTORS)
+    assert list(data["val_actors"]) == list(VAL_ACTORS)
+    assert list(data["train_actors"]) == [1, 2]
+    assert (summary["test_actors"], summary["val_actors"], summary["train_actors"]) == (
+        list(TEST_ACTORS), list(VAL_ACTORS), [1, 2])
+    # Actor 5 has two calm and two angry one-window clips.
+    assert summary["files"]["val_A"] == summary["files"]["val_B"] == 2
+    assert summary["windows"]["val_A"] == summary["windows"]["val_B"] == 2
+    assert len(data["val_A"]) == len(data["val_B"]) == 2
     # calm: 4 training files, but the corrupt one is skipped and reported.
     assert summary["files"]["train_A"] == 5 and summary["windows"]["train_A"] == 4
     assert [name for name, _ in summary["unreadable"]] == [CORRUPT_FILE]
@@ -134,7 +148,7 @@ def test_build_pair_is_speaker_disjoint_with_expected_counts(tree, tmp_path):
     assert len(data["train_B"]) == 3 + n_long
     assert list(data["train_B_files"]).count(LONG_FILE) == n_long
     assert len(data["test_A"]) == len(data["test_B"]) == 4
-    for key in ("train_A", "train_B", "test_A", "test_B"):
+    for key in ("train_A", "train_B", "val_A", "val_B", "test_A", "test_B"):
         stack = data[key]
         assert stack.dtype == np.float16 and stack.shape[1:] == (IMAGE_SIZE, IMAGE_SIZE)
         assert stack.min() >= -1 and stack.max() <= 1
@@ -174,10 +188,10 @@ def test_clip_to_windows_matches_window_counts(rng):
 def test_aliases_name_the_same_pair(tree, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["--ravdess", str(tree), "--pair", "calm2angry", "--out", str(out),
-                 "--test-actors", "3,4"]) == 0
+                 *SPLIT_ARGS]) == 0
     assert (out / "calm2anger.npz").is_file()
     assert "up to date" in _run_ok(["--ravdess", str(tree), "--pair", "calm2anger", "--out",
-                                    str(out), "--test-actors", "3,4"], capsys)
+                                    str(out), *SPLIT_ARGS], capsys)
     summary = _build(tree, out, "fear2anger")
     assert Path(summary["path"]).name == "fearful2anger.npz"
     assert (summary["source"], summary["target"]) == ("fearful", "angry")
@@ -205,9 +219,102 @@ def test_several_pairs_read_each_file_once(tree, tmp_path, monkeypatch):
 
     monkeypatch.setattr(data_prep, "file_to_windows", counting)
     summaries = build_pairs(tree, ["calm2anger", "calm2fearful", "fearful2anger"],
-                            out_dir=tmp_path / "out", test_actors=TEST_ACTORS)
+                            out_dir=tmp_path / "out", test_actors=TEST_ACTORS,
+                            val_actors=VAL_ACTORS)
     assert [s["status"] for s in summaries] == ["built"] * 3
     assert len(calls) == len(set(calls)) == len(data_prep.scan_ravdess(tree))
+
+
+# --- The validation split --------------------------------------------------------------------
+def test_summary_shows_the_three_way_split(tree, tmp_path, capsys):
+    text = _run_ok(["--ravdess", str(tree), *SPLIT_ARGS, "--out", str(tmp_path / "out")],
+                   capsys)
+    assert "val files/windows" in text
+    assert ("split by speaker: test actors 03,04 (1 male, 1 female), validation actors 05 "
+            "(1 male, 0 female), train actors 01,02") in text
+
+
+def test_val_and_test_actors_must_not_overlap(tree, tmp_path, monkeypatch, capsys):
+    def no_download(*args, **kwargs):
+        raise AssertionError("the overlap must be reported before any download")
+
+    monkeypatch.setattr(data_prep, "_download_url", no_download)
+    out = tmp_path / "out"
+    for extra in ([], ["--download", "ravdess"]):
+        err = _run_error(["--ravdess", str(tree), "--test-actors", "3,4", "--val-actors",
+                          "4,5", "--out", str(out), *extra], capsys)
+        assert "actor(s) 04 are in both --val-actors (04,05) and --test-actors (03,04)" in err
+    assert not out.exists()
+    with pytest.raises(UserError, match="actor.s. 03,04 are in both"):
+        _build(tree, out, val_actors=(4, 3))
+    records = data_prep.scan_ravdess(tree)
+    with pytest.raises(UserError, match="in both"):
+        data_prep.split_by_actor(records, (3, 4), (3,))
+    split = data_prep.split_by_actor(records, (3, 4), (5,))
+    assert {part: {f.actor for f in files} for part, files in split.items()} == {
+        "train": {1, 2}, "val": {5}, "test": {3, 4}}
+    # The two-way call of before still works: no validation actors, an empty val list.
+    assert data_prep.split_by_actor(records, (3, 4))["val"] == []
+
+
+@pytest.mark.parametrize("value", ["none", ""])
+def test_no_validation_actors_gives_an_empty_val_split(tree, tmp_path, capsys, value):
+    out = tmp_path / "out"
+    text = _run_ok(["--ravdess", str(tree), "--test-actors", "3,4", "--val-actors", value,
+                    "--out", str(out)], capsys)
+    assert "validation actors none, train actors 01,02,05" in text
+    data = data_prep.load_pair_npz(out / "calm2anger.npz")
+    for domain in "AB":
+        assert data[f"val_{domain}"].shape == (0, IMAGE_SIZE, IMAGE_SIZE)
+        assert len(data[f"val_{domain}_files"]) == len(data[f"val_{domain}_actors"]) == 0
+        assert set(data[f"train_{domain}_actors"]) == {1, 2, 5}
+    assert list(data["val_actors"]) == [] and list(data["train_actors"]) == [1, 2, 5]
+
+
+def test_bad_val_actors_value_is_a_usage_error(tree, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--ravdess", str(tree), "--val-actors", "15,x"])
+    assert exc.value.code == 2
+    assert "'15,x' is not a comma-separated list of actor numbers" in capsys.readouterr().err
+
+
+def test_other_val_actors_rebuild_the_data_set(tree, tmp_path):
+    out = tmp_path / "out"
+    assert _build(tree, out)["status"] == "built"
+    assert _build(tree, out, val_actors=())["status"] == "built"
+    assert _build(tree, out, val_actors=())["status"] == "up to date"
+    assert _build(tree, out)["status"] == "built"
+
+
+def test_data_set_without_val_split_is_refused_then_rebuilt(tree, tmp_path, capsys):
+    out = tmp_path / "out"
+    path = Path(_build(tree, out)["path"])
+    with np.load(path) as npz:  # what data_prep.py wrote before the validation split
+        arrays = {name: npz[name] for name in npz.files if not name.startswith("val_")}
+    arrays.update(fingerprint=np.array("made by data_prep version 1"),
+                  format_version=np.array(1))
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+    with pytest.raises(UserError) as error:
+        data_prep.load_pair_npz(path)
+    message = str(error.value)
+    assert "made before the validation split" in message and "\n" not in message
+    assert "rebuild it with `python data_prep.py --ravdess DIR --pair calm2anger`" in message
+    # Our own older file: re-running the command rebuilds it, no --force needed.
+    _run_ok(["--ravdess", str(tree), *SPLIT_ARGS, "--out", str(out)], capsys)
+    assert len(data_prep.load_pair_npz(path)["val_A"]) == 2
+
+
+def test_save_pair_npz_without_val_stores_an_empty_split(tmp_path, rng):
+    groups = [(split, domain) for split in ("train", "test") for domain in "AB"]
+    images = {g: rng.uniform(-1, 1, (2, IMAGE_SIZE, IMAGE_SIZE)) for g in groups}
+    path = data_prep.save_pair_npz(tmp_path / "calm2anger.npz", pair="calm2anger",
+                                   images=images, files={g: ["a.wav", "b.wav"] for g in groups},
+                                   actors={g: [1, 2] for g in groups})
+    data = data_prep.load_pair_npz(path)
+    assert data["val_A"].shape == data["val_B"].shape == (0, IMAGE_SIZE, IMAGE_SIZE)
+    assert data["val_A"].dtype == np.float16 and len(data["val_B_actors"]) == 0
+    assert int(data["format_version"]) == data_prep.FORMAT_VERSION == 2
 
 
 # --- Idempotence and safe writing -------------------------------------------------------------
@@ -300,25 +407,27 @@ def test_unknown_pair_is_rejected(tree, capsys):
 
 def test_too_few_files_for_the_split(tree, tmp_path, capsys):
     out = ["--out", str(tmp_path / "out")]
-    err = _run_error(["--ravdess", str(tree), "--test-actors", "9"] + out, capsys)
+    err = _run_error(["--ravdess", str(tree), "--test-actors", "9", "--val-actors", "5"] + out,
+                     capsys)
     assert "too few files" in err and "test calm" in err
-    err = _run_error(["--ravdess", str(tree), "--pair", "calm2sad", "--test-actors", "3,4"]
-                     + out, capsys)
+    err = _run_error(["--ravdess", str(tree), "--pair", "calm2sad", *SPLIT_ARGS] + out, capsys)
     assert "train sad" in err
+    # The default validation actors 15, 16 are not in this tree.
+    err = _run_error(["--ravdess", str(tree), "--test-actors", "3,4"] + out, capsys)
+    assert "val calm" in err and "validation actors 15,16" in err and "--val-actors" in err
     assert not (tmp_path / "out").exists()
 
 
 def test_corrupt_file_is_skipped_and_reported(tree, tmp_path, capsys):
-    text = _run_ok(["--ravdess", str(tree), "--test-actors", "3,4", "--out",
-                    str(tmp_path / "out")], capsys)
+    text = _run_ok(["--ravdess", str(tree), *SPLIT_ARGS, "--out", str(tmp_path / "out")],
+                   capsys)
     assert f"skipped unreadable file {CORRUPT_FILE}: not a readable audio file" in text
     assert "skipped 3 file(s) outside the RAVDESS naming scheme" in text
 
 
 def test_all_builds_what_it_can_and_fails_the_rest(tree, tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["--ravdess", str(tree), "--all", "--test-actors", "3,4", "--out",
-                 str(out)]) == 1
+    assert main(["--ravdess", str(tree), "--all", *SPLIT_ARGS, "--out", str(out)]) == 1
     text = capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == ["calm2anger.npz", "calm2fearful.npz"]
     assert "calm2happy (calm -> happy): FAILED" in text
@@ -332,8 +441,8 @@ def test_every_group_unreadable_fails(tmp_path, capsys):
             path = root / _name(emotion, 1, 1, actor)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(b"garbage")
-    err = _run_error(["--ravdess", str(root), "--test-actors", "2", "--out",
-                      str(tmp_path / "out")], capsys)
+    err = _run_error(["--ravdess", str(root), "--test-actors", "2", "--val-actors", "none",
+                      "--out", str(tmp_path / "out")], capsys)
     assert "no readable files" in err
 
 
@@ -343,6 +452,7 @@ def test_help_documents_defaults(capsys):
     assert exc.value.code == 0
     text = capsys.readouterr().out
     assert "17,18,19,20" in text and "calm2anger" in text and "top_db=40" in text
+    assert "--val-actors LIST" in text and "(default: 15,16)" in text
 
 
 # --- The original's npz (--download seed) -----------------------------------------------------
@@ -366,6 +476,7 @@ def test_convert_original_npz(tmp_path, rng):
     np.testing.assert_allclose(data["test_B"][0].astype(np.float32), b[-1] / 127.5 - 1,
                                atol=1e-3)
     assert set(data["train_A_actors"]) == {-1} and str(data["origin"]) == "seed"
+    assert len(data["val_A"]) == len(data["val_B"]) == 0  # speakers unknown: no val split
     again = data_prep.convert_original_npz(source, "calm2anger", out_dir=tmp_path / "out",
                                            test_fraction=0.2)
     assert again["status"] == "up to date" and again["windows"] == summary["windows"]
@@ -464,7 +575,7 @@ def test_download_ravdess_with_a_patched_fetch(tree, tmp_path, monkeypatch, caps
     assert not (out / data_prep.RAVDESS_ZIP_NAME).exists()
     monkeypatch.setattr(data_prep, "RAVDESS_ZIP_MD5",
                         hashlib.md5(local_zip.read_bytes()).hexdigest())
-    text = _run_ok(["--download", "ravdess", "--out", str(out), "--test-actors", "3,4"], capsys)
+    text = _run_ok(["--download", "ravdess", "--out", str(out), *SPLIT_ARGS], capsys)
     assert (out / data_prep.RAVDESS_ZIP_NAME).is_file()
     assert (out / "ravdess" / LONG_FILE).read_bytes() == (tree / LONG_FILE).read_bytes()
     assert "wrote" in text and (out / "calm2anger.npz").is_file()
@@ -505,16 +616,18 @@ def test_real_ravdess_calm2anger(tmp_path):
     data = data_prep.load_pair_npz(summary["path"])
     records = data_prep.scan_ravdess(RAVDESS_DIR)
     actors = sorted({r.actor for r in records})
+    held_out = set(data_prep.DEFAULT_TEST_ACTORS) | set(data_prep.DEFAULT_VAL_ACTORS)
     for domain, emotion in (("A", "calm"), ("B", "angry")):
         split = data_prep.split_by_actor(data_prep.select_files(records, emotion),
-                                         data_prep.DEFAULT_TEST_ACTORS)
-        for part in ("train", "test"):
+                                         data_prep.DEFAULT_TEST_ACTORS,
+                                         data_prep.DEFAULT_VAL_ACTORS)
+        for part in ("train", "val", "test"):
             key = f"{part}_{domain}"
             assert summary["files"][key] == len(split[part])
             assert len(data[key]) >= len(split[part])
             assert set(data[f"{key}_files"]) == {
                 r.path.relative_to(RAVDESS_DIR).as_posix() for r in split[part]}
         assert set(data[f"test_{domain}_actors"]) == set(data_prep.DEFAULT_TEST_ACTORS)
-        assert set(data[f"train_{domain}_actors"]) == set(actors) - set(
-            data_prep.DEFAULT_TEST_ACTORS)
+        assert set(data[f"val_{domain}_actors"]) == set(data_prep.DEFAULT_VAL_ACTORS)
+        assert set(data[f"train_{domain}_actors"]) == set(actors) - held_out
     assert summary["unreadable"] == []

@@ -358,23 +358,27 @@ def test_model_run_and_results_page(ravdess_tree, tmp_path):
     assert load_audio(next((out / "samples").glob("calm2anger_*.wav"))).size > 0
 
 
+def baseline_entry() -> dict:
+    """A hand-made metrics.json entry of calm2anger without a model."""
+    return {"pair": "calm2anger", "source": "calm", "target": "angry", "test_actors": [17],
+            "model": None, "n_clips": 1,
+            "classifier": {"accuracy": 0.5, "test_clips": 8, "emotions": ["calm", "angry"],
+                           "chance": 0.5, "source_vs_target": 0.9},
+            "settings": {"griffin_lim_iters": 32, "phase": "source"},
+            "recogniser": None,
+            "systems": {s: None if s == "converted" else {
+                "judged_target": 0.5, "target_over_source": 0.5, "mcd_to_target": 5.0,
+                "mcd_to_target_std": 1.0, "mcd_to_source": 0.0, "mcd_to_source_std": 0.0,
+                "f0_mean_hz": 150.0, "f0_std_hz": 20.0, "voiced_fraction": 0.8,
+                "energy_db": -30.0, "recognised": None} for s in ev.SYSTEMS}}
+
+
 def test_page_without_models_says_so(tmp_path):
     out = tmp_path / "results"
-    entry = {"pair": "calm2anger", "source": "calm", "target": "angry", "test_actors": [17],
-             "model": None, "n_clips": 1,
-             "classifier": {"accuracy": 0.5, "test_clips": 8, "emotions": ["calm", "angry"],
-                            "chance": 0.5, "source_vs_target": 0.9},
-             "settings": {"griffin_lim_iters": 32, "phase": "source"},
-             "recogniser": None,
-             "systems": {s: None if s == "converted" else {
-                 "judged_target": 0.5, "target_over_source": 0.5, "mcd_to_target": 5.0,
-                 "mcd_to_target_std": 1.0, "mcd_to_source": 0.0, "mcd_to_source_std": 0.0,
-                 "f0_mean_hz": 150.0, "f0_std_hz": 20.0, "voiced_fraction": 0.8,
-                 "energy_db": -30.0, "recognised": None} for s in ev.SYSTEMS}}
-    ev.write_metrics(out / "metrics.json", {"pairs": {"calm2anger": entry}})
-    assert page.main(["--out", str(out)]) == 0
+    ev.write_metrics(out / "metrics.json", {"pairs": {"calm2anger": baseline_entry()}})
+    assert page.main(["--out", str(out), "--models", str(tmp_path / "models")]) == 0
     readme = (out / "README.md").read_text()
-    assert "No model is trained yet" in readme
+    assert "No model is trained yet" in readme and "Which epoch ships" not in readme
     assert "no recogniser installed" in readme and "5.00 ± 1.00" in readme
     assert "| 50% | 50% | 5.00 ± 1.00 | 0.00 ± 0.00 | 150 | 20 | 80% | -30.0 | n/a |" in readme
     assert not (out / "samples").exists()
@@ -418,6 +422,194 @@ def test_cli_errors(ravdess_tree, tmp_path, capsys):
             ev.main(argv)
         assert exit_info.value.code == 2
         assert says in capsys.readouterr().err
+
+
+# --- Epoch selection ------------------------------------------------------------------------
+def selection_rows(*figures: tuple[int, float, float]) -> list[dict]:
+    return [{"epoch": e, "judged_target": share, "mcd_to_target": mcd}
+            for e, share, mcd in figures]
+
+
+def test_choose_epoch_guard_and_tie_breaks():
+    rows = selection_rows((10, 0.50, 7.0), (20, 0.90, 9.5), (30, 0.60, 8.9), (40, 0.60, 8.2),
+                          (50, 0.55, 9.0))
+    # Limit 8.0 + 1.0 = 9.0 dB: epoch 20 (best share) is out, 50 (exactly at the limit) in;
+    # 30 and 40 tie on share, and 40 has the lower MCD.
+    choice = ev.choose_epoch(rows, 8.0)
+    assert choice == {"epoch": 40, "guard_held": True, "mcd_limit_db": 9.0,
+                      "passing": [10, 30, 40, 50]}
+    assert ev.choose_epoch(rows, 8.0, margin_db=2.0)["epoch"] == 20
+    # Equal share and MCD: the earlier epoch, whatever the order of the rows.
+    tied = selection_rows((70, 0.6, 8.0), (60, 0.6, 8.0), (80, 0.2, 1.0))
+    assert ev.choose_epoch(tied, 8.0)["epoch"] == 60
+    # No epoch within the guard: the best share anyway, and the record says so.
+    fallback = ev.choose_epoch(rows, 5.0)
+    assert fallback["epoch"] == 20 and not fallback["guard_held"] and fallback["passing"] == []
+    with pytest.raises(ValueError):
+        ev.choose_epoch([], 5.0)
+
+
+def tiny_weights(folder: Path, seed: int, *, dtype: str = "float32") -> Path:
+    """The weights file of a tiny generator initialised from `seed`, written into `folder`."""
+    import keras
+
+    import models as model_lib
+    from spectro import IMAGE_SIZE
+
+    keras.utils.set_random_seed(seed)
+    generator = model_lib.build_generator((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4, res_blocks=1)
+    return model_lib.save_generator(generator, folder, dtype=dtype)
+
+
+def snapshot_run(models: Path, *, epochs=(10, 20, 30), val_actors=(3, 4)) -> Path:
+    """A calm2anger run folder as train_cyclegan.py leaves it: config.json with val_actors,
+    float16 snapshots/epoch_NNNN/ per epoch, and the last epoch's generator in float32."""
+    import models as model_lib
+    from data_prep import STFT_SETTINGS
+    from spectro import IMAGE_SIZE
+
+    run = models / "calm2anger"
+    config = {"pair": "calm2anger", "source": "calm", "target": "angry",
+              "image_size": IMAGE_SIZE, "generator": {"filters": 4, "res_blocks": 1},
+              "discriminator": {"filters": 4}, "stft": dict(STFT_SETTINGS),
+              "train_actors": [1, 2], "val_actors": list(val_actors), "test_actors": [5, 6]}
+    model_lib.write_config(run, config)
+    for epoch in epochs:
+        snapshot = run / "snapshots" / f"epoch_{epoch:04d}"
+        model_lib.write_config(snapshot, {**config, "epoch": epoch})
+        tiny_weights(snapshot, epoch, dtype="float16")
+    tiny_weights(run, epochs[-1])
+    return run
+
+
+def test_same_weights_across_precisions(tmp_path):
+    full = tiny_weights(tmp_path / "a", 1)
+    half = tiny_weights(tmp_path / "b", 1, dtype="float16")
+    other = tiny_weights(tmp_path / "c", 2)
+    assert full.read_bytes() != half.read_bytes()
+    assert ev.same_weights(full, half) and ev.same_weights(half, full)
+    assert ev.same_weights(full, full) and not ev.same_weights(full, other)
+    import h5py
+
+    name, values = next((n, v) for n, v in ev._weight_arrays(half).items() if v.size > 1)
+    values.flat[0] = np.nextafter(values.flat[0], np.float16(np.inf))
+    with h5py.File(half, "r+") as handle:  # one weight one float16 step off
+        handle[name][...] = values
+    assert not ev.same_weights(full, half)
+    (tmp_path / "junk.h5").write_bytes(b"no hdf5 here")
+    assert not ev.same_weights(full, tmp_path / "junk.h5")
+
+
+def file_states(run: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run)): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
+
+
+def test_select_epoch_installs_the_winner(ravdess_tree, tmp_path, capsys):
+    import models as model_lib
+    from convert import find_model_dir
+
+    models = tmp_path / "models"
+    run = snapshot_run(models)
+    assert model_lib.generator_path(run).read_bytes() \
+        != model_lib.generator_path(run / "snapshots" / "epoch_0030").read_bytes()
+    out = tmp_path / "results"
+    argv = ["--pair", "calm2anger", "--select-epoch", "--models", str(models), "--ravdess",
+            str(ravdess_tree), "--out", str(out), "--no-asr", "--iters", "4", "--limit", "2"]
+    assert ev.main(argv) == 0
+    stdout = capsys.readouterr().out
+    selection = json.loads((run / "selection.json").read_text())
+    assert selection["val_actors"] == [3, 4] and selection["n_clips"] == 2
+    assert selection["test_actors"] == [5, 6]
+    # The classifier heard neither the validation (3, 4) nor the test actors (5, 6).
+    assert selection["classifier"]["train_actors"] == [1, 2]
+    assert selection["classifier"]["test_actors"] == [3, 4]
+    rows = selection["epochs"]
+    assert [row["epoch"] for row in rows] == [10, 20, 30]
+    zero_effort = selection["zero_effort_mcd_db"]
+    assert zero_effort == selection["reference"]["source"]["mcd_to_target"] > 0.0
+    assert selection["reference"]["target"]["mcd_to_target"] == 0.0
+    choice = ev.choose_epoch(rows, zero_effort)
+    chosen = selection["chosen_epoch"]
+    assert chosen == choice["epoch"] and selection["guard_held"] == choice["guard_held"]
+    assert [row["epoch"] for row in rows if row["chosen"]] == [chosen]
+    assert all(row["passes_guard"] == (row["mcd_to_target"] <= zero_effort + 1.0) for row in rows)
+    # Different random generators convert differently.
+    assert len({row["mcd_to_source"] for row in rows}) == 3
+    # Installed: the chosen snapshot's file, and its config plus epoch and selected_on.
+    snapshot = run / "snapshots" / f"epoch_{chosen:04d}"
+    assert model_lib.generator_path(run).read_bytes() \
+        == model_lib.generator_path(snapshot).read_bytes()
+    config = model_lib.read_config(run)
+    row = next(r for r in rows if r["epoch"] == chosen)
+    assert row["snapshot"] == f"snapshots/epoch_{chosen:04d}"  # relative: no local paths
+    assert config["epoch"] == chosen and config["val_actors"] == [3, 4]
+    assert config["selected_on"] == {"val_actors": [3, 4], "judged_target": row["judged_target"],
+                                     "mcd_db": row["mcd_to_target"]}
+    assert find_model_dir(models, "calm", "anger") == run
+    assert model_lib.load_generator(run).count_params() \
+        == model_lib.load_generator(snapshot).count_params()
+    table = (run / "selection.md").read_text()
+    assert "evaluate.py" in table.splitlines()[0] and "| **chosen** |" in table
+    assert f"epoch {chosen} " in stdout
+    assert f"installed as {model_lib.generator_path(run)}" in stdout
+    assert ("picked by judged-angry share anyway" in stdout) == (not selection["guard_held"])
+    assert "picked by judged-angry share anyway" in ev.selection_verdict(
+        {**selection, "guard_held": False})
+
+    # The results page names the chosen epoch (and that the test tables are older).
+    ev.write_metrics(out / "metrics.json", {"pairs": {"calm2anger": baseline_entry()}})
+    assert page.main(["--out", str(out), "--models", str(models)]) == 0
+    readme = (out / "README.md").read_text()
+    assert "## Which epoch ships" in readme and ev.selection_verdict(selection) in readme
+    assert "predate this choice" in readme
+
+    # Selecting again is allowed (the installed file is a snapshot's; the first run found
+    # the float32 generator the same as the last float16 snapshot) ...
+    args = ev.build_parser().parse_args(argv)
+    files = ev.scan_ravdess(ravdess_tree)
+    assert ev.plan_selection(args, "calm2anger", files).val_actors == (3, 4)
+    # ... but a generator that no snapshot holds is not replaced, and nothing is touched.
+    tiny_weights(run, 99)
+    before = file_states(run)
+    err = run_error(capsys, ev.main, argv)
+    assert "--force" in err and "generator_AtoB" in err and len(err.splitlines()) == 1
+    assert file_states(run) == before
+    forced = ev.build_parser().parse_args([*argv, "--force"])
+    assert ev.plan_selection(forced, "calm2anger", files) is not None
+
+
+def test_select_epoch_errors(ravdess_tree, tmp_path, capsys):
+    import models as model_lib
+
+    models = tmp_path / "models"
+    common = ["--models", str(models), "--ravdess", str(ravdess_tree), "--out",
+              str(tmp_path / "out"), "--no-asr"]
+    with pytest.raises(SystemExit) as exit_info:
+        ev.main(["--all", "--select-epoch", "--baselines-only", *common])
+    assert exit_info.value.code == 2 and "--baselines-only" in capsys.readouterr().err
+    run = tiny_model(models, test_actors=[5, 6])  # a run without snapshots
+    err = run_error(capsys, ev.main, ["--pair", "calm2anger", "--select-epoch", *common])
+    assert "snapshots" in err and "train_cyclegan.py --pair calm2anger" in err \
+        and "--snapshot-every" in err
+    assert ev.main(["--all", "--select-epoch", *common]) == 2
+    note, err = capsys.readouterr().err.splitlines()
+    assert note.startswith("note: calm2anger: no snapshots") and "skipped" in note
+    assert err.startswith("error: ") and "no run folder" in err
+    # Snapshots, but a config from before validation splits.
+    snapshot_run(models, epochs=(1,))
+    config = model_lib.read_config(run)
+    del config["val_actors"]
+    model_lib.write_config(run, config)
+    err = run_error(capsys, ev.main, ["--pair", "calm2anger", "--select-epoch", *common])
+    assert "val_actors" in err and "train_cyclegan.py --pair calm2anger" in err
+    model_lib.write_config(run, {**config, "val_actors": [12]})
+    err = run_error(capsys, ev.main, ["--pair", "calm2anger", "--select-epoch", *common])
+    assert "12" in err and "--ravdess" in err
+    model_lib.write_config(run, {**config, "val_actors": [3]})
+    (run / "selection.json").write_text("[1, 2]\n")
+    err = run_error(capsys, ev.main, ["--pair", "calm2anger", "--select-epoch", *common])
+    assert "selection.json" in err and "--force" in err
+    assert (run / "selection.json").read_text() == "[1, 2]\n"
 
 
 # --- Real data ------------------------------------------------------------------------------

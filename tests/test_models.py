@@ -123,3 +123,49 @@ def test_generator_inference_files_round_trip(tmp_path, rng):
                                atol=1e-6)
     with pytest.raises(UserError, match="no such file"):
         models.load_generator(tmp_path, "AtoB")
+
+
+def test_float16_inference_file_is_half_the_size_and_loads_into_float32(tmp_path, rng):
+    config = {"pair": "calm2anger", "image_size": 32,
+              "generator": {"filters": 8, "res_blocks": 2}}
+    generator = models.build_generator((32, 32, 1), filters=8, res_blocks=2)
+    full, half = tmp_path / "full", tmp_path / "half"
+    for folder in (full, half):
+        models.write_config(folder, config)
+    full_path = models.save_generator(generator, full)  # dtype float32 by default
+    half_path = models.save_generator(generator, half, dtype="float16")
+    assert half_path == half / "generator_AtoB.weights.h5"
+    # The arrays halve; the file layout (groups, names, attributes) is a fixed overhead.
+    full_size, half_size = full_path.stat().st_size, half_path.stat().st_size
+    weight_bytes = 4 * generator.count_params()
+    assert full_size - half_size == pytest.approx(weight_bytes / 2, rel=0.01)
+    assert not list(half.glob(".*"))  # no temporary file left behind
+
+    loaded_full = models.load_generator(full)
+    loaded_half = models.load_generator(half)
+    for original, exact, rounded in zip(generator.weights, loaded_full.weights,
+                                        loaded_half.weights):
+        assert exact.path == rounded.path and rounded.dtype == "float32"
+        np.testing.assert_array_equal(np.asarray(exact), np.asarray(original))
+        np.testing.assert_array_equal(
+            np.asarray(rounded), np.asarray(original).astype(np.float16).astype(np.float32))
+    images = rng.uniform(-1, 1, (2, 32, 32, 1)).astype("float32")
+    expected = np.asarray(generator(images))
+    np.testing.assert_allclose(np.asarray(loaded_full(images)), expected, atol=1e-6)
+    out_half = np.asarray(loaded_half(images))
+    assert out_half.dtype == np.float32
+    np.testing.assert_allclose(out_half, expected, atol=2e-2)
+    assert not np.array_equal(out_half, expected)  # it really is the rounded file
+
+
+def test_float16_refuses_weights_out_of_range_and_unknown_dtypes(tmp_path):
+    generator = models.build_generator((32, 32, 1), filters=4, res_blocks=0)
+    models.save_generator(generator, tmp_path, dtype="float16")
+    before = (tmp_path / "generator_AtoB.weights.h5").read_bytes()
+    generator.weights[0].assign(np.full(generator.weights[0].shape, 1e6, np.float32))
+    with pytest.raises(ValueError, match="does not fit in float16"):
+        models.save_generator(generator, tmp_path, dtype="float16")
+    assert (tmp_path / "generator_AtoB.weights.h5").read_bytes() == before  # untouched
+    assert [p.name for p in tmp_path.iterdir()] == ["generator_AtoB.weights.h5"]
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        models.save_generator(generator, tmp_path, dtype="bfloat16")

@@ -1,5 +1,6 @@
 """train_cyclegan.py: the fused CycleGAN step, the history pool, the run folder, resume,
-bad input, the JAX backend and two-device data parallelism (tiny models throughout)."""
+held-out data from the validation split, per-epoch snapshots, bad input, the JAX backend and
+two-device data parallelism (tiny models throughout)."""
 
 from __future__ import annotations
 
@@ -39,21 +40,30 @@ def _spectrogram_like(rng: np.random.Generator, count: int, tilt: float) -> np.n
     return np.clip(images + 0.05 * rng.standard_normal((count, IMAGE_SIZE, IMAGE_SIZE)), -1, 1)
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
-    """A contract-conforming calm2anger.npz with 6 + 5 training and 3 + 3 held-out images."""
-    rng = np.random.default_rng(7)
-    folder = tmp_path_factory.mktemp("data")
-    sizes = {("train", "A"): 6, ("train", "B"): 5, ("test", "A"): 3, ("test", "B"): 3}
+FIRST_ACTOR = {"train": 1, "val": 15, "test": 19}  # each split: this actor and the next
+
+
+def _write_data(folder: Path, sizes: dict[tuple[str, str], int], *, seed: int = 7) -> Path:
+    """calm2anger.npz in `folder` with `sizes` images per (split, domain): actors 1, 2 train,
+    15, 16 validate, 19, 20 test."""
+    rng = np.random.default_rng(seed)
     images = {key: _spectrogram_like(rng, n, 0.5 if key[1] == "A" else -0.5)
               for key, n in sizes.items()}
-    actors = {key: [19 + i % 2 if key[0] == "test" else 1 + i % 18 for i in range(n)]
-              for key, n in sizes.items()}
+    actors = {key: [FIRST_ACTOR[key[0]] + i % 2 for i in range(n)] for key, n in sizes.items()}
     files = {key: [f"Actor_{a:02d}/clip_{i}.wav" for i, a in enumerate(actors[key])]
              for key in sizes}
     data_prep.save_pair_npz(folder / "calm2anger.npz", pair="calm2anger", images=images,
                             files=files, actors=actors)
     return folder
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    """A contract-conforming calm2anger.npz with 6 + 5 training, 3 + 3 validation and 3 + 3
+    test images."""
+    return _write_data(tmp_path_factory.mktemp("data"), {
+        ("train", "A"): 6, ("train", "B"): 5, ("val", "A"): 3, ("val", "B"): 3,
+        ("test", "A"): 3, ("test", "B"): 3})
 
 
 def _csv_rows(path: Path) -> list[dict[str, str]]:
@@ -205,6 +215,9 @@ def test_one_epoch_cli_run_writes_every_artefact(interrupted_run):
     assert config["discriminator"] == {"filters": 4}
     assert config["stft"] == data_prep.STFT_SETTINGS
     assert config["test_actors"] == [19, 20]
+    assert config["val_actors"] == [15, 16] and config["train_actors"] == [1, 2]
+    assert config["heldout_split"] == "val"
+    assert config["data"]["val_A"] == config["data"]["val_B"] == 3
     assert set(tc.SETTINGS) <= set(config["training"])
     assert config["training"]["steps_per_epoch"] == 2
 
@@ -300,7 +313,7 @@ def test_bad_input_gives_one_line_errors(data_dir, tmp_path, capsys):
     wrong = tmp_path / "wrong"
     wrong.mkdir()
     arrays = {key: np.zeros((2, 32, 32), np.float16) for key in
-              ("train_A", "train_B", "test_A", "test_B")}
+              ("train_A", "train_B", "val_A", "val_B", "test_A", "test_B")}
     arrays.update({f"{key}_{field}": np.zeros(2, np.int16) for key in list(arrays)
                    for field in ("files", "actors")})
     arrays.update({"pair": np.array("calm2anger"), "format_version": np.array(1),
@@ -309,6 +322,14 @@ def test_bad_input_gives_one_line_errors(data_dir, tmp_path, capsys):
     message = error_of("--pair", "calm2anger", "--data-dir", str(wrong), "--out",
                        str(tmp_path / "b"))
     assert "has shape (2, 32, 32)" in message
+    older = tmp_path / "older"  # made by data_prep.py before the validation split
+    older.mkdir()
+    np.savez(older / "calm2anger.npz",
+             **{key: value for key, value in arrays.items() if not key.startswith("val_")})
+    message = error_of("--pair", "calm2anger", "--data-dir", str(older), "--out",
+                       str(tmp_path / "b"))
+    assert "made before the validation split" in message
+    assert "python data_prep.py --ravdess DIR --pair calm2anger" in message
 
     message = error_of("--pair", "calm2anger", "--data-dir", str(data_dir), "--out",
                        str(tmp_path / "c"), "--batch-size", "6")
@@ -316,6 +337,9 @@ def test_bad_input_gives_one_line_errors(data_dir, tmp_path, capsys):
     message = error_of("--pair", "calm2anger", "--data-dir", str(data_dir), "--out",
                        str(tmp_path / "d"), "--res-blocks", "-1")
     assert "--res-blocks must be >= 0" in message
+    message = error_of("--pair", "calm2anger", "--data-dir", str(data_dir), "--out",
+                       str(tmp_path / "d"), "--snapshot-every", "-1")
+    assert "--snapshot-every must be >= 0" in message
     assert not (tmp_path / "c").exists() and not (tmp_path / "d").exists()
 
     with pytest.raises(SystemExit) as exit_info:
@@ -323,6 +347,131 @@ def test_bad_input_gives_one_line_errors(data_dir, tmp_path, capsys):
     assert exit_info.value.code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "unknown emotion 'joy'" in lines[0]
+
+
+# --- Validation split and snapshots ---------------------------------------------------------
+class _Probe(keras.callbacks.Callback):
+    """gen_AB's output on a fixed image after every epoch (runs after the run's callbacks)."""
+
+    def __init__(self, image: np.ndarray) -> None:
+        super().__init__()
+        self.image, self.outputs = image, {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.outputs[epoch + 1] = np.asarray(self.model.gen_AB(self.image, training=False))
+
+
+def _record_held_out(monkeypatch) -> dict[str, dict[str, np.ndarray]]:
+    """Record the images of the per-epoch held-out metrics and of the sample folders (the
+    samples are not written: Griffin-Lim is not what these tests are about)."""
+    seen: dict[str, dict[str, np.ndarray]] = {}
+
+    class Recording(tc.HeldOutBatches):
+        def __init__(self, images_A, images_B, **kwargs):
+            seen["metrics"] = {"A": np.asarray(images_A), "B": np.asarray(images_B)}
+            super().__init__(images_A, images_B, **kwargs)
+
+    def record_samples(model, clips, folder, *, labels):
+        seen.setdefault("samples", clips)
+        return folder
+
+    monkeypatch.setattr(tc, "HeldOutBatches", Recording)
+    monkeypatch.setattr(tc, "write_samples", record_samples)
+    return seen
+
+
+def _snapshots(out: Path) -> list[str]:
+    return sorted(p.name for p in (out / tc.SNAPSHOTS_DIR).iterdir())
+
+
+SNAPSHOT_ARGS = ["--pair", "calm2anger", "--steps-per-epoch", "1", *TINY, "--lr", "1e-2",
+                 "--sample-every", "0"]  # a large rate: every epoch's generator differs
+
+
+def test_snapshots_every_nth_and_last_epoch_are_loadable_float16_models(
+        data_dir, tmp_path, monkeypatch):
+    import h5py
+
+    seen = _record_held_out(monkeypatch)
+    out = tmp_path / "run"
+    image = np.random.default_rng(5).uniform(-1, 1, (1, IMAGE_SIZE, IMAGE_SIZE, 1))
+    probe = _Probe(image.astype(np.float32))
+    args = [*SNAPSHOT_ARGS, "--data-dir", str(data_dir), "--out", str(out)]
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        model = tc.train(tc.build_parser().parse_args(
+            [*args, "--epochs", "5", "--snapshot-every", "2"]), extra_callbacks=[probe])
+    assert "held-out metrics and samples: validation actors [15, 16]" in printed.getvalue()
+    # Held-out metrics and sample clips come from the validation actors, not the test ones.
+    data = data_prep.load_pair_npz(data_dir / "calm2anger.npz")
+    for domain in "AB":
+        np.testing.assert_array_equal(seen["metrics"][domain],
+                                      data[f"val_{domain}"][tc.spread_indices(3, 2)])
+        np.testing.assert_array_equal(seen["samples"][domain],
+                                      data[f"val_{domain}"][tc.spread_indices(3, 1)])
+
+    assert _snapshots(out) == ["epoch_0002", "epoch_0004", "epoch_0005"]  # every 2nd + last
+    run_config = models.read_config(out)
+    outputs = {}
+    for name in _snapshots(out):
+        folder, epoch = out / tc.SNAPSHOTS_DIR / name, int(name[-4:])
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "config.json", "generator_AtoB.weights.h5"]
+        assert json.loads((folder / "config.json").read_text()) == {**run_config,
+                                                                    "epoch": epoch}
+        with h5py.File(folder / "generator_AtoB.weights.h5") as weights:
+            dtypes = set()
+            weights.visititems(lambda _, item: dtypes.add(item.dtype)
+                               if isinstance(item, h5py.Dataset) else None)
+        assert dtypes == {np.dtype(np.float16)}
+        outputs[epoch] = np.asarray(models.load_generator(folder)(image))
+        assert outputs[epoch].dtype == np.float32
+    # Each snapshot is its own epoch's generator, within float16 rounding (the generators of
+    # neighbouring epochs differ by far more at this learning rate).
+    for epoch, output in outputs.items():
+        errors = {e: float(np.max(np.abs(output - probe.outputs[e]))) for e in probe.outputs}
+        assert errors[epoch] < 1e-2 and min(errors, key=errors.get) == epoch, errors
+    final = np.asarray(model.gen_AB(image, training=False))
+    np.testing.assert_allclose(outputs[5], final, atol=1e-2)
+    np.testing.assert_allclose(outputs[5], np.asarray(models.load_generator(out)(image)),
+                               atol=1e-2)
+    assert not [p for p in out.rglob(".*")]  # no temporary file or folder left behind
+
+    # --resume keeps the snapshots and may change how often they are taken.
+    kept = (out / tc.SNAPSHOTS_DIR / "epoch_0002" / "generator_AtoB.weights.h5").read_bytes()
+    assert tc.main(["--pair", "calm2anger", "--out", str(out), "--resume", "--data-dir",
+                    str(data_dir), "--epochs", "7", "--snapshot-every", "3", "--quiet"]) == 0
+    assert _snapshots(out) == ["epoch_0002", "epoch_0004", "epoch_0005", "epoch_0006",
+                               "epoch_0007"]
+    assert (out / tc.SNAPSHOTS_DIR / "epoch_0002" / "generator_AtoB.weights.h5"
+            ).read_bytes() == kept
+    latest = models.read_config(out / tc.SNAPSHOTS_DIR / "epoch_0007")
+    assert latest["epoch"] == 7 and latest["training"]["snapshot_every"] == 3
+
+
+def test_without_validation_images_the_test_split_is_held_out(tmp_path, monkeypatch, capsys):
+    data_dir = _write_data(tmp_path / "data", {  # as data_prep.py --val-actors none makes it
+        ("train", "A"): 4, ("train", "B"): 4, ("test", "A"): 2, ("test", "B"): 3})
+    seen = _record_held_out(monkeypatch)
+    out = tmp_path / "run"
+    # An earlier run with snapshots, and a file of the user's: --force clears the run's
+    # snapshots with the rest of the run, and nothing else.
+    models.write_config(out, {"pair": "calm2anger", "generator": {"filters": 4, "res_blocks": 1},
+                              "training": {"batch_size": 1, "res_blocks": 1, "filters": 4}})
+    old_snapshot = out / tc.SNAPSHOTS_DIR / "epoch_0010"
+    models.write_config(old_snapshot, {**models.read_config(out), "epoch": 10})
+    (out / "notes.txt").write_text("mine")
+    assert tc.main([*SNAPSHOT_ARGS, "--data-dir", str(data_dir), "--out", str(out),
+                    "--epochs", "1", "--snapshot-every", "0", "--force"]) == 0
+    assert (out / "notes.txt").read_text() == "mine"
+    assert "has no validation images; held-out metrics and samples use its test actors" in (
+        capsys.readouterr().err)
+    data = data_prep.load_pair_npz(data_dir / "calm2anger.npz")
+    np.testing.assert_array_equal(seen["metrics"]["A"], data["test_A"])
+    np.testing.assert_array_equal(seen["metrics"]["B"], data["test_B"][[0, 2]])
+    config = models.read_config(out)
+    assert config["val_actors"] == [] and config["test_actors"] == [19, 20]
+    assert config["heldout_split"] == "test"
+    assert not (out / tc.SNAPSHOTS_DIR).exists()  # --snapshot-every 0: no snapshots at all
 
 
 # --- Other backends and devices (subprocesses: backend and device count are per process) ----
@@ -377,6 +526,12 @@ def test_jax_backend_matches_tensorflow_and_trains_data_parallel(data_dir, tmp_p
 
     assert result["code"] == 0
     assert "keras.distribution.DataParallel over ['cpu:0', 'cpu:1']" in printed
+    # The float16 snapshot written under JAX loads here (TensorFlow) like the float32 file.
+    snapshot = tmp_path / "two" / tc.SNAPSHOTS_DIR / "epoch_0001"
+    image = rng.uniform(-1, 1, (1, IMAGE_SIZE, IMAGE_SIZE, 1)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(models.load_generator(snapshot)(image)),
+                               np.asarray(models.load_generator(tmp_path / "two")(image)),
+                               atol=1e-2)
     row = _csv_rows(tmp_path / "two" / tc.LOG_NAME)[0]
     assert row["epoch"] == "1" and 0 < float(row["cycle_l1"]) < 2 and np.isfinite(
         float(row["val_cycle_l1"]))

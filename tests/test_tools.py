@@ -1,0 +1,84 @@
+"""tools/pack_ravdess.py (the FLAC copy of RAVDESS carried to GPU machines) and examples/."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from conftest import REPO, chirp, tone
+from data_prep import scan_ravdess
+from spectro import SAMPLE_RATE, load_audio
+
+spec = importlib.util.spec_from_file_location("pack_ravdess", REPO / "tools" / "pack_ravdess.py")
+pack_ravdess = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(pack_ravdess)
+
+
+@pytest.fixture()
+def wav_tree(tmp_path) -> Path:
+    """Two actors, one mono and one stereo file each, plus a stray file that is not RAVDESS."""
+    root = tmp_path / "ravdess"
+    for actor in (1, 2):
+        folder = root / f"Actor_{actor:02d}"
+        folder.mkdir(parents=True)
+        mono = 0.5 * chirp(0.4)
+        stereo = np.stack([0.3 * tone(0.3, 200.0 * actor), 0.2 * tone(0.3, 330.0)], axis=1)
+        soundfile.write(folder / f"03-01-02-01-01-01-{actor:02d}.wav", mono, SAMPLE_RATE,
+                        subtype="PCM_16")
+        soundfile.write(folder / f"03-01-05-02-02-01-{actor:02d}.wav", stereo, 22050,
+                        subtype="PCM_16")
+    (root / "notes.txt").write_text("not audio")
+    return root
+
+
+def test_pack_is_lossless_and_readable_as_ravdess(wav_tree, tmp_path, capsys):
+    out = tmp_path / "packed"
+    assert pack_ravdess.main(["--ravdess", str(wav_tree), "--out", str(out)]) == 0
+    assert "4 files" in capsys.readouterr().out
+    originals = scan_ravdess(wav_tree)
+    packed = scan_ravdess(out)
+    assert [(r.actor, r.emotion, r.intensity, r.statement) for r in packed] == \
+        [(r.actor, r.emotion, r.intensity, r.statement) for r in originals]
+    for original, copy in zip(originals, packed):
+        assert copy.path.suffix == ".flac"
+        wav, wav_rate = soundfile.read(original.path, dtype="int16")
+        flac, flac_rate = soundfile.read(copy.path, dtype="int16")
+        assert flac_rate == wav_rate and np.array_equal(flac, wav)  # same samples, channels
+        np.testing.assert_array_equal(load_audio(copy.path), load_audio(original.path))
+
+
+def test_pack_keeps_existing_files_and_filters_actors(wav_tree, tmp_path):
+    out = tmp_path / "packed"
+    assert pack_ravdess.main(["--ravdess", str(wav_tree), "--out", str(out),
+                              "--actors", "2"]) == 0
+    assert sorted(p.parent.name for p in out.rglob("*.flac")) == ["Actor_02", "Actor_02"]
+    kept = next(out.rglob("*.flac"))
+    before = kept.stat().st_mtime_ns
+    assert pack_ravdess.main(["--ravdess", str(wav_tree), "--out", str(out)]) == 0
+    assert kept.stat().st_mtime_ns == before
+    assert len(list(out.rglob("*.flac"))) == 4
+
+
+def test_pack_errors_are_one_line(tmp_path, capsys):
+    assert pack_ravdess.main(["--ravdess", str(tmp_path / "missing"),
+                              "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    with pytest.raises(SystemExit) as exit_info:
+        pack_ravdess.main(["--ravdess", str(tmp_path), "--actors", "one"])
+    assert exit_info.value.code == 2
+
+
+def test_the_shipped_example_clip_is_calm_ravdess_speech_with_attribution():
+    clip = REPO / "examples" / "calm_speech.wav"
+    info = soundfile.info(clip)
+    assert info.samplerate == SAMPLE_RATE and info.channels == 1
+    assert 2.0 < info.duration < 6.0
+    audio = load_audio(clip)
+    # RAVDESS is recorded quietly (this clip peaks near -37 dBFS): speech, not silence
+    assert np.abs(audio).max() > 0.005
+    notes = (REPO / "examples" / "README.md").read_text()
+    for needed in ("03-01-02-01-01-01-19", "Livingstone", "CC BY-NC-SA 4.0"):
+        assert needed in notes
