@@ -105,6 +105,9 @@ FEATURE_VERSION = 3  # bump when clip_features changes, so cached vectors are re
 SENTENCE_GRAMMAR = ("#JSGF V1.0;\ngrammar ravdess;\n"
                     "public <sentence> = (kids | dogs) are (talking | sitting) by the door;\n")
 SYSTEMS = ("source", "vocoder", "converted", "target_resynth", "target")
+# Systems made from the source clip itself, frame for frame: their energy envelope is
+# compared with the source's (the real target is another take, with other timing).
+FROM_SOURCE = ("source", "vocoder", "converted")
 SYSTEM_LABELS = {
     "source": "source (real {source}, zero effort)",
     "vocoder": "vocoder only ({source} → image → Griffin-Lim)",
@@ -388,8 +391,10 @@ def judged_shares(model: Any, features: np.ndarray, *, source: str, target: str
 
 # --- Optional offline speech recogniser -----------------------------------------------------
 class SentenceRecogniser:
-    """pocketsphinx (English model shipped in its wheel) restricted to the RAVDESS sentence
-    grammar; `recognised(audio, statement)` says whether the exact sentence is decoded."""
+    """pocketsphinx (English model shipped in its wheel), twice: restricted to the RAVDESS
+    sentence grammar (`recognised(audio, statement)`: is the exact sentence decoded?) and with
+    its general English language model (`word_error_rate(audio, statement)`: open vocabulary,
+    so a clip that lost its words cannot hide behind a two-sentence grammar)."""
 
     def __init__(self) -> None:
         from pocketsphinx import Decoder  # optional dependency; see `load_recogniser`
@@ -397,23 +402,67 @@ class SentenceRecogniser:
         self._decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
         self._decoder.add_jsgf_string("ravdess", SENTENCE_GRAMMAR)
         self._decoder.activate_search("ravdess")
+        self._open_decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
         from importlib.metadata import version
 
         self.description = (f"pocketsphinx {version('pocketsphinx')}, en-us model, grammar of "
                             "the two RAVDESS sentences")
+        self.open_description = (f"pocketsphinx {version('pocketsphinx')}, en-us acoustic and "
+                                 "general language model (open vocabulary)")
+
+    @staticmethod
+    def _decode(decoder: Any, audio: np.ndarray) -> str:
+        pcm = (np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0) * 32767.0)
+        decoder.start_utt()
+        decoder.process_raw(pcm.astype("<i2").tobytes(), full_utt=True)
+        decoder.end_utt()
+        hypothesis = decoder.hyp()
+        return hypothesis.hypstr.strip() if hypothesis is not None else ""
 
     def transcribe(self, audio: np.ndarray) -> str:
         """Grammar-constrained transcript of mono float audio ('' when none is found)."""
-        pcm = (np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0) * 32767.0)
-        self._decoder.start_utt()
-        self._decoder.process_raw(pcm.astype("<i2").tobytes(), full_utt=True)
-        self._decoder.end_utt()
-        hypothesis = self._decoder.hyp()
-        return hypothesis.hypstr.strip() if hypothesis is not None else ""
+        return self._decode(self._decoder, audio)
+
+    def transcribe_open(self, audio: np.ndarray) -> str:
+        """Open-vocabulary transcript of mono float audio ('' when none is found)."""
+        return self._decode(self._open_decoder, audio)
 
     def recognised(self, audio: np.ndarray, statement: int) -> bool:
         """True when the transcript is exactly RAVDESS statement `statement` (1 or 2)."""
         return self.transcribe(audio) == STATEMENTS[statement - 1].lower()
+
+    def word_error_rate(self, audio: np.ndarray, statement: int) -> float:
+        """Open-vocabulary word error rate against RAVDESS statement `statement` (>= 0)."""
+        return word_error_rate(STATEMENTS[statement - 1], self.transcribe_open(audio))
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """(substitutions + deletions + insertions) / reference words, by word-level edit
+    distance, case-insensitive; 0 for an exact match, 1 for an empty hypothesis, and more
+    than 1 when the hypothesis adds words. `reference` must hold at least one word."""
+    ref, hyp = reference.lower().split(), hypothesis.lower().split()
+    if not ref:
+        raise ValueError("reference must hold at least one word")
+    previous = list(range(len(hyp) + 1))
+    for i, word in enumerate(ref, 1):
+        current = [i]
+        for j, heard in enumerate(hyp, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1,
+                               previous[j - 1] + (word != heard)))
+        previous = current
+    return previous[-1] / len(ref)
+
+
+def envelope_correlation(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """Pearson correlation of two clips' frame energy envelopes (dB, frame_energy_db), over
+    the frames both have: near 1 when `estimate` keeps the timing of `reference`'s syllables
+    and pauses, near 0 for unrelated speech. NaN when either envelope is constant."""
+    first, second = frame_energy_db(reference), frame_energy_db(estimate)
+    n = min(len(first), len(second))
+    first, second = first[:n], second[:n]
+    if n < 2 or np.std(first) == 0 or np.std(second) == 0:
+        return float("nan")
+    return float(np.corrcoef(first, second)[0, 1])
 
 
 def load_recogniser() -> SentenceRecogniser | None:
@@ -436,6 +485,7 @@ class FeatureCache:
         self.path = Path(path)
         self.features: dict[str, np.ndarray] = {}
         self.recognised: dict[str, bool] = {}
+        self.word_errors: dict[str, float] = {}
         self._dirty = False
         if self.path.is_file():
             try:
@@ -445,8 +495,11 @@ class FeatureCache:
                         self.features = dict(zip(data["keys"].tolist(), data["features"]))
                         self.recognised = dict(zip(data["asr_keys"].tolist(),
                                                    data["asr_ok"].tolist()))
+                        if "wer_keys" in data.files:  # caches before the open-vocabulary WER
+                            self.word_errors = dict(zip(data["wer_keys"].tolist(),
+                                                        data["wer"].tolist()))
             except Exception:  # a broken cache is only a cache: start again
-                self.features, self.recognised = {}, {}
+                self.features, self.recognised, self.word_errors = {}, {}, {}
 
     def add_features(self, key: str, features: np.ndarray) -> None:
         self.features[key] = np.asarray(features, dtype=np.float32)
@@ -456,11 +509,16 @@ class FeatureCache:
         self.recognised[key] = bool(ok)
         self._dirty = True
 
+    def add_word_error(self, key: str, rate: float) -> None:
+        self.word_errors[key] = float(rate)
+        self._dirty = True
+
     def save(self) -> None:
         if not self._dirty:
             return
         keys = sorted(self.features)
         asr_keys = sorted(self.recognised)
+        wer_keys = sorted(self.word_errors)
         with atomic_output(self.path) as tmp:
             with open(tmp, "wb") as handle:
                 np.savez(handle, version=np.array(FEATURE_VERSION),
@@ -468,7 +526,10 @@ class FeatureCache:
                          features=np.stack([self.features[k] for k in keys]) if keys
                          else np.zeros((0, len(FEATURE_NAMES)), np.float32),
                          asr_keys=np.array(asr_keys, dtype=str),
-                         asr_ok=np.array([self.recognised[k] for k in asr_keys], dtype=bool))
+                         asr_ok=np.array([self.recognised[k] for k in asr_keys], dtype=bool),
+                         wer_keys=np.array(wer_keys, dtype=str),
+                         wer=np.array([self.word_errors[k] for k in wer_keys],
+                                      dtype=np.float64))
         self._dirty = False
 
 
@@ -651,6 +712,14 @@ class Evaluator:
             self.cache.add_recognised(key, self.recogniser.recognised(audio, statement))
         return self.cache.recognised[key]
 
+    def _word_error(self, audio: np.ndarray, statement: int) -> float | None:
+        if self.recogniser is None:
+            return None
+        key = f"{audio_key(audio)}|{statement}|{self.recogniser.open_description}"
+        if key not in self.cache.word_errors:
+            self.cache.add_word_error(key, self.recogniser.word_error_rate(audio, statement))
+        return self.cache.word_errors[key]
+
     def evaluate_pair(self, pair: str, *, test_actors: Sequence[int], generator: Any = None,
                       model_dir: str | os.PathLike | None = None,
                       exclude_actors: Sequence[int] = (),
@@ -737,6 +806,11 @@ class Evaluator:
                 recognised = self._recognised(audio[system], clip.statement)
                 if recognised is not None:
                     row.setdefault("recognised", []).append(float(recognised))
+                    row.setdefault("word_error_rate", []).append(
+                        self._word_error(audio[system], clip.statement))
+                if system in FROM_SOURCE:
+                    row.setdefault("envelope_correlation", []).append(
+                        envelope_correlation(audio["source"], audio[system]))
                 probabilities = class_probabilities(classifier.model, vector)
                 record["judged"][system] = max(probabilities, key=lambda e: probabilities[e][0])
             clips.append(record)
@@ -759,6 +833,10 @@ class Evaluator:
                 "voiced_fraction": float(np.mean(row["voiced_fraction"])),
                 "energy_db": float(np.mean(row["energy_db"])),
                 "recognised": float(np.mean(row["recognised"])) if "recognised" in row else None,
+                "word_error_rate": (float(np.mean(row["word_error_rate"]))
+                                    if "word_error_rate" in row else None),
+                "envelope_correlation": (float(np.nanmean(row["envelope_correlation"]))
+                                         if "envelope_correlation" in row else None),
             }
         return {
             "pair": pair, "source": source, "target": target, "test_actors": list(actors),
@@ -771,6 +849,7 @@ class Evaluator:
             "classifier": {**classifier.report,
                            "source_vs_target": _pairwise_accuracy(classifier, source, target)},
             "recogniser": self.recogniser.description if self.recogniser else None,
+            "open_recogniser": self.recogniser.open_description if self.recogniser else None,
             "systems": summary, "clips": clips,
             "evaluated": datetime.datetime.now(datetime.timezone.utc).isoformat(
                 timespec="seconds"),
@@ -854,14 +933,14 @@ def pair_table(entry: dict[str, Any]) -> str:
     lines.append("")
     lines.append(f"| system | judged {target} | {target} over {source} | MCD to target (dB) "
                  "| MCD to source (dB) | F0 mean (Hz) | F0 spread (Hz) | voiced | energy (dB FS) "
-                 "| sentence recognised |")
-    lines.append("|" + "---|" * 10)
+                 "| sentence recognised | word error (open) | envelope corr. |")
+    lines.append("|" + "---|" * 12)
     recogniser = entry.get("recogniser")
     for system in SYSTEMS:
         label = SYSTEM_LABELS[system].format(source=source, target=target)
         row = entry["systems"].get(system)
         if row is None:
-            lines.append(f"| {label} | no model | | | | | | | | |")
+            lines.append(f"| {label} | no model | | | | | | | | | | |")
             continue
         lines.append("| " + " | ".join([
             label, _percent(row["judged_target"]), _percent(row["target_over_source"]),
@@ -869,7 +948,8 @@ def pair_table(entry: dict[str, Any]) -> str:
             _number(row["mcd_to_source"], 2, row["mcd_to_source_std"]),
             _number(row["f0_mean_hz"]), _number(row["f0_std_hz"]),
             _percent(row["voiced_fraction"]), _number(row["energy_db"], 1),
-            _percent(row["recognised"])]) + " |")
+            _percent(row["recognised"]), _number(row.get("word_error_rate"), 2),
+            _number(row.get("envelope_correlation"), 2)]) + " |")
     settings = entry["settings"]
     lines.append("")
     lines.append(f"Griffin-Lim: {settings['griffin_lim_iters']} iterations from "
@@ -892,7 +972,12 @@ How to read the tables (details in evaluate.py's docstring):
 * *F0* (pYIN, 60-600 Hz): mean over clips of each clip's voiced mean and standard deviation;
   *voiced*: share of speech frames with F0; *energy*: mean frame RMS over speech frames.
 * *sentence recognised*: pocketsphinx restricted to the two RAVDESS sentences decodes the right
-  one exactly (chance 25%); needs the optional `pip install pocketsphinx`."""
+  one exactly (chance 25%); needs the optional `pip install pocketsphinx`.
+* *word error (open)*: word error rate of pocketsphinx with its general English language model
+  against the spoken sentence (open vocabulary; real clips are not at 0, the recogniser is
+  small): compare each row with the vocoder-only row. *envelope corr.*: correlation of the
+  frame energy envelope (dB) with the source clip's; a converter that kept the syllables and
+  pauses stays near the vocoder-only row, one that made up speech falls towards 0."""
 
 
 def metrics_markdown(metrics: dict[str, Any], *, heading: str = "## Objective evaluation"

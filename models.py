@@ -45,9 +45,14 @@ from spectro import IMAGE_SIZE, UserError, atomic_output, import_keras
 keras = import_keras()
 from keras import layers  # noqa: E402 - after the quiet import above
 
+IDENTITY_EPSILON = 1e-4  # identity-start generators squeeze inputs into (-1, 1) by this much
+#                          before atanh, so the floor (-1) stays finite: -0.9999 is 0.004 dB
+#                          above the 80 dB floor, inaudible and far below MCD's resolution.
 DIRECTIONS = ("AtoB", "BtoA")  # A = source emotion (e.g. calm), B = target (e.g. angry)
 CONFIG_NAME = "config.json"
-WEIGHT_DTYPES = ("float32", "float16")  # what save_generator can write
+WEIGHT_DTYPES = ("float32", "float16")
+# What a config.json may say: wider or deeper than this is a typo (and would exhaust memory).
+CONFIG_INT_RANGES = {"filters": (1, 512), "res_blocks": (0, 64), "image_size": (4, 4096)}  # what save_generator can write
 NORM_EPSILON = 1e-5
 
 
@@ -71,6 +76,25 @@ class ReflectionPadding2D(layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "padding": self.padding}
+
+
+@keras.saving.register_keras_serializable(package="spectrogan")
+class IdentityLogits(layers.Layer):
+    """atanh of an image in [-1, 1], squeezed by IDENTITY_EPSILON so that +-1 stay finite:
+    the input's position in tanh's logit space, where an identity-start generator adds its
+    correction. Computed in float32."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+
+    def call(self, inputs):
+        bound = 1.0 - IDENTITY_EPSILON
+        return keras.ops.arctanh(keras.ops.clip(keras.ops.cast(inputs, "float32"),
+                                                -bound, bound))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
 
 
 def _instance_norm(name: str) -> layers.Layer:
@@ -108,7 +132,7 @@ def _residual_block(x, filters: int, *, name: str):
 
 
 def build_generator(input_shape: tuple[int | None, int | None, int] = (IMAGE_SIZE, IMAGE_SIZE, 1),
-                    *, filters: int = 64, res_blocks: int = 6,
+                    *, filters: int = 64, res_blocks: int = 6, identity_start: bool = False,
                     name: str = "generator") -> keras.Model:
     """Encoder - residual blocks - decoder generator.
 
@@ -116,6 +140,12 @@ def build_generator(input_shape: tuple[int | None, int | None, int] = (IMAGE_SIZ
         input_shape: (height, width, channels); height and width divisible by 4 (or None).
         filters: channels of the first layer (64 as the paper); later layers use 2x and 4x.
         res_blocks: number of residual blocks at 4x `filters` channels (3, 6 or 9 usual).
+        identity_start: predict a correction to the input instead of a new image:
+            output = tanh(atanh(input) + correction), the correction layer initialised to
+            zero, so a freshly built generator returns its input (to IDENTITY_EPSILON) and
+            training only has to learn what changes. The sum is taken in tanh's logit space,
+            so the output stays in (-1, 1) with a gradient everywhere (no clipping). False:
+            the paper's generator, output = tanh(network(input)).
     Returns:
         keras.Model mapping float (batch, H, W, C) in [-1, 1] to the same shape in [-1, 1]
         (tanh; computed in float32 even under a mixed-precision policy).
@@ -136,7 +166,14 @@ def build_generator(input_shape: tuple[int | None, int | None, int] = (IMAGE_SIZ
     x = _conv_norm_relu(x, filters * 2, 3, strides=2, name="u1", transpose=True)
     x = _conv_norm_relu(x, filters, 3, strides=2, name="u2", transpose=True)
     x = ReflectionPadding2D(3, name="out_pad")(x)
-    x = layers.Conv2D(channels, 7, padding="valid", kernel_initializer=init, name="out_conv")(x)
+    if identity_start:
+        x = layers.Conv2D(channels, 7, padding="valid", kernel_initializer="zeros",
+                          name="out_conv")(x)
+        logits = IdentityLogits(name="input_logits")(inputs)
+        x = layers.Add(dtype="float32", name="out_add")([logits, x])
+    else:
+        x = layers.Conv2D(channels, 7, padding="valid", kernel_initializer=init,
+                          name="out_conv")(x)
     outputs = layers.Activation("tanh", dtype="float32", name="out_tanh")(x)
     return keras.Model(inputs, outputs, name=name)
 
@@ -191,6 +228,18 @@ def read_config(model_dir: str | os.PathLike) -> dict[str, Any]:
     generator = config.get("generator") if isinstance(config, dict) else None
     if not isinstance(generator, dict) or not {"filters", "res_blocks"} <= generator.keys():
         raise UserError(f"{path}: model config lacks generator.filters / generator.res_blocks")
+    for key, (low, high) in CONFIG_INT_RANGES.items():
+        value = generator.get(key) if key != "image_size" else config.get(key, IMAGE_SIZE)
+        # bool is an int to Python; a config saying `true` for a width is still malformed
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            where = key if key == "image_size" else f"generator.{key}"
+            raise UserError(f"{path}: {where} must be a whole number from {low} to {high}, "
+                            f"got {value!r}; re-export the model with train_cyclegan.py")
+    if config.get("image_size", IMAGE_SIZE) % 4:
+        raise UserError(f"{path}: image_size must be divisible by 4, got {config['image_size']}")
+    if not isinstance(generator.get("identity_start", False), bool):
+        raise UserError(f"{path}: generator.identity_start must be true or false, got "
+                        f"{generator['identity_start']!r}")
     return config
 
 
@@ -277,9 +326,36 @@ def load_generator(model_dir: str | os.PathLike, direction: str = "AtoB",
     generator_config = config["generator"]
     model = build_generator(input_shape, filters=int(generator_config["filters"]),
                             res_blocks=int(generator_config["res_blocks"]),
+                            identity_start=generator_config.get("identity_start", False),
                             name=f"generator_{direction}")
     try:
-        model.load_weights(str(weights))
+        with _quiet_keras_warnings():
+            model.load_weights(str(weights))
     except Exception as exc:  # h5py/keras raise several types for a mismatched or broken file
-        raise UserError(f"{weights}: cannot load generator weights ({exc})") from None
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{weights}: does not match {Path(model_dir) / CONFIG_NAME} "
+                        f"({first_line[:200]}); re-export the model folder with "
+                        "train_cyclegan.py") from None
     return model
+
+
+def _quiet_keras_warnings():
+    """Keras warns per layer (hundreds of lines) before it raises on mismatched weights; the
+    caller reports one line instead."""
+    import contextlib
+    import logging
+    import warnings
+
+    @contextlib.contextmanager
+    def quiet():
+        logger = logging.getLogger("keras")
+        level = logger.level
+        logger.setLevel(logging.ERROR)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                yield
+        finally:
+            logger.setLevel(level)
+
+    return quiet()

@@ -56,8 +56,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 import data_prep
-from spectro import (UserError, atomic_output, cli_main, crop_image, image_to_audio,
-                     import_keras, plot_spectrograms, write_audio)
+from spectro import (IMAGE_SIZE, PAD_VALUE, UserError, atomic_output, cli_main, crop_image,
+                     image_to_audio, import_keras, plot_spectrograms, write_audio)
 
 keras = import_keras()
 from keras import ops  # noqa: E402 - after the quiet import above
@@ -78,6 +78,7 @@ SUPPORTED_BACKENDS = ("tensorflow", "jax")
 # Every training setting: (default, may differ when resuming). Defaults live here once; the
 # parser leaves unset flags at None so that --resume can take the stored run's values.
 SETTINGS: dict[str, tuple[Any, bool]] = {
+    "preset": ("original", False),
     "data_dir": ("data", True),
     "epochs": (100, True),
     "steps_per_epoch": (None, False),  # None: one pass over the larger domain
@@ -89,6 +90,8 @@ SETTINGS: dict[str, tuple[Any, bool]] = {
     "lambda_cycle": (10.0, False),
     "lambda_identity": (5.0, False),
     "pool_size": (50, False),
+    "crop_frames": (0, False),  # 0: whole IMAGE_SIZE-frame windows, as the original
+    "identity_start": (False, False),
     "seed": (0, False),
     "sample_every": (5, True),
     "snapshot_every": (10, True),
@@ -97,6 +100,18 @@ SETTINGS: dict[str, tuple[Any, bool]] = {
     "devices": ("1", True),
     "mixed_precision": ("none", False),
     "xla": ("auto", True),
+    "time_budget": (None, True),  # seconds; None: train all --epochs
+    "checkpoint_every": (1, True),
+}
+# Named bundles of settings; a flag given on the command line overrides its preset's value.
+# "original": the 2020 project (whole 260x260 windows, 64 filters, 6 blocks, a generator
+# that draws a new image): 1.37 TFLOP per update. "fast": chosen by measurement on a 2-core
+# CPU (benchmarks/bench_train.py --presets and the ablation in README.md): random 64-frame
+# time crops (all 257 bins), an identity-start generator (output = input + a correction that
+# starts at zero, so the words are kept from the first step), and narrower networks.
+PRESETS: dict[str, dict[str, Any]] = {
+    "original": {},
+    "fast": {"crop_frames": 64, "identity_start": True, "filters": 16, "res_blocks": 6},
 }
 PRECISIONS = {"none": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 # Artefacts a run writes (and evaluate.py --select-epoch's record of the epoch it chose from
@@ -151,16 +166,27 @@ class UnpairedBatches(keras.utils.PyDataset):
     A/B pairing changes every epoch. The stream is a pure function of the global batch index
     (offset by `first_epoch` when resuming), so prefetching threads, a resumed run and an
     uninterrupted run all see the same batches. Yields float32 (batch, H, W, 1) arrays.
+
+    With `crop_frames` N > 0 every image is cut to a random N-column (time) slice, all rows
+    (frequency bins) kept: W = N. The slice starts uniformly where it stays inside the clip's
+    sound (`content_frames`: columns before the trailing padding), so crops of short clips
+    are not mostly padding; a clip shorter than N gives its whole sound plus padding. Crops
+    are drawn afresh for every batch, from (seed, global batch index, domain).
     """
 
     def __init__(self, images_A: np.ndarray, images_B: np.ndarray, *, batch_size: int,
-                 steps_per_epoch: int, seed: int, first_epoch: int = 0) -> None:
+                 steps_per_epoch: int, seed: int, first_epoch: int = 0,
+                 crop_frames: int = 0) -> None:
         super().__init__()
         self.images = {"A": images_A, "B": images_B}
         self.batch_size = batch_size
         self.steps_per_epoch = steps_per_epoch
         self.seed = seed
         self.first_epoch = first_epoch
+        self.crop_frames = int(crop_frames)
+        if self.crop_frames and not 0 < self.crop_frames <= images_A.shape[2]:
+            raise ValueError(f"crop_frames must be in 1..{images_A.shape[2]}, got {crop_frames}")
+        self.content = {domain: content_frames(stack) for domain, stack in self.images.items()}
         self._orders: dict[int, dict[str, np.ndarray]] = {}
 
     @property
@@ -180,12 +206,39 @@ class UnpairedBatches(keras.utils.PyDataset):
             self._orders = {epoch: order}  # keep one epoch: memory stays flat
         return self._orders[epoch]
 
+    def crop_starts(self, index: int, domain: str, picks: np.ndarray) -> np.ndarray:
+        """First column of each picked image's crop in global batch `index` (ints >= 0)."""
+        offset = DOMAIN_OFFSETS[domain]
+        rng = np.random.default_rng([self.seed, self.first_epoch * self.steps_per_epoch + index,
+                                     offset, 1])
+        room = np.maximum(self.content[domain][picks] - self.crop_frames, 0)
+        return rng.integers(0, room + 1)
+
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         epoch, step = divmod(index, self.steps_per_epoch)
         order = self.epoch_order(self.first_epoch + epoch)
         window = slice(step * self.batch_size, (step + 1) * self.batch_size)
-        return (_as_batch(self.images["A"][np.sort(order["A"][window])]),
-                _as_batch(self.images["B"][np.sort(order["B"][window])]))
+        batches = []
+        for domain in ("A", "B"):
+            picks = np.sort(order[domain][window])
+            stack = self.images[domain][picks]
+            if self.crop_frames:
+                starts = self.crop_starts(index, domain, picks)
+                stack = np.stack([image[:, start:start + self.crop_frames]
+                                  for image, start in zip(stack, starts)])
+            batches.append(_as_batch(stack))
+        return batches[0], batches[1]
+
+
+DOMAIN_OFFSETS = {"A": 0, "B": 1}
+
+
+def content_frames(images: np.ndarray) -> np.ndarray:
+    """Columns of each (N, H, W) image up to and including its last one that is not all
+    PAD_VALUE (the clip's sound; the rest is padding). int64 (N,), 0 for a silent image."""
+    sounding = np.any(np.asarray(images) > PAD_VALUE, axis=1)  # (N, W)
+    last = sounding.shape[1] - np.argmax(sounding[:, ::-1], axis=1)
+    return np.where(sounding.any(axis=1), last, 0).astype(np.int64)
 
 
 class HeldOutBatches(keras.utils.PyDataset):
@@ -384,13 +437,14 @@ class CycleGAN(keras.Model):
     def __init__(self, gen_AB: keras.Model, gen_BA: keras.Model, disc_A: keras.Model,
                  disc_B: keras.Model, *, lambda_cycle: float = 10.0,
                  lambda_identity: float = 5.0, pool_size: int = 50, seed: int = 0,
-                 **kwargs: Any) -> None:
+                 pool_shape: tuple[int, int, int] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.gen_AB, self.gen_BA = gen_AB, gen_BA
         self.disc_A, self.disc_B = disc_A, disc_B
         self.lambda_cycle = float(lambda_cycle)
         self.lambda_identity = float(lambda_identity)
-        image_shape = tuple(gen_AB.input_shape[1:])
+        # The pool stores training images: crops when the networks take any width.
+        image_shape = tuple(pool_shape or gen_AB.input_shape[1:])
         # float32 under any mixed-precision policy: the pool stores the generators' float32
         # outputs, and a mixed policy would have Keras cast its inputs to 16 bits.
         self.pool_A = HistoryPool(pool_size, image_shape, seed=seed, name="pool_A",
@@ -592,20 +646,27 @@ def _current(scope, variable, value):
 def build_cyclegan(image_shape: tuple[int, int, int], *, filters: int = 64,
                    res_blocks: int = 6, lambda_cycle: float = 10.0,
                    lambda_identity: float = 5.0, pool_size: int = 50,
-                   seed: int = 0) -> CycleGAN:
+                   seed: int = 0, crop_frames: int = 0,
+                   identity_start: bool = False) -> CycleGAN:
     """Both generators (models.build_generator) and discriminators in one CycleGAN.
 
-    `image_shape` is (H, W, 1) with H and W divisible by 4. Not compiled: see `compile_cyclegan`.
+    `image_shape` is (H, W, 1) with H and W divisible by 4. With `crop_frames` N > 0 the
+    networks take any width (they are fully convolutional: trained on (H, N) crops, they
+    still convert whole (H, W) windows for the held-out pass and samples) and the history
+    pool stores (H, N) crops. Not compiled: see `compile_cyclegan`.
     """
+    height, width, channels = image_shape
+    network_shape = (height, None, channels) if crop_frames else image_shape
+    pool_shape = (height, crop_frames or width, channels)
     return CycleGAN(
-        models.build_generator(image_shape, filters=filters, res_blocks=res_blocks,
-                               name="generator_AtoB"),
-        models.build_generator(image_shape, filters=filters, res_blocks=res_blocks,
-                               name="generator_BtoA"),
-        models.build_discriminator(image_shape, filters=filters, name="discriminator_A"),
-        models.build_discriminator(image_shape, filters=filters, name="discriminator_B"),
+        models.build_generator(network_shape, filters=filters, res_blocks=res_blocks,
+                               identity_start=identity_start, name="generator_AtoB"),
+        models.build_generator(network_shape, filters=filters, res_blocks=res_blocks,
+                               identity_start=identity_start, name="generator_BtoA"),
+        models.build_discriminator(network_shape, filters=filters, name="discriminator_A"),
+        models.build_discriminator(network_shape, filters=filters, name="discriminator_B"),
         lambda_cycle=lambda_cycle, lambda_identity=lambda_identity, pool_size=pool_size,
-        seed=seed, name="cyclegan")
+        seed=seed, pool_shape=pool_shape, name="cyclegan")
 
 
 def compile_cyclegan(model: CycleGAN, *, lr: float = 2e-4, total_steps: int | None = None,
@@ -665,17 +726,20 @@ def select_devices(spec: str) -> tuple[Any, int, str]:
     return strategy.scope(), wanted, f"tf.distribute.MirroredStrategy over {chosen}"
 
 
-def resolve_jit(xla: str, *, replicas: int) -> bool | str:
+def resolve_jit(xla: str, *, replicas: int, crop_frames: int = 0) -> bool | str:
     """compile(jit_compile=...) for `--xla`. JAX always compiles. On TensorFlow, auto means
-    XLA on a single GPU only: on CPU the XLA step's convolution gradients ran about 2x slower
-    than TensorFlow's own kernels (benchmarks/bench_train.py), and Keras does not XLA-compile
-    a tf.distribute step as a whole."""
+    XLA on one device when it is a GPU or when training on crops: measured on the 2-core CPU
+    (benchmarks/bench_train.py), XLA made the whole-window original step slower (25.5 s
+    against 14.6 s... see README: it depends on the machine) but the fast preset's small
+    cropped step 1.9x faster (1.40 s against 2.61 s per update at 32 filters); Keras does not
+    XLA-compile a tf.distribute step as a whole."""
     if keras.backend.backend() == "jax":
         return "auto"
     if xla == "auto":
         import tensorflow as tf
 
-        return replicas == 1 and bool(tf.config.list_logical_devices("GPU"))
+        return replicas == 1 and (bool(crop_frames)
+                                   or bool(tf.config.list_logical_devices("GPU")))
     if xla == "on" and replicas > 1:
         raise UserError("--xla on works with one device only; pass --xla auto or off")
     return xla == "on"
@@ -695,16 +759,39 @@ class SampleWriter(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         number = epoch + 1
-        if not self.clips or not _due(number, every=self.every, last_epoch=self.last_epoch):
+        if not self.clips or not _due(number, every=self.every, last_epoch=self.last_epoch,
+                                      model=self.model):
             return
         write_samples(self.model, self.clips, self.out / SAMPLES_DIR / f"epoch_{number:04d}",
                       labels=self.labels)
 
 
-def _due(number: int, *, every: int, last_epoch: int) -> bool:
-    """Whether 1-based epoch `number` gets a sample / snapshot folder: every `every` epochs
-    (never when 0) and always after the run's last epoch."""
-    return number == last_epoch or bool(every and number % every == 0)
+def _due(number: int, *, every: int, last_epoch: int, model: keras.Model | None = None) -> bool:
+    """Whether 1-based epoch `number` gets a sample / snapshot folder / checkpoint: every
+    `every` epochs (never when 0) and always after the run's last epoch, which is also the
+    epoch in which the time budget ran out (TimeBudget sets model.stop_training)."""
+    stopping = bool(model is not None and getattr(model, "stop_training", False))
+    return number == last_epoch or stopping or bool(every and number % every == 0)
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop training cleanly after the epoch in which `seconds` (counted from the start of
+    fit) run out: that epoch is finished and saved like a last epoch (snapshot, samples,
+    checkpoint), and train() returns normally. Must come before the callbacks that save."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = float(seconds)
+        self.started = time.monotonic()
+        self.stopped_after: int | None = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.started = time.monotonic()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if time.monotonic() - self.started >= self.seconds:
+            self.model.stop_training = True
+            self.stopped_after = epoch + 1
 
 
 def _write_folder(folder: Path, fill: Callable[[Path], None]) -> Path:
@@ -772,7 +859,8 @@ class SnapshotWriter(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         number = epoch + 1
-        if self.every and _due(number, every=self.every, last_epoch=self.last_epoch):
+        if self.every and _due(number, every=self.every, last_epoch=self.last_epoch,
+                               model=self.model):
             write_snapshot(self.model.gen_AB, self.out / SNAPSHOTS_DIR / f"epoch_{number:04d}",
                            config={**self.config, "epoch": number})
 
@@ -888,16 +976,20 @@ def current_lr(model: keras.Model) -> float:
 
 
 class RunWriter(keras.callbacks.Callback):
-    """After each epoch: both generators' inference files, then the resume checkpoint (all
-    four networks, the optimizer, the pools with their random state, the epoch), each
-    written to a temporary file and renamed, so a kill leaves the previous set intact."""
+    """After every `every`-th epoch and the last: both generators' inference files, then the
+    resume checkpoint (all four networks, the optimizer, the pools with their random state,
+    the epoch), each written to a temporary file and renamed, so a kill leaves the previous
+    set intact (and --resume re-runs the epochs after it)."""
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, out: Path, *, every: int = 1, last_epoch: int | None = None) -> None:
         super().__init__()
-        self.out = out
+        self.out, self.every, self.last_epoch = out, every, last_epoch
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         model = self.model
+        if not _due(epoch + 1, every=self.every, last_epoch=self.last_epoch or epoch + 1,
+                    model=model):
+            return
         model.completed_epochs.assign(epoch + 1)
         models.save_generator(model.gen_AB, self.out, "AtoB")
         models.save_generator(model.gen_BA, self.out, "BtoA")
@@ -929,8 +1021,15 @@ def resolve_settings(args: argparse.Namespace, stored: dict[str, Any] | None) ->
     epochs, data dir, sampling, snapshots, held-out count, devices, xla) is a UserError.
     """
     previous = (stored or {}).get("training", {})
+    # A run from before presets existed was trained with the original's settings.
+    preset = args.preset or previous.get("preset", SETTINGS["preset"][0])
+    if previous and args.preset is not None and args.preset != previous.get("preset", "original"):
+        raise UserError(f"{args.out}: the run there used --preset "
+                        f"{previous.get('preset', 'original')}, not {args.preset}; resume it "
+                        "with the same preset, or start over with --force")
     settings = {}
     for name, (default, changeable) in SETTINGS.items():
+        default = PRESETS[preset].get(name, default) if name != "preset" else preset
         given = getattr(args, name)
         if name in previous:
             if given is not None and not changeable and given != previous[name]:
@@ -953,6 +1052,14 @@ def check_settings(settings: dict[str, Any]) -> None:
             raise UserError(f"--{name.replace('_', '-')} must be >= {low}, got {settings[name]}")
     if settings["steps_per_epoch"] is not None and settings["steps_per_epoch"] < 1:
         raise UserError(f"--steps-per-epoch must be >= 1, got {settings['steps_per_epoch']}")
+    crop = settings["crop_frames"]
+    if crop and (crop % 4 or not 4 <= crop <= IMAGE_SIZE):
+        raise UserError(f"--crop-frames must be 0 (whole windows) or a multiple of 4 from 4 to "
+                        f"{IMAGE_SIZE}, got {crop}")
+    if settings["time_budget"] is not None and not settings["time_budget"] > 0:
+        raise UserError(f"--time-budget must be > 0 seconds, got {settings['time_budget']}")
+    if settings["checkpoint_every"] < 1:
+        raise UserError(f"--checkpoint-every must be >= 1, got {settings['checkpoint_every']}")
     if not settings["lr"] > 0:
         raise UserError(f"--lr must be > 0, got {settings['lr']}")
     for name in ("lambda_cycle", "lambda_identity"):
@@ -980,13 +1087,28 @@ def inspect_out_folder(out: Path, *, resume: bool, force: bool
         return None, []
     if force:
         return None, present
+    has_checkpoint = (out / CHECKPOINT_NAME).is_file()
+    generators = [models.generator_path(out, d) for d in models.DIRECTIONS
+                  if models.generator_path(out, d).is_file()]
     if not resume:
-        raise UserError(f"{out}: holds a training run; pass --resume to continue it or --force "
-                        "to start over there (or choose another --out)")
+        state = "" if has_checkpoint or generators else " with no finished epoch (interrupted)"
+        raise UserError(f"{out}: holds a training run{state}; pass --resume to continue it or "
+                        "--force to start over there (or choose another --out)")
     if not (out / models.CONFIG_NAME).is_file():
         raise UserError(f"{out}: has run files but no {models.CONFIG_NAME}; cannot resume, "
                         "pass --force to start over")
-    return models.read_config(out), []
+    if not has_checkpoint and generators:
+        # A shipped or copied model folder: weights without resume state. Training from
+        # epoch 1 would overwrite the model someone trained.
+        raise UserError(f"{out}: holds a trained model ({generators[0].name}) but no resume "
+                        f"state ({CHECKPOINT_NAME}), so it cannot be continued and --resume "
+                        "would overwrite it; train into another --out (or pass --force to "
+                        "replace the model)")
+    stored = models.read_config(out)
+    if not has_checkpoint:
+        print(f"note: {out}: the run there has no finished epoch; starting it again from "
+              "epoch 1 with its stored settings", file=sys.stderr)
+    return stored, []
 
 
 def _remove(paths: Sequence[Path]) -> None:
@@ -1009,7 +1131,8 @@ def build_config(*, pair: str, source: str, target: str, image_size: int,
 
     return {
         "pair": pair, "source": source, "target": target, "image_size": int(image_size),
-        "generator": {"filters": settings["filters"], "res_blocks": settings["res_blocks"]},
+        "generator": {"filters": settings["filters"], "res_blocks": settings["res_blocks"],
+                      "identity_start": bool(settings["identity_start"])},
         "discriminator": {"filters": settings["filters"]},
         "stft": dict(data_prep.STFT_SETTINGS),
         "train_actors": actors("train"), "val_actors": actors("val"),
@@ -1053,6 +1176,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="emotion pair to learn (A = source, B = target), any two of "
                              f"{', '.join(data_prep.EMOTIONS)}, e.g. "
                              f"{', '.join(data_prep.DEFAULT_PAIRS[:3])} (required)")
+    parser.add_argument("--preset", choices=tuple(PRESETS), default=None,
+                        help="bundle of settings: 'fast' trains on random 64-frame crops with "
+                             "an identity-start generator and narrower networks (about 1/20 of "
+                             "the cost per update; hours on a laptop CPU), 'original' is the "
+                             "2020 project's (days on a CPU); flags given with it override its "
+                             "values (default: original; "
+                             + "; ".join(f"{name}: {', '.join(f'{k}={v}' for k, v in values.items()) or 'the defaults below'}"
+                                         for name, values in PRESETS.items()) + ")")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help=f"folder holding <pair>.npz from data_prep.py (default: {d['data_dir']})")
     parser.add_argument("--out", type=Path, default=None,
@@ -1086,6 +1217,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pool-size", type=int, default=None,
                         help=f"generated images kept per domain for the discriminators, 0 for "
                              f"none (default: {d['pool_size']})")
+    parser.add_argument("--crop-frames", type=int, default=None,
+                        help="train on random time crops of N frames (all frequency bins; a "
+                             "multiple of 4), drawn afresh every step; conversion still uses "
+                             f"whole windows; 0: whole windows (default: {d['crop_frames']})")
+    parser.add_argument("--identity-start", action=argparse.BooleanOptionalAction, default=None,
+                        help="generators output input + a learnt correction that starts at "
+                             "zero, so an untrained model returns its input unchanged "
+                             f"(default: {d['identity_start']})")
+    parser.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                        help="stop cleanly after the epoch in which this many seconds of "
+                             "training have passed, saving that epoch as the last (snapshot, "
+                             "checkpoint); --resume continues (default: train all --epochs)")
+    parser.add_argument("--checkpoint-every", type=int, default=None,
+                        help="write the resume checkpoint and the generators every N epochs "
+                             "and after the last; a kill loses the epochs since "
+                             f"(default: {d['checkpoint_every']})")
     parser.add_argument("--seed", type=int, default=None,
                         help=f"seed of weights, data order and pool (default: {d['seed']})")
     parser.add_argument("--sample-every", type=int, default=None,
@@ -1188,14 +1335,16 @@ def _train(out: Path, *, pair: str, source: str, target: str, settings: dict[str
     if batch_size % replicas:
         raise UserError(f"--batch-size {batch_size} does not split over {replicas} devices; "
                         f"use a multiple of {replicas}")
-    jit = resolve_jit(settings["xla"], replicas=replicas)
+    jit = resolve_jit(settings["xla"], replicas=replicas, crop_frames=settings["crop_frames"])
     keras.utils.set_random_seed(settings["seed"])
     with scope:
         model = build_cyclegan(image_shape, filters=settings["filters"],
                                res_blocks=settings["res_blocks"],
                                lambda_cycle=settings["lambda_cycle"],
                                lambda_identity=settings["lambda_identity"],
-                               pool_size=settings["pool_size"], seed=settings["seed"])
+                               pool_size=settings["pool_size"], seed=settings["seed"],
+                               crop_frames=settings["crop_frames"],
+                               identity_start=settings["identity_start"])
         decay = (epochs * steps, (epochs // 2) * steps) if settings["lr_decay"] else (None, None)
         compile_cyclegan(model, lr=settings["lr"], total_steps=decay[0], decay_start=decay[1],
                          jit_compile=jit)
@@ -1216,7 +1365,10 @@ def _train(out: Path, *, pair: str, source: str, target: str, settings: dict[str
           f"generators {count_params(model.gen_AB) / 1e6:.2f} M and discriminators "
           f"{count_params(model.disc_A) / 1e6:.2f} M parameters each; backend {backend}"
           f"{' (XLA)' if model.jit_compile is True and backend == 'tensorflow' else ''}, "
-          f"{device_text}, precision {settings['mixed_precision']}; writing to {out}")
+          f"{device_text}, precision {settings['mixed_precision']}, preset "
+          f"{settings['preset']}"
+          + (f", {settings['crop_frames']}-frame crops" if settings["crop_frames"] else "")
+          + (", identity start" if settings["identity_start"] else "") + f"; writing to {out}")
     split = config["heldout_split"]
     if split == "val":
         print(f"held-out metrics and samples: validation actors {config['val_actors']} (test "
@@ -1235,25 +1387,34 @@ def _train(out: Path, *, pair: str, source: str, target: str, settings: dict[str
               f"{data_path}; no held-out metrics", file=sys.stderr)
     clips = {domain: stack[spread_indices(len(stack), settings["sample_clips"])]
              for domain, stack in held_out.items()}
+    budget = TimeBudget(settings["time_budget"]) if settings["time_budget"] else None
     callbacks = [
+        *([budget] if budget else []),
         SampleWriter(out, {key: value for key, value in clips.items() if len(value)},
                      every=settings["sample_every"], last_epoch=epochs,
                      labels={"A": source, "B": target}),
         SnapshotWriter(out, config, every=settings["snapshot_every"], last_epoch=epochs),
         CsvLog(out / LOG_NAME, completed_epochs=completed),
         TensorBoardLog(out / TENSORBOARD_DIR),
-        RunWriter(out),  # last of the run's own: the checkpoint marks the epoch complete
+        # last of the run's own: the checkpoint marks the epoch complete
+        RunWriter(out, every=settings["checkpoint_every"], last_epoch=epochs),
         *extra_callbacks,
     ]
-    shape = {"batch_size": batch_size, "image_shape": image_shape}
+    crop = settings["crop_frames"]
+    train_shape = (image_shape[0], crop or image_shape[1], image_shape[2])
     train_data = UnpairedBatches(images_A, images_B, batch_size=batch_size,
                                  steps_per_epoch=steps, seed=settings["seed"],
-                                 first_epoch=completed)
-    model.fit(backend_dataset(train_data, **shape), epochs=epochs, initial_epoch=completed,
-              steps_per_epoch=steps, shuffle=False,
-              validation_data=backend_dataset(validation, **shape) if validate else None,
+                                 first_epoch=completed, crop_frames=crop)
+    model.fit(backend_dataset(train_data, batch_size=batch_size, image_shape=train_shape),
+              epochs=epochs, initial_epoch=completed, steps_per_epoch=steps, shuffle=False,
+              validation_data=(backend_dataset(validation, batch_size=batch_size,
+                                               image_shape=image_shape) if validate else None),
               validation_steps=len(validation) if validate else None,
               callbacks=callbacks, verbose=2 if quiet else 1)
+    if budget is not None and budget.stopped_after is not None and budget.stopped_after < epochs:
+        epochs = budget.stopped_after
+        print(f"time budget of {settings['time_budget']:g} s used up: stopped after epoch "
+              f"{epochs}; continue with --resume")
     print(f"done: {epochs} epochs; generators in {models.generator_path(out, 'AtoB')} "
           f"({source} -> {target}) and {models.generator_path(out, 'BtoA')}"
           + (f"; snapshots in {out / SNAPSHOTS_DIR}" if settings["snapshot_every"] else ""))

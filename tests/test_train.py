@@ -286,7 +286,8 @@ def test_refuses_to_reuse_a_run_folder_without_resume_or_force(data_dir, tmp_pat
     (out / "notes.txt").write_text("mine")
     base = ["--pair", "calm2anger", "--data-dir", str(data_dir), "--out", str(out)]
     assert tc.main(base) == 2
-    assert "holds a training run; pass --resume" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "holds a training run" in err and "pass --resume" in err
     assert tc.main([*base, "--resume", "--batch-size", "2"]) == 2
     assert "used --batch-size 1, not 2" in capsys.readouterr().err
     assert tc.main([*base, "--resume", "--force"]) == 2
@@ -484,7 +485,9 @@ _JAX_SCRIPT = """
     model = tc.build_cyclegan((32, 32, 1), filters=4, res_blocks=1, pool_size=50)
     tc.compile_cyclegan(model, lr=1e-3)
     model.load_weights(work + "/start.weights.h5")
+    start_output = np.asarray(model.gen_AB(arrays["probe"])).tolist()
     stream = tc.UnpairedBatches(arrays["A"], arrays["B"], batch_size=2, steps_per_epoch=3, seed=0)
+    first = model.fit(stream, epochs=1, steps_per_epoch=1, shuffle=False, verbose=0).history
     history = model.fit(stream, epochs=2, steps_per_epoch=3, shuffle=False, verbose=0).history
     output = np.asarray(model.gen_AB(arrays["probe"])).tolist()
     common = ["--pair", "calm2anger", "--data-dir", data_dir, "--epochs", "1",
@@ -492,7 +495,8 @@ _JAX_SCRIPT = """
               "--res-blocks", "1", "--pool-size", "2", "--eval-images", "2",
               "--sample-clips", "0", "--quiet"]
     code = tc.main([*common, "--out", work + "/two", "--devices", "all"])
-    print("RESULT" + json.dumps({"history": history, "output": output, "code": code}))
+    print("RESULT" + json.dumps({"start_output": start_output, "first": first,
+                                 "history": history, "output": output, "code": code}))
 """
 
 
@@ -507,22 +511,35 @@ def test_jax_backend_matches_tensorflow_and_trains_data_parallel(data_dir, tmp_p
     model = tc.build_cyclegan((32, 32, 1), filters=4, res_blocks=1, pool_size=50)
     tc.compile_cyclegan(model, lr=1e-3)
     model.save_weights(str(tmp_path / "start.weights.h5"))
+    start_output = np.asarray(model.gen_AB(arrays["probe"]))
     stream = tc.UnpairedBatches(arrays["A"], arrays["B"], batch_size=2, steps_per_epoch=3, seed=0)
-    expected = model.fit(tc.backend_dataset(stream, batch_size=2, image_shape=(32, 32, 1)),
-                         epochs=2, steps_per_epoch=3, shuffle=False, verbose=0).history
+    dataset = tc.backend_dataset(stream, batch_size=2, image_shape=(32, 32, 1))
+    first = model.fit(dataset, epochs=1, steps_per_epoch=1, shuffle=False, verbose=0).history
+    expected = model.fit(dataset, epochs=2, steps_per_epoch=3, shuffle=False, verbose=0).history
 
     printed = _run_subprocess(_JAX_SCRIPT, str(tmp_path), str(data_dir),
                               env={"KERAS_BACKEND": "jax",
                                    "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
     result = json.loads(printed.split("RESULT", 1)[1])
-    for name, values in expected.items():  # same losses from the same start, within noise
-        assert result["history"][name] == pytest.approx(values, rel=2e-3, abs=1e-4), name
-    # Adam turns float noise in near-zero gradients into lr-sized steps: outputs agree
-    # closely, not to the last digit.
+    # Guaranteed: the same weights give the same network output and the same losses on the
+    # same batch, up to float32 summation order (XLA and oneDNN sum convolutions in other
+    # orders: ~1e-6 relative; the pool is still filling, so no random draw is involved).
+    np.testing.assert_allclose(np.asarray(result["start_output"]), start_output, atol=1e-5)
+    for name, values in first.items():
+        assert result["first"][name] == pytest.approx(values, rel=1e-4, abs=1e-6), name
+    # Not guaranteed to a fixed digit: after updates, Adam divides gradients by their running
+    # RMS, so float noise in near-zero gradients becomes lr-sized steps and the engines'
+    # trajectories drift apart step by step (2.6e-3 relative after 7 steps on one version
+    # set, 1e-4 on another). They must still train the same model: losses finite and within a
+    # few percent, outputs close.
+    for name, values in expected.items():
+        assert np.all(np.isfinite(result["history"][name])), name
+        assert result["history"][name] == pytest.approx(values, rel=5e-2, abs=1e-3), name
     jax_output = np.asarray(result["output"]).ravel()
     tf_output = np.asarray(model.gen_AB(arrays["probe"])).ravel()
-    np.testing.assert_allclose(jax_output, tf_output, atol=0.05)
-    assert np.corrcoef(jax_output, tf_output)[0, 1] > 0.99
+    gap = float(np.mean(np.abs(jax_output - tf_output)))
+    correlation = float(np.corrcoef(jax_output, tf_output)[0, 1])
+    assert gap < 0.05 and correlation > 0.95, (gap, correlation)
 
     assert result["code"] == 0
     assert "keras.distribution.DataParallel over ['cpu:0', 'cpu:1']" in printed

@@ -1,0 +1,246 @@
+"""The fast preset's pieces: identity-start generators, random time crops, the preset round trip
+through config / resume / convert, the time budget, and the run-folder safety around them
+(tiny models and synthetic data throughout)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import keras
+
+import convert
+import evaluate
+import models
+import train_cyclegan as tc
+from conftest import tone
+from spectro import IMAGE_SIZE, PAD_VALUE, UserError
+
+from test_train import TINY, _write_data
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    return _write_data(tmp_path_factory.mktemp("data"), {
+        ("train", "A"): 4, ("train", "B"): 4, ("val", "A"): 2, ("val", "B"): 2,
+        ("test", "A"): 2, ("test", "B"): 2})
+
+
+# --- Identity start -------------------------------------------------------------------------
+def test_a_fresh_identity_start_generator_returns_its_input():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (2, 32, 48, 1)).astype(np.float32)
+    images[0, :, :8] = PAD_VALUE  # the floor must survive too
+    keras.utils.set_random_seed(1)
+    generator = models.build_generator((32, None, 1), filters=4, res_blocks=1,
+                                       identity_start=True)
+    output = np.asarray(generator(images))
+    assert output.shape == images.shape
+    np.testing.assert_allclose(output, images, atol=2 * models.IDENTITY_EPSILON)
+    assert np.all(np.abs(output) < 1)
+    # The paper's generator draws a new image: far from its input when fresh.
+    plain = models.build_generator((32, None, 1), filters=4, res_blocks=1)
+    assert np.mean(np.abs(np.asarray(plain(images)) - images)) > 0.2
+
+
+def test_identity_start_gradients_reach_every_layer():
+    generator = models.build_generator((32, 32, 1), filters=4, res_blocks=1,
+                                       identity_start=True)
+    images = np.random.default_rng(2).uniform(-0.9, 0.9, (1, 32, 32, 1)).astype(np.float32)
+    target = np.clip(images + 0.3, -1, 1)
+    optimizer = keras.optimizers.Adam(1e-2)
+    first = np.mean(np.abs(np.asarray(generator(images)) - target))
+    for _ in range(20):
+        _train_one(generator, optimizer, images, target)
+    assert np.mean(np.abs(np.asarray(generator(images)) - target)) < 0.8 * first
+
+
+def _train_one(generator, optimizer, images, target):
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = keras.ops.mean(keras.ops.abs(generator(images, training=True) - target))
+        grads = tape.gradient(loss, generator.trainable_variables)
+        optimizer.apply(grads, generator.trainable_variables)
+    else:  # pragma: no cover - the suite runs on TensorFlow; JAX has its own test below
+        pytest.skip(f"gradient check written for TensorFlow, not {backend}")
+
+
+def test_converting_with_a_fresh_identity_start_model_is_the_vocoder_only_result(tmp_path):
+    run = tmp_path / "calm2anger"
+    models.write_config(run, {"pair": "calm2anger", "image_size": IMAGE_SIZE,
+                              "generator": {"filters": 4, "res_blocks": 1,
+                                            "identity_start": True}})
+    models.save_generator(models.build_generator((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4,
+                                                 res_blocks=1, identity_start=True),
+                          run, "AtoB", dtype="float16")
+    generator = models.load_generator(run)  # the path convert.py uses
+    audio = tone(1.5, 180.0)
+    converted = convert.convert_audio(audio, generator)
+    vocoded = evaluate.resynthesise(audio)
+    assert evaluate.mcd_dtw(vocoded, converted) < 0.1
+
+
+# --- Crops ----------------------------------------------------------------------------------
+def test_content_frames_finds_the_end_of_the_sound():
+    images = np.full((3, 8, 20), PAD_VALUE, np.float16)
+    images[0, 2, :13] = 0.0
+    images[1, :, 19] = 0.5
+    assert tc.content_frames(images).tolist() == [13, 20, 0]
+
+
+def test_crops_have_the_asked_width_lie_in_the_sound_and_change_every_step():
+    rng = np.random.default_rng(5)
+    lengths = [60, 16, 10]
+    images = np.full((3, 12, 64), PAD_VALUE, np.float16)
+    for index, length in enumerate(lengths):
+        images[index, :, :length] = rng.uniform(-0.9, 0.9, (12, length))
+    stream = tc.UnpairedBatches(images, images[::-1].copy(), batch_size=2, steps_per_epoch=3,
+                                seed=0, crop_frames=16)
+    starts = {index: set() for index in range(3)}
+    for step in range(30):
+        batch_A, batch_B = stream[step]
+        assert batch_A.shape == batch_B.shape == (2, 12, 16, 1)
+        assert batch_A.dtype == np.float32
+        np.testing.assert_array_equal(stream[step][0], batch_A)  # a pure function of the index
+        for crop in batch_A[..., 0]:
+            found = [(index, start) for index in range(3) for start in range(64 - 16 + 1)
+                     if np.array_equal(images[index, :, start:start + 16].astype(np.float32),
+                                       crop)]
+            assert found, "a crop must be a slice of a training image"
+            index, start = found[0]
+            assert start <= max(lengths[index] - 16, 0)  # inside the sound when it fits
+            starts[index].add(start)
+    assert len(starts[0]) > 5 and starts[1] == {0} and starts[2] == {0}
+
+
+def test_bad_crop_settings_are_one_line_usage_errors(data_dir, tmp_path, capsys):
+    for value in ("30", "264", "-4"):
+        assert tc.main(["--pair", "calm2anger", "--data-dir", str(data_dir), "--out",
+                        str(tmp_path / value), "--crop-frames", value, *TINY]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--crop-frames must be 0" in err[0]
+        assert not (tmp_path / value).exists()
+
+
+# --- The preset through config, resume and convert ------------------------------------------
+FAST_TINY = ["--pair", "calm2anger", "--preset", "fast", "--filters", "4", "--res-blocks", "1",
+             "--crop-frames", "16", "--steps-per-epoch", "2", "--pool-size", "2",
+             "--eval-images", "2", "--sample-clips", "1", "--sample-every", "0", "--quiet"]
+
+
+def test_fast_preset_round_trip_through_config_resume_and_convert(data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    base = [*FAST_TINY, "--data-dir", str(data_dir), "--out", str(out)]
+    assert tc.main([*base, "--epochs", "1"]) == 0
+    config = models.read_config(out)
+    training = config["training"]
+    assert training["preset"] == "fast" and training["crop_frames"] == 16
+    assert training["identity_start"] is True and config["generator"]["identity_start"] is True
+    assert training["filters"] == 4  # a flag overrides its preset's value
+    # Resuming with another preset is refused, without touching the run.
+    log = (out / tc.LOG_NAME).read_text()
+    assert tc.main([*base, "--epochs", "2", "--resume", "--preset", "original"]) == 2
+    assert "used --preset fast, not original" in capsys.readouterr().err
+    assert (out / tc.LOG_NAME).read_text() == log
+    # Resuming without naming the preset takes the stored one.
+    resume = ["--pair", "calm2anger", "--data-dir", str(data_dir), "--out", str(out),
+              "--epochs", "2", "--resume", "--quiet"]
+    assert tc.main(resume) == 0
+    assert models.read_config(out)["training"]["crop_frames"] == 16
+    assert [row.split(",")[0] for row in (out / tc.LOG_NAME).read_text().split()[1:]] == \
+        ["1", "2"]
+    # Inference rebuilds the identity-start generator from config.json and converts whole
+    # windows although training saw 16-frame crops.
+    generator = models.load_generator(out)
+    assert generator.get_layer("input_logits") is not None
+    image = np.random.default_rng(0).uniform(-1, 1, (1, IMAGE_SIZE, IMAGE_SIZE, 1))
+    assert np.asarray(generator(image.astype(np.float32))).shape == image.shape
+
+
+def test_the_preset_defaults_fill_what_no_flag_sets(data_dir, tmp_path):
+    parser = tc.build_parser()
+    args = parser.parse_args(["--pair", "calm2anger", "--preset", "fast", "--out",
+                              str(tmp_path)])
+    settings = tc.resolve_settings(args, None)
+    for name, value in tc.PRESETS["fast"].items():
+        assert settings[name] == value, name
+    original = tc.resolve_settings(parser.parse_args(["--pair", "calm2anger"]), None)
+    assert original["crop_frames"] == 0 and original["identity_start"] is False
+    assert original["filters"] == 64 and original["res_blocks"] == 6
+
+
+# --- Time budget ----------------------------------------------------------------------------
+def test_time_budget_stops_after_the_epoch_and_saves_it_as_the_last(data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert tc.main([*FAST_TINY, "--data-dir", str(data_dir), "--out", str(out), "--epochs", "50",
+                    "--time-budget", "0.01", "--snapshot-every", "10",
+                    "--checkpoint-every", "10"]) == 0
+    printed = capsys.readouterr().out
+    assert "stopped after epoch 1" in printed
+    assert sorted(p.name for p in (out / tc.SNAPSHOTS_DIR).iterdir()) == ["epoch_0001"]
+    assert models.read_config(out / tc.SNAPSHOTS_DIR / "epoch_0001")["epoch"] == 1
+    model = tc.build_cyclegan((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4, res_blocks=1,
+                              pool_size=2, crop_frames=16, identity_start=True)
+    tc.compile_cyclegan(model)
+    assert tc.load_checkpoint(model, out / tc.CHECKPOINT_NAME) == 1
+
+
+# --- A model folder is never overwritten ----------------------------------------------------
+def test_resume_refuses_a_model_folder_without_a_checkpoint(data_dir, tmp_path, capsys):
+    trained = tmp_path / "trained"
+    assert tc.main([*FAST_TINY, "--data-dir", str(data_dir), "--out", str(trained),
+                    "--epochs", "1"]) == 0
+    shipped = tmp_path / "shipped"  # what a committed model folder holds
+    shipped.mkdir()
+    for name in (models.CONFIG_NAME, "generator_AtoB.weights.h5", tc.LOG_NAME):
+        (shipped / name).write_bytes((trained / name).read_bytes())
+    before = {p.name: p.read_bytes() for p in shipped.iterdir()}
+    assert tc.main(["--pair", "calm2anger", "--data-dir", str(data_dir), "--out", str(shipped),
+                    "--resume", "--epochs", "10", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no resume state" in err[0] and "another --out" in err[0]
+    assert {p.name: p.read_bytes() for p in shipped.iterdir()} == before
+
+
+def test_an_interrupted_first_epoch_is_said_and_restarted(data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    models.write_config(out, {"pair": "calm2anger", "generator": {"filters": 4, "res_blocks": 1},
+                              "training": {"batch_size": 1, "res_blocks": 1, "filters": 4}})
+    base = ["--pair", "calm2anger", "--data-dir", str(data_dir), "--out", str(out), *TINY,
+            "--steps-per-epoch", "1", "--epochs", "1", "--sample-every", "0"]
+    assert tc.main(base) == 2
+    assert "no finished epoch (interrupted); pass --resume" in capsys.readouterr().err
+    assert tc.main([*base, "--resume"]) == 0
+    assert "has no finished epoch; starting it again from epoch 1" in capsys.readouterr().err
+    assert models.generator_path(out).is_file()
+
+
+# --- Config fields are checked on load ------------------------------------------------------
+@pytest.mark.parametrize("field, value", [("filters", "eight"), ("filters", -3),
+                                          ("filters", 100000), ("res_blocks", 2.5),
+                                          ("identity_start", "yes"), ("filters", True)])
+def test_a_malformed_config_field_is_one_line(tmp_path, field, value):
+    generator = {"filters": 4, "res_blocks": 1, field: value}
+    (tmp_path / models.CONFIG_NAME).write_text(json.dumps({"generator": generator}))
+    with pytest.raises(UserError) as caught:
+        models.read_config(tmp_path)
+    assert field in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_weights_that_do_not_match_the_config_are_one_line(tmp_path, capsys):
+    run = tmp_path / "calm2anger"
+    models.write_config(run, {"pair": "calm2anger", "generator": {"filters": 4,
+                                                                  "res_blocks": 1}})
+    models.save_generator(models.build_generator((32, 32, 1), filters=4, res_blocks=1), run)
+    models.write_config(run, {"pair": "calm2anger", "generator": {"filters": 8,
+                                                                  "res_blocks": 1}})
+    with pytest.raises(UserError) as caught:
+        models.load_generator(run)
+    assert "does not match" in str(caught.value) and "\n" not in str(caught.value)
+    assert capsys.readouterr().err.count("\n") <= 1
