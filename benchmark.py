@@ -29,21 +29,20 @@ def main(argv: list[str] | None = None) -> int:
                                      epilog=__doc__.split("\n\n", 2)[2],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="suite", required=True, metavar="SUITE")
-    modules = {}
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # Only the chosen suite's module is imported (some import Keras, which takes seconds), so
+    # `benchmark.py --help` is instant.
+    chosen = next((word for word in argv if not word.startswith("-")), None)
+    module = None
     for name, summary in SUITES.items():
         sub = commands.add_parser(name, help=summary, description=summary,
                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-        try:
-            modules[name] = importlib.import_module(f"benchmarks.bench_{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"benchmarks.bench_{name}":
-                raise
-            continue
-        modules[name].add_arguments(sub)
+        if name == chosen:
+            module = importlib.import_module(f"benchmarks.bench_{name}")
+            module.add_arguments(sub)
     args = parser.parse_args(argv)
-    if args.suite not in modules:
-        parser.error(f"the {args.suite} benchmark is not available in this checkout")
-    return modules[args.suite].run(args)
+    assert module is not None  # parse_args has rejected anything but a known suite
+    return module.run(args)
 
 
 if __name__ == "__main__":

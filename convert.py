@@ -68,6 +68,7 @@ CLI_BATCH_SIZE = 4
 # Inputs whose peak is below this are treated as silence: there is no speech to convert, and
 # the image (normalised to the clip's own maximum) would only show amplified noise.
 SILENCE_DBFS = -90.0
+OUTPUT_PEAK = 0.99  # a converted result louder than full scale is scaled to this peak
 # Share of one conversion's time spent in the generator (the rest is Griffin-Lim), measured
 # with the default 6-block generator on a 2-core CPU (benchmarks/bench_convert.py); used only
 # to move progress bars evenly.
@@ -83,13 +84,16 @@ GLOB_CHARS = frozenset("*?[")
 
 # --- Finding and loading a generator --------------------------------------------------------
 def trained_pairs(models_root: str | os.PathLike) -> list[str]:
-    """Names of the run folders directly under `models_root` that hold a config.json."""
-    from models import CONFIG_NAME
+    """Names of the run folders directly under `models_root` that hold a model: a config.json
+    and a finished epoch's generator (a run interrupted in its first epoch has only the
+    config)."""
+    from models import CONFIG_NAME, generator_path
 
     root = Path(models_root)
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if (p / CONFIG_NAME).is_file())
+    return sorted(p.name for p in root.iterdir()
+                  if (p / CONFIG_NAME).is_file() and generator_path(p, "AtoB").is_file())
 
 
 def find_model_dir(models_root: str | os.PathLike, source: str, target: str) -> Path:
@@ -98,7 +102,7 @@ def find_model_dir(models_root: str | os.PathLike, source: str, target: str) -> 
     Emotion aliases are accepted ('anger'). Raises UserError, naming the train command that
     makes the model and listing the pairs that do exist, when the folder has no config.json.
     """
-    from models import CONFIG_NAME
+    from models import CONFIG_NAME, generator_path
 
     source, target = canonical_emotion(source), canonical_emotion(target)
     if source == target:
@@ -106,7 +110,20 @@ def find_model_dir(models_root: str | os.PathLike, source: str, target: str) -> 
     root = Path(models_root)
     pair = pair_name(source, target)
     model_dir = root / pair
+    if (root / CONFIG_NAME).is_file() and not (model_dir / CONFIG_NAME).is_file():
+        # --models names a run folder itself rather than the folder that holds run folders.
+        if root.name == pair:
+            model_dir, root = root, root.parent
+        else:
+            raise UserError(f"{root}: is the run folder of one model ({root.name}), not a "
+                            f"folder of models; pass --models {root.parent} (it looks for "
+                            f"{pair}/ in there)")
     if (model_dir / CONFIG_NAME).is_file():
+        if not generator_path(model_dir, "AtoB").is_file() \
+                and not generator_path(model_dir, "BtoA").is_file():
+            raise UserError(f"{model_dir}: the training run there has no finished epoch yet "
+                            f"(no generator file); continue it with `python train_cyclegan.py "
+                            f"--pair {pair} --out {model_dir} --resume`")
         return model_dir
     if not root.is_dir():
         where = f"models folder {root} does not exist"
@@ -513,6 +530,15 @@ def _convert_job(job: Job, generator: keras.Model, args: argparse.Namespace, *, 
     check_not_silent(audio, job.input)
     converted = convert_audio(audio, generator, n_iter=args.iters, phase=args.phase,
                               seed=args.seed, batch_size=args.batch_size, progress=progress)
+    peak = float(np.max(np.abs(converted))) if converted.size else 0.0
+    if peak > 1.0:
+        # Float inputs may exceed full scale and the conversion keeps their level; 16-bit
+        # output cannot, so scale down rather than clip, and say so.
+        converted = converted * (OUTPUT_PEAK / peak)
+        print(f"note: {job.output}: the result peaked at {20 * math.log10(peak):+.1f} dBFS "
+              f"(input peak {20 * math.log10(max(float(np.max(np.abs(audio))), 1e-12)):+.1f} "
+              "dBFS, above full scale); scaled down to fit instead of clipping",
+              file=sys.stderr)
     rate, length = args.sr, audio.shape[0]
     if rate == "input" or rate != SAMPLE_RATE:
         info = soundfile.info(str(job.input))

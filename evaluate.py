@@ -91,6 +91,7 @@ import numpy as np
 from data_prep import (ALL_PAIRS, DEFAULT_PAIRS, DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS,
                        EMOTIONS, STATEMENTS, RavdessFile, _actors_arg, _pair_arg, parse_pair,
                        scan_ravdess)
+from runs import CONFIG_NAME, SELECTION_JSON, SELECTION_MD, SNAPSHOTS_DIR
 from spectro import (GRIFFIN_LIM_ITERS, HOP_LENGTH, N_FFT, SAMPLE_RATE, TOP_DB, UserError,
                      atomic_output, cli_main, load_audio, stft)
 
@@ -1012,9 +1013,6 @@ def write_generated(path: Path, text: str, *, script: str) -> Path:
 
 
 # --- Epoch selection on validation actors ---------------------------------------------------
-SNAPSHOTS_DIR = "snapshots"  # train_cyclegan.py --snapshot-every: <run>/snapshots/epoch_NNNN/
-SELECTION_JSON = "selection.json"
-SELECTION_MD = "selection.md"
 SELECTION_MARGIN_DB = 1.0  # the guard: at most this much worse MCD than zero effort
 SELECTION_VERSION = 1
 SELECTION_RULE = ("highest judged-target share on the validation actors among the epochs whose "
@@ -1148,7 +1146,7 @@ def plan_selection(args: argparse.Namespace, pair: str, files: Sequence[RavdessF
         if args.pair:
             raise UserError(f"{run_dir}: no snapshots ({SNAPSHOTS_DIR}/epoch_*/) to choose an "
                             f"epoch from; {hint}")
-        if (run_dir / "config.json").is_file():
+        if (run_dir / CONFIG_NAME).is_file():
             print(f"note: {pair}: no snapshots in {run_dir}: skipped ({hint})", file=sys.stderr)
         return None
     config = read_config(run_dir)

@@ -33,13 +33,13 @@ Usage:
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from runs import CONFIG_NAME, DIRECTIONS, generator_path, read_config, write_config  # noqa: F401
 from spectro import IMAGE_SIZE, UserError, atomic_output, import_keras
 
 keras = import_keras()
@@ -48,11 +48,7 @@ from keras import layers  # noqa: E402 - after the quiet import above
 IDENTITY_EPSILON = 1e-4  # identity-start generators squeeze inputs into (-1, 1) by this much
 #                          before atanh, so the floor (-1) stays finite: -0.9999 is 0.004 dB
 #                          above the 80 dB floor, inaudible and far below MCD's resolution.
-DIRECTIONS = ("AtoB", "BtoA")  # A = source emotion (e.g. calm), B = target (e.g. angry)
-CONFIG_NAME = "config.json"
-WEIGHT_DTYPES = ("float32", "float16")
-# What a config.json may say: wider or deeper than this is a typo (and would exhaust memory).
-CONFIG_INT_RANGES = {"filters": (1, 512), "res_blocks": (0, 64), "image_size": (4, 4096)}  # what save_generator can write
+WEIGHT_DTYPES = ("float32", "float16")  # what save_generator can write
 NORM_EPSILON = 1e-5
 
 
@@ -209,48 +205,6 @@ def build_discriminator(input_shape: tuple[int | None, int | None, int] = (IMAGE
 
 
 # --- Inference files ------------------------------------------------------------------------
-def generator_path(model_dir: str | os.PathLike, direction: str = "AtoB") -> Path:
-    """Path of the inference weights of one generator inside a run folder."""
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
-    return Path(model_dir) / f"generator_{direction}.weights.h5"
-
-
-def read_config(model_dir: str | os.PathLike) -> dict[str, Any]:
-    """Read and check `<model_dir>/config.json` (UserError when missing or malformed)."""
-    path = Path(model_dir) / CONFIG_NAME
-    if not path.is_file():
-        raise UserError(f"{path}: no such file; a model folder is made by train_cyclegan.py")
-    try:
-        config = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{path}: unreadable model config ({exc})") from None
-    generator = config.get("generator") if isinstance(config, dict) else None
-    if not isinstance(generator, dict) or not {"filters", "res_blocks"} <= generator.keys():
-        raise UserError(f"{path}: model config lacks generator.filters / generator.res_blocks")
-    for key, (low, high) in CONFIG_INT_RANGES.items():
-        value = generator.get(key) if key != "image_size" else config.get(key, IMAGE_SIZE)
-        # bool is an int to Python; a config saying `true` for a width is still malformed
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            where = key if key == "image_size" else f"generator.{key}"
-            raise UserError(f"{path}: {where} must be a whole number from {low} to {high}, "
-                            f"got {value!r}; re-export the model with train_cyclegan.py")
-    if config.get("image_size", IMAGE_SIZE) % 4:
-        raise UserError(f"{path}: image_size must be divisible by 4, got {config['image_size']}")
-    if not isinstance(generator.get("identity_start", False), bool):
-        raise UserError(f"{path}: generator.identity_start must be true or false, got "
-                        f"{generator['identity_start']!r}")
-    return config
-
-
-def write_config(model_dir: str | os.PathLike, config: dict[str, Any]) -> Path:
-    """Write `config` as `<model_dir>/config.json` atomically."""
-    path = Path(model_dir) / CONFIG_NAME
-    with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    return path
-
-
 def save_generator(model: keras.Model, model_dir: str | os.PathLike,
                    direction: str = "AtoB", *, dtype: str = "float32") -> Path:
     """Write one generator's inference weights into `model_dir` atomically.

@@ -90,7 +90,15 @@ def load_audio(path: str | os.PathLike, *, sr: int = SAMPLE_RATE) -> np.ndarray:
         raise AudioError(f"{path}: the file holds no audio samples")
     if not np.all(np.isfinite(data)):
         raise AudioError(f"{path}: holds NaN or infinite samples")
+    missing = wav_missing_bytes(path)
+    if missing:
+        raise AudioError(f"{path}: truncated file (its header promises {missing} more bytes of "
+                         "audio than it holds: an interrupted copy or download?); use a "
+                         "complete copy")
     audio = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    if data.shape[1] > 1 and not np.any(audio) and np.any(data):
+        raise AudioError(f"{path}: its {data.shape[1]} channels cancel out when mixed to mono "
+                         "(one is the other inverted); export one channel and use that")
     if file_sr != sr:
         import librosa
 
@@ -102,6 +110,30 @@ def load_audio(path: str | os.PathLike, *, sr: int = SAMPLE_RATE) -> np.ndarray:
             f"({N_FFT} samples = {N_FFT / sr * 1000:.0f} ms at {sr} Hz) is needed"
         )
     return audio
+
+
+def wav_missing_bytes(path: str | os.PathLike) -> int:
+    """Bytes of audio a RIFF/WAVE file's `data` chunk header promises beyond the end of the
+    file (0 for a complete file, for other formats and for headers that leave the size open,
+    as streaming writers do with 0 or 0xFFFFFFFF). libsndfile reads such a file without
+    complaint, silently shortened."""
+    import struct
+
+    with open(path, "rb") as handle:
+        head = handle.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return 0
+        size = Path(path).stat().st_size
+        while True:
+            chunk = handle.read(8)
+            if len(chunk) < 8:
+                return 0
+            name, length = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if name == b"data":
+                if length in (0, 0xFFFFFFFF):
+                    return 0
+                return max(0, handle.tell() + length - size)
+            handle.seek(length + (length & 1), os.SEEK_CUR)
 
 
 @contextlib.contextmanager
@@ -608,6 +640,9 @@ def check_output_path(output: Path, *, inputs: list[Path], force: bool) -> None:
         raise UserError(f"{parent}: output folder is not writable")
 
 
+PLOT_BESIDE_OUTPUT = Path("<beside OUTPUT>")  # what a bare --plot stands for
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spectro.py",
@@ -624,8 +659,10 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--phase", choices=("source", "random"), default="source",
                         help="initial phase for Griffin-Lim: the input's own STFT phase or "
                              "random (default: source)")
-    parser.add_argument("--plot", type=Path, default=None, metavar="OUT.png",
-                        help="also draw the spectrogram image to this PNG (default: no plot)")
+    parser.add_argument("--plot", type=Path, nargs="?", default=None, const=PLOT_BESIDE_OUTPUT,
+                        metavar="OUT.png",
+                        help="also draw the spectrogram image to this PNG; --plot alone puts it "
+                             "beside OUTPUT with a .png suffix (default: no plot)")
     parser.add_argument("--force", action="store_true",
                         help="overwrite OUTPUT / the plot if they exist (default: refuse)")
     return parser
@@ -640,6 +677,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.iters < 0:
         raise UserError(f"--iters must be >= 0, got {args.iters}")
     check_output_path(args.output, inputs=[args.input], force=args.force)
+    if args.plot == PLOT_BESIDE_OUTPUT:
+        args.plot = Path(args.output).with_suffix(".png")
     if args.plot is not None:
         check_output_path(args.plot, inputs=[args.input, args.output], force=args.force)
     audio = load_audio(args.input)

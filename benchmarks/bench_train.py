@@ -40,10 +40,13 @@ import time
 
 import numpy as np
 
-import keras
-from keras import layers
+from spectro import import_keras
 
-import models
+keras = import_keras()
+from keras import layers  # noqa: E402 - after the quiet import above
+
+import models  # noqa: E402
+import cyclegan as cg
 import train_cyclegan as tc
 
 
@@ -59,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image-size", type=int, default=260,
                         help="square image size (divisible by 4)")
     parser.add_argument("--filters", type=int, default=64, help="base width of all networks")
-    parser.add_argument("--mixed-precision", choices=tuple(tc.PRECISIONS), default="none",
+    parser.add_argument("--mixed-precision", choices=tc.PRECISIONS, default="none",
                         help="our step's precision (the original's loop stays float32)")
     parser.add_argument("--xla", choices=("auto", "on", "off"), default="auto",
                         help="XLA for our TensorFlow step, as train_cyclegan.py --xla")
@@ -203,16 +206,16 @@ def time_ours(images_A: np.ndarray, images_B: np.ndarray, *, batch: int, res_blo
     """Median seconds per fused step through fit(); also G and D forward FLOPs per image."""
     shape = (*images_A.shape[1:], 1)
     policy = keras.mixed_precision.dtype_policy()
-    keras.mixed_precision.set_dtype_policy(tc.PRECISIONS[precision])
+    keras.mixed_precision.set_dtype_policy(cg.PRECISION_POLICIES[precision])
     try:
-        model = tc.build_cyclegan(shape, filters=filters, res_blocks=res_blocks)
-        tc.compile_cyclegan(model, jit_compile=tc.resolve_jit(xla, replicas=1))
+        model = cg.build_cyclegan(shape, filters=filters, res_blocks=res_blocks)
+        cg.compile_cyclegan(model, jit_compile=cg.resolve_jit(xla, replicas=1))
         clock = _StepClock()
         total = warmup + steps
-        stream = tc.UnpairedBatches(images_A, images_B, batch_size=batch, steps_per_epoch=total,
+        stream = cg.UnpairedBatches(images_A, images_B, batch_size=batch, steps_per_epoch=total,
                                     seed=0)
         started = time.perf_counter()
-        model.fit(tc.backend_dataset(stream, batch_size=batch, image_shape=shape), epochs=1,
+        model.fit(cg.backend_dataset(stream, batch_size=batch, image_shape=shape), epochs=1,
                   steps_per_epoch=total, shuffle=False, verbose=0, callbacks=[clock])
         ends = [started, *clock.ends]
         durations = np.diff(ends)[warmup:]
@@ -241,7 +244,7 @@ def time_original(images_A: np.ndarray, images_B: np.ndarray, *, batch: int, res
 
 
 def _params(model: keras.Model) -> float:
-    return tc.count_params(model) / 1e6
+    return cg.count_params(model) / 1e6
 
 
 def run(args: argparse.Namespace) -> int:

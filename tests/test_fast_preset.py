@@ -15,6 +15,8 @@ import keras
 import convert
 import evaluate
 import models
+import cyclegan as cg
+import runs
 import train_cyclegan as tc
 from conftest import tone
 from spectro import IMAGE_SIZE, PAD_VALUE, UserError
@@ -91,7 +93,7 @@ def test_content_frames_finds_the_end_of_the_sound():
     images = np.full((3, 8, 20), PAD_VALUE, np.float16)
     images[0, 2, :13] = 0.0
     images[1, :, 19] = 0.5
-    assert tc.content_frames(images).tolist() == [13, 20, 0]
+    assert cg.content_frames(images).tolist() == [13, 20, 0]
 
 
 def test_crops_have_the_asked_width_lie_in_the_sound_and_change_every_step():
@@ -100,7 +102,7 @@ def test_crops_have_the_asked_width_lie_in_the_sound_and_change_every_step():
     images = np.full((3, 12, 64), PAD_VALUE, np.float16)
     for index, length in enumerate(lengths):
         images[index, :, :length] = rng.uniform(-0.9, 0.9, (12, length))
-    stream = tc.UnpairedBatches(images, images[::-1].copy(), batch_size=2, steps_per_epoch=3,
+    stream = cg.UnpairedBatches(images, images[::-1].copy(), batch_size=2, steps_per_epoch=3,
                                 seed=0, crop_frames=16)
     starts = {index: set() for index in range(3)}
     for step in range(30):
@@ -144,16 +146,16 @@ def test_fast_preset_round_trip_through_config_resume_and_convert(data_dir, tmp_
     assert training["identity_start"] is True and config["generator"]["identity_start"] is True
     assert training["filters"] == 4  # a flag overrides its preset's value
     # Resuming with another preset is refused, without touching the run.
-    log = (out / tc.LOG_NAME).read_text()
+    log = (out / runs.LOG_NAME).read_text()
     assert tc.main([*base, "--epochs", "2", "--resume", "--preset", "original"]) == 2
     assert "used --preset fast, not original" in capsys.readouterr().err
-    assert (out / tc.LOG_NAME).read_text() == log
+    assert (out / runs.LOG_NAME).read_text() == log
     # Resuming without naming the preset takes the stored one.
     resume = ["--pair", "calm2anger", "--data-dir", str(data_dir), "--out", str(out),
               "--epochs", "2", "--resume", "--quiet"]
     assert tc.main(resume) == 0
     assert models.read_config(out)["training"]["crop_frames"] == 16
-    assert [row.split(",")[0] for row in (out / tc.LOG_NAME).read_text().split()[1:]] == \
+    assert [row.split(",")[0] for row in (out / runs.LOG_NAME).read_text().split()[1:]] == \
         ["1", "2"]
     # Inference rebuilds the identity-start generator from config.json and converts whole
     # windows although training saw 16-frame crops.
@@ -183,12 +185,12 @@ def test_time_budget_stops_after_the_epoch_and_saves_it_as_the_last(data_dir, tm
                     "--checkpoint-every", "10"]) == 0
     printed = capsys.readouterr().out
     assert "stopped after epoch 1" in printed
-    assert sorted(p.name for p in (out / tc.SNAPSHOTS_DIR).iterdir()) == ["epoch_0001"]
-    assert models.read_config(out / tc.SNAPSHOTS_DIR / "epoch_0001")["epoch"] == 1
-    model = tc.build_cyclegan((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4, res_blocks=1,
+    assert sorted(p.name for p in (out / runs.SNAPSHOTS_DIR).iterdir()) == ["epoch_0001"]
+    assert models.read_config(out / runs.SNAPSHOTS_DIR / "epoch_0001")["epoch"] == 1
+    model = cg.build_cyclegan((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4, res_blocks=1,
                               pool_size=2, crop_frames=16, identity_start=True)
-    tc.compile_cyclegan(model)
-    assert tc.load_checkpoint(model, out / tc.CHECKPOINT_NAME) == 1
+    cg.compile_cyclegan(model)
+    assert cg.load_checkpoint(model, out / runs.CHECKPOINT_NAME) == 1
 
 
 # --- A model folder is never overwritten ----------------------------------------------------
@@ -198,7 +200,7 @@ def test_resume_refuses_a_model_folder_without_a_checkpoint(data_dir, tmp_path, 
                     "--epochs", "1"]) == 0
     shipped = tmp_path / "shipped"  # what a committed model folder holds
     shipped.mkdir()
-    for name in (models.CONFIG_NAME, "generator_AtoB.weights.h5", tc.LOG_NAME):
+    for name in (models.CONFIG_NAME, "generator_AtoB.weights.h5", runs.LOG_NAME):
         (shipped / name).write_bytes((trained / name).read_bytes())
     before = {p.name: p.read_bytes() for p in shipped.iterdir()}
     assert tc.main(["--pair", "calm2anger", "--data-dir", str(data_dir), "--out", str(shipped),

@@ -23,6 +23,8 @@ import keras
 
 import data_prep
 import models
+import cyclegan as cg
+import runs
 import train_cyclegan as tc
 from spectro import IMAGE_SIZE, SAMPLE_RATE, load_audio
 
@@ -81,7 +83,7 @@ def _run_subprocess(script: str, *args: str, env: dict[str, str]) -> str:
 
 # --- The history pool and the data stream --------------------------------------------------
 def test_history_pool_fills_then_swaps_half_the_time():
-    pool = tc.HistoryPool(3, (2, 2, 1), seed=5)
+    pool = cg.HistoryPool(3, (2, 2, 1), seed=5)
     stored: list[float] = []
     swaps = 0
     for call in range(40):
@@ -106,13 +108,13 @@ def test_history_pool_fills_then_swaps_half_the_time():
 
 def test_history_pool_of_size_zero_passes_fakes_through(rng):
     fakes = rng.uniform(-1, 1, (3, 4, 4, 1)).astype("float32")
-    np.testing.assert_array_equal(np.asarray(tc.HistoryPool(0, (4, 4, 1))(fakes)), fakes)
+    np.testing.assert_array_equal(np.asarray(cg.HistoryPool(0, (4, 4, 1))(fakes)), fakes)
 
 
 def test_unpaired_batches_shuffle_each_domain_every_epoch(rng):
     images_A = np.arange(6, dtype=np.float16)[:, None, None] * np.ones((6, 2, 2), np.float16)
     images_B = np.arange(4, dtype=np.float16)[:, None, None] * np.ones((4, 2, 2), np.float16)
-    stream = tc.UnpairedBatches(images_A, images_B, batch_size=2, steps_per_epoch=3, seed=1)
+    stream = cg.UnpairedBatches(images_A, images_B, batch_size=2, steps_per_epoch=3, seed=1)
     epochs = []
     for epoch in range(3):
         batches = [stream[epoch * 3 + step] for step in range(3)]
@@ -123,7 +125,7 @@ def test_unpaired_batches_shuffle_each_domain_every_epoch(rng):
         assert set(seen_B) <= set(range(4)) and len(set(seen_B)) >= 3
         epochs.append([(tuple(a[:, 0, 0, 0]), tuple(b[:, 0, 0, 0])) for a, b in batches])
     assert epochs[0] != epochs[1] != epochs[2]  # reshuffled, new A/B pairings
-    resumed = tc.UnpairedBatches(images_A, images_B, batch_size=2, steps_per_epoch=3, seed=1,
+    resumed = cg.UnpairedBatches(images_A, images_B, batch_size=2, steps_per_epoch=3, seed=1,
                                  first_epoch=2)
     for step in range(3):  # a resumed run sees what the uninterrupted one saw
         for mine, theirs in zip(resumed[step], stream[6 + step]):
@@ -139,12 +141,12 @@ def test_fused_step_lowers_the_losses_on_a_toy_problem():
     images_A = np.broadcast_to(images_A, (16, 32, 32)).astype(np.float16)
     images_B = np.broadcast_to(images_B, (16, 32, 32)).astype(np.float16)
     keras.utils.set_random_seed(0)
-    model = tc.build_cyclegan((32, 32, 1), filters=8, res_blocks=1, pool_size=8)
-    tc.compile_cyclegan(model, lr=1e-3)
+    model = cg.build_cyclegan((32, 32, 1), filters=8, res_blocks=1, pool_size=8)
+    cg.compile_cyclegan(model, lr=1e-3)
     before = {net: [np.array(v) for v in getattr(model, net).trainable_variables]
               for net in ("gen_AB", "gen_BA", "disc_A", "disc_B")}
-    stream = tc.UnpairedBatches(images_A, images_B, batch_size=2, steps_per_epoch=8, seed=0)
-    history = model.fit(tc.backend_dataset(stream, batch_size=2, image_shape=(32, 32, 1)),
+    stream = cg.UnpairedBatches(images_A, images_B, batch_size=2, steps_per_epoch=8, seed=0)
+    history = model.fit(cg.backend_dataset(stream, batch_size=2, image_shape=(32, 32, 1)),
                         epochs=5, steps_per_epoch=8, shuffle=False, verbose=0).history
     for name in ("g_loss", "cycle_l1", "identity_l1"):
         assert history[name][-1] < 0.7 * history[name][0], (name, history[name])
@@ -158,7 +160,7 @@ def test_fused_step_lowers_the_losses_on_a_toy_problem():
 
 
 def test_linear_decay_holds_then_falls_to_zero():
-    schedule = tc.LinearDecay(2e-4, total_steps=100, decay_start=50)
+    schedule = cg.LinearDecay(2e-4, total_steps=100, decay_start=50)
     rates = [float(np.asarray(schedule(step))) for step in (0, 49, 50, 75, 100, 120)]
     assert rates == pytest.approx([2e-4, 2e-4, 2e-4, 1e-4, 0.0, 0.0])
 
@@ -227,25 +229,25 @@ def test_one_epoch_cli_run_writes_every_artefact(interrupted_run):
         assert generator(image).shape == image.shape
 
     # The checkpoint holds epoch 1 whole: the interrupted epoch 2 left no trace in it.
-    model = tc.build_cyclegan((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4, res_blocks=1, pool_size=2)
-    tc.compile_cyclegan(model)
-    assert tc.load_checkpoint(model, out / tc.CHECKPOINT_NAME) == 1
+    model = cg.build_cyclegan((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4, res_blocks=1, pool_size=2)
+    cg.compile_cyclegan(model)
+    assert cg.load_checkpoint(model, out / runs.CHECKPOINT_NAME) == 1
     assert int(np.asarray(model.optimizer.iterations)) == 2
     assert int(np.asarray(model.pool_A.count)) == 2
 
-    rows = _csv_rows(out / tc.LOG_NAME)
+    rows = _csv_rows(out / runs.LOG_NAME)
     assert [row["epoch"] for row in rows] == ["1"]
     for column in ("g_loss", "d_loss", "cycle_l1", "identity_l1", "val_cycle_l1",
                    "val_identity_l1", "lr"):
         assert np.isfinite(float(rows[0][column])), column
-    train_events = _events(out / tc.TENSORBOARD_DIR / "train")
+    train_events = _events(out / runs.TENSORBOARD_DIR / "train")
     assert train_events["epoch_g_loss"] == pytest.approx([float(rows[0]["g_loss"])], rel=1e-4)
     assert "epoch_learning_rate" in train_events
-    assert set(_events(out / tc.TENSORBOARD_DIR / "validation")) == {
+    assert set(_events(out / runs.TENSORBOARD_DIR / "validation")) == {
         "epoch_cycle_l1", "epoch_identity_l1"}
 
-    assert sorted(p.name for p in (out / tc.SAMPLES_DIR).iterdir()) == ["epoch_0001"]
-    samples = out / tc.SAMPLES_DIR / "epoch_0001"
+    assert sorted(p.name for p in (out / runs.SAMPLES_DIR).iterdir()) == ["epoch_0001"]
+    samples = out / runs.SAMPLES_DIR / "epoch_0001"
     assert sorted(p.name for p in samples.iterdir()) == [
         "angry2calm_0.png", "angry2calm_0_converted.wav", "angry2calm_0_input.wav",
         "calm2angry_0.png", "calm2angry_0_converted.wav", "calm2angry_0_input.wav"]
@@ -266,8 +268,8 @@ def test_resume_after_an_interrupted_epoch_matches_an_uninterrupted_run(
                     str(data_dir), "--sample-clips", "0", "--quiet"]) == 0
     assert "epochs 2-2" in capsys.readouterr().out
 
-    straight_rows = _csv_rows(tmp_path / "straight" / tc.LOG_NAME)
-    cut_rows = _csv_rows(cut / tc.LOG_NAME)
+    straight_rows = _csv_rows(tmp_path / "straight" / runs.LOG_NAME)
+    cut_rows = _csv_rows(cut / runs.LOG_NAME)
     assert [row["epoch"] for row in cut_rows] == ["1", "2"]
     for column in ("g_loss", "d_loss", "cycle_l1", "val_cycle_l1"):
         assert [float(r[column]) for r in cut_rows] == pytest.approx(
@@ -367,7 +369,7 @@ def _record_held_out(monkeypatch) -> dict[str, dict[str, np.ndarray]]:
     samples are not written: Griffin-Lim is not what these tests are about)."""
     seen: dict[str, dict[str, np.ndarray]] = {}
 
-    class Recording(tc.HeldOutBatches):
+    class Recording(cg.HeldOutBatches):
         def __init__(self, images_A, images_B, **kwargs):
             seen["metrics"] = {"A": np.asarray(images_A), "B": np.asarray(images_B)}
             super().__init__(images_A, images_B, **kwargs)
@@ -382,7 +384,7 @@ def _record_held_out(monkeypatch) -> dict[str, dict[str, np.ndarray]]:
 
 
 def _snapshots(out: Path) -> list[str]:
-    return sorted(p.name for p in (out / tc.SNAPSHOTS_DIR).iterdir())
+    return sorted(p.name for p in (out / runs.SNAPSHOTS_DIR).iterdir())
 
 
 SNAPSHOT_ARGS = ["--pair", "calm2anger", "--steps-per-epoch", "1", *TINY, "--lr", "1e-2",
@@ -406,15 +408,15 @@ def test_snapshots_every_nth_and_last_epoch_are_loadable_float16_models(
     data = data_prep.load_pair_npz(data_dir / "calm2anger.npz")
     for domain in "AB":
         np.testing.assert_array_equal(seen["metrics"][domain],
-                                      data[f"val_{domain}"][tc.spread_indices(3, 2)])
+                                      data[f"val_{domain}"][cg.spread_indices(3, 2)])
         np.testing.assert_array_equal(seen["samples"][domain],
-                                      data[f"val_{domain}"][tc.spread_indices(3, 1)])
+                                      data[f"val_{domain}"][cg.spread_indices(3, 1)])
 
     assert _snapshots(out) == ["epoch_0002", "epoch_0004", "epoch_0005"]  # every 2nd + last
     run_config = models.read_config(out)
     outputs = {}
     for name in _snapshots(out):
-        folder, epoch = out / tc.SNAPSHOTS_DIR / name, int(name[-4:])
+        folder, epoch = out / runs.SNAPSHOTS_DIR / name, int(name[-4:])
         assert sorted(p.name for p in folder.iterdir()) == [
             "config.json", "generator_AtoB.weights.h5"]
         assert json.loads((folder / "config.json").read_text()) == {**run_config,
@@ -438,14 +440,14 @@ def test_snapshots_every_nth_and_last_epoch_are_loadable_float16_models(
     assert not [p for p in out.rglob(".*")]  # no temporary file or folder left behind
 
     # --resume keeps the snapshots and may change how often they are taken.
-    kept = (out / tc.SNAPSHOTS_DIR / "epoch_0002" / "generator_AtoB.weights.h5").read_bytes()
+    kept = (out / runs.SNAPSHOTS_DIR / "epoch_0002" / "generator_AtoB.weights.h5").read_bytes()
     assert tc.main(["--pair", "calm2anger", "--out", str(out), "--resume", "--data-dir",
                     str(data_dir), "--epochs", "7", "--snapshot-every", "3", "--quiet"]) == 0
     assert _snapshots(out) == ["epoch_0002", "epoch_0004", "epoch_0005", "epoch_0006",
                                "epoch_0007"]
-    assert (out / tc.SNAPSHOTS_DIR / "epoch_0002" / "generator_AtoB.weights.h5"
+    assert (out / runs.SNAPSHOTS_DIR / "epoch_0002" / "generator_AtoB.weights.h5"
             ).read_bytes() == kept
-    latest = models.read_config(out / tc.SNAPSHOTS_DIR / "epoch_0007")
+    latest = models.read_config(out / runs.SNAPSHOTS_DIR / "epoch_0007")
     assert latest["epoch"] == 7 and latest["training"]["snapshot_every"] == 3
 
 
@@ -458,7 +460,7 @@ def test_without_validation_images_the_test_split_is_held_out(tmp_path, monkeypa
     # snapshots with the rest of the run, and nothing else.
     models.write_config(out, {"pair": "calm2anger", "generator": {"filters": 4, "res_blocks": 1},
                               "training": {"batch_size": 1, "res_blocks": 1, "filters": 4}})
-    old_snapshot = out / tc.SNAPSHOTS_DIR / "epoch_0010"
+    old_snapshot = out / runs.SNAPSHOTS_DIR / "epoch_0010"
     models.write_config(old_snapshot, {**models.read_config(out), "epoch": 10})
     (out / "notes.txt").write_text("mine")
     assert tc.main([*SNAPSHOT_ARGS, "--data-dir", str(data_dir), "--out", str(out),
@@ -472,21 +474,22 @@ def test_without_validation_images_the_test_split_is_held_out(tmp_path, monkeypa
     config = models.read_config(out)
     assert config["val_actors"] == [] and config["test_actors"] == [19, 20]
     assert config["heldout_split"] == "test"
-    assert not (out / tc.SNAPSHOTS_DIR).exists()  # --snapshot-every 0: no snapshots at all
+    assert not (out / runs.SNAPSHOTS_DIR).exists()  # --snapshot-every 0: no snapshots at all
 
 
 # --- Other backends and devices (subprocesses: backend and device count are per process) ----
 _JAX_SCRIPT = """
     import json, sys
     import numpy as np, keras
+    import cyclegan as cg
     import train_cyclegan as tc
     work, data_dir = sys.argv[1], sys.argv[2]
     arrays = np.load(work + "/toy.npz")
-    model = tc.build_cyclegan((32, 32, 1), filters=4, res_blocks=1, pool_size=50)
-    tc.compile_cyclegan(model, lr=1e-3)
+    model = cg.build_cyclegan((32, 32, 1), filters=4, res_blocks=1, pool_size=50)
+    cg.compile_cyclegan(model, lr=1e-3)
     model.load_weights(work + "/start.weights.h5")
     start_output = np.asarray(model.gen_AB(arrays["probe"])).tolist()
-    stream = tc.UnpairedBatches(arrays["A"], arrays["B"], batch_size=2, steps_per_epoch=3, seed=0)
+    stream = cg.UnpairedBatches(arrays["A"], arrays["B"], batch_size=2, steps_per_epoch=3, seed=0)
     first = model.fit(stream, epochs=1, steps_per_epoch=1, shuffle=False, verbose=0).history
     history = model.fit(stream, epochs=2, steps_per_epoch=3, shuffle=False, verbose=0).history
     output = np.asarray(model.gen_AB(arrays["probe"])).tolist()
@@ -508,12 +511,12 @@ def test_jax_backend_matches_tensorflow_and_trains_data_parallel(data_dir, tmp_p
               "probe": rng.uniform(-1, 1, (1, 32, 32, 1)).astype(np.float32)}
     np.savez(tmp_path / "toy.npz", **arrays)
     keras.utils.set_random_seed(3)
-    model = tc.build_cyclegan((32, 32, 1), filters=4, res_blocks=1, pool_size=50)
-    tc.compile_cyclegan(model, lr=1e-3)
+    model = cg.build_cyclegan((32, 32, 1), filters=4, res_blocks=1, pool_size=50)
+    cg.compile_cyclegan(model, lr=1e-3)
     model.save_weights(str(tmp_path / "start.weights.h5"))
     start_output = np.asarray(model.gen_AB(arrays["probe"]))
-    stream = tc.UnpairedBatches(arrays["A"], arrays["B"], batch_size=2, steps_per_epoch=3, seed=0)
-    dataset = tc.backend_dataset(stream, batch_size=2, image_shape=(32, 32, 1))
+    stream = cg.UnpairedBatches(arrays["A"], arrays["B"], batch_size=2, steps_per_epoch=3, seed=0)
+    dataset = cg.backend_dataset(stream, batch_size=2, image_shape=(32, 32, 1))
     first = model.fit(dataset, epochs=1, steps_per_epoch=1, shuffle=False, verbose=0).history
     expected = model.fit(dataset, epochs=2, steps_per_epoch=3, shuffle=False, verbose=0).history
 
@@ -544,12 +547,12 @@ def test_jax_backend_matches_tensorflow_and_trains_data_parallel(data_dir, tmp_p
     assert result["code"] == 0
     assert "keras.distribution.DataParallel over ['cpu:0', 'cpu:1']" in printed
     # The float16 snapshot written under JAX loads here (TensorFlow) like the float32 file.
-    snapshot = tmp_path / "two" / tc.SNAPSHOTS_DIR / "epoch_0001"
+    snapshot = tmp_path / "two" / runs.SNAPSHOTS_DIR / "epoch_0001"
     image = rng.uniform(-1, 1, (1, IMAGE_SIZE, IMAGE_SIZE, 1)).astype(np.float32)
     np.testing.assert_allclose(np.asarray(models.load_generator(snapshot)(image)),
                                np.asarray(models.load_generator(tmp_path / "two")(image)),
                                atol=1e-2)
-    row = _csv_rows(tmp_path / "two" / tc.LOG_NAME)[0]
+    row = _csv_rows(tmp_path / "two" / runs.LOG_NAME)[0]
     assert row["epoch"] == "1" and 0 < float(row["cycle_l1"]) < 2 and np.isfinite(
         float(row["val_cycle_l1"]))
     assert models.load_generator(tmp_path / "two", "AtoB") is not None
@@ -578,12 +581,12 @@ def test_tensorflow_data_parallel_over_two_logical_devices(data_dir, tmp_path):
     printed = _run_subprocess(_TF_TWO_DEVICE_SCRIPT, str(tmp_path), str(data_dir), env={})
     assert "CODES [0, 0]" in printed
     assert "MirroredStrategy over ['/device:CPU:0', '/device:CPU:1']" in printed
-    one, two = (_csv_rows(tmp_path / run / tc.LOG_NAME) for run in ("one", "two"))
+    one, two = (_csv_rows(tmp_path / run / runs.LOG_NAME) for run in ("one", "two"))
     assert len(one) == len(two) == 2
     for column in ("g_loss", "d_loss", "cycle_l1", "identity_l1", "val_cycle_l1"):
         assert [float(r[column]) for r in two] == pytest.approx(
             [float(r[column]) for r in one], rel=1e-3), column
-    model = tc.build_cyclegan((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4, res_blocks=1, pool_size=8)
-    tc.compile_cyclegan(model)
-    assert tc.load_checkpoint(model, tmp_path / "two" / tc.CHECKPOINT_NAME) == 2
+    model = cg.build_cyclegan((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4, res_blocks=1, pool_size=8)
+    cg.compile_cyclegan(model)
+    assert cg.load_checkpoint(model, tmp_path / "two" / runs.CHECKPOINT_NAME) == 2
     assert int(np.asarray(model.pool_A.count)) == 2  # first replica's image of each step
