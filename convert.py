@@ -32,6 +32,7 @@ guarantees for whole-model files).
 from __future__ import annotations
 
 import argparse
+import errno
 import glob
 import math
 import os
@@ -448,7 +449,8 @@ def _check_out_dir(out_dir: Path) -> None:
     if not existing.is_dir():
         raise UserError(f"--out-dir {out_dir}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise UserError(f"--out-dir {out_dir}: output folder is not writable ({existing})")
+        # A failure (exit 1), as when the write itself is refused: see spectro.cli_main.
+        raise PermissionError(errno.EACCES, "output folder is not writable", str(existing))
 
 
 def _parse_rate(text: str) -> int | str:

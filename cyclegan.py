@@ -623,20 +623,16 @@ def select_devices(spec: str) -> tuple[Any, int, str]:
     return strategy.scope(), wanted, f"tf.distribute.MirroredStrategy over {chosen}"
 
 
-def resolve_jit(xla: str, *, replicas: int, crop_frames: int = 0) -> bool | str:
+def resolve_jit(xla: str, *, replicas: int) -> bool | str:
     """compile(jit_compile=...) for `--xla`. JAX always compiles. On TensorFlow, auto means
-    XLA on one device when it is a GPU or when training on crops: measured on the 2-core CPU
-    (benchmarks/bench_train.py), XLA made the whole-window original step slower (25.5 s
-    against 14.6 s... see README: it depends on the machine) but the fast preset's small
-    cropped step 1.9x faster (1.40 s against 2.61 s per update at 32 filters); Keras does not
-    XLA-compile a tf.distribute step as a whole."""
+    XLA whenever one device trains: on this project's 2-core CPU XLA was the faster path for
+    both presets (`python benchmark.py train --presets original fast --xla on|off`, quoted in
+    README.md), as on GPUs; Keras does not XLA-compile a tf.distribute step as a whole, so
+    several devices train without it."""
     if keras.backend.backend() == "jax":
         return "auto"
     if xla == "auto":
-        import tensorflow as tf
-
-        return replicas == 1 and (bool(crop_frames)
-                                   or bool(tf.config.list_logical_devices("GPU")))
+        return replicas == 1
     if xla == "on" and replicas > 1:
         raise UserError("--xla on works with one device only; pass --xla auto or off")
     return xla == "on"
@@ -949,7 +945,7 @@ def _fit(out: Path, *, config: dict[str, Any], data: dict[str, Any], data_path: 
     if batch_size % replicas:
         raise UserError(f"--batch-size {batch_size} does not split over {replicas} devices; "
                         f"use a multiple of {replicas}")
-    jit = resolve_jit(settings["xla"], replicas=replicas, crop_frames=settings["crop_frames"])
+    jit = resolve_jit(settings["xla"], replicas=replicas)
     keras.utils.set_random_seed(settings["seed"])
     with scope:
         model = build_cyclegan(image_shape, filters=settings["filters"],

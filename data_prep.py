@@ -323,7 +323,7 @@ def scan_ravdess(directory: str | os.PathLike, *,
                         "... Actor_24")
     files: list[RavdessFile] = []
     others: list[tuple[str, str]] = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    for path in sorted(_files_under(root)):
         try:
             files.append(parse_ravdess_name(path))
         except ValueError as exc:
@@ -338,6 +338,21 @@ def scan_ravdess(directory: str | os.PathLike, *,
                         f"among its {len(others)} file(s), e.g. {others[0][0]} "
                         f"({others[0][1]}); pass the folder holding Actor_01 ... Actor_24")
     return files
+
+
+def _files_under(root: Path) -> list[Path]:
+    """Every file below `root`, following symlinked folders (Path.rglob does not before
+    Python 3.13, so a RAVDESS copy made of links to Actor_XX folders looked empty); a link
+    loop is walked once."""
+    found, seen = [], set()
+    for folder, subfolders, names in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders[:] = []
+            continue
+        seen.add(real)
+        found.extend(Path(folder) / name for name in names if (Path(folder) / name).is_file())
+    return found
 
 
 def select_files(files: Iterable[RavdessFile], emotion: str, *,

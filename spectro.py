@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import functools
 import os
 import sys
@@ -581,6 +582,10 @@ def plot_spectrograms(path: str | os.PathLike, panels: list[tuple[str, np.ndarra
 def cli_main(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
     """Decorate a `main(argv)` so user mistakes end as one `error:` line and exit code 2.
 
+    The rule for every script: 2 for a usage error (a bad flag or value, a missing or
+    unusable input file, a missing model), 1 for a failure of the run itself (the file
+    system refusing a write, a full disk), 130 for Ctrl-C.
+
     UserError (and AudioError) become `error: <message>` on stderr with return code 2; an
     OSError from the file system (disk full, no permission) becomes one such line with return
     code 1; Ctrl-C becomes return code 130. Anything else is a bug and keeps its traceback.
@@ -637,7 +642,8 @@ def check_output_path(output: Path, *, inputs: list[Path], force: bool) -> None:
         raise UserError(f"{output}: is a folder; give a file name for the output")
     parent = output.parent if str(output.parent) else Path(".")
     if parent.exists() and not os.access(parent, os.W_OK):
-        raise UserError(f"{parent}: output folder is not writable")
+        # A failure (exit 1), as when the write itself is refused: see cli_main.
+        raise PermissionError(errno.EACCES, "output folder is not writable", str(parent))
 
 
 PLOT_BESIDE_OUTPUT = Path("<beside OUTPUT>")  # what a bare --plot stands for

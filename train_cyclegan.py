@@ -371,9 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "and bfloat16 also for CPUs with bfloat16 units (AVX512-BF16, "
                              f"AMX) (default: {d['mixed_precision']})")
     parser.add_argument("--xla", choices=("auto", "on", "off"), default=None,
-                        help="XLA-compile the TensorFlow training step; auto: on for a single "
-                             "GPU, off on CPU, where TensorFlow's own kernels train about 2x "
-                             "faster (JAX always compiles with XLA) (default: auto)")
+                        help="XLA-compile the TensorFlow training step; auto: on whenever "
+                             "one device trains (measured faster on CPU and GPU), off for "
+                             "several (JAX always compiles with XLA) (default: auto)")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out from its last completed epoch with its "
                              "stored settings, keeping its snapshots (default: start a new "

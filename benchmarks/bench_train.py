@@ -71,6 +71,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "concatenating as the original, or ours (adding)")
     parser.add_argument("--skip-original", action="store_true",
                         help="measure only ours")
+    parser.add_argument("--presets", nargs="+", choices=tuple(tc.PRESETS), default=None,
+                        help="instead of the table above, time train_cyclegan.py's presets "
+                             "(their crops, widths and blocks; batch 1) side by side: FLOP "
+                             "and seconds per update, updates per hour, and the ratio to the "
+                             "first preset named")
 
 
 # --- The original's networks and loop (re-implemented from the description) -------------------
@@ -201,25 +206,31 @@ class _StepClock(keras.callbacks.Callback):
 
 
 def time_ours(images_A: np.ndarray, images_B: np.ndarray, *, batch: int, res_blocks: int,
-              filters: int, steps: int, warmup: int, precision: str, xla: str
-              ) -> tuple[float, int, int]:
-    """Median seconds per fused step through fit(); also G and D forward FLOPs per image."""
+              filters: int, steps: int, warmup: int, precision: str, xla: str,
+              crop_frames: int = 0, identity_start: bool = False) -> tuple[float, int, int]:
+    """Median seconds per fused step through fit(); also G and D forward FLOPs per training
+    image (a `crop_frames`-wide crop when cropping)."""
     shape = (*images_A.shape[1:], 1)
+    train_shape = (shape[0], crop_frames or shape[1], shape[2])
     policy = keras.mixed_precision.dtype_policy()
     keras.mixed_precision.set_dtype_policy(cg.PRECISION_POLICIES[precision])
     try:
-        model = cg.build_cyclegan(shape, filters=filters, res_blocks=res_blocks)
+        model = cg.build_cyclegan(shape, filters=filters, res_blocks=res_blocks,
+                                  crop_frames=crop_frames, identity_start=identity_start)
         cg.compile_cyclegan(model, jit_compile=cg.resolve_jit(xla, replicas=1))
         clock = _StepClock()
         total = warmup + steps
         stream = cg.UnpairedBatches(images_A, images_B, batch_size=batch, steps_per_epoch=total,
-                                    seed=0)
+                                    seed=0, crop_frames=crop_frames)
         started = time.perf_counter()
-        model.fit(cg.backend_dataset(stream, batch_size=batch, image_shape=shape), epochs=1,
-                  steps_per_epoch=total, shuffle=False, verbose=0, callbacks=[clock])
+        model.fit(cg.backend_dataset(stream, batch_size=batch, image_shape=train_shape),
+                  epochs=1, steps_per_epoch=total, shuffle=False, verbose=0, callbacks=[clock])
         ends = [started, *clock.ends]
         durations = np.diff(ends)[warmup:]
-        flops = (forward_flops(model.gen_AB), forward_flops(model.disc_A))
+        # Counted on fixed-shape copies: a cropping model's width is left open.
+        flops = (forward_flops(models.build_generator(train_shape, filters=filters,
+                                                      res_blocks=res_blocks)),
+                 forward_flops(models.build_discriminator(train_shape, filters=filters)))
     finally:
         keras.mixed_precision.set_dtype_policy(policy)
     return float(statistics.median(durations)), *flops
@@ -256,6 +267,8 @@ def run(args: argparse.Namespace) -> int:
     images_A = rng.uniform(-1, 1, (16, size, size)).astype(np.float16)
     images_B = rng.uniform(-1, 1, (16, size, size)).astype(np.float16)
     device = "GPU" if _has_gpu() else "CPU"
+    if args.presets:
+        return run_presets(args, images_A, images_B, device=device)
     print(f"backend {keras.backend.backend()} on {device}, {size}x{size} images, filters "
           f"{args.filters}, ours in {args.mixed_precision} precision (XLA {args.xla}), the "
           f"original's loop in float32 with {args.original_blocks} blocks; median of "
@@ -298,6 +311,38 @@ def run(args: argparse.Namespace) -> int:
               f"original's copy {_params(g_orig):.2f} M; forward GFLOPs per image ours "
               f"{forward_flops(g_ours) / 1e9:.1f}, original {forward_flops(g_orig) / 1e9:.1f}")
         keras.backend.clear_session()
+    return 0
+
+
+def run_presets(args: argparse.Namespace, images_A: np.ndarray, images_B: np.ndarray, *,
+                device: str) -> int:
+    """`--presets`: one row per train_cyclegan.py preset, batch 1, as it trains."""
+    defaults = {name: default for name, (default, _) in tc.SETTINGS.items()}
+    print(f"backend {keras.backend.backend()} on {device}, {images_A.shape[1]}x"
+          f"{images_A.shape[2]} windows, batch 1, XLA {args.xla}; median of {args.steps} "
+          f"steps after {args.warmup} warm-up")
+    header = ("preset", "crop", "filters", "blocks", "identity start", "GFLOP/update",
+              "s/update", "updates/hour", "GFLOP/s", "FLOP ratio", "time ratio")
+    print(" | ".join(header))
+    print(" | ".join("---" for _ in header))
+    first = None
+    for name in args.presets:
+        settings = {**defaults, **tc.PRESETS[name]}
+        seconds, g, d = time_ours(images_A, images_B, batch=1,
+                                  res_blocks=settings["res_blocks"],
+                                  filters=settings["filters"], steps=args.steps,
+                                  warmup=args.warmup, precision=args.mixed_precision,
+                                  xla=args.xla, crop_frames=settings["crop_frames"],
+                                  identity_start=settings["identity_start"])
+        flops = 18 * g + 16 * d
+        first = first or (flops, seconds)
+        print(" | ".join(str(c) for c in (
+            name, settings["crop_frames"] or "whole", settings["filters"],
+            settings["res_blocks"], settings["identity_start"], f"{flops / 1e9:.1f}",
+            f"{seconds:.3f}", f"{3600 / seconds:.0f}", f"{flops / seconds / 1e9:.0f}",
+            f"1/{first[0] / flops:.1f}", f"1/{first[1] / seconds:.1f}")), flush=True)
+        keras.backend.clear_session()
+        gc.collect()
     return 0
 
 

@@ -267,10 +267,10 @@ def test_unwritable_output_folder(tmp_path, models_root, capsys, monkeypatch):
     try:
         code, _, err = _run(capsys, source, "--emotion", "anger", "--models", models_root,
                             "--out-dir", locked)
-        assert code == 2 and "output folder is not writable" in err
+        assert code == 1 and "output folder is not writable" in err
         code, _, err = _run(capsys, source, "--emotion", "anger", "--models", models_root,
                             "--out-dir", locked / "new" / "sub")
-        assert code == 2 and "output folder is not writable" in err
+        assert code == 1 and "output folder is not writable" in err
         code, _, err = _run(capsys, source, "--emotion", "anger", "--models", models_root,
                             "-o", locked / "out.wav")
         assert code == 1 and "output folder is not writable" in err

@@ -276,9 +276,13 @@ def test_baselines_only_run_writes_metrics_and_table(ravdess_tree, tmp_path, cap
     # A second pair is merged in; the first one stays. A (fake) recogniser fills its column.
     class LoudOnly:
         description = "fake recogniser"
+        open_description = "fake open-vocabulary recogniser"
 
         def recognised(self, audio, statement):
             return float(np.max(np.abs(audio))) > 0.2  # the synthetic 'angry' clips
+
+        def word_error_rate(self, audio, statement):
+            return 0.0 if self.recognised(audio, statement) else 1.0
 
     monkeypatch.setattr(ev, "load_recogniser", LoudOnly)
     args = [a for a in base_args(ravdess_tree, out) if a != "--no-asr"]
@@ -290,6 +294,12 @@ def test_baselines_only_run_writes_metrics_and_table(ravdess_tree, tmp_path, cap
     assert anger["n_clips"] == 2 and anger["recogniser"] == "fake recogniser"
     assert anger["systems"]["target"]["recognised"] == 1.0
     assert anger["systems"]["source"]["recognised"] == 0.0
+    assert anger["systems"]["target"]["word_error_rate"] == 0.0
+    assert anger["systems"]["source"]["word_error_rate"] == 1.0
+    # The envelope is compared with the source for the systems made from it, frame by frame.
+    assert anger["systems"]["source"]["envelope_correlation"] == pytest.approx(1.0)
+    assert anger["systems"]["vocoder"]["envelope_correlation"] > 0.9
+    assert anger["systems"]["target"]["envelope_correlation"] is None
     assert "| 100% |" in (out / "metrics.md").read_text()
 
 
@@ -625,3 +635,25 @@ def test_real_clips_metrics_order():
     calm_f0, angry_f0 = (ev.prosody_from_features(ev.clip_features(a))["f0_mean_hz"]
                          for a in (calm, angry))
     assert angry_f0 > calm_f0
+
+
+def test_word_error_rate_counts_word_edits():
+    assert ev.word_error_rate("Kids are talking by the door", "kids are talking by the door") == 0
+    assert ev.word_error_rate("Kids are talking by the door", "") == 1
+    assert ev.word_error_rate("kids are talking by the door",
+                              "kids are taught to buy the door") == pytest.approx(3 / 6)
+    assert ev.word_error_rate("dogs are sitting", "the dogs are sitting here") == \
+        pytest.approx(2 / 3)
+    with pytest.raises(ValueError):
+        ev.word_error_rate("", "anything")
+
+
+def test_envelope_correlation_follows_timing_not_level():
+    from conftest import tone
+
+    rng = np.random.default_rng(0)
+    syllables = np.repeat(rng.uniform(0.05, 1.0, 12), 2000).astype(np.float32)
+    speech = tone(1.5, 150.0) * syllables
+    assert ev.envelope_correlation(speech, 0.3 * speech) == pytest.approx(1.0, abs=1e-6)
+    other = tone(1.5, 150.0) * rng.permutation(syllables.reshape(12, -1)).ravel()
+    assert ev.envelope_correlation(speech, other) < 0.6

@@ -246,3 +246,47 @@ def test_weights_that_do_not_match_the_config_are_one_line(tmp_path, capsys):
         models.load_generator(run)
     assert "does not match" in str(caught.value) and "\n" not in str(caught.value)
     assert capsys.readouterr().err.count("\n") <= 1
+
+
+# --- Input the earlier review found mishandled ------------------------------------------------
+def test_symlinked_actor_folders_are_found(tmp_path):
+    import data_prep
+    import soundfile
+
+    real = tmp_path / "real"
+    for actor in (1, 2):
+        folder = real / f"Actor_{actor:02d}"
+        folder.mkdir(parents=True)
+        soundfile.write(str(folder / f"03-01-02-01-01-01-{actor:02d}.wav"), tone(0.5), 16000)
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    for actor in (1, 2):
+        (linked / f"Actor_{actor:02d}").symlink_to(real / f"Actor_{actor:02d}")
+    (linked / "loop").symlink_to(linked)  # walked once, not forever
+    assert sorted(f.actor for f in data_prep.scan_ravdess(linked)) == [1, 2]
+
+
+def test_a_truncated_wav_is_refused_with_its_reason(tmp_path):
+    import soundfile
+
+    from spectro import AudioError, load_audio
+
+    whole = tmp_path / "whole.wav"
+    soundfile.write(str(whole), tone(1.0), 16000, subtype="PCM_16")
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(whole.read_bytes()[:2000])
+    assert load_audio(whole).shape == (16000,)
+    with pytest.raises(AudioError, match="truncated"):
+        load_audio(cut)
+
+
+def test_stereo_channels_that_cancel_are_named(tmp_path):
+    import soundfile
+
+    from spectro import AudioError, load_audio
+
+    audio = tone(0.5)
+    path = tmp_path / "cancel.wav"
+    soundfile.write(str(path), np.stack([audio, -audio], axis=1), 16000, subtype="FLOAT")
+    with pytest.raises(AudioError, match="cancel out"):
+        load_audio(path)
