@@ -42,10 +42,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
-# A command-line tool should not greet users with TensorFlow's start-up log; set before keras
-# is first imported (lazily, below), and only as a default the user can override (0-2 show it).
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
 import numpy as np
 
 from data_prep import (DEFAULT_PAIRS, EMOTION_ALIASES, EMOTIONS, STFT_SETTINGS, canonical_emotion,
@@ -178,7 +174,7 @@ def load_converter(models_root: str | os.PathLike, source: str, target: str, *,
     with other STFT settings or another pair than spectro.py / the request, or when the
     weights are missing or do not fit the config.
     """
-    import keras
+    keras = import_keras()  # quiet: TensorFlow's start-up lines stay off the terminal
 
     from models import load_generator, read_config
 

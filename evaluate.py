@@ -80,10 +80,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-# Keep TensorFlow's start-up log out of the report (a default the user can override); set
-# before keras is first imported (lazily, only when a model is evaluated).
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 import numpy as np
 
 # data_prep's argument parsers for pairs and actor lists, reused so every script reads the
@@ -704,22 +700,22 @@ class Evaluator:
         self._classifiers[held_out, excluded] = _Classifier(model, report, test_x, test_y)
         return self._classifiers[held_out, excluded]
 
-    def _recognised(self, audio: np.ndarray, statement: int) -> bool | None:
+    def _content(self, audio: np.ndarray, statement: int) -> tuple[bool, float] | None:
+        """(sentence recognised by the grammar decoder, open-vocabulary word error rate), from
+        the cache when this audio was decoded before; None without a recogniser."""
         if self.recogniser is None:
             return None
         # Keyed by recogniser too: another recogniser (or version) must decode afresh.
-        key = f"{audio_key(audio)}|{self.recogniser.description}"
-        if key not in self.cache.recognised:
-            self.cache.add_recognised(key, self.recogniser.recognised(audio, statement))
-        return self.cache.recognised[key]
-
-    def _word_error(self, audio: np.ndarray, statement: int) -> float | None:
-        if self.recogniser is None:
-            return None
-        key = f"{audio_key(audio)}|{statement}|{self.recogniser.open_description}"
-        if key not in self.cache.word_errors:
-            self.cache.add_word_error(key, self.recogniser.word_error_rate(audio, statement))
-        return self.cache.word_errors[key]
+        audio_id = audio_key(audio)
+        grammar_key = f"{audio_id}|{self.recogniser.description}"
+        open_key = f"{audio_id}|{statement}|{self.recogniser.open_description}"
+        if grammar_key not in self.cache.recognised:
+            self.cache.add_recognised(grammar_key,
+                                      self.recogniser.recognised(audio, statement))
+        if open_key not in self.cache.word_errors:
+            self.cache.add_word_error(open_key,
+                                      self.recogniser.word_error_rate(audio, statement))
+        return self.cache.recognised[grammar_key], self.cache.word_errors[open_key]
 
     def evaluate_pair(self, pair: str, *, test_actors: Sequence[int], generator: Any = None,
                       model_dir: str | os.PathLike | None = None,
@@ -804,11 +800,10 @@ class Evaluator:
                 row.setdefault("mcd_to_source", []).append(mcd_source)
                 for name, value in prosody_from_features(vector).items():
                     row.setdefault(name, []).append(value)
-                recognised = self._recognised(audio[system], clip.statement)
-                if recognised is not None:
-                    row.setdefault("recognised", []).append(float(recognised))
-                    row.setdefault("word_error_rate", []).append(
-                        self._word_error(audio[system], clip.statement))
+                content = self._content(audio[system], clip.statement)
+                if content is not None:
+                    row.setdefault("recognised", []).append(float(content[0]))
+                    row.setdefault("word_error_rate", []).append(content[1])
                 if system in FROM_SOURCE:
                     row.setdefault("envelope_correlation", []).append(
                         envelope_correlation(audio["source"], audio[system]))

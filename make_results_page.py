@@ -28,7 +28,6 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before keras is imported (lazily)
 
 import numpy as np
 

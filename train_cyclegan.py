@@ -29,7 +29,13 @@ Killing the process at any moment (even SIGKILL) loses at most the current epoch
 is written to a temporary name and renamed, and `--resume` continues from the last completed
 epoch with the run's stored settings.
 
+Presets (--preset): "original" trains the 2020 project's model on whole windows (1.37 TFLOP
+per update: days on a CPU); "fast" trains on random 64-frame time crops with an
+identity-start generator and narrower networks (about 1/60 of the FLOP per update: thousands
+of updates an hour on a laptop CPU). Flags given with a preset override its values.
+
 Usage examples:
+    python train_cyclegan.py --pair calm2anger --preset fast --epochs 1000 --time-budget 7200
     python train_cyclegan.py --pair calm2anger
     python train_cyclegan.py --pair calm2anger --resume              # continue after a stop
     python train_cyclegan.py --pair calm2anger --resume --epochs 200  # train for longer

@@ -322,3 +322,35 @@ def test_bfloat16_generator_is_close_and_leaves_the_policy_alone(models_root):
     assert converted.shape == audio.shape and np.all(np.isfinite(converted))
     with pytest.raises(ValueError, match="precision"):
         convert.load_converter(models_root, "calm", "anger", precision="int8")
+
+
+def test_models_may_name_the_run_folder_itself(tmp_path, models_root, capsys):
+    source = _wav(tmp_path / "speech.wav", 0.5)
+    code, out, err = _run(capsys, source, "--emotion", "anger", "--models",
+                          models_root / "calm2anger")
+    assert code == 0, err
+    code, _, err = _run(capsys, source, "--emotion", "sad", "--models",
+                        models_root / "calm2anger", "--force")
+    assert code == 2 and f"pass --models {models_root}" in err
+    assert err.count("calm2anger/calm2anger") == 0
+
+
+def test_a_run_without_a_finished_epoch_says_so(tmp_path, capsys):
+    root = tmp_path / "models"
+    models.write_config(root / "calm2anger", {"pair": "calm2anger", "source": "calm",
+                                              "target": "angry",
+                                              "generator": {"filters": 4, "res_blocks": 1}})
+    source = _wav(tmp_path / "speech.wav", 0.5)
+    code, _, err = _run(capsys, source, "--emotion", "anger", "--models", root)
+    assert code == 2 and "no finished epoch yet" in err and "--resume" in err
+    assert convert.trained_pairs(root) == []
+
+
+def test_a_float_input_above_full_scale_is_scaled_not_clipped(tmp_path, models_root, capsys):
+    loud = tmp_path / "loud.wav"
+    soundfile.write(str(loud), 4.0 * _speech(0.5), SAMPLE_RATE, subtype="FLOAT")
+    code, _, err = _run(capsys, loud, "--emotion", "anger", "--models", models_root)
+    assert code == 0 and "above full scale" in err and "scaled down" in err
+    converted, _ = soundfile.read(str(tmp_path / "loud_anger.wav"), dtype="float32")
+    assert np.max(np.abs(converted)) < 1.0
+    assert np.mean(np.abs(converted) > 0.98) < 0.01  # not a clipped square wave

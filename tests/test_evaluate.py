@@ -202,9 +202,10 @@ def test_feature_cache_round_trip_skips_recomputation(tmp_path, monkeypatch):
     in_processes = ev.features_of_files(paths, ev.FeatureCache(tmp_path / "other.npz"), jobs=2)
     np.testing.assert_array_equal(in_processes, first)
     cache.add_recognised("abc", True)
+    cache.add_word_error("abc|1", 0.5)
     cache.save()
     reloaded = ev.FeatureCache(tmp_path / "cache" / "features.npz")
-    assert reloaded.recognised == {"abc": True}
+    assert reloaded.recognised == {"abc": True} and reloaded.word_errors == {"abc|1": 0.5}
 
     def no_work(audio):
         raise AssertionError("features were recomputed despite the cache")

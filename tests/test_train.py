@@ -29,8 +29,9 @@ import train_cyclegan as tc
 from spectro import IMAGE_SIZE, SAMPLE_RATE, load_audio
 
 REPO = Path(__file__).resolve().parents[1]
+# XLA compilation costs tens of seconds per run on a CPU; tiny runs are faster without it.
 TINY = ["--filters", "4", "--res-blocks", "1", "--pool-size", "2", "--eval-images", "2",
-        "--sample-clips", "1", "--quiet"]
+        "--sample-clips", "1", "--xla", "off", "--quiet"]
 
 
 def _spectrogram_like(rng: np.random.Generator, count: int, tilt: float) -> np.ndarray:
