@@ -214,7 +214,7 @@ def test_one_epoch_cli_run_writes_every_artefact(interrupted_run):
     config = models.read_config(out)
     assert config["pair"] == "calm2anger" and config["source"] == "calm"
     assert config["target"] == "angry" and config["image_size"] == IMAGE_SIZE
-    assert config["generator"] == {"filters": 4, "res_blocks": 1}
+    assert config["generator"] == {"filters": 4, "res_blocks": 1, "identity_start": False}
     assert config["discriminator"] == {"filters": 4}
     assert config["stft"] == data_prep.STFT_SETTINGS
     assert config["test_actors"] == [19, 20]
@@ -379,8 +379,8 @@ def _record_held_out(monkeypatch) -> dict[str, dict[str, np.ndarray]]:
         seen.setdefault("samples", clips)
         return folder
 
-    monkeypatch.setattr(tc, "HeldOutBatches", Recording)
-    monkeypatch.setattr(tc, "write_samples", record_samples)
+    monkeypatch.setattr(cg, "HeldOutBatches", Recording)
+    monkeypatch.setattr(cg, "write_samples", record_samples)
     return seen
 
 
