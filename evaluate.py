@@ -35,7 +35,11 @@ Metrics (the columns):
 4. Content kept: MCD to the source clip, and -- when the optional pocketsphinx package is
    installed (it ships its English model inside the wheel, so it runs offline) -- the share of
    clips whose sentence a recogniser restricted to the RAVDESS sentence grammar
-   "(kids | dogs) are (talking | sitting) by the door" decodes exactly (chance: 25%).
+   "(kids | dogs) are (talking | sitting) by the door" decodes exactly (chance: 25%), and the
+   word error rate of the same recogniser with its general English language model (open
+   vocabulary: both sentences end "by the door", so the grammar alone is a weak test); and,
+   for the systems made from the source clip, the correlation of their frame energy envelope
+   with the source's (a converter that made up speech would lose it).
 
 Writes <out>/metrics.json (merged: evaluating one pair replaces only that pair's entry) and
 <out>/metrics.md (the tables of every pair in metrics.json). Features of real clips are cached

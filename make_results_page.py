@@ -28,7 +28,6 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-
 import numpy as np
 
 from data_prep import STATEMENTS, RavdessFile, parse_pair, scan_ravdess

@@ -34,6 +34,7 @@ Usage:
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -283,33 +284,14 @@ def load_generator(model_dir: str | os.PathLike, direction: str = "AtoB",
                             identity_start=generator_config.get("identity_start", False),
                             name=f"generator_{direction}")
     try:
-        with _quiet_keras_warnings():
+        with warnings.catch_warnings():
+            # Keras warns per layer (hundreds of lines) before it raises on mismatched
+            # weights; the one line below says it instead.
+            warnings.simplefilter("ignore")
             model.load_weights(str(weights))
     except Exception as exc:  # h5py/keras raise several types for a mismatched or broken file
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"{weights}: does not match {Path(model_dir) / CONFIG_NAME} "
-                        f"({first_line[:200]}); re-export the model folder with "
-                        "train_cyclegan.py") from None
+        raise UserError(f"{weights}: does not match the network {Path(model_dir) / CONFIG_NAME} "
+                        f"describes, or is damaged ({first_line[:200]}); re-export the model "
+                        "folder with train_cyclegan.py") from None
     return model
-
-
-def _quiet_keras_warnings():
-    """Keras warns per layer (hundreds of lines) before it raises on mismatched weights; the
-    caller reports one line instead."""
-    import contextlib
-    import logging
-    import warnings
-
-    @contextlib.contextmanager
-    def quiet():
-        logger = logging.getLogger("keras")
-        level = logger.level
-        logger.setLevel(logging.ERROR)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                yield
-        finally:
-            logger.setLevel(level)
-
-    return quiet()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -90,7 +91,5 @@ RUN_DIRS = (TENSORBOARD_DIR, SAMPLES_DIR, SNAPSHOTS_DIR)
 
 def remove_run_files(paths: Sequence[Path]) -> None:
     """Delete a run's own files and folders (what inspect_out_folder found for --force)."""
-    import shutil
-
     for path in paths:
         shutil.rmtree(path) if path.is_dir() else path.unlink()

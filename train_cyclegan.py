@@ -14,8 +14,9 @@ every epoch (val_cycle_l1, val_identity_l1) and the sample clips come from them 
 without validation images falls back to its test actors, and says so). The test actors are
 left alone for the final report (evaluate.py).
 
-After every epoch the run folder (default results/<pair>) gets the two generators as
-inference files (models.load_generator reads them), a resume checkpoint, a CSV row and
+After every epoch (every --checkpoint-every epochs for the first two) the run folder
+(default results/<pair>) gets the two generators as inference files (models.load_generator
+reads them), a resume checkpoint, a CSV row and
 TensorBoard logs; every --sample-every epochs a samples/epoch_NNNN folder with
 input | converted | cycled-back spectrogram plots and Griffin-Lim audio of a few held-out
 clips; and every --snapshot-every epochs, and after the last (none with 0), a snapshot
@@ -25,9 +26,11 @@ folder for models.load_generator, convert.py and evaluate.py --select-epoch, whi
 epoch to ship on the validation actors. config.json lists train_actors, val_actors and
 test_actors.
 
-Killing the process at any moment (even SIGKILL) loses at most the current epoch: every file
-is written to a temporary name and renamed, and `--resume` continues from the last completed
-epoch with the run's stored settings.
+Killing the process at any moment (even SIGKILL) loses at most the epochs since the last
+checkpoint (the current one by default): every file is written to a temporary name and
+renamed, and `--resume` continues from the last checkpointed epoch with the run's stored
+settings. --time-budget stops cleanly after the epoch in which the budget runs out. A folder
+holding a model but no checkpoint (results/calm2anger as shipped) is never trained over.
 
 Presets (--preset): "original" trains the 2020 project's model on whole windows (1.37 TFLOP
 per update: days on a CPU); "fast" trains on random 64-frame time crops with an
@@ -35,11 +38,12 @@ identity-start generator and narrower networks (about 1/60 of the FLOP per updat
 of updates an hour on a laptop CPU). Flags given with a preset override its values.
 
 Usage examples:
-    python train_cyclegan.py --pair calm2anger --preset fast --epochs 1000 --time-budget 7200
-    python train_cyclegan.py --pair calm2anger
-    python train_cyclegan.py --pair calm2anger --resume              # continue after a stop
-    python train_cyclegan.py --pair calm2anger --resume --epochs 200  # train for longer
-    python train_cyclegan.py --pair calm2anger --epochs 200 --snapshot-every 25
+    python train_cyclegan.py --pair calm2sad --preset fast --epochs 1000 --time-budget 7200
+    python train_cyclegan.py --pair calm2sad
+    python train_cyclegan.py --pair calm2sad --resume              # continue after a stop
+    python train_cyclegan.py --pair calm2sad --resume --epochs 200  # train for longer
+    python train_cyclegan.py --pair calm2anger --out runs/calm2anger --epochs 200 \\
+        --snapshot-every 25      # results/calm2anger holds the shipped model
     python train_cyclegan.py --pair calm2sad --res-blocks 9 --batch-size 4 --lr-decay
     KERAS_BACKEND=jax python train_cyclegan.py --pair calm2anger --devices all \\
         --mixed-precision bfloat16 --batch-size 8
@@ -94,10 +98,10 @@ SETTINGS: dict[str, tuple[Any, bool]] = {
 }
 # Named bundles of settings; a flag given on the command line overrides its preset's value.
 # "original": the 2020 project (whole 260x260 windows, 64 filters, 6 blocks, a generator
-# that draws a new image): 1.37 TFLOP per update. "fast": chosen by measurement on a 2-core
-# CPU (benchmarks/bench_train.py --presets and the ablation in README.md): random 64-frame
-# time crops (all 257 bins), an identity-start generator (output = input + a correction that
-# starts at zero, so the words are kept from the first step), and narrower networks.
+# that draws a new image): 1.37 TFLOP per update. "fast": random 64-frame time crops (all
+# 257 bins), an identity-start generator (output = input + a correction that starts at zero,
+# so the words are kept from the first step) and 16 filters, the narrowest of the widths
+# timed on a 2-core CPU (README.md, "Training on a CPU"); it trained the shipped calm2anger.
 PRESETS: dict[str, dict[str, Any]] = {
     "original": {},
     "fast": {"crop_frames": 64, "identity_start": True, "filters": 16, "res_blocks": 6},
@@ -212,6 +216,13 @@ def inspect_out_folder(out: Path, *, resume: bool, force: bool
     has_checkpoint = (out / CHECKPOINT_NAME).is_file()
     generators = [generator_path(out, d) for d in DIRECTIONS
                   if generator_path(out, d).is_file()]
+    if not has_checkpoint and generators:
+        # A shipped or copied model folder: weights without resume state. Training from
+        # epoch 1 would overwrite the model someone trained.
+        raise UserError(f"{out}: holds a trained model ({generators[0].name}) but no resume "
+                        f"state ({CHECKPOINT_NAME}), so it cannot be continued and training "
+                        "there would overwrite it; train into another --out (or pass --force "
+                        "to replace the model)")
     if not resume:
         state = "" if has_checkpoint or generators else " with no finished epoch (interrupted)"
         raise UserError(f"{out}: holds a training run{state}; pass --resume to continue it or "
@@ -219,13 +230,6 @@ def inspect_out_folder(out: Path, *, resume: bool, force: bool
     if not (out / CONFIG_NAME).is_file():
         raise UserError(f"{out}: has run files but no {CONFIG_NAME}; cannot resume, "
                         "pass --force to start over")
-    if not has_checkpoint and generators:
-        # A shipped or copied model folder: weights without resume state. Training from
-        # epoch 1 would overwrite the model someone trained.
-        raise UserError(f"{out}: holds a trained model ({generators[0].name}) but no resume "
-                        f"state ({CHECKPOINT_NAME}), so it cannot be continued and --resume "
-                        "would overwrite it; train into another --out (or pass --force to "
-                        "replace the model)")
     stored = read_config(out)
     if not has_checkpoint:
         print(f"note: {out}: the run there has no finished epoch; starting it again from "
@@ -400,9 +404,6 @@ def train(args: argparse.Namespace, *, extra_callbacks: Sequence[Any] = ()) -> A
     the run's own (tests use this to interrupt a run). Returns the trained cyclegan.CycleGAN.
     Keras' global dtype policy and distribution are restored afterwards.
     """
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    if backend not in SUPPORTED_BACKENDS:
-        raise UserError(f"KERAS_BACKEND={backend} is not supported; use tensorflow or jax")
     pair, source, target = data_prep.parse_pair(args.pair)
     out = Path(args.out) if args.out is not None else Path("results") / pair
     args.out = out
@@ -428,9 +429,12 @@ def train(args: argparse.Namespace, *, extra_callbacks: Sequence[Any] = ()) -> A
 
     import cyclegan  # Keras: only now that the cheap checks have passed
 
+    backend = cyclegan.keras.backend.backend()  # KERAS_BACKEND or ~/.keras/keras.json
+    if backend not in SUPPORTED_BACKENDS:
+        raise UserError(f"KERAS_BACKEND={backend} is not supported; use tensorflow or jax")
     config = build_config(pair=pair, source=source, target=target,
                           image_size=images_A.shape[1], settings=settings, data=data,
-                          data_path=data_path, backend=cyclegan.keras.backend.backend(),
+                          data_path=data_path, backend=backend,
                           beta_1=cyclegan.BETA_1)
     return cyclegan.fit_run(out, config=config, data=data, data_path=data_path, stale=stale,
                             quiet=args.quiet, extra_callbacks=extra_callbacks)

@@ -209,6 +209,11 @@ def test_resume_refuses_a_model_folder_without_a_checkpoint(data_dir, tmp_path, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no resume state" in err[0] and "another --out" in err[0]
     assert {p.name: p.read_bytes() for p in shipped.iterdir()} == before
+    # Without --resume too: the advice is another --out, not a --resume that would refuse.
+    assert tc.main(["--pair", "calm2anger", "--data-dir", str(data_dir), "--out", str(shipped),
+                    "--epochs", "1", "--quiet"]) == 2
+    assert "no resume state" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in shipped.iterdir()} == before
 
 
 def test_an_interrupted_first_epoch_is_said_and_restarted(data_dir, tmp_path, capsys):
