@@ -14,7 +14,7 @@ import argparse
 import importlib
 import sys
 
-from spectro import cli_main
+from cli import cli_main
 
 SUITES = {
     "spectro": "audio <-> image transform and Griffin-Lim: quality, speed, memory",

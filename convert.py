@@ -44,20 +44,17 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from data_prep import (DEFAULT_PAIRS, EMOTION_ALIASES, EMOTIONS, STFT_SETTINGS, canonical_emotion,
-                       pair_name)
-from spectro import (AUDIO_EXTENSIONS, GRIFFIN_LIM_ITERS, IMAGE_SIZE, SAMPLE_RATE,
-                     AudioError, UserError, check_output_path, cli_main, load_audio,
-                     magnitude_to_image, n_frames_for, plot_spectrograms, stft,
-                     import_keras, utterance_to_windows, windows_to_utterance,
-                     write_audio)
+from cli import UserError, check_output_path, cli_main, import_keras
+from corpus import EMOTION_ALIASES, EMOTIONS, canonical_emotion, pair_name
+from inference import convert_audio, load_converter
+from runs import INFERENCE_PRECISIONS, RESULTS_DIR
+from spectro import (AUDIO_EXTENSIONS, GRIFFIN_LIM_ITERS, PHASES, SAMPLE_RATE, AudioError,
+                     load_audio, magnitude_to_image, plot_spectrograms, stft, write_audio)
 
 if TYPE_CHECKING:  # keras is imported lazily so --help and argument errors stay instant
     import keras
 
-DEFAULT_MODELS = Path("results")
 DEFAULT_SOURCE = "calm"
-DEFAULT_BATCH_SIZE = 8  # convert_audio's default (the shared contract)
 # The command's default: on CPU a bigger batch is no faster per window but holds more
 # activations (peak RSS for a 1-minute file, 6-block generator: 1.09 GB at 1, 1.25 GB at 4,
 # 1.50 GB at 8); 4 still amortises per-call overhead on a GPU.
@@ -66,254 +63,8 @@ CLI_BATCH_SIZE = 4
 # the image (normalised to the clip's own maximum) would only show amplified noise.
 SILENCE_DBFS = -90.0
 OUTPUT_PEAK = 0.99  # a converted result louder than full scale is scaled to this peak
-# Share of one conversion's time spent in the generator (the rest is Griffin-Lim), measured
-# with the default 6-block generator on a 2-core CPU (benchmarks/bench_convert.py); used only
-# to move progress bars evenly.
-GENERATOR_SHARE = 0.85
-PHASES = ("source", "random")
-# Generator arithmetic. bfloat16 runs the convolutions about 1.7x faster on CPUs with
-# AVX512-BF16 or AMX (and on GPUs), at a cost of about 0.3 dB mean (under 3 dB max) deviation
-# in the generated spectrogram; on CPUs without bfloat16 units it is slower. Opt-in.
-PRECISIONS = ("float32", "bfloat16")
 EMOTION_CHOICES = EMOTIONS + tuple(EMOTION_ALIASES)
 GLOB_CHARS = frozenset("*?[")
-
-
-# --- Finding and loading a generator --------------------------------------------------------
-def trained_pairs(models_root: str | os.PathLike) -> list[str]:
-    """Names of the run folders directly under `models_root` that hold a model: a config.json
-    and a finished epoch's generator (a run interrupted in its first epoch has only the
-    config)."""
-    from models import CONFIG_NAME, generator_path
-
-    root = Path(models_root)
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir()
-                  if (p / CONFIG_NAME).is_file() and generator_path(p, "AtoB").is_file())
-
-
-def find_model_dir(models_root: str | os.PathLike, source: str, target: str) -> Path:
-    """Run folder of the `source` -> `target` model: `<models_root>/<pair_name>`.
-
-    Emotion aliases are accepted ('anger'). Raises UserError, naming the train command that
-    makes the model and listing the pairs that do exist, when the folder has no config.json.
-    """
-    from models import CONFIG_NAME, generator_path
-
-    source, target = canonical_emotion(source), canonical_emotion(target)
-    if source == target:
-        raise UserError(f"source and target emotion are both {source!r}; choose another --emotion")
-    root = Path(models_root)
-    pair = pair_name(source, target)
-    model_dir = root / pair
-    if (root / CONFIG_NAME).is_file() and not (model_dir / CONFIG_NAME).is_file():
-        # --models names a run folder itself rather than the folder that holds run folders.
-        if root.name == pair:
-            model_dir, root = root, root.parent
-        else:
-            raise UserError(f"{root}: is the run folder of one model ({root.name}), not a "
-                            f"folder of models; pass --models {root.parent} (it looks for "
-                            f"{pair}/ in there)")
-    if (model_dir / CONFIG_NAME).is_file():
-        if not generator_path(model_dir, "AtoB").is_file() \
-                and not generator_path(model_dir, "BtoA").is_file():
-            raise UserError(f"{model_dir}: the training run there has no finished epoch yet "
-                            f"(no generator file); continue it with `python train_cyclegan.py "
-                            f"--pair {pair} --out {model_dir} --resume`")
-        return model_dir
-    if not root.is_dir():
-        where = f"models folder {root} does not exist"
-    else:
-        existing = trained_pairs(root)
-        where = (f"trained pairs in {root}: {', '.join(existing)}" if existing
-                 else f"{root} holds no trained model")
-    raise UserError(f"no model for {source} -> {target} ({model_dir} has no config.json); "
-                    f"{_how_to_train(root, source, target)}; {where}")
-
-
-def _how_to_train(root: Path, source: str, target: str) -> str:
-    """The train_cyclegan.py command that makes a `source` -> `target` generator."""
-    pair, reverse = pair_name(source, target), pair_name(target, source)
-    for name, note in ((pair, ""), (reverse, f" (its BtoA generator converts {source} -> "
-                                              f"{target})")):
-        if name in DEFAULT_PAIRS:
-            # train_cyclegan.py writes to results/<pair> unless told otherwise.
-            out = "" if root == DEFAULT_MODELS else f" --out {root / name}"
-            return f"train it with `python train_cyclegan.py --pair {name}{out}`{note}"
-    return f"train_cyclegan.py trains only {', '.join(DEFAULT_PAIRS)}"
-
-
-def find_generator(models_root: str | os.PathLike, source: str, target: str
-                   ) -> tuple[Path, str]:
-    """Run folder and direction ('AtoB' or 'BtoA') of a generator for `source` -> `target`.
-
-    A CycleGAN trains both directions, so when only the reverse pair exists (e.g. calm2anger
-    for anger -> calm) its BtoA generator is used. Otherwise as `find_model_dir`.
-    """
-    from models import CONFIG_NAME, generator_path
-
-    try:
-        return find_model_dir(models_root, source, target), "AtoB"
-    except UserError:
-        reverse = Path(models_root) / pair_name(target, source)
-        if (reverse / CONFIG_NAME).is_file() and generator_path(reverse, "BtoA").is_file():
-            return reverse, "BtoA"
-        raise
-
-
-def load_converter(models_root: str | os.PathLike, source: str, target: str, *,
-                   precision: str = "float32") -> tuple[keras.Model, Path, str]:
-    """Find, check and load the generator for `source` -> `target`.
-
-    `precision` 'bfloat16' builds the network under Keras' mixed_bfloat16 policy (float32
-    weights, bfloat16 arithmetic, float32 output); see PRECISIONS.
-
-    Returns (generator for (batch, IMAGE_SIZE, IMAGE_SIZE, 1) float32 images in [-1, 1],
-    run folder, direction). Raises UserError when no model exists, when its config was made
-    with other STFT settings or another pair than spectro.py / the request, or when the
-    weights are missing or do not fit the config.
-    """
-    keras = import_keras()  # quiet: TensorFlow's start-up lines stay off the terminal
-
-    from models import load_generator, read_config
-
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-
-    model_dir, direction = find_generator(models_root, source, target)
-    config = read_config(model_dir)
-    _check_config(config, model_dir, source=canonical_emotion(source),
-                  target=canonical_emotion(target), direction=direction)
-    # Windows are always IMAGE_SIZE square; a fixed shape lets TensorFlow plan the graph once.
-    previous = keras.config.dtype_policy()
-    if precision == "bfloat16":
-        keras.config.set_dtype_policy("mixed_bfloat16")  # global in Keras: restored below
-    try:
-        generator = load_generator(model_dir, direction, input_shape=(IMAGE_SIZE, IMAGE_SIZE, 1))
-    finally:
-        keras.config.set_dtype_policy(previous)
-    return generator, model_dir, direction
-
-
-def _check_config(config: dict, model_dir: Path, *, source: str, target: str,
-                  direction: str) -> None:
-    """UserError when a run's config does not fit spectro.py's transform or the request.
-
-    A config without an "stft" record (older runs) is accepted; one that records different
-    settings is not, because its generator learned images that mean something else.
-    """
-    retrain = f"retrain it with `python train_cyclegan.py --pair {model_dir.name}`"
-    recorded = dict(config.get("stft") or {})
-    if "image_size" in config:
-        recorded.setdefault("image_size", config["image_size"])
-    for name, expected in STFT_SETTINGS.items():
-        if name in recorded and not math.isclose(float(recorded[name]), float(expected)):
-            raise UserError(f"{model_dir}: model was trained with {name}={recorded[name]}, but "
-                            f"spectro.py uses {expected}; {retrain}")
-    wanted = (source, target) if direction == "AtoB" else (target, source)
-    if "source" in config and "target" in config:
-        found = (canonical_emotion(str(config["source"])), canonical_emotion(str(config["target"])))
-        if found != wanted:
-            raise UserError(f"{model_dir}: config.json says {found[0]} -> {found[1]}, but the "
-                            f"folder name says {wanted[0]} -> {wanted[1]}; rename the folder or "
-                            f"{retrain}")
-
-
-# --- Conversion -----------------------------------------------------------------------------
-def _batch_sizes(count: int, batch_size: int) -> list[int]:
-    """Split `count` windows into batches of `batch_size`, the remainder in powers of two.
-
-    Every distinct batch shape costs the backend a new trace (TensorFlow) or compilation
-    (JAX); powers of two bound the shapes to log2(batch_size) + 1 without computing padding.
-    """
-    sizes = [batch_size] * (count // batch_size)
-    rest = count % batch_size
-    while rest:
-        size = 1 << (rest.bit_length() - 1)
-        sizes.append(size)
-        rest -= size
-    return sizes
-
-
-def run_generator(windows: np.ndarray, generator: keras.Model, *,
-                  batch_size: int = DEFAULT_BATCH_SIZE, out: np.ndarray | None = None,
-                  progress: Callable[[int], None] | None = None) -> np.ndarray:
-    """Pass spectrogram windows through the generator a batch at a time.
-
-    Args:
-        windows: float32 (N, IMAGE_SIZE, IMAGE_SIZE) images in [-1, 1].
-        generator: a model mapping (b, IMAGE_SIZE, IMAGE_SIZE, 1) to the same shape.
-        batch_size: windows per generator call; bounds activation memory (about 60 MB per
-            window with the default generator), so long files never hold all at once.
-        out: optional float32 array of windows' shape to write into (may be `windows`).
-        progress: called with the number of windows done after each batch.
-    Returns:
-        float32 (N, IMAGE_SIZE, IMAGE_SIZE) generator output in [-1, 1].
-    """
-    windows = np.asarray(windows, dtype=np.float32)
-    if windows.ndim != 3 or windows.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
-        raise ValueError(f"windows must have shape (N, {IMAGE_SIZE}, {IMAGE_SIZE}), "
-                         f"got {windows.shape}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if out is None:
-        out = np.empty_like(windows)
-    start = 0
-    for size in _batch_sizes(len(windows), batch_size):
-        batch = windows[start:start + size, :, :, None]
-        # predict_on_batch runs the backend's compiled predict step (a traced tf.function or a
-        # jitted JAX function), several times faster than eager calls on CPU.
-        result = np.asarray(generator.predict_on_batch(batch), dtype=np.float32)
-        out[start:start + size] = result.reshape(size, IMAGE_SIZE, IMAGE_SIZE)
-        start += size
-        if progress is not None:
-            progress(start)
-    return out
-
-
-def convert_audio(audio: np.ndarray, generator: keras.Model, *, n_iter: int = GRIFFIN_LIM_ITERS,
-                  phase: str = "source", seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE,
-                  progress: Callable[[float], None] | None = None) -> np.ndarray:
-    """Convert a whole utterance of any length with a loaded generator.
-
-    Args:
-        audio: mono float32 audio at SAMPLE_RATE (16 kHz), L >= 1 samples, finite.
-        generator: from `load_converter` / models.load_generator, taking
-            (b, IMAGE_SIZE, IMAGE_SIZE, 1) images.
-        n_iter: Griffin-Lim iterations (0 = keep the initial phase).
-        phase: 'source' starts Griffin-Lim from the input's own STFT phase (keeps timing and
-            voice better); 'random' from random phase drawn with `seed`.
-        seed: seed of the random initial phase.
-        batch_size: windows per generator call.
-        progress: called with the estimated fraction of the work done, in [0, 1].
-    Returns:
-        float32 audio of exactly L samples at SAMPLE_RATE, at the input's loudness (the
-        windows share the input's dB reference, which maps the output back).
-    """
-    audio = np.asarray(audio, dtype=np.float32)
-    if audio.ndim != 1 or audio.shape[0] < 1:
-        raise ValueError(f"audio must be non-empty mono 1-D, got shape {audio.shape}")
-    if not np.all(np.isfinite(audio)):
-        raise ValueError("audio holds NaN or infinite samples")
-    if phase not in PHASES:
-        raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
-    if n_iter < 0:
-        raise ValueError(f"n_iter must be >= 0, got {n_iter}")
-    windows, ref = utterance_to_windows(audio)
-    n_windows, n_frames = len(windows), n_frames_for(audio.shape[0])
-    report = progress or (lambda fraction: None)
-    # The converted windows overwrite the input ones: one windows array for a 10-minute file
-    # (about 200 x 260 x 260 float32 = 54 MB) instead of two.
-    converted = run_generator(windows, generator, batch_size=batch_size, out=windows,
-                              progress=lambda done: report(GENERATOR_SHARE * done / n_windows))
-    init_phase = np.angle(stft(audio)) if phase == "source" else None
-    result = windows_to_utterance(
-        converted, ref=ref, length=audio.shape[0], n_iter=n_iter, init_phase=init_phase,
-        seed=seed,
-        progress=lambda frames: report(GENERATOR_SHARE + (1 - GENERATOR_SHARE) * frames / n_frames))
-    report(1.0)
-    return result
 
 
 def check_not_silent(audio: np.ndarray, name: str | os.PathLike) -> None:
@@ -445,7 +196,7 @@ def _check_out_dir(out_dir: Path) -> None:
     if not existing.is_dir():
         raise UserError(f"--out-dir {out_dir}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
-        # A failure (exit 1), as when the write itself is refused: see spectro.cli_main.
+        # A failure (exit 1), as when the write itself is refused: see cli.cli_main.
         raise PermissionError(errno.EACCES, "output folder is not writable", str(existing))
 
 
@@ -478,7 +229,7 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--source", default=DEFAULT_SOURCE, type=str.lower,
                         choices=EMOTION_CHOICES, metavar="EMOTION",
                         help="emotion of the inputs (picks the <source>2<emotion> model)")
-    parser.add_argument("--models", type=Path, default=DEFAULT_MODELS, metavar="DIR",
+    parser.add_argument("--models", type=Path, default=RESULTS_DIR, metavar="DIR",
                         help="folder holding train_cyclegan.py's run folders (calm2anger/, ...)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("-o", "--output", type=Path, default=None, metavar="OUT.wav",
@@ -497,7 +248,7 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=CLI_BATCH_SIZE,
                         help="spectrogram windows per generator call (more = more memory; "
                              "faster only on a GPU)")
-    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
+    parser.add_argument("--precision", choices=INFERENCE_PRECISIONS, default="float32",
                         help="generator arithmetic: bfloat16 is ~1.7x faster on CPUs with "
                              "AVX512-BF16/AMX and on GPUs, slightly less exact, slower elsewhere")
     parser.add_argument("--plot", action="store_true",

@@ -28,11 +28,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-import data_prep
-from runs import (CHECKPOINT_NAME, LOG_NAME, SAMPLES_DIR, SNAPSHOTS_DIR, TENSORBOARD_DIR,
-                  remove_run_files)
-from spectro import (PAD_VALUE, UserError, atomic_output, crop_image, image_to_audio,
-                     import_keras, plot_spectrograms, write_audio)
+from cli import UserError, atomic_output, import_keras
+from corpus import DOMAINS, npz_key
+from runs import (CHECKPOINT_NAME, LOG_NAME, PRECISION_POLICIES, SAMPLES_DIR, SNAPSHOTS_DIR,
+                  TENSORBOARD_DIR, epoch_dir, generator_path, remove_run_files, write_config)
+from spectro import PAD_VALUE, crop_image, image_to_audio, plot_spectrograms, write_audio
 
 keras = import_keras()
 from keras import ops  # noqa: E402 - after the quiet import above
@@ -44,8 +44,6 @@ BETA_1 = 0.5  # Adam beta1 of the original (and of the CycleGAN paper)
 SAMPLE_GRIFFIN_LIM_ITERS = 32
 SAMPLE_PEAK = 0.9  # sample audio is peak-normalised: the npz keeps no absolute level
 # --mixed-precision choice -> Keras dtype policy
-PRECISION_POLICIES = {"none": "float32", "bfloat16": "mixed_bfloat16",
-                      "float16": "mixed_float16"}
 
 
 # --- Data ------------------------------------------------------------------------------------
@@ -655,7 +653,7 @@ class SampleWriter(keras.callbacks.Callback):
         if not self.clips or not _due(number, every=self.every, last_epoch=self.last_epoch,
                                       model=self.model):
             return
-        write_samples(self.model, self.clips, self.out / SAMPLES_DIR / f"epoch_{number:04d}",
+        write_samples(self.model, self.clips, epoch_dir(self.out, SAMPLES_DIR, number),
                       labels=self.labels)
 
 
@@ -754,7 +752,7 @@ class SnapshotWriter(keras.callbacks.Callback):
         number = epoch + 1
         if self.every and _due(number, every=self.every, last_epoch=self.last_epoch,
                                model=self.model):
-            write_snapshot(self.model.gen_AB, self.out / SNAPSHOTS_DIR / f"epoch_{number:04d}",
+            write_snapshot(self.model.gen_AB, epoch_dir(self.out, SNAPSHOTS_DIR, number),
                            config={**self.config, "epoch": number})
 
 
@@ -764,7 +762,7 @@ def write_snapshot(generator: keras.Model, folder: Path, *, config: dict[str, An
     size; models.load_generator reads it into a float32 network). The folder appears whole
     (see _write_folder). Returns `folder`."""
     def fill(tmp: Path) -> None:
-        models.write_config(tmp, config)
+        write_config(tmp, config)
         models.save_generator(generator, tmp, "AtoB", dtype=SNAPSHOT_DTYPE)
 
     return _write_folder(folder, fill)
@@ -962,7 +960,7 @@ def _fit(out: Path, *, config: dict[str, Any], data: dict[str, Any], data_path: 
     if (out / CHECKPOINT_NAME).is_file() and not stale:
         completed = load_checkpoint(model, out / CHECKPOINT_NAME)
     remove_run_files(stale)  # --force: the old run goes only now that the new one can start
-    models.write_config(_ensure_dir(out), config)
+    write_config(_ensure_dir(out), config)
     if completed >= epochs:
         print(f"{out}: already trained for {completed} of {epochs} epochs; pass a larger "
               "--epochs with --resume to train on")
@@ -984,7 +982,7 @@ def _fit(out: Path, *, config: dict[str, Any], data: dict[str, Any], data_path: 
     else:
         print(f"note: {data_path} has no validation images; held-out metrics and samples use "
               f"its test actors {config['test_actors']}", file=sys.stderr)
-    held_out = {domain: data[f"{split}_{domain}"] for domain in data_prep.DOMAINS}
+    held_out = {domain: data[npz_key(split, domain)] for domain in DOMAINS}
     eval_count = settings["eval_images"]
     validation = HeldOutBatches(
         *(stack[spread_indices(len(stack), eval_count)] for stack in held_out.values()),
@@ -1023,8 +1021,8 @@ def _fit(out: Path, *, config: dict[str, Any], data: dict[str, Any], data_path: 
         epochs = budget.stopped_after
         print(f"time budget of {settings['time_budget']:g} s used up: stopped after epoch "
               f"{epochs}; continue with --resume")
-    print(f"done: {epochs} epochs; generators in {models.generator_path(out, 'AtoB')} "
-          f"({source} -> {target}) and {models.generator_path(out, 'BtoA')}"
+    print(f"done: {epochs} epochs; generators in {generator_path(out, 'AtoB')} "
+          f"({source} -> {target}) and {generator_path(out, 'BtoA')}"
           + (f"; snapshots in {out / SNAPSHOTS_DIR}" if settings["snapshot_every"] else ""))
     return model
 

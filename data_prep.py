@@ -86,313 +86,20 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from spectro import (AUDIO_EXTENSIONS, HOP_LENGTH, IMAGE_SIZE, N_BINS, N_FFT, N_FRAMES, PAD_VALUE,
-                     SAMPLE_RATE, TOP_DB, WINDOW_OVERLAP, AudioError, UserError, atomic_output,
-                     cli_main, load_audio, magnitude_to_image, pad_image, split_windows, stft)
+from cli import UserError, arg_type, atomic_output, cli_main
+from corpus import (ALL_PAIRS, DATA_DIR, DEFAULT_PAIRS, DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS,
+                    DOMAINS, EMOTION_ALIASES, EMOTIONS, INTENSITY_FILTERS, SPLITS, STFT_SETTINGS,
+                    RavdessFile, actor_range, check_actor_split, npz_key, parse_actors,
+                    parse_optional_actors, parse_pair, parse_pair_name, save_pair_npz,
+                    scan_ravdess, select_files, split_by_actor)
+from spectro import (HOP_LENGTH, IMAGE_SIZE, N_BINS, N_FFT, N_FRAMES, PAD_VALUE, WINDOW_OVERLAP,
+                     AudioError, load_audio, magnitude_to_image, pad_image, split_windows, stft)
 
-# RAVDESS emotion codes (file-name field 3), in code order: 01 neutral ... 08 surprised.
-EMOTIONS = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
-# The original project's names, accepted everywhere as aliases.
-EMOTION_ALIASES = {"anger": "angry", "fear": "fearful", "surprise": "surprised",
-                   "disgusted": "disgust"}
-# Pair names use the original's spelling ("calm2anger"), so its users find their files.
-_PAIR_SPELLING = {"angry": "anger"}
-DEFAULT_PAIRS = ("calm2anger", "calm2fearful", "calm2happy", "calm2sad", "calm2disgust",
-                 "calm2surprised", "fearful2surprised")
-DOMAINS = ("A", "B")  # A = source emotion, B = target emotion
-SPLITS = ("train", "val", "test")
-# 2: the "val" split was added (files of version 1 have train and test only).
-FORMAT_VERSION = 2
-# STFT settings stored in every npz; loading one whose settings differ is an error.
-STFT_SETTINGS = {"sample_rate": SAMPLE_RATE, "n_fft": N_FFT, "hop_length": HOP_LENGTH,
-                 "n_frames": N_FRAMES, "image_size": IMAGE_SIZE, "top_db": TOP_DB}
-
-
-def canonical_emotion(name: str) -> str:
-    """RAVDESS emotion name for `name` or an alias ('anger' -> 'angry'); UserError if unknown."""
-    key = name.strip().lower()
-    key = EMOTION_ALIASES.get(key, key)
-    if key not in EMOTIONS:
-        choices = ", ".join(EMOTIONS + tuple(EMOTION_ALIASES))
-        raise UserError(f"unknown emotion {name!r}; choose one of: {choices}")
-    return key
-
-
-def pair_name(source: str, target: str) -> str:
-    """Canonical pair name, e.g. ('calm', 'angry') -> 'calm2anger'."""
-    source, target = canonical_emotion(source), canonical_emotion(target)
-    return f"{_PAIR_SPELLING.get(source, source)}2{_PAIR_SPELLING.get(target, target)}"
-
-
-def parse_pair(pair: str) -> tuple[str, str, str]:
-    """Split 'SRC2DST' (aliases allowed) into (canonical pair name, source, target emotions)."""
-    parts = pair.strip().lower().split("2")
-    if len(parts) != 2 or not all(parts):
-        raise UserError(f"unknown pair {pair!r}; write it as SOURCE2TARGET, e.g. calm2anger")
-    source, target = canonical_emotion(parts[0]), canonical_emotion(parts[1])
-    if source == target:
-        raise UserError(f"pair {pair!r} converts an emotion into itself")
-    return pair_name(source, target), source, target
-
-
-# --- The npz format -------------------------------------------------------------------------
-def _key(split: str, domain: str, field: str = "") -> str:
-    return f"{split}_{domain}" + (f"_{field}" if field else "")
-
-
-def save_pair_npz(path: str | os.PathLike, *, pair: str,
-                  images: dict[tuple[str, str], np.ndarray],
-                  files: dict[tuple[str, str], list[str]],
-                  actors: dict[tuple[str, str], list[int]],
-                  extra: dict[str, Any] | None = None) -> Path:
-    """Write one pair's data set atomically.
-
-    Args:
-        path: output .npz path.
-        pair: canonical pair name, e.g. 'calm2anger'.
-        images: for every (split, domain) in SPLITS x DOMAINS, float (N, IMAGE_SIZE, IMAGE_SIZE)
-            in [-1, 1]; stored as float16. The "val" split may be left out: it is then stored
-            with N = 0 (no validation actors).
-        files: the source file (relative path) of every window, same keys, length N.
-        actors: the RAVDESS actor id of every window, same keys, length N.
-        extra: further scalar or array metadata to store (e.g. 'windows', 'test_actors').
-    Keys in the file: `train_A`, `train_A_files`, `train_A_actors`, ... for each split and
-    domain, `pair`, `source`, `target`, `format_version`, the STFT_SETTINGS, and `extra`'s.
-    """
-    _, source, target = parse_pair(pair)
-    arrays: dict[str, Any] = {"pair": np.array(pair), "source": np.array(source),
-                              "target": np.array(target),
-                              "format_version": np.array(FORMAT_VERSION)}
-    arrays.update({name: np.array(value) for name, value in STFT_SETTINGS.items()})
-    for split in SPLITS:
-        for domain in DOMAINS:
-            if split == "val" and (split, domain) not in images:
-                images = {**images, (split, domain): np.zeros((0, IMAGE_SIZE, IMAGE_SIZE))}
-                files = {**files, (split, domain): []}
-                actors = {**actors, (split, domain): []}
-            stack = np.asarray(images[split, domain], dtype=np.float32)
-            if stack.ndim != 3 or stack.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
-                raise ValueError(f"{split}_{domain}: expected (N, {IMAGE_SIZE}, {IMAGE_SIZE}), "
-                                 f"got {stack.shape}")
-            if len(files[split, domain]) != len(stack) or len(actors[split, domain]) != len(stack):
-                raise ValueError(f"{split}_{domain}: files/actors do not match {len(stack)} images")
-            arrays[_key(split, domain)] = np.clip(stack, -1.0, 1.0).astype(np.float16)
-            arrays[_key(split, domain, "files")] = np.array(files[split, domain], dtype=str)
-            arrays[_key(split, domain, "actors")] = np.array(actors[split, domain], dtype=np.int16)
-    for name, value in (extra or {}).items():
-        arrays[name] = np.asarray(value)
-    with atomic_output(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
-    return Path(path)
-
-
-def load_pair_npz(path: str | os.PathLike) -> dict[str, Any]:
-    """Load and check a pair's npz (allow_pickle=False).
-
-    Returns a dict with every array of the file (images stay float16; `pair`, `source`,
-    `target` as str), train_*, val_* and test_* among them (val_* may hold 0 images). Raises
-    UserError when the file is missing (naming the data_prep command that makes it),
-    unreadable, of another format, made before the validation split existed (no val_*
-    keys), or made with other STFT settings than spectro.py's.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such data set; make it with "
-                        f"`python data_prep.py --ravdess DIR --pair {path.stem}`")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            data = {name: npz[name] for name in npz.files}
-    except Exception as exc:  # zipfile/numpy raise several types for a broken file
-        raise UserError(f"{path}: not a readable data set ({exc})") from None
-    group_keys = {split: {_key(split, d, f) for d in DOMAINS for f in ("", "files", "actors")}
-                  for split in SPLITS}
-    required = {"pair", "format_version", *STFT_SETTINGS,
-                *(key for split in SPLITS if split != "val" for key in group_keys[split])}
-    missing = sorted(required - data.keys())
-    if missing:
-        raise UserError(f"{path}: not a SpectroGAN data set (missing {', '.join(missing[:4])}); "
-                        f"rebuild it with `python data_prep.py --ravdess DIR --pair {path.stem} "
-                        "--force`")
-    if not group_keys["val"] <= data.keys():
-        # Made by an older data_prep.py: its fingerprint is outdated, so re-running the
-        # command rebuilds it without --force.
-        how = ("--download seed" if str(data.get("origin", "")) == "seed"
-               else "--ravdess DIR")
-        raise UserError(f"{path}: made before the validation split existed (no val_A/val_B); "
-                        f"rebuild it with `python data_prep.py {how} --pair {path.stem}`")
-    for name, expected in STFT_SETTINGS.items():
-        if not np.isclose(float(data[name]), float(expected)):
-            raise UserError(f"{path}: made with {name}={data[name].item()}, but spectro.py uses "
-                            f"{expected}; rebuild it with `python data_prep.py --ravdess DIR "
-                            f"--pair {path.stem} --force`")
-    for split in SPLITS:
-        for domain in DOMAINS:
-            stack = data[_key(split, domain)]
-            if stack.ndim != 3 or stack.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
-                raise UserError(f"{path}: {_key(split, domain)} has shape {stack.shape}, "
-                                f"expected (N, {IMAGE_SIZE}, {IMAGE_SIZE})")
-    for name in ("pair", "source", "target"):
-        if name in data:
-            data[name] = str(data[name])
-    return data
-
-
-# --- RAVDESS file names ---------------------------------------------------------------------
-RAVDESS_NAME = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
-INTENSITIES = ("normal", "strong")  # file-name field 4: 01 normal, 02 strong
-STATEMENTS = ("Kids are talking by the door", "Dogs are sitting by the door")  # field 5
-DEFAULT_TEST_ACTORS = (17, 18, 19, 20)  # 17, 19 male; 18, 20 female; all in every copy
-DEFAULT_VAL_ACTORS = (15, 16)  # 15 male, 16 female: the epoch of a shipped model is chosen on them
 TRIM_TOP_DB = 40.0  # silence = more than 40 dB below the clip's loudest frame (trimmed)
 WINDOW_MODES = ("all", "center")
-INTENSITY_FILTERS = ("both", "normal", "strong")
 # Bump when the way windows are made or split changes, so older data sets count as out of
 # date (2: the validation split).
 DATA_PREP_VERSION = 2
-ALL_PAIRS = tuple(pair_name(s, t) for s in EMOTIONS for t in EMOTIONS if s != t)
-
-
-@dataclass(frozen=True)
-class RavdessFile:
-    """One RAVDESS speech recording, decoded from its name `03-01-EE-II-SS-RR-AA.wav`."""
-
-    path: Path
-    emotion: str  # one of EMOTIONS
-    intensity: str  # 'normal' or 'strong'
-    statement: int  # 1 or 2 (see STATEMENTS)
-    repetition: int  # 1 or 2
-    actor: int  # 1..24 in RAVDESS
-    sex: str  # 'male' (odd actor) or 'female' (even actor)
-
-    @property
-    def text(self) -> str:
-        """The sentence spoken."""
-        return STATEMENTS[self.statement - 1]
-
-
-def parse_ravdess_name(path: str | os.PathLike) -> RavdessFile:
-    """Decode a RAVDESS speech file name; ValueError (with the reason) if it is not one.
-
-    Only audio-only speech files (modality 03, vocal channel 01) with valid codes qualify. A
-    file inside an `Actor_XX` folder must carry that actor's number.
-    """
-    path = Path(path)
-    if path.suffix.lower() not in AUDIO_EXTENSIONS:
-        raise ValueError("not an audio file")
-    match = RAVDESS_NAME.match(path.stem)
-    if not match:
-        raise ValueError("name is not 03-01-EE-II-SS-RR-AA")
-    modality, channel, emotion, intensity, statement, repetition, actor = map(int, match.groups())
-    if modality != 3:
-        raise ValueError("not an audio-only file (modality must be 03)")
-    if channel != 1:
-        raise ValueError("song, not speech (vocal channel must be 01)")
-    if not 1 <= emotion <= len(EMOTIONS):
-        raise ValueError(f"unknown emotion code {emotion:02d}")
-    if not 1 <= intensity <= 2 or not 1 <= statement <= 2 or not 1 <= repetition <= 2:
-        raise ValueError("intensity, statement and repetition codes must be 01 or 02")
-    if actor < 1:
-        raise ValueError("actor code must be 01 or more")
-    folder = re.fullmatch(r"Actor_(\d+)", path.parent.name)
-    if folder and int(folder.group(1)) != actor:
-        raise ValueError(f"actor {actor:02d} in the name but the folder is {path.parent.name}")
-    return RavdessFile(path=path, emotion=EMOTIONS[emotion - 1],
-                       intensity=INTENSITIES[intensity - 1], statement=statement,
-                       repetition=repetition, actor=actor,
-                       sex="male" if actor % 2 else "female")
-
-
-def scan_ravdess(directory: str | os.PathLike, *,
-                 skipped: list[tuple[str, str]] | None = None) -> list[RavdessFile]:
-    """Every RAVDESS speech file under `directory` (recursively), sorted by path.
-
-    Args:
-        directory: a RAVDESS tree (`Actor_XX/03-01-EE-II-SS-RR-AA.wav`), or a folder above it.
-        skipped: if given, (path relative to `directory`, reason) of every other file found
-            is appended to it, so callers can report them.
-    Raises:
-        UserError: the folder is missing, not a folder, empty, or holds no RAVDESS file.
-    """
-    root = Path(directory)
-    if not root.exists():
-        raise UserError(f"{root}: no such folder; pass the RAVDESS folder (holding Actor_01 ... "
-                        "Actor_24) with --ravdess DIR, or fetch it with --download ravdess")
-    if not root.is_dir():
-        raise UserError(f"{root}: is not a folder; --ravdess takes the folder holding Actor_01 "
-                        "... Actor_24")
-    files: list[RavdessFile] = []
-    others: list[tuple[str, str]] = []
-    for path in sorted(_files_under(root)):
-        try:
-            files.append(parse_ravdess_name(path))
-        except ValueError as exc:
-            others.append((path.relative_to(root).as_posix(), str(exc)))
-    if skipped is not None:
-        skipped.extend(others)
-    if not files:
-        if not others:
-            raise UserError(f"{root}: the folder is empty; pass the RAVDESS folder (holding "
-                            "Actor_01 ... Actor_24), or fetch it with --download ravdess")
-        raise UserError(f"{root}: no RAVDESS speech files (Actor_XX/03-01-EE-II-SS-RR-AA.wav) "
-                        f"among its {len(others)} file(s), e.g. {others[0][0]} "
-                        f"({others[0][1]}); pass the folder holding Actor_01 ... Actor_24")
-    return files
-
-
-def _files_under(root: Path) -> list[Path]:
-    """Every file below `root`, following symlinked folders (Path.rglob does not before
-    Python 3.13, so a RAVDESS copy made of links to Actor_XX folders looked empty); a link
-    loop is walked once."""
-    found, seen = [], set()
-    for folder, subfolders, names in os.walk(root, followlinks=True):
-        real = os.path.realpath(folder)
-        if real in seen:
-            subfolders[:] = []
-            continue
-        seen.add(real)
-        found.extend(Path(folder) / name for name in names if (Path(folder) / name).is_file())
-    return found
-
-
-def select_files(files: Iterable[RavdessFile], emotion: str, *,
-                 intensity: str = "both") -> list[RavdessFile]:
-    """The files of one emotion (name or alias), optionally of one intensity only."""
-    emotion = canonical_emotion(emotion)
-    if intensity not in INTENSITY_FILTERS:
-        raise ValueError(f"intensity must be one of {INTENSITY_FILTERS}, got {intensity!r}")
-    return [f for f in files
-            if f.emotion == emotion and intensity in ("both", f.intensity)]
-
-
-def check_actor_split(test_actors: Iterable[int], val_actors: Iterable[int] = ()
-                      ) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Sorted, de-duplicated (test actors, validation actors); UserError naming the actors
-    that are in both (a validation actor would leak into the final report)."""
-    test = tuple(sorted({int(a) for a in test_actors}))
-    val = tuple(sorted({int(a) for a in val_actors}))
-    both = sorted(set(test) & set(val))
-    if both:
-        raise UserError(f"actor(s) {_actor_range(both)} are in both --val-actors "
-                        f"({_actor_range(val)}) and --test-actors ({_actor_range(test)}); an "
-                        "actor is either validation or test, e.g. --val-actors "
-                        f"{','.join(map(str, DEFAULT_VAL_ACTORS))} --test-actors "
-                        f"{','.join(map(str, DEFAULT_TEST_ACTORS))}")
-    return test, val
-
-
-def split_by_actor(files: Iterable[RavdessFile], test_actors: Iterable[int],
-                   val_actors: Iterable[int] = ()) -> dict[str, list[RavdessFile]]:
-    """Speaker-disjoint split: {'train': files of every other actor, 'val': files of
-    `val_actors` (empty when none are given), 'test': files of `test_actors`}.
-
-    Raises UserError when an actor is in both `test_actors` and `val_actors`.
-    """
-    test, val = (set(actors) for actors in check_actor_split(test_actors, val_actors))
-    split: dict[str, list[RavdessFile]] = {"train": [], "val": [], "test": []}
-    for f in files:
-        split["test" if f.actor in test else "val" if f.actor in val else "train"].append(f)
-    return split
 
 
 # --- One clip -> windows ----------------------------------------------------------------------
@@ -486,39 +193,31 @@ def _file_digest(path: Path, algorithm: str = "sha256") -> str:
 GROUPS = tuple((split, domain) for split in SPLITS for domain in DOMAINS)
 
 
-def _group_key(group: tuple[str, str]) -> str:
-    return f"{group[0]}_{group[1]}"
-
-
-def _actor_range(actors: Iterable[int]) -> str:
-    return ",".join(f"{a:02d}" for a in sorted(actors)) or "none"
-
-
 def _speaker_split_text(test_actors: Sequence[int], all_actors: Sequence[int],
                         val_actors: Sequence[int] = ()) -> str:
     def described(actors: Sequence[int]) -> str:
         males = sum(a % 2 for a in actors)
-        return f"{_actor_range(actors)} ({males} male, {len(actors) - males} female)"
+        return f"{actor_range(actors)} ({males} male, {len(actors) - males} female)"
 
     held_out = set(test_actors) | set(val_actors)
     text = (f"split by speaker: test actors {described(test_actors)}, validation actors "
             f"{described(val_actors) if val_actors else 'none'}, train actors "
-            f"{_actor_range(a for a in all_actors if a not in held_out)}")
+            f"{actor_range(a for a in all_actors if a not in held_out)}")
     for role, actors in (("test", test_actors), ("validation", val_actors)):
         absent = [a for a in actors if a not in all_actors]
         if absent:
-            text += f"; no files of {role} actor(s) {_actor_range(absent)}"
+            text += f"; no files of {role} actor(s) {actor_range(absent)}"
     return text
 
 
 def _window_counts(path: Path) -> dict[str, int]:
     """Windows per group of an existing npz (reads only the small `_files` arrays)."""
     with np.load(path, allow_pickle=False) as npz:
-        return {_group_key(g): len(npz[f"{_group_key(g)}_files"]) for g in GROUPS}
+        return {npz_key(*g): len(npz[npz_key(*g, "files")]) for g in GROUPS}
 
 
 def build_pairs(ravdess_dir: str | os.PathLike, pairs: Sequence[str], *,
-                out_dir: str | os.PathLike = "data",
+                out_dir: str | os.PathLike = DATA_DIR,
                 test_actors: Iterable[int] = DEFAULT_TEST_ACTORS,
                 val_actors: Iterable[int] = DEFAULT_VAL_ACTORS, windows: str = "all",
                 intensity: str = "both", force: bool = False, progress: bool = False
@@ -589,7 +288,7 @@ def build_pairs(ravdess_dir: str | os.PathLike, pairs: Sequence[str], *,
     return summaries
 
 
-def build_pair(ravdess_dir: str | os.PathLike, pair: str, *, out_dir: str | os.PathLike = "data",
+def build_pair(ravdess_dir: str | os.PathLike, pair: str, *, out_dir: str | os.PathLike = DATA_DIR,
                test_actors: Iterable[int] = DEFAULT_TEST_ACTORS,
                val_actors: Iterable[int] = DEFAULT_VAL_ACTORS, windows: str = "all",
                intensity: str = "both", force: bool = False, progress: bool = False
@@ -634,8 +333,8 @@ def _plan_pair(root: Path, records: list[RavdessFile], pair: str, *, out_dir: Pa
                           for part, domain in empty)
         plan.update(status="failed", error=(
             f"{name}: too few files for the split (none for: {which}; test actors "
-            f"{_actor_range(test_actors)}, validation actors {_actor_range(val_actors)}, "
-            f"intensity {intensity}, actors found {_actor_range(all_actors)}); choose other "
+            f"{actor_range(test_actors)}, validation actors {actor_range(val_actors)}, "
+            f"intensity {intensity}, actors found {actor_range(all_actors)}); choose other "
             "--test-actors, --val-actors or --intensity"))
         return plan
     plan["fingerprint"] = _digest({
@@ -643,7 +342,7 @@ def _plan_pair(root: Path, records: list[RavdessFile], pair: str, *, out_dir: Pa
         "pad_value": PAD_VALUE, "window_overlap": WINDOW_OVERLAP, "trim_top_db": TRIM_TOP_DB,
         "pair": name, "test_actors": list(test_actors), "val_actors": list(val_actors),
         "windows": windows, "intensity": intensity,
-        "files": {_group_key(g): [_file_stamp(f.path, root) for f in groups[g]] for g in GROUPS}})
+        "files": {npz_key(*g): [_file_stamp(f.path, root) for f in groups[g]] for g in GROUPS}})
     state = _existing_state(path, plan["fingerprint"], "ravdess")
     if state == "up to date" and not force:
         plan["status"] = "up to date"
@@ -688,11 +387,11 @@ def _build_planned(plan: dict[str, Any], *, root: Path, windows: str,
         images[group] = (np.concatenate(stacks) if stacks
                          else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.float16))
         files[group], actors[group] = names, ids
-    plan["images"] = {_group_key(g): len(images[g]) for g in GROUPS}
+    plan["images"] = {npz_key(*g): len(images[g]) for g in GROUPS}
     empty = [g for g in _needed_groups(plan["val_actors"]) if not len(images[g])]
     if empty:
         plan.update(status="failed", error=(
-            f"{plan['pair']}: no readable files for {', '.join(map(_group_key, empty))} "
+            f"{plan['pair']}: no readable files for {', '.join((npz_key(*g) for g in empty))} "
             f"({len(plan['unreadable'])} unreadable, e.g. {': '.join(plan['unreadable'][0])})"))
         return
     extra = {"origin": "ravdess", "fingerprint": plan["fingerprint"],
@@ -714,7 +413,7 @@ def _summary(plan: dict[str, Any]) -> dict[str, Any]:
                                           "test_actors", "val_actors", "train_actors", "split",
                                           "unreadable", "skipped")}
     summary["path"] = str(plan["path"])
-    summary["files"] = {_group_key(g): len(groups[g]) for g in GROUPS}
+    summary["files"] = {npz_key(*g): len(groups[g]) for g in GROUPS}
     summary["windows"] = dict(plan["images"])
     if plan["status"] == "up to date":
         summary["windows"] = _window_counts(plan["path"])
@@ -785,7 +484,7 @@ def _verify_seed_file(path: Path, expected: SeedFile) -> None:
                         "not one of the original's data sets")
 
 
-def fetch_seed(pair: str, *, out_dir: str | os.PathLike = "data") -> Path:
+def fetch_seed(pair: str, *, out_dir: str | os.PathLike = DATA_DIR) -> Path:
     """The original's npz for `pair` at OUT/seed/<pair>.original.npz, downloaded if missing.
 
     A file already there is reused when it passes the checks (and fetched again when it does
@@ -844,7 +543,7 @@ def original_to_images(array: np.ndarray, *, name: str = "array") -> np.ndarray:
 
 
 def convert_original_npz(source: str | os.PathLike, pair: str, *,
-                         out_dir: str | os.PathLike = "data",
+                         out_dir: str | os.PathLike = DATA_DIR,
                          test_fraction: float = SEED_TEST_FRACTION, force: bool = False
                          ) -> dict[str, Any]:
     """Convert one of the original's npz files (arr_0 = domain A, arr_1 = domain B) into
@@ -903,7 +602,7 @@ def _seed_test_count(n: int, fraction: float) -> int:
     return min(n - 1, max(1, round(n * fraction)))
 
 
-def download_seed(pairs: Sequence[str], *, out_dir: str | os.PathLike = "data",
+def download_seed(pairs: Sequence[str], *, out_dir: str | os.PathLike = DATA_DIR,
                   test_fraction: float = SEED_TEST_FRACTION, force: bool = False
                   ) -> list[dict[str, Any]]:
     """Fetch (fetch_seed) and convert (convert_original_npz) the original's data for `pairs`."""
@@ -1008,39 +707,6 @@ def download_ravdess(target_dir: str | os.PathLike, *, zip_dir: str | os.PathLik
 
 
 # --- Command line -----------------------------------------------------------------------------
-def _pair_arg(text: str) -> str:
-    try:
-        return parse_pair(text)[0]
-    except UserError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _actors_arg(text: str) -> tuple[int, ...]:
-    try:
-        actors = tuple(sorted({int(part) for part in text.replace(" ", "").split(",") if part}))
-    except ValueError:
-        actors = ()
-    if not actors or any(not 1 <= a <= 99 for a in actors):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a comma-separated list of actor numbers, e.g. 17,18,19,20")
-    return actors
-
-
-NO_ACTORS = ("", "none")  # --val-actors values meaning "no validation split"
-
-
-def _val_actors_arg(text: str) -> tuple[int, ...]:
-    """--val-actors: like --test-actors, or 'none' / '' for no validation actors."""
-    if text.strip().lower() in NO_ACTORS:
-        return ()
-    try:
-        return _actors_arg(text)
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a comma-separated list of actor numbers, e.g. 15,16 (or 'none' "
-            "for no validation actors)") from None
-
-
 def _build_parser() -> argparse.ArgumentParser:
     notes = [f"Emotions: {', '.join(EMOTIONS)}; aliases "
              + ", ".join(f"{k}={v}" for k, v in EMOTION_ALIASES.items()) + ".",
@@ -1064,19 +730,19 @@ def _build_parser() -> argparse.ArgumentParser:
                              "--download ravdess, where to extract it (default: none; "
                              "OUT/ravdess for --download ravdess)")
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--pair", type=_pair_arg, choices=ALL_PAIRS, metavar="SRC2DST",
+    which.add_argument("--pair", type=arg_type(parse_pair_name), choices=ALL_PAIRS, metavar="SRC2DST",
                        help="emotion pair to build, any two of the emotions below, e.g. "
                             "calm2anger, sad2happy (default: calm2anger)")
     which.add_argument("--all", action="store_true",
                        help=f"build the original's seven pairs: {', '.join(DEFAULT_PAIRS)} "
                             "(default: off)")
-    parser.add_argument("--out", type=Path, default=Path("data"), metavar="DIR",
+    parser.add_argument("--out", type=Path, default=DATA_DIR, metavar="DIR",
                         help="folder for <pair>.npz (default: data)")
-    parser.add_argument("--test-actors", type=_actors_arg, default=DEFAULT_TEST_ACTORS,
+    parser.add_argument("--test-actors", type=arg_type(parse_actors), default=DEFAULT_TEST_ACTORS,
                         metavar="LIST",
                         help="comma-separated actors held out for the test split (default: "
                              f"{','.join(map(str, DEFAULT_TEST_ACTORS))})")
-    parser.add_argument("--val-actors", type=_val_actors_arg, default=DEFAULT_VAL_ACTORS,
+    parser.add_argument("--val-actors", type=arg_type(parse_optional_actors), default=DEFAULT_VAL_ACTORS,
                         metavar="LIST",
                         help="comma-separated actors held out for the validation split, on "
                              "which epochs are chosen; must not overlap --test-actors; 'none' "

@@ -30,13 +30,15 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from data_prep import STATEMENTS, RavdessFile, parse_pair, scan_ravdess
-from evaluate import (SELECTION_JSON, SELECTION_MARGIN_DB, check_generated, default_ravdess,
-                      matching_target, metrics_markdown, non_negative_int, positive_int,
-                      read_metrics, read_selection, selection_verdict, speech_span,
-                      trim_silence, write_generated)
-from spectro import (GRIFFIN_LIM_ITERS, UserError, atomic_output, cli_main, load_audio,
-                     magnitude_to_image, stft, write_audio)
+from cli import UserError, atomic_output, cli_main, non_negative_int, positive_int
+from corpus import (STATEMENTS, RavdessFile, default_ravdess, matching_target, parse_pair,
+                    scan_ravdess)
+from inference import convert_audio, load_converter
+from metrics import speech_span, trim_silence
+from reports import (check_generated, metrics_markdown, read_metrics, selection_verdict,
+                     write_generated)
+from runs import RESULTS_DIR, SELECTION_JSON, SELECTION_MARGIN_DB, read_selection
+from spectro import GRIFFIN_LIM_ITERS, load_audio, magnitude_to_image, stft, write_audio
 
 THUMB_SIZE = (200, 400)  # (height, width) px of a cell's spectrogram image
 THUMB_LEVELS = 32  # colours of the palette PNG: 2.5 dB steps over the 80 dB range
@@ -108,7 +110,6 @@ def sample_grid(out: Path, source: str, entries: list[dict[str, Any]],
                 ) -> str:
     """Markdown grid for one source emotion: rows = source, then per trained target the
     converted and the real clip; columns = held-out clips. Converts with each pair's model."""
-    from convert import convert_audio, load_converter
     from tqdm import tqdm
 
     actors = entries[0]["test_actors"]
@@ -145,7 +146,7 @@ def sample_grid(out: Path, source: str, entries: list[dict[str, Any]],
 
 def selection_section(metrics: dict[str, Any], models: Path) -> list[str]:
     """Markdown lines on the epoch each pair ships ([] when no `<models>/<pair>/selection.json`
-    exists): `evaluate.selection_verdict` per pair, flagged when the pair's test figures in
+    exists): `reports.selection_verdict` per pair, flagged when the pair's test figures in
     `metrics` are older than its selection."""
     lines = []
     for path in sorted(models.glob(f"*/{SELECTION_JSON}")):
@@ -207,9 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--metrics", type=Path, default=None, metavar="FILE",
                         help="metrics.json written by evaluate.py (default: OUT/metrics.json)")
-    parser.add_argument("--out", type=Path, default=Path("results"), metavar="DIR",
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR, metavar="DIR",
                         help="folder of the page: README.md and samples/ (default: results)")
-    parser.add_argument("--models", type=Path, default=Path("results"), metavar="DIR",
+    parser.add_argument("--models", type=Path, default=RESULTS_DIR, metavar="DIR",
                         help="folder of trained run folders <pair>/ (default: results)")
     parser.add_argument("--ravdess", type=Path, default=None, metavar="DIR",
                         help="RAVDESS folder, needed only when a model is trained (default: "

@@ -40,8 +40,9 @@ from typing import Any
 
 import numpy as np
 
-from runs import CONFIG_NAME, DIRECTIONS, generator_path, read_config, write_config  # noqa: F401
-from spectro import IMAGE_SIZE, UserError, atomic_output, import_keras
+from cli import UserError, atomic_output, import_keras
+from runs import CONFIG_NAME, generator_path, read_config
+from spectro import IMAGE_SIZE
 
 keras = import_keras()
 from keras import layers  # noqa: E402 - after the quiet import above

@@ -1,9 +1,11 @@
-"""The run folder: every file and folder name a training run writes, and its config.json.
+"""The run folder: every file and folder name a training run writes, its config.json, its
+snapshots and the epoch selection installed from them, and finding a model among run folders.
 
 A run folder (results/<pair> by default) is what train_cyclegan.py writes and what
-convert.py, evaluate.py and make_results_page.py read. This module owns its layout and
-reading/writing/checking its config; it imports no Keras, so command-line tools can answer
---help and check their input before the slow import.
+convert.py, evaluate.py and make_results_page.py read. This module owns its layout,
+reading/writing/checking its config, the snapshot folders, the rule that picks a snapshot and
+installing it; it imports no Keras, so command-line tools can answer --help and check their
+input before the slow import.
 
 Layout of <run>/:
     config.json                    the resolved settings; inference rebuilds the network from it
@@ -19,13 +21,32 @@ Layout of <run>/:
 
 from __future__ import annotations
 
+import filecmp
 import json
+import math
 import os
+import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from spectro import IMAGE_SIZE, UserError, atomic_output
+import numpy as np
+
+from cli import UserError, atomic_output
+from corpus import DEFAULT_PAIRS, STFT_SETTINGS, canonical_emotion, pair_name
+from spectro import IMAGE_SIZE
+
+RESULTS_DIR = Path("results")  # where runs are written and models are looked for by default
+
+# Arithmetic of a network ("mixed_precision" in config.json; convert.py --precision) -> the
+# Keras dtype policy. bfloat16 runs the convolutions about 1.7x faster on CPUs with
+# AVX512-BF16 or AMX (and on GPUs), at about 0.3 dB mean deviation in a generated spectrogram;
+# on CPUs without bfloat16 units it is slower.
+PRECISION_POLICIES = {"none": "float32", "float32": "float32", "bfloat16": "mixed_bfloat16",
+                      "float16": "mixed_float16"}
+TRAIN_PRECISIONS = ("none", "bfloat16", "float16")  # train_cyclegan.py --mixed-precision
+INFERENCE_PRECISIONS = ("float32", "bfloat16")  # convert.py --precision (opt-in bfloat16)
 
 DIRECTIONS = ("AtoB", "BtoA")  # A = source emotion (e.g. calm), B = target (e.g. angry)
 CONFIG_NAME = "config.json"
@@ -93,3 +114,236 @@ def remove_run_files(paths: Sequence[Path]) -> None:
     """Delete a run's own files and folders (what inspect_out_folder found for --force)."""
     for path in paths:
         shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+def check_config(config: dict[str, Any], model_dir: Path, *, source: str, target: str,
+                 direction: str) -> None:
+    """UserError when a run's config does not fit spectro.py's transform or the request.
+
+    A config without an "stft" record (older runs) is accepted; one that records different
+    settings is not, because its generator learned images that mean something else.
+    """
+    retrain = f"retrain it with `python train_cyclegan.py --pair {model_dir.name}`"
+    recorded = dict(config.get("stft") or {})
+    if "image_size" in config:
+        recorded.setdefault("image_size", config["image_size"])
+    for name, expected in STFT_SETTINGS.items():
+        if name in recorded and not math.isclose(float(recorded[name]), float(expected)):
+            raise UserError(f"{model_dir}: model was trained with {name}={recorded[name]}, but "
+                            f"spectro.py uses {expected}; {retrain}")
+    wanted = (source, target) if direction == "AtoB" else (target, source)
+    if "source" in config and "target" in config:
+        found = (canonical_emotion(str(config["source"])), canonical_emotion(str(config["target"])))
+        if found != wanted:
+            raise UserError(f"{model_dir}: config.json says {found[0]} -> {found[1]}, but the "
+                            f"folder name says {wanted[0]} -> {wanted[1]}; rename the folder or "
+                            f"{retrain}")
+
+
+# --- Finding a model among run folders --------------------------------------------------------
+def trained_pairs(models_root: str | os.PathLike) -> list[str]:
+    """Names of the run folders directly under `models_root` that hold a model: a config.json
+    and a finished epoch's generator (a run interrupted in its first epoch has only the
+    config)."""
+    root = Path(models_root)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir()
+                  if (p / CONFIG_NAME).is_file() and generator_path(p, "AtoB").is_file())
+
+
+def find_model_dir(models_root: str | os.PathLike, source: str, target: str) -> Path:
+    """Run folder of the `source` -> `target` model: `<models_root>/<pair_name>`.
+
+    Emotion aliases are accepted ('anger'). Raises UserError, naming the train command that
+    makes the model and listing the pairs that do exist, when the folder has no config.json.
+    """
+    source, target = canonical_emotion(source), canonical_emotion(target)
+    if source == target:
+        raise UserError(f"source and target emotion are both {source!r}; choose another --emotion")
+    root = Path(models_root)
+    pair = pair_name(source, target)
+    model_dir = root / pair
+    if (root / CONFIG_NAME).is_file() and not (model_dir / CONFIG_NAME).is_file():
+        # --models names a run folder itself rather than the folder that holds run folders.
+        if root.name == pair:
+            model_dir, root = root, root.parent
+        else:
+            raise UserError(f"{root}: is the run folder of one model ({root.name}), not a "
+                            f"folder of models; pass --models {root.parent} (it looks for "
+                            f"{pair}/ in there)")
+    if (model_dir / CONFIG_NAME).is_file():
+        if not generator_path(model_dir, "AtoB").is_file() \
+                and not generator_path(model_dir, "BtoA").is_file():
+            raise UserError(f"{model_dir}: the training run there has no finished epoch yet "
+                            f"(no generator file); continue it with `python train_cyclegan.py "
+                            f"--pair {pair} --out {model_dir} --resume`")
+        return model_dir
+    if not root.is_dir():
+        where = f"models folder {root} does not exist"
+    else:
+        existing = trained_pairs(root)
+        where = (f"trained pairs in {root}: {', '.join(existing)}" if existing
+                 else f"{root} holds no trained model")
+    raise UserError(f"no model for {source} -> {target} ({model_dir} has no config.json); "
+                    f"{_how_to_train(root, source, target)}; {where}")
+
+
+def _how_to_train(root: Path, source: str, target: str) -> str:
+    """The train_cyclegan.py command that makes a `source` -> `target` generator."""
+    pair, reverse = pair_name(source, target), pair_name(target, source)
+    for name, note in ((pair, ""), (reverse, f" (its BtoA generator converts {source} -> "
+                                              f"{target})")):
+        if name in DEFAULT_PAIRS:
+            out = "" if root == RESULTS_DIR else f" --out {root / name}"
+            return f"train it with `python train_cyclegan.py --pair {name}{out}`{note}"
+    return f"train_cyclegan.py trains only {', '.join(DEFAULT_PAIRS)}"
+
+
+def find_generator(models_root: str | os.PathLike, source: str, target: str
+                   ) -> tuple[Path, str]:
+    """Run folder and direction ('AtoB' or 'BtoA') of a generator for `source` -> `target`.
+
+    A CycleGAN trains both directions, so when only the reverse pair exists (e.g. calm2anger
+    for anger -> calm) its BtoA generator is used. Otherwise as `find_model_dir`.
+    """
+    try:
+        return find_model_dir(models_root, source, target), "AtoB"
+    except UserError:
+        reverse = Path(models_root) / pair_name(target, source)
+        if (reverse / CONFIG_NAME).is_file() and generator_path(reverse, "BtoA").is_file():
+            return reverse, "BtoA"
+        raise
+
+
+# --- Snapshots and the epoch selection ------------------------------------------------------
+SNAPSHOT_NAME = re.compile(r"epoch_(\d+)")
+SELECTION_MARGIN_DB = 1.0  # the guard: at most this much worse MCD than zero effort
+SELECTION_VERSION = 1
+SELECTION_RULE = ("highest judged-target share on the validation actors among the epochs whose "
+                  "MCD to the real target is at most {margin:g} dB above the zero-effort "
+                  "(unconverted) MCD on the same clips; ties -> lower MCD, then the earlier "
+                  "epoch; if no epoch passes that guard, the highest share anyway")
+
+
+def epoch_dir(run_dir: str | os.PathLike, folder: str, epoch: int) -> Path:
+    """`<run_dir>/<folder>/epoch_NNNN`: one epoch's samples or snapshot (1-based epoch)."""
+    return Path(run_dir) / folder / f"epoch_{epoch:04d}"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One snapshot folder of a run: a complete model folder of the AtoB generator."""
+
+    epoch: int
+    path: Path
+
+
+def find_snapshots(run_dir: str | os.PathLike) -> list[Snapshot]:
+    """The complete snapshots `<run_dir>/snapshots/epoch_NNNN/` (config.json and
+    generator_AtoB.weights.h5 both present), sorted by epoch; [] when there are none.
+
+    A folder missing either file (a snapshot interrupted while being written) is left out.
+    """
+    root = Path(run_dir) / SNAPSHOTS_DIR
+    if not root.is_dir():
+        return []
+    found = []
+    for folder in root.iterdir():
+        match = SNAPSHOT_NAME.fullmatch(folder.name)
+        if match and (folder / CONFIG_NAME).is_file() and generator_path(folder).is_file():
+            found.append(Snapshot(int(match.group(1)), folder))
+    return sorted(found, key=lambda snapshot: snapshot.epoch)
+
+
+def choose_epoch(rows: Sequence[dict[str, Any]], zero_effort_mcd: float, *,
+                 margin_db: float = SELECTION_MARGIN_DB) -> dict[str, Any]:
+    """Apply the selection rule (SELECTION_RULE) to per-epoch validation figures.
+
+    Args:
+        rows: one dict per epoch with "epoch" (int), "judged_target" (share in [0, 1]) and
+            "mcd_to_target" (mean dB over the validation clips).
+        zero_effort_mcd: mean MCD (dB) of the unconverted source clips to the same targets.
+        margin_db: how much worse than zero effort an epoch's MCD may be and still count.
+    Returns:
+        {"epoch": the winner, "guard_held": whether any epoch passed the guard (False: the
+        winner was picked by share among all epochs), "mcd_limit_db": zero effort + margin,
+        "passing": the epochs within the guard, in the order given}.
+    """
+    if not rows:
+        raise ValueError("choose_epoch needs at least one epoch's figures")
+    limit = float(zero_effort_mcd) + float(margin_db)
+    passing = [row for row in rows if row["mcd_to_target"] <= limit]
+    best = min(passing or rows,
+               key=lambda row: (-row["judged_target"], row["mcd_to_target"], row["epoch"]))
+    return {"epoch": int(best["epoch"]), "guard_held": bool(passing), "mcd_limit_db": limit,
+            "passing": [int(row["epoch"]) for row in passing]}
+
+
+def _weight_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Every dataset of an HDF5 weights file, keyed by its path inside the file."""
+    import h5py  # a Keras dependency, imported only when weights are compared
+
+    arrays: dict[str, np.ndarray] = {}
+    with h5py.File(path, "r") as handle:
+        handle.visititems(lambda name, item: arrays.__setitem__(name, item[()])
+                          if isinstance(item, h5py.Dataset) else None)
+    return arrays
+
+
+def same_weights(first: str | os.PathLike, second: str | os.PathLike) -> bool:
+    """True when two generator weights files hold the same network.
+
+    Byte-identical files are; otherwise every variable must match at the lower precision of
+    the two files, so a float16 snapshot counts as a copy of the float32 file the trainer
+    wrote after the same epoch (its float32 weights stay in the run's resume checkpoint).
+    """
+    if filecmp.cmp(first, second, shallow=False):
+        return True
+    try:
+        a, b = _weight_arrays(Path(first)), _weight_arrays(Path(second))
+    except OSError:  # not an HDF5 file: only a byte-identical copy would have counted
+        return False
+    if a.keys() != b.keys():
+        return False
+    for name, x in a.items():
+        y = b[name]
+        if x.shape != y.shape:
+            return False
+        if x.dtype.kind == "f" and y.dtype.kind == "f":
+            lower = x.dtype if x.dtype.itemsize <= y.dtype.itemsize else y.dtype
+            x, y = x.astype(lower), y.astype(lower)
+        if not np.array_equal(x, y):
+            return False
+    return True
+
+
+def install_snapshot(run_dir: str | os.PathLike, snapshot: Snapshot,
+                     selected_on: dict[str, Any]) -> Path:
+    """Make `snapshot` the run's shipped model: copy its generator file over
+    `<run_dir>/generator_AtoB.weights.h5` and write `<run_dir>/config.json` = the snapshot's
+    config plus "epoch" and `selected_on`, each atomically. Returns the generator path."""
+    installed = generator_path(run_dir)
+    with atomic_output(installed) as tmp:
+        shutil.copyfile(generator_path(snapshot.path), tmp)
+    config = read_config(snapshot.path)
+    write_config(run_dir, {**config, "epoch": snapshot.epoch, "selected_on": selected_on})
+    return installed
+
+
+def read_selection(path: str | os.PathLike) -> dict[str, Any] | None:
+    """A selection.json as a dict; None when missing; UserError when it is not one."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        selection = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{path}: not a readable selection file ({exc}); move it away (or "
+                        "let `python evaluate.py --select-epoch --force` replace it)") from None
+    if not isinstance(selection, dict) or not isinstance(selection.get("epochs"), list) \
+            or "chosen_epoch" not in selection:
+        raise UserError(f"{path}: not a SpectroGAN selection file (no epochs / chosen_epoch); "
+                        "move it away (or let `python evaluate.py --select-epoch --force` "
+                        "replace it)")
+    return selection

@@ -21,16 +21,15 @@ Command line -- hear what the spectrogram + Griffin-Lim path costs before any mo
 from __future__ import annotations
 
 import argparse
-import contextlib
-import errno
 import functools
 import os
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable
 
 import numpy as np
+
+from cli import UserError, atomic_output, check_output_path, cli_main
 
 # --- Transform constants (the only definition; other modules import these) -----------------
 SAMPLE_RATE = 16000  # Hz; every clip is resampled to this rate on load.
@@ -53,10 +52,6 @@ GL_BLOCK_FRAMES = 2048  # Griffin-Lim works on blocks of this many frames (33 s)
 #                         stays bounded on long files; blocks share GL_BLOCK_OVERLAP frames.
 GL_BLOCK_OVERLAP = 64
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3")
-
-
-class UserError(Exception):
-    """A mistake in what the user gave us; command-line tools print it as one line."""
 
 
 class AudioError(UserError, ValueError):
@@ -135,31 +130,6 @@ def wav_missing_bytes(path: str | os.PathLike) -> int:
                     return 0
                 return max(0, handle.tell() + length - size)
             handle.seek(length + (length & 1), os.SEEK_CUR)
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
-
-    A crash or an exception inside the block leaves `path` untouched and no half-written file.
-    The temporary name keeps `path`'s suffix so libraries that pick a format by it still work.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffixes = "".join(path.suffixes[-2:])  # keep e.g. ".weights.h5": Keras checks it
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name[:len(path.name) - len(suffixes)]}.tmp-",
-                                    suffix=suffixes, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    umask = os.umask(0)  # mkstemp makes owner-only files; give outputs the usual permissions
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def write_audio(path: str | os.PathLike, audio: np.ndarray, *, sr: int = SAMPLE_RATE) -> Path:
@@ -532,6 +502,59 @@ def windows_to_utterance(windows: np.ndarray, *, ref: float, length: int,
                        init_phase=init_phase, seed=seed, progress=progress)
 
 
+PHASES = ("source", "random")  # Griffin-Lim's initial phase: the input's own STFT phase, or random
+WindowTransform = Callable[[np.ndarray, Callable[[float], None]], np.ndarray]
+
+
+def round_trip(audio: np.ndarray, *, transform: WindowTransform | None = None,
+               transform_share: float = 0.0, n_iter: int = GRIFFIN_LIM_ITERS,
+               phase: str = "source", seed: int = 0,
+               progress: Callable[[float], None] | None = None) -> np.ndarray:
+    """Audio -> spectrogram windows -> `transform` -> Griffin-Lim -> audio: the one path from
+    speech through the image representation and back, with or without a model.
+
+    Args:
+        audio: mono float32 audio at SAMPLE_RATE, L >= 1 samples, finite.
+        transform: called as `transform(windows, report)` with float32 (N, IMAGE_SIZE,
+            IMAGE_SIZE) windows in [-1, 1] (it may overwrite them) and a callback taking its
+            own fraction done; returns windows of the same shape. None keeps the windows:
+            the vocoder-only result, what the representation alone costs.
+        transform_share: share of the run's time spent in `transform`, in [0, 1); only moves
+            `progress` evenly.
+        n_iter: Griffin-Lim iterations (0 = keep the initial phase).
+        phase: 'source' starts Griffin-Lim from the input's own STFT phase (keeps timing and
+            voice better); 'random' from random phase drawn with `seed`.
+        seed: seed of the random initial phase.
+        progress: called with the estimated fraction of the work done, in [0, 1].
+    Returns:
+        float32 audio of exactly L samples at SAMPLE_RATE, at the input's loudness (the
+        windows share the input's dB reference, which maps the output back).
+    """
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim != 1 or audio.shape[0] < 1:
+        raise ValueError(f"audio must be non-empty mono 1-D, got shape {audio.shape}")
+    if not np.all(np.isfinite(audio)):
+        raise ValueError("audio holds NaN or infinite samples")
+    if phase not in PHASES:
+        raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
+    if n_iter < 0:
+        raise ValueError(f"n_iter must be >= 0, got {n_iter}")
+    if not 0.0 <= transform_share < 1.0:
+        raise ValueError(f"transform_share must be in [0, 1), got {transform_share}")
+    report = progress or (lambda fraction: None)
+    share = transform_share if transform is not None else 0.0
+    windows, ref = utterance_to_windows(audio)
+    if transform is not None:
+        windows = transform(windows, lambda fraction: report(share * fraction))
+    n_frames = n_frames_for(audio.shape[0])
+    init_phase = np.angle(stft(audio)) if phase == "source" else None
+    result = windows_to_utterance(
+        windows, ref=ref, length=audio.shape[0], n_iter=n_iter, init_phase=init_phase, seed=seed,
+        progress=lambda frames: report(share + (1.0 - share) * frames / n_frames))
+    report(1.0)
+    return result
+
+
 def spectral_convergence_db(reference: np.ndarray, estimate: np.ndarray) -> float:
     """Spectral convergence in dB of `estimate` against `reference` audio (lower is better):
     20 log10(||S_ref| - |S_est||_F / ||S_ref||_F), on the project's STFT."""
@@ -578,74 +601,7 @@ def plot_spectrograms(path: str | os.PathLike, panels: list[tuple[str, np.ndarra
     return Path(path)
 
 
-# --- Command-line plumbing shared by every script -------------------------------------------
-def cli_main(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
-    """Decorate a `main(argv)` so user mistakes end as one `error:` line and exit code 2.
-
-    The rule for every script: 2 for a usage error (a bad flag or value, a missing or
-    unusable input file, a missing model), 1 for a failure of the run itself (the file
-    system refusing a write, a full disk), 130 for Ctrl-C.
-
-    UserError (and AudioError) become `error: <message>` on stderr with return code 2; an
-    OSError from the file system (disk full, no permission) becomes one such line with return
-    code 1; Ctrl-C becomes return code 130. Anything else is a bug and keeps its traceback.
-    """
-    @functools.wraps(main)
-    def wrapper(argv: list[str] | None = None) -> int:
-        try:
-            return main(argv)
-        except UserError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        except OSError as exc:  # disk full, permission denied, vanished folder: not a bug
-            where = f"{exc.filename}: " if exc.filename else ""
-            print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
-            return 1
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-            return 130
-    return wrapper
-
-
-def import_keras() -> Any:
-    """Import and return keras without TensorFlow's native start-up chatter on the terminal.
-
-    TensorFlow prints oneDNN / CUDA-probe lines from C++ before its log level applies, so
-    file descriptor 2 is silenced during the import -- only while TF_CPP_MIN_LOG_LEVEL is 3,
-    which is set as a default here; users who set 0-2 see everything. Python exceptions still
-    propagate.
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if "keras" in sys.modules or os.environ["TF_CPP_MIN_LOG_LEVEL"] != "3":
-        import keras
-        return keras
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            import keras
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-    return keras
-
-
-def check_output_path(output: Path, *, inputs: list[Path], force: bool) -> None:
-    """Refuse to write over an input, or over an existing file without `force` (UserError)."""
-    resolved = output.resolve()
-    if any(resolved == p.resolve() for p in inputs):
-        raise UserError(f"{output}: refusing to overwrite the input file; choose another output")
-    if output.exists() and not force:
-        raise UserError(f"{output}: already exists; pass --force to overwrite it")
-    if output.exists() and output.is_dir():
-        raise UserError(f"{output}: is a folder; give a file name for the output")
-    parent = output.parent if str(output.parent) else Path(".")
-    if parent.exists() and not os.access(parent, os.W_OK):
-        # A failure (exit 1), as when the write itself is refused: see cli_main.
-        raise PermissionError(errno.EACCES, "output folder is not writable", str(parent))
-
-
+# --- Command line ---------------------------------------------------------------------------
 PLOT_BESIDE_OUTPUT = Path("<beside OUTPUT>")  # what a bare --plot stands for
 
 
@@ -662,7 +618,7 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="output wav (16 kHz, 16-bit mono)")
     parser.add_argument("--iters", type=int, default=GRIFFIN_LIM_ITERS,
                         help=f"Griffin-Lim iterations (default: {GRIFFIN_LIM_ITERS})")
-    parser.add_argument("--phase", choices=("source", "random"), default="source",
+    parser.add_argument("--phase", choices=PHASES, default="source",
                         help="initial phase for Griffin-Lim: the input's own STFT phase or "
                              "random (default: source)")
     parser.add_argument("--plot", type=Path, nargs="?", default=None, const=PLOT_BESIDE_OUTPUT,
@@ -688,19 +644,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.plot is not None:
         check_output_path(args.plot, inputs=[args.input, args.output], force=args.force)
     audio = load_audio(args.input)
-    windows, ref = utterance_to_windows(audio)
-    phase = np.angle(stft(audio)) if args.phase == "source" else None
-    n_frames = n_frames_for(audio.shape[0])
-    with tqdm(total=n_frames, unit="frame", desc="griffin-lim", disable=None) as bar:
-        resynth = windows_to_utterance(windows, ref=ref, length=audio.shape[0], n_iter=args.iters,
-                                       init_phase=phase,
-                                       progress=lambda done: bar.update(done - bar.n))
+    with tqdm(total=100, unit="%", desc="griffin-lim", disable=None,
+              bar_format="{l_bar}{bar}| {elapsed}<{remaining}") as bar:
+        resynth = round_trip(audio, n_iter=args.iters, phase=args.phase,
+                             progress=lambda done: bar.update(round(100 * done) - bar.n))
     write_audio(args.output, resynth)
     sc = spectral_convergence_db(audio, resynth)
-    print(f"wrote {args.output} ({audio.shape[0] / SAMPLE_RATE:.2f} s, {len(windows)} window(s), "
+    n_frames = n_frames_for(audio.shape[0])
+    print(f"wrote {args.output} ({audio.shape[0] / SAMPLE_RATE:.2f} s, "
+          f"{len(window_starts(n_frames))} window(s), "
           f"spectral convergence {sc:.1f} dB)")
     if args.plot is not None:
-        image = join_windows(windows, n_frames=n_frames)
+        image = join_windows(utterance_to_windows(audio)[0], n_frames=n_frames)
         plot_spectrograms(args.plot, [(f"{args.input.name}: spectrogram image", image)])
         print(f"wrote {args.plot}")
     return 0

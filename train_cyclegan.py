@@ -61,10 +61,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-import data_prep
-from runs import (CHECKPOINT_NAME, CONFIG_NAME, DIRECTIONS, RUN_DIRS, RUN_FILES, generator_path,
-                  read_config)
-from spectro import IMAGE_SIZE, UserError, cli_main
+from cli import UserError, arg_type, cli_main
+from corpus import (ALL_PAIRS, DATA_DIR, DEFAULT_PAIRS, DOMAINS, EMOTIONS, SPLITS, STFT_SETTINGS,
+                    load_pair_npz, npz_key, parse_pair, parse_pair_name)
+from runs import (CHECKPOINT_NAME, CONFIG_NAME, DIRECTIONS, RESULTS_DIR, RUN_DIRS, RUN_FILES,
+                  TRAIN_PRECISIONS, generator_path, read_config)
+from spectro import IMAGE_SIZE
 
 SUPPORTED_BACKENDS = ("tensorflow", "jax")
 
@@ -72,7 +74,7 @@ SUPPORTED_BACKENDS = ("tensorflow", "jax")
 # parser leaves unset flags at None so that --resume can take the stored run's values.
 SETTINGS: dict[str, tuple[Any, bool]] = {
     "preset": ("original", False),
-    "data_dir": ("data", True),
+    "data_dir": (str(DATA_DIR), True),
     "epochs": (100, True),
     "steps_per_epoch": (None, False),  # None: one pass over the larger domain
     "batch_size": (1, False),
@@ -106,23 +108,22 @@ PRESETS: dict[str, dict[str, Any]] = {
     "original": {},
     "fast": {"crop_frames": 64, "identity_start": True, "filters": 16, "res_blocks": 6},
 }
-PRECISIONS = ("none", "bfloat16", "float16")  # --mixed-precision (cyclegan.py maps them)
 
 
 # --- Data ------------------------------------------------------------------------------------
 def load_training_data(path: str | os.PathLike, pair: str) -> dict[str, Any]:
-    """Load `<data_dir>/<pair>.npz` through data_prep.load_pair_npz and check it is that pair.
+    """Load `<data_dir>/<pair>.npz` through corpus.load_pair_npz and check it is that pair.
 
     Returns the npz dict (float16 (N, IMAGE_SIZE, IMAGE_SIZE) image stacks in [-1, 1]).
     Raises UserError (one line, naming the data_prep command) when missing or malformed.
     """
     path = Path(path)
     if not path.is_file():
-        out = "" if path.parent == Path("data") else f" --out {path.parent}"
+        out = "" if path.parent == DATA_DIR else f" --out {path.parent}"
         raise UserError(f"{path}: no such data set; make it with `python data_prep.py "
                         f"--ravdess ../shared/data/ravdess --pair {pair}{out}` (or pass the "
                         "--data-dir that holds it)")
-    data = data_prep.load_pair_npz(path)
+    data = load_pair_npz(path)
     if data.get("pair", pair) != pair:
         raise UserError(f"{path}: holds pair {data['pair']!r}, not {pair!r}; pass the right "
                         "--data-dir or rebuild it with data_prep.py")
@@ -136,7 +137,7 @@ def heldout_split(data: dict[str, Any]) -> str:
     """The split the per-epoch held-out metrics and sample clips come from: "val" (the
     validation actors) when the data set has validation images in both domains, else
     "test" (a data set made with --val-actors none, or the original's converted data)."""
-    return "val" if all(len(data.get(f"val_{d}", ())) for d in data_prep.DOMAINS) else "test"
+    return "val" if all(len(data.get(npz_key("val", d), ())) for d in DOMAINS) else "test"
 
 
 # --- Run folder ------------------------------------------------------------------------------
@@ -247,42 +248,31 @@ def build_config(*, pair: str, source: str, target: str, image_size: int,
     split the per-epoch metrics and samples used (see heldout_split).
     """
     def actors(split: str) -> list[int]:
-        return sorted({int(a) for domain in data_prep.DOMAINS
-                       for a in np.asarray(data.get(f"{split}_{domain}_actors", ())).ravel()})
+        return sorted({int(a) for domain in DOMAINS
+                       for a in np.asarray(data.get(npz_key(split, domain, "actors"), ())).ravel()})
 
     return {
         "pair": pair, "source": source, "target": target, "image_size": int(image_size),
         "generator": {"filters": settings["filters"], "res_blocks": settings["res_blocks"],
                       "identity_start": bool(settings["identity_start"])},
         "discriminator": {"filters": settings["filters"]},
-        "stft": dict(data_prep.STFT_SETTINGS),
+        "stft": dict(STFT_SETTINGS),
         "train_actors": actors("train"), "val_actors": actors("val"),
         "test_actors": actors("test"), "heldout_split": heldout_split(data),
         "training": {**settings, "beta_1": beta_1},
         "data": {"path": str(data_path),
-                 **{f"{split}_{domain}": len(data.get(f"{split}_{domain}", ()))
-                    for split in ("train", "val", "test") for domain in data_prep.DOMAINS}},
+                 **{npz_key(split, domain): len(data.get(npz_key(split, domain), ()))
+                    for split in SPLITS for domain in DOMAINS}},
         "keras_backend": backend,
     }
 
 
 # --- Command line ----------------------------------------------------------------------------
-def _pair_type(text: str) -> str:
-    try:
-        return data_prep.parse_pair(text)[0]
-    except UserError as exc:  # names the unknown emotion and the valid ones
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 class _OneLineErrorParser(argparse.ArgumentParser):
     """Usage mistakes end as one `error:` line (exit 2), not a usage block."""
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-# Every pair data_prep.py can build (its ALL_PAIRS), else the original's seven.
-PAIRS = tuple(getattr(data_prep, "ALL_PAIRS", data_prep.DEFAULT_PAIRS))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -292,11 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="train_cyclegan.py", description=__doc__.split("\n\n")[0],
         epilog="Usage examples:" + __doc__.split("Usage examples:", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pair", required=True, type=_pair_type, choices=PAIRS,
+    parser.add_argument("--pair", required=True, type=arg_type(parse_pair_name), choices=ALL_PAIRS,
                         metavar="SRC2DST",
                         help="emotion pair to learn (A = source, B = target), any two of "
-                             f"{', '.join(data_prep.EMOTIONS)}, e.g. "
-                             f"{', '.join(data_prep.DEFAULT_PAIRS[:3])} (required)")
+                             f"{', '.join(EMOTIONS)}, e.g. "
+                             f"{', '.join(DEFAULT_PAIRS[:3])} (required)")
     parser.add_argument("--preset", choices=tuple(PRESETS), default=None,
                         help="bundle of settings: 'fast' trains on random 64-frame crops with "
                              "an identity-start generator and narrower networks (about 1/20 of "
@@ -376,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"accelerators to train on in data parallel: a count or 'all' "
                              f"(tf.distribute on TensorFlow, keras.distribution on JAX) "
                              f"(default: {d['devices']})")
-    parser.add_argument("--mixed-precision", choices=PRECISIONS, default=None,
+    parser.add_argument("--mixed-precision", choices=TRAIN_PRECISIONS, default=None,
                         help="compute in bfloat16 or float16 with float32 weights: for GPUs, "
                              "and bfloat16 also for CPUs with bfloat16 units (AVX512-BF16, "
                              f"AMX) (default: {d['mixed_precision']})")
@@ -404,8 +394,8 @@ def train(args: argparse.Namespace, *, extra_callbacks: Sequence[Any] = ()) -> A
     the run's own (tests use this to interrupt a run). Returns the trained cyclegan.CycleGAN.
     Keras' global dtype policy and distribution are restored afterwards.
     """
-    pair, source, target = data_prep.parse_pair(args.pair)
-    out = Path(args.out) if args.out is not None else Path("results") / pair
+    pair, source, target = parse_pair(args.pair)
+    out = Path(args.out) if args.out is not None else RESULTS_DIR / pair
     args.out = out
     stored, stale = inspect_out_folder(out, resume=args.resume, force=args.force)
     if stored is not None and stored.get("pair") != pair:

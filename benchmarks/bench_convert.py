@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cli import TF_LOG_LEVEL
+
 REPO = Path(__file__).resolve().parents[1]
 PAIR = ("calm2anger", "calm", "angry")
 
@@ -73,18 +75,19 @@ def _speechlike(seconds: float, seed: int) -> np.ndarray:
 def _make_models(root: Path, *, filters: int, res_blocks: int) -> Path:
     """Save a randomly initialised generator pair and config as train_cyclegan.py does."""
     import models
-    from data_prep import STFT_SETTINGS
+    import runs
+    from corpus import STFT_SETTINGS
     from spectro import IMAGE_SIZE
 
     pair, source, target = PAIR
     run = root / pair
-    models.write_config(run, {"pair": pair, "source": source, "target": target,
-                              "image_size": IMAGE_SIZE, "stft": dict(STFT_SETTINGS),
+    runs.write_config(run, {"pair": pair, "source": source, "target": target,
+                            "image_size": IMAGE_SIZE, "stft": dict(STFT_SETTINGS),
                               "generator": {"filters": filters, "res_blocks": res_blocks},
                               "discriminator": {"filters": filters}, "note": "benchmark"})
     generator = models.build_generator((IMAGE_SIZE, IMAGE_SIZE, 1), filters=filters,
                                        res_blocks=res_blocks)
-    for direction in models.DIRECTIONS:
+    for direction in runs.DIRECTIONS:
         models.save_generator(generator, run, direction)
     return root
 
@@ -94,25 +97,26 @@ def _worker(spec_json: str) -> None:
     spec = json.loads(spec_json)
     started = time.perf_counter()
     import convert  # noqa: F401 - imported to time it
+    import inference
     import keras  # noqa: F401 - convert imports it lazily; count it as import time
     from spectro import (N_BINS, SAMPLE_RATE, TOP_DB, load_audio, n_frames_for, stft,
                          utterance_to_windows, windows_to_utterance)
 
     imported = time.perf_counter()
-    generator, _, _ = convert.load_converter(spec["models"], "calm", "anger")
+    generator, _, _ = inference.load_converter(spec["models"], "calm", "anger")
     loaded = time.perf_counter()
     audio = load_audio(spec["clip"])
-    convert.convert_audio(audio, generator, n_iter=spec["iters"], batch_size=spec["batch_size"])
+    inference.convert_audio(audio, generator, n_iter=spec["iters"], batch_size=spec["batch_size"])
     first = time.perf_counter()
     # The opt-in bfloat16 generator on the same windows: its speed and its deviation.
     windows, _ = utterance_to_windows(audio)
-    fast, _, _ = convert.load_converter(spec["models"], "calm", "anger", precision="bfloat16")
-    exact = convert.run_generator(windows, generator)
-    convert.run_generator(windows, fast)  # trace once
+    fast, _, _ = inference.load_converter(spec["models"], "calm", "anger", precision="bfloat16")
+    exact = inference.run_generator(windows, generator)
+    inference.run_generator(windows, fast)  # trace once
     bf16_s = []
     for _ in range(spec["repeats"]):
         t0 = time.perf_counter()
-        rough = convert.run_generator(windows, fast)
+        rough = inference.run_generator(windows, fast)
         bf16_s.append(time.perf_counter() - t0)
     # Image units -> dB: the image maps [-TOP_DB, 0] dB linearly onto [-1, 1].
     deviation_db = np.abs(rough - exact)[:, :N_BINS] / 2 * TOP_DB
@@ -120,7 +124,7 @@ def _worker(spec_json: str) -> None:
     for _ in range(spec["repeats"]):
         t0, c0 = time.perf_counter(), time.process_time()
         audio = load_audio(spec["clip"])
-        convert.convert_audio(audio, generator, n_iter=spec["iters"],
+        inference.convert_audio(audio, generator, n_iter=spec["iters"],
                               batch_size=spec["batch_size"])
         totals.append(time.perf_counter() - t0)
         # CPU seconds (all threads): less sensitive than wall time to other processes.
@@ -128,7 +132,7 @@ def _worker(spec_json: str) -> None:
         # The same work in its two stages, to say what dominates.
         t0 = time.perf_counter()
         windows, ref = utterance_to_windows(audio)
-        converted = convert.run_generator(windows, generator, batch_size=spec["batch_size"])
+        converted = inference.run_generator(windows, generator, batch_size=spec["batch_size"])
         t1 = time.perf_counter()
         windows_to_utterance(converted, ref=ref, length=audio.shape[0], n_iter=spec["iters"],
                              init_phase=np.angle(stft(audio)))
@@ -158,7 +162,8 @@ def _run_child(command: list[str]) -> tuple[float, float, str]:
     GNU time exists the child runs under it: its own child starts from a tiny process, and the
     figure it prints (%M, KiB) is the converter's own peak.
     """
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"))
+    env = dict(os.environ,
+               TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", TF_LOG_LEVEL))
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
         measured = ([GNU_TIME, "-f", f"{PEAK_MARK}%M", *command]
@@ -189,7 +194,8 @@ def run(args: argparse.Namespace) -> int:
     """Measure and print the table (see the module docstring)."""
     import soundfile
 
-    from spectro import SAMPLE_RATE, UserError
+    from cli import UserError
+    from spectro import SAMPLE_RATE
 
     if args.files < 1 or args.separate_runs < 1 or args.repeats < 1:
         raise UserError("--files, --separate-runs and --repeats must be >= 1")

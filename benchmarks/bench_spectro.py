@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import spectro
+from cli import UserError
 
 DEFAULT_RAVDESS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ravdess"
 
@@ -30,13 +31,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="length of the synthetic long file for the memory figure")
     parser.add_argument("--repeats", type=int, default=5,
                         help="timed repeats of the 4 s clip (the median is reported)")
-
-
-def _resynthesise(audio: np.ndarray, *, n_iter: int, source_phase: bool) -> np.ndarray:
-    windows, ref = spectro.utterance_to_windows(audio)
-    phase = np.angle(spectro.stft(audio)) if source_phase else None
-    return spectro.windows_to_utterance(windows, ref=ref, length=len(audio), n_iter=n_iter,
-                                        init_phase=phase)
 
 
 def _long_file_peak_rss(minutes: float) -> tuple[float, float]:
@@ -53,8 +47,7 @@ audio = (0.3 * np.sin(2 * np.pi * (200 + 150 * np.sin(2 * np.pi * 0.3 * t)) * t)
          + 0.01 * np.random.default_rng(0).standard_normal(n)).astype(np.float32)
 del t
 start = time.perf_counter()
-windows, ref = spectro.utterance_to_windows(audio)
-out = spectro.windows_to_utterance(windows, ref=ref, length=n, init_phase=None)
+out = spectro.round_trip(audio, phase="random")
 assert out.shape == audio.shape and np.isfinite(out).all()
 # VmHWM is this program's own peak: ru_maxrss would include the parent's size at fork time.
 peak = [line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")]
@@ -70,7 +63,7 @@ print(time.perf_counter() - start, peak_mib)
 def run(args: argparse.Namespace) -> int:
     clips = sorted(args.ravdess.glob("Actor_*/03-01-*.wav"))
     if not clips:
-        raise spectro.UserError(f"{args.ravdess}: no RAVDESS clips found; pass --ravdess DIR")
+        raise UserError(f"{args.ravdess}: no RAVDESS clips found; pass --ravdess DIR")
     step = max(1, len(clips) // args.clips)
     chosen = clips[::step][:args.clips]
     rows = {"random phase, 32 it": (32, False), "source phase, 32 it": (32, True),
@@ -78,13 +71,13 @@ def run(args: argparse.Namespace) -> int:
     scores: dict[str, list[float]] = {name: [] for name in rows}
     seconds: dict[str, float] = {name: 0.0 for name in rows}
     total_audio = 0.0
-    _resynthesise(spectro.load_audio(chosen[0]), n_iter=1, source_phase=True)  # warm-up (JIT)
+    spectro.round_trip(spectro.load_audio(chosen[0]), n_iter=1)  # warm-up (JIT)
     for clip in chosen:
         audio = spectro.load_audio(clip)
         total_audio += len(audio) / spectro.SAMPLE_RATE
         for name, (n_iter, source) in rows.items():
             start = time.perf_counter()
-            out = _resynthesise(audio, n_iter=n_iter, source_phase=source)
+            out = spectro.round_trip(audio, n_iter=n_iter, phase="source" if source else "random")
             seconds[name] += time.perf_counter() - start
             scores[name].append(spectro.spectral_convergence_db(audio, out))
     print(f"spectral convergence over {len(chosen)} RAVDESS clips ({total_audio:.1f} s of audio)")
@@ -99,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     timings = []
     for _ in range(args.repeats):
         start = time.perf_counter()
-        _resynthesise(four, n_iter=32, source_phase=False)
+        spectro.round_trip(four, n_iter=32, phase="random")
         timings.append(time.perf_counter() - start)
     median = float(np.median(timings))
     print(f"4 s clip, forward + inverse, 32 iterations: median {median:.3f} s "

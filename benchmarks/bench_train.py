@@ -40,12 +40,13 @@ import time
 
 import numpy as np
 
-from spectro import import_keras
+from cli import import_keras
 
 keras = import_keras()
 from keras import layers  # noqa: E402 - after the quiet import above
 
 import models  # noqa: E402
+import runs  # noqa: E402
 import cyclegan as cg
 import train_cyclegan as tc
 
@@ -62,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image-size", type=int, default=260,
                         help="square image size (divisible by 4)")
     parser.add_argument("--filters", type=int, default=64, help="base width of all networks")
-    parser.add_argument("--mixed-precision", choices=tc.PRECISIONS, default="none",
+    parser.add_argument("--mixed-precision", choices=runs.TRAIN_PRECISIONS, default="none",
                         help="our step's precision (the original's loop stays float32)")
     parser.add_argument("--xla", choices=("auto", "on", "off"), default="auto",
                         help="XLA for our TensorFlow step, as train_cyclegan.py --xla")
@@ -213,7 +214,7 @@ def time_ours(images_A: np.ndarray, images_B: np.ndarray, *, batch: int, res_blo
     shape = (*images_A.shape[1:], 1)
     train_shape = (shape[0], crop_frames or shape[1], shape[2])
     policy = keras.mixed_precision.dtype_policy()
-    keras.mixed_precision.set_dtype_policy(cg.PRECISION_POLICIES[precision])
+    keras.mixed_precision.set_dtype_policy(runs.PRECISION_POLICIES[precision])
     try:
         model = cg.build_cyclegan(shape, filters=filters, res_blocks=res_blocks,
                                   crop_frames=crop_frames, identity_start=identity_start)

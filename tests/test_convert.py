@@ -10,10 +10,13 @@ import numpy as np
 import pytest
 import soundfile
 
+import cli
 import convert
+import inference
 import models
+import runs
 from conftest import chirp, tone
-from data_prep import STFT_SETTINGS
+from corpus import STFT_SETTINGS
 from spectro import IMAGE_SIZE, SAMPLE_RATE, load_audio, utterance_to_windows
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -26,8 +29,8 @@ def _save_run(root: Path, pair: str, source: str, target: str, **overrides) -> P
               "generator": {"filters": 4, "res_blocks": 1}, "discriminator": {"filters": 4},
               "stft": dict(STFT_SETTINGS), "test_actors": [19, 20], "epochs": 1}
     config.update(overrides)
-    models.write_config(run, config)
-    for seed, direction in enumerate(models.DIRECTIONS):
+    runs.write_config(run, config)
+    for seed, direction in enumerate(runs.DIRECTIONS):
         # The product's window size: the tiny model must still process 260x260 images.
         keras.utils.set_random_seed(seed)
         generator = models.build_generator((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4, res_blocks=1)
@@ -80,24 +83,24 @@ def test_cli_converts_any_length(tmp_path, models_root, capsys, seconds):
 
 
 def test_convert_audio_api_is_batch_independent(models_root):
-    generator, model_dir, direction = convert.load_converter(models_root, "calm", "anger")
+    generator, model_dir, direction = inference.load_converter(models_root, "calm", "anger")
     assert (model_dir.name, direction) == ("calm2anger", "AtoB")
     audio = _speech(13.0)  # 5 windows: batches 4 + 1 with batch_size=4
     seen = []
-    one = convert.convert_audio(audio, generator, n_iter=4, batch_size=1)
-    four = convert.convert_audio(audio, generator, n_iter=4, batch_size=4, progress=seen.append)
+    one = inference.convert_audio(audio, generator, n_iter=4, batch_size=1)
+    four = inference.convert_audio(audio, generator, n_iter=4, batch_size=4, progress=seen.append)
     assert one.shape == four.shape == audio.shape and one.dtype == np.float32
     np.testing.assert_allclose(one, four, atol=1e-4)
     assert seen == sorted(seen) and seen[-1] == 1.0 and 0.0 < seen[0] < 1.0
-    random_phase = convert.convert_audio(audio, generator, n_iter=4, phase="random", seed=3)
+    random_phase = inference.convert_audio(audio, generator, n_iter=4, phase="random", seed=3)
     assert random_phase.shape == audio.shape and not np.allclose(random_phase, four)
     with pytest.raises(ValueError, match="phase"):
-        convert.convert_audio(audio, generator, phase="zero")
+        inference.convert_audio(audio, generator, phase="zero")
 
 
 def test_batch_sizes_cover_every_window_with_few_shapes():
     for count in range(0, 40):
-        sizes = convert._batch_sizes(count, 8)
+        sizes = inference._batch_sizes(count, 8)
         assert sum(sizes) == count and all(0 < s <= 8 for s in sizes)
         assert len(set(sizes)) <= 4 and all(s & (s - 1) == 0 for s in sizes)
 
@@ -123,7 +126,7 @@ def test_output_at_input_rate_keeps_length(tmp_path, models_root, capsys):
 
 def test_reverse_direction_uses_the_pairs_other_generator(tmp_path, models_root, capsys):
     source = _wav(tmp_path / "angry.wav", 1.0)
-    model_dir, direction = convert.find_generator(models_root, "anger", "calm")
+    model_dir, direction = runs.find_generator(models_root, "anger", "calm")
     assert (model_dir.name, direction) == ("calm2anger", "BtoA")
     code, _, err = _run(capsys, source, "--emotion", "calm", "--source", "anger", "--models",
                         models_root, "--iters", 2)
@@ -215,9 +218,9 @@ def test_no_model_error_lists_pairs_and_train_command(tmp_path, models_root, cap
         in line and "trained pairs in" in line and line.endswith("calm2anger")
     code, _, err = _run(capsys, source, "--emotion", "anger", "--models", tmp_path / "nowhere")
     assert code == 2 and "does not exist" in err
-    with pytest.raises(convert.UserError, match="calm2fearful"):
-        convert.find_model_dir(models_root, "calm", "fearful")
-    assert convert.find_model_dir(models_root, "calm", "anger") == models_root / "calm2anger"
+    with pytest.raises(cli.UserError, match="calm2fearful"):
+        runs.find_model_dir(models_root, "calm", "fearful")
+    assert runs.find_model_dir(models_root, "calm", "anger") == models_root / "calm2anger"
 
 
 def test_unknown_emotion_lists_choices(tmp_path, capsys):
@@ -308,20 +311,20 @@ def test_model_from_other_stft_settings_is_refused(tmp_path, capsys):
 
 
 def test_bfloat16_generator_is_close_and_leaves_the_policy_alone(models_root):
-    exact, _, _ = convert.load_converter(models_root, "calm", "anger")
-    fast, _, _ = convert.load_converter(models_root, "calm", "anger", precision="bfloat16")
+    exact, _, _ = inference.load_converter(models_root, "calm", "anger")
+    fast, _, _ = inference.load_converter(models_root, "calm", "anger", precision="bfloat16")
     assert keras.config.dtype_policy().name == "float32"
     assert {layer.compute_dtype for layer in exact.layers} == {"float32"}
     assert "bfloat16" in {layer.compute_dtype for layer in fast.layers}
     audio = _speech(2.0)
     windows, _ = utterance_to_windows(audio)
-    a, b = convert.run_generator(windows, exact), convert.run_generator(windows, fast)
+    a, b = inference.run_generator(windows, exact), inference.run_generator(windows, fast)
     assert a.dtype == b.dtype == np.float32
     assert 0 < np.abs(a - b).max() < 0.1  # bfloat16 keeps ~3 significant digits
-    converted = convert.convert_audio(audio, fast, n_iter=2)
+    converted = inference.convert_audio(audio, fast, n_iter=2)
     assert converted.shape == audio.shape and np.all(np.isfinite(converted))
     with pytest.raises(ValueError, match="precision"):
-        convert.load_converter(models_root, "calm", "anger", precision="int8")
+        inference.load_converter(models_root, "calm", "anger", precision="int8")
 
 
 def test_models_may_name_the_run_folder_itself(tmp_path, models_root, capsys):
@@ -337,13 +340,13 @@ def test_models_may_name_the_run_folder_itself(tmp_path, models_root, capsys):
 
 def test_a_run_without_a_finished_epoch_says_so(tmp_path, capsys):
     root = tmp_path / "models"
-    models.write_config(root / "calm2anger", {"pair": "calm2anger", "source": "calm",
+    runs.write_config(root / "calm2anger", {"pair": "calm2anger", "source": "calm",
                                               "target": "angry",
                                               "generator": {"filters": 4, "res_blocks": 1}})
     source = _wav(tmp_path / "speech.wav", 0.5)
     code, _, err = _run(capsys, source, "--emotion", "anger", "--models", root)
     assert code == 2 and "no finished epoch yet" in err and "--resume" in err
-    assert convert.trained_pairs(root) == []
+    assert runs.trained_pairs(root) == []
 
 
 def test_a_float_input_above_full_scale_is_scaled_not_clipped(tmp_path, models_root, capsys):

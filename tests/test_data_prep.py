@@ -15,10 +15,12 @@ import numpy as np
 import pytest
 import soundfile
 
+import corpus
 import data_prep
+from cli import UserError
 from conftest import RAVDESS_DIR, needs_ravdess, tone
 from data_prep import build_pair, build_pairs, main
-from spectro import (IMAGE_SIZE, N_BINS, N_FRAMES, SAMPLE_RATE, UserError, n_frames_for,
+from spectro import (IMAGE_SIZE, N_BINS, N_FRAMES, SAMPLE_RATE, n_frames_for,
                      window_starts)
 
 EMOTION_CODES = {"calm": 2, "angry": 5, "fearful": 6}
@@ -85,11 +87,11 @@ def _expected_windows(seconds: float) -> int:
 
 # --- Names and scanning -----------------------------------------------------------------------
 def test_parse_ravdess_name_decodes_every_field():
-    record = data_prep.parse_ravdess_name("Actor_12/03-01-06-02-01-02-12.wav")
+    record = corpus.parse_ravdess_name("Actor_12/03-01-06-02-01-02-12.wav")
     assert (record.emotion, record.intensity, record.statement, record.repetition,
             record.actor, record.sex) == ("fearful", "strong", 1, 2, 12, "female")
     assert record.text == "Kids are talking by the door"
-    assert data_prep.parse_ravdess_name("x/03-01-08-01-02-01-07.WAV").sex == "male"
+    assert corpus.parse_ravdess_name("x/03-01-08-01-02-01-07.WAV").sex == "male"
 
 
 @pytest.mark.parametrize("name, reason", [
@@ -103,12 +105,12 @@ def test_parse_ravdess_name_decodes_every_field():
 ])
 def test_parse_ravdess_name_rejects_other_names(name, reason):
     with pytest.raises(ValueError, match=reason):
-        data_prep.parse_ravdess_name(name)
+        corpus.parse_ravdess_name(name)
 
 
 def test_scan_counts_skipped_files(tree):
     skipped = []
-    files = data_prep.scan_ravdess(tree, skipped=skipped)
+    files = corpus.scan_ravdess(tree, skipped=skipped)
     assert len(files) == len(ACTORS) * len(EMOTION_CODES) * 2 + 1  # + the corrupt one
     assert sorted(name for name, _ in skipped) == [
         "Actor_01/03-02-02-01-01-01-01.wav", "Actor_01/notes.txt",
@@ -120,7 +122,7 @@ def test_scan_counts_skipped_files(tree):
 def test_build_pair_is_speaker_disjoint_with_expected_counts(tree, tmp_path):
     summary = _build(tree, tmp_path / "out")
     assert summary["status"] == "built"
-    data = data_prep.load_pair_npz(summary["path"])
+    data = corpus.load_pair_npz(summary["path"])
     assert (data["pair"], data["source"], data["target"]) == ("calm2anger", "calm", "angry")
     for domain in "AB":
         train, val, test = (set(data[f"{part}_{domain}_actors"])
@@ -158,7 +160,7 @@ def test_build_pair_is_speaker_disjoint_with_expected_counts(tree, tmp_path):
 
 
 def test_silence_is_trimmed(tree, tmp_path):
-    data = data_prep.load_pair_npz(_build(tree, tmp_path / "out")["path"])
+    data = corpus.load_pair_npz(_build(tree, tmp_path / "out")["path"])
     short = data["test_A"][0].astype(np.float32)[:N_BINS]
     # Without trimming the first 0.3 s (~18 frames) would be digital silence (-1).
     assert short[:, 2].max() > 0
@@ -170,7 +172,7 @@ def test_silence_is_trimmed(tree, tmp_path):
 
 def test_center_windows_give_one_full_crop_per_clip(tree, tmp_path):
     summary = _build(tree, tmp_path / "out", windows="center")
-    data = data_prep.load_pair_npz(summary["path"])
+    data = corpus.load_pair_npz(summary["path"])
     assert len(data["train_B"]) == 4 and str(data["windows"]) == "center"
     long_window = data["train_B"][list(data["train_B_files"]).index(LONG_FILE)]
     assert long_window[:N_BINS, N_FRAMES - 1].max() > 0  # the crop is all signal, no padding
@@ -222,7 +224,7 @@ def test_several_pairs_read_each_file_once(tree, tmp_path, monkeypatch):
                             out_dir=tmp_path / "out", test_actors=TEST_ACTORS,
                             val_actors=VAL_ACTORS)
     assert [s["status"] for s in summaries] == ["built"] * 3
-    assert len(calls) == len(set(calls)) == len(data_prep.scan_ravdess(tree))
+    assert len(calls) == len(set(calls)) == len(corpus.scan_ravdess(tree))
 
 
 # --- The validation split --------------------------------------------------------------------
@@ -247,14 +249,14 @@ def test_val_and_test_actors_must_not_overlap(tree, tmp_path, monkeypatch, capsy
     assert not out.exists()
     with pytest.raises(UserError, match="actor.s. 03,04 are in both"):
         _build(tree, out, val_actors=(4, 3))
-    records = data_prep.scan_ravdess(tree)
+    records = corpus.scan_ravdess(tree)
     with pytest.raises(UserError, match="in both"):
-        data_prep.split_by_actor(records, (3, 4), (3,))
-    split = data_prep.split_by_actor(records, (3, 4), (5,))
+        corpus.split_by_actor(records, (3, 4), (3,))
+    split = corpus.split_by_actor(records, (3, 4), (5,))
     assert {part: {f.actor for f in files} for part, files in split.items()} == {
         "train": {1, 2}, "val": {5}, "test": {3, 4}}
     # The two-way call of before still works: no validation actors, an empty val list.
-    assert data_prep.split_by_actor(records, (3, 4))["val"] == []
+    assert corpus.split_by_actor(records, (3, 4))["val"] == []
 
 
 @pytest.mark.parametrize("value", ["none", ""])
@@ -263,7 +265,7 @@ def test_no_validation_actors_gives_an_empty_val_split(tree, tmp_path, capsys, v
     text = _run_ok(["--ravdess", str(tree), "--test-actors", "3,4", "--val-actors", value,
                     "--out", str(out)], capsys)
     assert "validation actors none, train actors 01,02,05" in text
-    data = data_prep.load_pair_npz(out / "calm2anger.npz")
+    data = corpus.load_pair_npz(out / "calm2anger.npz")
     for domain in "AB":
         assert data[f"val_{domain}"].shape == (0, IMAGE_SIZE, IMAGE_SIZE)
         assert len(data[f"val_{domain}_files"]) == len(data[f"val_{domain}_actors"]) == 0
@@ -296,25 +298,25 @@ def test_data_set_without_val_split_is_refused_then_rebuilt(tree, tmp_path, caps
     with open(path, "wb") as handle:
         np.savez(handle, **arrays)
     with pytest.raises(UserError) as error:
-        data_prep.load_pair_npz(path)
+        corpus.load_pair_npz(path)
     message = str(error.value)
     assert "made before the validation split" in message and "\n" not in message
     assert "rebuild it with `python data_prep.py --ravdess DIR --pair calm2anger`" in message
     # Our own older file: re-running the command rebuilds it, no --force needed.
     _run_ok(["--ravdess", str(tree), *SPLIT_ARGS, "--out", str(out)], capsys)
-    assert len(data_prep.load_pair_npz(path)["val_A"]) == 2
+    assert len(corpus.load_pair_npz(path)["val_A"]) == 2
 
 
 def test_save_pair_npz_without_val_stores_an_empty_split(tmp_path, rng):
     groups = [(split, domain) for split in ("train", "test") for domain in "AB"]
     images = {g: rng.uniform(-1, 1, (2, IMAGE_SIZE, IMAGE_SIZE)) for g in groups}
-    path = data_prep.save_pair_npz(tmp_path / "calm2anger.npz", pair="calm2anger",
+    path = corpus.save_pair_npz(tmp_path / "calm2anger.npz", pair="calm2anger",
                                    images=images, files={g: ["a.wav", "b.wav"] for g in groups},
                                    actors={g: [1, 2] for g in groups})
-    data = data_prep.load_pair_npz(path)
+    data = corpus.load_pair_npz(path)
     assert data["val_A"].shape == data["val_B"].shape == (0, IMAGE_SIZE, IMAGE_SIZE)
     assert data["val_A"].dtype == np.float16 and len(data["val_B_actors"]) == 0
-    assert int(data["format_version"]) == data_prep.FORMAT_VERSION == 2
+    assert int(data["format_version"]) == corpus.FORMAT_VERSION == 2
 
 
 # --- Idempotence and safe writing -------------------------------------------------------------
@@ -370,9 +372,9 @@ def test_other_stft_settings_are_an_error_then_rebuilt(tree, tmp_path):
     with open(path, "wb") as handle:
         np.savez(handle, **arrays)
     with pytest.raises(UserError, match="n_fft=1024"):
-        data_prep.load_pair_npz(path)
+        corpus.load_pair_npz(path)
     assert _build(tree, out)["status"] == "built"  # our own file, other settings: rebuilt
-    assert int(data_prep.load_pair_npz(path)["n_fft"]) == 512
+    assert int(corpus.load_pair_npz(path)["n_fft"]) == 512
 
 
 # --- Bad input --------------------------------------------------------------------------------
@@ -402,7 +404,7 @@ def test_unknown_pair_is_rejected(tree, capsys):
     assert exc.value.code == 2
     assert "unknown emotion 'bored'" in capsys.readouterr().err
     with pytest.raises(UserError, match="into itself"):
-        data_prep.parse_pair("anger2angry")
+        corpus.parse_pair("anger2angry")
 
 
 def test_too_few_files_for_the_split(tree, tmp_path, capsys):
@@ -468,7 +470,7 @@ def test_convert_original_npz(tmp_path, rng):
     a, b = _original_npz(source, rng)
     summary = data_prep.convert_original_npz(source, "calm2anger", out_dir=tmp_path / "out",
                                              test_fraction=0.2)
-    data = data_prep.load_pair_npz(summary["path"])
+    data = corpus.load_pair_npz(summary["path"])
     assert (len(data["train_A"]), len(data["test_A"])) == (5, 1)  # round(6 * 0.2) = 1
     assert (len(data["train_B"]), len(data["test_B"])) == (3, 1)
     converted = np.concatenate([data["train_A"], data["test_A"]]).astype(np.float32)
@@ -520,7 +522,7 @@ def test_download_seed_with_a_patched_fetch(tmp_path, rng, monkeypatch, capsys):
         "14q4aZseMCQO_xbbmX-JRsbRSlGX9bB3E", size=original.stat().st_size, sha256=sha))
     text = _run_ok(["--download", "seed", "--pair", "calm2anger", "--out", str(out)], capsys)
     assert "wrote" in text and fetched == ["14q4aZseMCQO_xbbmX-JRsbRSlGX9bB3E"] * 2
-    assert len(data_prep.load_pair_npz(out / "calm2anger.npz")["test_A"]) == 1
+    assert len(corpus.load_pair_npz(out / "calm2anger.npz")["test_A"]) == 1
     # The second run reuses the checked download and the up-to-date conversion.
     assert "up to date" in _run_ok(["--download", "seed", "--out", str(out)], capsys)
     assert len(fetched) == 2
@@ -613,21 +615,21 @@ def test_safe_extract_resumes_and_reports_bad_zip(tmp_path):
 @needs_ravdess
 def test_real_ravdess_calm2anger(tmp_path):
     summary = build_pair(RAVDESS_DIR, "calm2anger", out_dir=tmp_path)
-    data = data_prep.load_pair_npz(summary["path"])
-    records = data_prep.scan_ravdess(RAVDESS_DIR)
+    data = corpus.load_pair_npz(summary["path"])
+    records = corpus.scan_ravdess(RAVDESS_DIR)
     actors = sorted({r.actor for r in records})
-    held_out = set(data_prep.DEFAULT_TEST_ACTORS) | set(data_prep.DEFAULT_VAL_ACTORS)
+    held_out = set(corpus.DEFAULT_TEST_ACTORS) | set(corpus.DEFAULT_VAL_ACTORS)
     for domain, emotion in (("A", "calm"), ("B", "angry")):
-        split = data_prep.split_by_actor(data_prep.select_files(records, emotion),
-                                         data_prep.DEFAULT_TEST_ACTORS,
-                                         data_prep.DEFAULT_VAL_ACTORS)
+        split = corpus.split_by_actor(corpus.select_files(records, emotion),
+                                         corpus.DEFAULT_TEST_ACTORS,
+                                         corpus.DEFAULT_VAL_ACTORS)
         for part in ("train", "val", "test"):
             key = f"{part}_{domain}"
             assert summary["files"][key] == len(split[part])
             assert len(data[key]) >= len(split[part])
             assert set(data[f"{key}_files"]) == {
                 r.path.relative_to(RAVDESS_DIR).as_posix() for r in split[part]}
-        assert set(data[f"test_{domain}_actors"]) == set(data_prep.DEFAULT_TEST_ACTORS)
-        assert set(data[f"val_{domain}_actors"]) == set(data_prep.DEFAULT_VAL_ACTORS)
+        assert set(data[f"test_{domain}_actors"]) == set(corpus.DEFAULT_TEST_ACTORS)
+        assert set(data[f"val_{domain}_actors"]) == set(corpus.DEFAULT_VAL_ACTORS)
         assert set(data[f"train_{domain}_actors"]) == set(actors) - held_out
     assert summary["unreadable"] == []

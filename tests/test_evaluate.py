@@ -12,7 +12,12 @@ import soundfile
 
 from conftest import RAVDESS_DIR, chirp, needs_ravdess, tone
 
+import corpus
 import evaluate as ev
+import metrics
+import reports
+import runs
+import spectro
 import make_results_page as page
 from spectro import HOP_LENGTH, SAMPLE_RATE, load_audio
 
@@ -26,23 +31,23 @@ def semitones(ratio: float) -> float:
 # --- Mel-cepstrum and MCD -------------------------------------------------------------------
 def test_mcd_of_identical_clips_is_zero():
     clip = tone(1.0, 180.0) + 0.3 * chirp(1.0)
-    assert ev.mcd_dtw(clip, clip) == pytest.approx(0.0, abs=1e-9)
+    assert metrics.mcd_dtw(clip, clip) == pytest.approx(0.0, abs=1e-9)
 
 
 def test_mcd_ignores_level_but_not_spectral_shape(rng):
     clip = tone(1.0, 180.0) + 0.01 * rng.standard_normal(SR).astype(np.float32)
     # c0 (level) is excluded, so a quieter copy has no distortion ...
-    assert ev.mcd_dtw(clip, 0.2 * clip) < 0.05
+    assert metrics.mcd_dtw(clip, 0.2 * clip) < 0.05
     # ... while another timbre (other harmonics) does, and more when the change is larger.
     brighter = clip + 0.3 * tone(1.0, 1800.0)
     much_brighter = clip + 1.0 * tone(1.0, 1800.0)
-    assert 0.5 < ev.mcd_dtw(clip, brighter) < ev.mcd_dtw(clip, much_brighter)
+    assert 0.5 < metrics.mcd_dtw(clip, brighter) < metrics.mcd_dtw(clip, much_brighter)
 
 
 def test_mcd_is_symmetric(rng):
     a = tone(0.8, 150.0)
     b = chirp(1.1) + 0.01 * rng.standard_normal(int(1.1 * SR)).astype(np.float32)
-    assert ev.mcd_dtw(a, b) == pytest.approx(ev.mcd_dtw(b, a), rel=1e-9)
+    assert metrics.mcd_dtw(a, b) == pytest.approx(metrics.mcd_dtw(b, a), rel=1e-9)
 
 
 def first_order_impulse(r: float, *, position: int = 16 * HOP_LENGTH) -> np.ndarray:
@@ -56,7 +61,7 @@ def test_plain_cepstrum_of_first_order_filter_has_known_coefficients():
     # log|1 - r e^{-jw}| = sum_m -r^m / m cos(m w): the one-sided cepstrum, exactly what
     # MCD's 10 sqrt(2) / ln 10 constant assumes.
     r = 0.5
-    cepstrum = ev.mel_cepstrum(first_order_impulse(r), order=8, alpha=0.0)[:, 16]
+    cepstrum = metrics.mel_cepstrum(first_order_impulse(r), order=8, alpha=0.0)[:, 16]
     m = np.arange(1, 9)
     # The Hann window weighs the two taps 1 and 0.99996: a negligible error.
     np.testing.assert_allclose(cepstrum[1:], -r ** m / m, atol=2e-3)
@@ -64,8 +69,8 @@ def test_plain_cepstrum_of_first_order_filter_has_known_coefficients():
 
 def test_mel_cepstrum_rebuilds_the_log_spectrum_on_the_warped_axis():
     r = 0.6
-    order, alpha = 40, ev.MCEP_ALPHA
-    c = ev.mel_cepstrum(first_order_impulse(r), order=order, alpha=alpha)[:, 16]
+    order, alpha = 40, metrics.MCEP_ALPHA
+    c = metrics.mel_cepstrum(first_order_impulse(r), order=order, alpha=alpha)[:, 16]
     omega = np.linspace(0.0, np.pi, 50)
     beta = omega + 2.0 * np.arctan(alpha * np.sin(omega) / (1.0 - alpha * np.cos(omega)))
     rebuilt = np.cos(np.outer(beta, np.arange(order + 1))) @ c
@@ -76,9 +81,9 @@ def test_mel_cepstrum_rebuilds_the_log_spectrum_on_the_warped_axis():
 
 def test_dtw_aligns_a_time_stretched_copy():
     short, stretched = chirp(1.0, f0=200.0, f1=4000.0), chirp(1.5, f0=200.0, f1=4000.0)
-    ref = ev.mel_cepstrum(short)[1:]
-    est = ev.mel_cepstrum(stretched)[1:]
-    path = ev.dtw_path(ref, est)
+    ref = metrics.mel_cepstrum(short)[1:]
+    est = metrics.mel_cepstrum(stretched)[1:]
+    path = metrics.dtw_path(ref, est)
     assert tuple(path[0]) == (0, 0)
     assert tuple(path[-1]) == (ref.shape[1] - 1, est.shape[1] - 1)
     assert np.all(np.diff(path, axis=0) >= 0)
@@ -88,22 +93,23 @@ def test_dtw_aligns_a_time_stretched_copy():
     assert np.median(error) <= 1.5
     # After alignment the stretched copy is close; a reversed (falling) chirp is far.
     falling = chirp(1.0, f0=4000.0, f1=200.0)
-    assert ev.mcd_dtw(short, stretched, trim=False) < 0.3 * ev.mcd_dtw(short, falling, trim=False)
+    assert metrics.mcd_dtw(short, stretched, trim=False) \
+        < 0.3 * metrics.mcd_dtw(short, falling, trim=False)
 
 
 def test_trim_ignores_an_isolated_click():
     audio = np.concatenate([np.zeros(SR // 2), tone(0.5, 200.0), np.zeros(SR // 2)])
     audio = audio.astype(np.float32)
-    start, stop = ev.speech_span(audio)
+    start, stop = metrics.speech_span(audio)
     assert abs(start - SR // 2) <= 2 * HOP_LENGTH and abs(stop - SR) <= 2 * HOP_LENGTH
     clicked = audio.copy()
     clicked[-1] = 0.9  # one bad sample at the very end, louder than the speech
-    assert ev.speech_span(clicked) == (start, stop)
+    assert metrics.speech_span(clicked) == (start, stop)
 
 
 # --- Prosody ----------------------------------------------------------------------------------
 def voiced_mean(audio: np.ndarray) -> float:
-    f0 = ev.f0_contour(audio)
+    f0 = metrics.f0_contour(audio)
     return float(np.nanmean(f0))
 
 
@@ -120,9 +126,9 @@ def test_f0_of_a_tone_and_of_a_pitch_shifted_copy():
 
 def test_noise_is_unvoiced_and_prosody_reads_features(rng):
     noise = (0.1 * rng.standard_normal(SR)).astype(np.float32)
-    prosody = ev.prosody_from_features(ev.clip_features(noise))
+    prosody = metrics.prosody_from_features(metrics.clip_features(noise))
     assert prosody["voiced_fraction"] < 0.5  # pYIN calls a few noise frames voiced
-    voiced = ev.prosody_from_features(ev.clip_features(tone(1.0, 150.0)))
+    voiced = metrics.prosody_from_features(metrics.clip_features(tone(1.0, 150.0)))
     assert voiced["voiced_fraction"] > 0.8
     assert voiced["f0_mean_hz"] == pytest.approx(150.0, rel=0.02)
     assert voiced["f0_std_hz"] < 3.0
@@ -131,18 +137,18 @@ def test_noise_is_unvoiced_and_prosody_reads_features(rng):
 def test_energy_of_a_sine_and_of_a_quieter_copy():
     t = np.arange(SR) / SR
     sine = (0.5 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)
-    energy = ev.frame_energy_db(sine)[5:-5]
+    energy = metrics.frame_energy_db(sine)[5:-5]
     np.testing.assert_allclose(energy, 20 * np.log10(0.5 / np.sqrt(2)), atol=0.05)
-    loud = ev.prosody_from_features(ev.clip_features(sine))["energy_db"]
-    quiet = ev.prosody_from_features(ev.clip_features(0.1 * sine))["energy_db"]
+    loud = metrics.prosody_from_features(metrics.clip_features(sine))["energy_db"]
+    quiet = metrics.prosody_from_features(metrics.clip_features(0.1 * sine))["energy_db"]
     assert loud - quiet == pytest.approx(20.0, abs=0.1)
 
 
 def test_features_are_finite_for_short_and_silent_clips(rng):
     for audio in (np.zeros(SR // 2, np.float32), tone(0.04, 300.0),
                   (0.01 * rng.standard_normal(700)).astype(np.float32)):
-        features = ev.clip_features(audio)
-        assert features.shape == (len(ev.FEATURE_NAMES),)
+        features = metrics.clip_features(audio)
+        assert features.shape == (len(metrics.FEATURE_NAMES),)
         assert np.all(np.isfinite(features))
 
 
@@ -171,23 +177,23 @@ def synthetic_emotion(emotion: str, actor: int, take: int, *, seconds: float = 0
 def test_classifier_pipeline_on_a_tiny_synthetic_set():
     emotions = ("calm", "angry", "sad")
     rows = [(e, actor, take) for e in emotions for actor in range(1, 7) for take in range(2)]
-    features = np.stack([ev.clip_features(synthetic_emotion(*row)) for row in rows])
+    features = np.stack([metrics.clip_features(synthetic_emotion(*row)) for row in rows])
     labels = np.array([row[0] for row in rows])
     actors = np.array([row[1] for row in rows])
     train, test = actors <= 4, actors > 4
-    model = ev.train_emotion_classifier(features[train], labels[train])
+    model = metrics.train_emotion_classifier(features[train], labels[train])
     assert sorted(model.classes_) == sorted(emotions)
     assert np.mean(model.predict(features[test]) == labels[test]) >= 0.9
-    angry = ev.judged_shares(model, features[test & (labels == "angry")], source="calm",
+    angry = metrics.judged_shares(model, features[test & (labels == "angry")], source="calm",
                              target="angry")
-    calm = ev.judged_shares(model, features[test & (labels == "calm")], source="calm",
+    calm = metrics.judged_shares(model, features[test & (labels == "calm")], source="calm",
                             target="angry")
     assert angry["judged_target"] >= 0.75 and angry["target_over_source"] == 1.0
     assert calm["judged_target"] == 0.0 and calm["target_over_source"] == 0.0
-    probabilities = ev.class_probabilities(model, features[test])
+    probabilities = metrics.class_probabilities(model, features[test])
     np.testing.assert_allclose(sum(probabilities.values()), 1.0, atol=1e-9)
     with pytest.raises(ValueError, match="two emotions"):
-        ev.train_emotion_classifier(features[:3], ["calm"] * 3)
+        metrics.train_emotion_classifier(features[:3], ["calm"] * 3)
 
 
 def test_feature_cache_round_trip_skips_recomputation(tmp_path, monkeypatch):
@@ -196,32 +202,33 @@ def test_feature_cache_round_trip_skips_recomputation(tmp_path, monkeypatch):
         path = tmp_path / f"clip{index}.wav"
         soundfile.write(path, tone(0.5, freq), SR, subtype="FLOAT")
         paths.append(path)
-    cache = ev.FeatureCache(tmp_path / "cache" / "features.npz")
-    first = ev.features_of_files(paths, cache)
-    assert first.shape == (2, len(ev.FEATURE_NAMES))
-    in_processes = ev.features_of_files(paths, ev.FeatureCache(tmp_path / "other.npz"), jobs=2)
+    cache = metrics.FeatureCache(tmp_path / "cache" / "features.npz")
+    first = metrics.features_of_files(paths, cache)
+    assert first.shape == (2, len(metrics.FEATURE_NAMES))
+    in_processes = metrics.features_of_files(paths, metrics.FeatureCache(tmp_path / "other.npz"),
+                                             jobs=2)
     np.testing.assert_array_equal(in_processes, first)
     cache.add_recognised("abc", True)
     cache.add_word_error("abc|1", 0.5)
     cache.save()
-    reloaded = ev.FeatureCache(tmp_path / "cache" / "features.npz")
+    reloaded = metrics.FeatureCache(tmp_path / "cache" / "features.npz")
     assert reloaded.recognised == {"abc": True} and reloaded.word_errors == {"abc|1": 0.5}
 
     def no_work(audio):
         raise AssertionError("features were recomputed despite the cache")
 
-    monkeypatch.setattr(ev, "clip_features", no_work)
-    np.testing.assert_array_equal(ev.features_of_files(paths, reloaded), first)
+    monkeypatch.setattr(metrics, "clip_features", no_work)
+    np.testing.assert_array_equal(metrics.features_of_files(paths, reloaded), first)
     # A changed file is a new fingerprint: recomputed (here: the patched function is hit).
     soundfile.write(paths[0], tone(0.5, 300.0), SR, subtype="FLOAT")
     with pytest.raises(AssertionError, match="recomputed"):
-        ev.features_of_files(paths, reloaded)
+        metrics.features_of_files(paths, reloaded)
 
 
 def test_a_broken_cache_is_ignored(tmp_path):
     path = tmp_path / "features.npz"
     path.write_bytes(b"not a zip file")
-    assert ev.FeatureCache(path).features == {}
+    assert metrics.FeatureCache(path).features == {}
 
 
 # --- Command line on a synthetic RAVDESS tree ---------------------------------------------
@@ -308,13 +315,13 @@ def test_recogniser_is_optional(monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "pocketsphinx", None)  # import fails: not installed
-    assert ev.load_recogniser() is None
+    assert metrics.load_recogniser() is None
 
 
 @needs_ravdess
 def test_recogniser_on_real_speech_and_noise(rng):
     pytest.importorskip("pocketsphinx")
-    recogniser = ev.load_recogniser()
+    recogniser = metrics.load_recogniser()
     clip = load_audio(RAVDESS_DIR / "Actor_18" / "03-01-02-01-02-01-18.wav")  # statement 2
     assert recogniser.recognised(clip, 2) and not recogniser.recognised(clip, 1)
     noise = (0.1 * rng.standard_normal(3 * SR)).astype(np.float32)
@@ -323,7 +330,7 @@ def test_recogniser_on_real_speech_and_noise(rng):
 
 def tiny_model(models: Path, *, test_actors: list[int]) -> Path:
     import models as model_lib
-    from data_prep import STFT_SETTINGS
+    from corpus import STFT_SETTINGS
     from spectro import IMAGE_SIZE
 
     run = models / "calm2anger"
@@ -331,8 +338,8 @@ def tiny_model(models: Path, *, test_actors: list[int]) -> Path:
               "image_size": IMAGE_SIZE, "generator": {"filters": 2, "res_blocks": 1},
               "discriminator": {"filters": 2}, "stft": dict(STFT_SETTINGS),
               "test_actors": test_actors}
-    model_lib.write_config(run, config)
-    for direction in model_lib.DIRECTIONS:
+    runs.write_config(run, config)
+    for direction in runs.DIRECTIONS:
         generator = model_lib.build_generator((IMAGE_SIZE, IMAGE_SIZE, 1), filters=2,
                                               res_blocks=1)
         model_lib.save_generator(generator, run, direction)
@@ -381,12 +388,12 @@ def baseline_entry() -> dict:
                 "judged_target": 0.5, "target_over_source": 0.5, "mcd_to_target": 5.0,
                 "mcd_to_target_std": 1.0, "mcd_to_source": 0.0, "mcd_to_source_std": 0.0,
                 "f0_mean_hz": 150.0, "f0_std_hz": 20.0, "voiced_fraction": 0.8,
-                "energy_db": -30.0, "recognised": None} for s in ev.SYSTEMS}}
+                "energy_db": -30.0, "recognised": None} for s in reports.SYSTEMS}}
 
 
 def test_page_without_models_says_so(tmp_path):
     out = tmp_path / "results"
-    ev.write_metrics(out / "metrics.json", {"pairs": {"calm2anger": baseline_entry()}})
+    reports.write_metrics(out / "metrics.json", {"pairs": {"calm2anger": baseline_entry()}})
     assert page.main(["--out", str(out), "--models", str(tmp_path / "models")]) == 0
     readme = (out / "README.md").read_text()
     assert "No model is trained yet" in readme and "Which epoch ships" not in readme
@@ -446,18 +453,18 @@ def test_choose_epoch_guard_and_tie_breaks():
                           (50, 0.55, 9.0))
     # Limit 8.0 + 1.0 = 9.0 dB: epoch 20 (best share) is out, 50 (exactly at the limit) in;
     # 30 and 40 tie on share, and 40 has the lower MCD.
-    choice = ev.choose_epoch(rows, 8.0)
+    choice = runs.choose_epoch(rows, 8.0)
     assert choice == {"epoch": 40, "guard_held": True, "mcd_limit_db": 9.0,
                       "passing": [10, 30, 40, 50]}
-    assert ev.choose_epoch(rows, 8.0, margin_db=2.0)["epoch"] == 20
+    assert runs.choose_epoch(rows, 8.0, margin_db=2.0)["epoch"] == 20
     # Equal share and MCD: the earlier epoch, whatever the order of the rows.
     tied = selection_rows((70, 0.6, 8.0), (60, 0.6, 8.0), (80, 0.2, 1.0))
-    assert ev.choose_epoch(tied, 8.0)["epoch"] == 60
+    assert runs.choose_epoch(tied, 8.0)["epoch"] == 60
     # No epoch within the guard: the best share anyway, and the record says so.
-    fallback = ev.choose_epoch(rows, 5.0)
+    fallback = runs.choose_epoch(rows, 5.0)
     assert fallback["epoch"] == 20 and not fallback["guard_held"] and fallback["passing"] == []
     with pytest.raises(ValueError):
-        ev.choose_epoch([], 5.0)
+        runs.choose_epoch([], 5.0)
 
 
 def tiny_weights(folder: Path, seed: int, *, dtype: str = "float32") -> Path:
@@ -475,8 +482,7 @@ def tiny_weights(folder: Path, seed: int, *, dtype: str = "float32") -> Path:
 def snapshot_run(models: Path, *, epochs=(10, 20, 30), val_actors=(3, 4)) -> Path:
     """A calm2anger run folder as train_cyclegan.py leaves it: config.json with val_actors,
     float16 snapshots/epoch_NNNN/ per epoch, and the last epoch's generator in float32."""
-    import models as model_lib
-    from data_prep import STFT_SETTINGS
+    from corpus import STFT_SETTINGS
     from spectro import IMAGE_SIZE
 
     run = models / "calm2anger"
@@ -484,10 +490,10 @@ def snapshot_run(models: Path, *, epochs=(10, 20, 30), val_actors=(3, 4)) -> Pat
               "image_size": IMAGE_SIZE, "generator": {"filters": 4, "res_blocks": 1},
               "discriminator": {"filters": 4}, "stft": dict(STFT_SETTINGS),
               "train_actors": [1, 2], "val_actors": list(val_actors), "test_actors": [5, 6]}
-    model_lib.write_config(run, config)
+    runs.write_config(run, config)
     for epoch in epochs:
         snapshot = run / "snapshots" / f"epoch_{epoch:04d}"
-        model_lib.write_config(snapshot, {**config, "epoch": epoch})
+        runs.write_config(snapshot, {**config, "epoch": epoch})
         tiny_weights(snapshot, epoch, dtype="float16")
     tiny_weights(run, epochs[-1])
     return run
@@ -498,17 +504,17 @@ def test_same_weights_across_precisions(tmp_path):
     half = tiny_weights(tmp_path / "b", 1, dtype="float16")
     other = tiny_weights(tmp_path / "c", 2)
     assert full.read_bytes() != half.read_bytes()
-    assert ev.same_weights(full, half) and ev.same_weights(half, full)
-    assert ev.same_weights(full, full) and not ev.same_weights(full, other)
+    assert runs.same_weights(full, half) and runs.same_weights(half, full)
+    assert runs.same_weights(full, full) and not runs.same_weights(full, other)
     import h5py
 
-    name, values = next((n, v) for n, v in ev._weight_arrays(half).items() if v.size > 1)
+    name, values = next((n, v) for n, v in runs._weight_arrays(half).items() if v.size > 1)
     values.flat[0] = np.nextafter(values.flat[0], np.float16(np.inf))
     with h5py.File(half, "r+") as handle:  # one weight one float16 step off
         handle[name][...] = values
-    assert not ev.same_weights(full, half)
+    assert not runs.same_weights(full, half)
     (tmp_path / "junk.h5").write_bytes(b"no hdf5 here")
-    assert not ev.same_weights(full, tmp_path / "junk.h5")
+    assert not runs.same_weights(full, tmp_path / "junk.h5")
 
 
 def file_states(run: Path) -> dict[str, bytes]:
@@ -517,12 +523,12 @@ def file_states(run: Path) -> dict[str, bytes]:
 
 def test_select_epoch_installs_the_winner(ravdess_tree, tmp_path, capsys):
     import models as model_lib
-    from convert import find_model_dir
+    from runs import find_model_dir
 
     models = tmp_path / "models"
     run = snapshot_run(models)
-    assert model_lib.generator_path(run).read_bytes() \
-        != model_lib.generator_path(run / "snapshots" / "epoch_0030").read_bytes()
+    assert runs.generator_path(run).read_bytes() \
+        != runs.generator_path(run / "snapshots" / "epoch_0030").read_bytes()
     out = tmp_path / "results"
     argv = ["--pair", "calm2anger", "--select-epoch", "--models", str(models), "--ravdess",
             str(ravdess_tree), "--out", str(out), "--no-asr", "--iters", "4", "--limit", "2"]
@@ -539,7 +545,7 @@ def test_select_epoch_installs_the_winner(ravdess_tree, tmp_path, capsys):
     zero_effort = selection["zero_effort_mcd_db"]
     assert zero_effort == selection["reference"]["source"]["mcd_to_target"] > 0.0
     assert selection["reference"]["target"]["mcd_to_target"] == 0.0
-    choice = ev.choose_epoch(rows, zero_effort)
+    choice = runs.choose_epoch(rows, zero_effort)
     chosen = selection["chosen_epoch"]
     assert chosen == choice["epoch"] and selection["guard_held"] == choice["guard_held"]
     assert [row["epoch"] for row in rows if row["chosen"]] == [chosen]
@@ -548,9 +554,9 @@ def test_select_epoch_installs_the_winner(ravdess_tree, tmp_path, capsys):
     assert len({row["mcd_to_source"] for row in rows}) == 3
     # Installed: the chosen snapshot's file, and its config plus epoch and selected_on.
     snapshot = run / "snapshots" / f"epoch_{chosen:04d}"
-    assert model_lib.generator_path(run).read_bytes() \
-        == model_lib.generator_path(snapshot).read_bytes()
-    config = model_lib.read_config(run)
+    assert runs.generator_path(run).read_bytes() \
+        == runs.generator_path(snapshot).read_bytes()
+    config = runs.read_config(run)
     row = next(r for r in rows if r["epoch"] == chosen)
     assert row["snapshot"] == f"snapshots/epoch_{chosen:04d}"  # relative: no local paths
     assert config["epoch"] == chosen and config["val_actors"] == [3, 4]
@@ -562,22 +568,22 @@ def test_select_epoch_installs_the_winner(ravdess_tree, tmp_path, capsys):
     table = (run / "selection.md").read_text()
     assert "evaluate.py" in table.splitlines()[0] and "| **chosen** |" in table
     assert f"epoch {chosen} " in stdout
-    assert f"installed as {model_lib.generator_path(run)}" in stdout
+    assert f"installed as {runs.generator_path(run)}" in stdout
     assert ("picked by judged-angry share anyway" in stdout) == (not selection["guard_held"])
-    assert "picked by judged-angry share anyway" in ev.selection_verdict(
+    assert "picked by judged-angry share anyway" in reports.selection_verdict(
         {**selection, "guard_held": False})
 
     # The results page names the chosen epoch (and that the test tables are older).
-    ev.write_metrics(out / "metrics.json", {"pairs": {"calm2anger": baseline_entry()}})
+    reports.write_metrics(out / "metrics.json", {"pairs": {"calm2anger": baseline_entry()}})
     assert page.main(["--out", str(out), "--models", str(models)]) == 0
     readme = (out / "README.md").read_text()
-    assert "## Which epoch ships" in readme and ev.selection_verdict(selection) in readme
+    assert "## Which epoch ships" in readme and reports.selection_verdict(selection) in readme
     assert "predate this choice" in readme
 
     # Selecting again is allowed (the installed file is a snapshot's; the first run found
     # the float32 generator the same as the last float16 snapshot) ...
     args = ev.build_parser().parse_args(argv)
-    files = ev.scan_ravdess(ravdess_tree)
+    files = corpus.scan_ravdess(ravdess_tree)
     assert ev.plan_selection(args, "calm2anger", files).val_actors == (3, 4)
     # ... but a generator that no snapshot holds is not replaced, and nothing is touched.
     tiny_weights(run, 99)
@@ -590,8 +596,6 @@ def test_select_epoch_installs_the_winner(ravdess_tree, tmp_path, capsys):
 
 
 def test_select_epoch_errors(ravdess_tree, tmp_path, capsys):
-    import models as model_lib
-
     models = tmp_path / "models"
     common = ["--models", str(models), "--ravdess", str(ravdess_tree), "--out",
               str(tmp_path / "out"), "--no-asr"]
@@ -608,15 +612,15 @@ def test_select_epoch_errors(ravdess_tree, tmp_path, capsys):
     assert err.startswith("error: ") and "no run folder" in err
     # Snapshots, but a config from before validation splits.
     snapshot_run(models, epochs=(1,))
-    config = model_lib.read_config(run)
+    config = runs.read_config(run)
     del config["val_actors"]
-    model_lib.write_config(run, config)
+    runs.write_config(run, config)
     err = run_error(capsys, ev.main, ["--pair", "calm2anger", "--select-epoch", *common])
     assert "val_actors" in err and "train_cyclegan.py --pair calm2anger" in err
-    model_lib.write_config(run, {**config, "val_actors": [12]})
+    runs.write_config(run, {**config, "val_actors": [12]})
     err = run_error(capsys, ev.main, ["--pair", "calm2anger", "--select-epoch", *common])
     assert "12" in err and "--ravdess" in err
-    model_lib.write_config(run, {**config, "val_actors": [3]})
+    runs.write_config(run, {**config, "val_actors": [3]})
     (run / "selection.json").write_text("[1, 2]\n")
     err = run_error(capsys, ev.main, ["--pair", "calm2anger", "--select-epoch", *common])
     assert "selection.json" in err and "--force" in err
@@ -630,23 +634,24 @@ def test_real_clips_metrics_order():
     folder = RAVDESS_DIR / "Actor_18"
     calm = load_audio(folder / "03-01-02-01-01-01-18.wav")
     angry = load_audio(folder / "03-01-05-01-01-01-18.wav")
-    resynth = ev.resynthesise(angry)
-    zero_effort = ev.mcd_dtw(angry, calm)
-    assert ev.mcd_dtw(angry, resynth) < 0.5 < 3.0 < zero_effort < 15.0
-    calm_f0, angry_f0 = (ev.prosody_from_features(ev.clip_features(a))["f0_mean_hz"]
+    resynth = spectro.round_trip(angry)
+    zero_effort = metrics.mcd_dtw(angry, calm)
+    assert metrics.mcd_dtw(angry, resynth) < 0.5 < 3.0 < zero_effort < 15.0
+    calm_f0, angry_f0 = (metrics.prosody_from_features(metrics.clip_features(a))["f0_mean_hz"]
                          for a in (calm, angry))
     assert angry_f0 > calm_f0
 
 
 def test_word_error_rate_counts_word_edits():
-    assert ev.word_error_rate("Kids are talking by the door", "kids are talking by the door") == 0
-    assert ev.word_error_rate("Kids are talking by the door", "") == 1
-    assert ev.word_error_rate("kids are talking by the door",
+    assert metrics.word_error_rate("Kids are talking by the door",
+                                   "kids are talking by the door") == 0
+    assert metrics.word_error_rate("Kids are talking by the door", "") == 1
+    assert metrics.word_error_rate("kids are talking by the door",
                               "kids are taught to buy the door") == pytest.approx(3 / 6)
-    assert ev.word_error_rate("dogs are sitting", "the dogs are sitting here") == \
+    assert metrics.word_error_rate("dogs are sitting", "the dogs are sitting here") == \
         pytest.approx(2 / 3)
     with pytest.raises(ValueError):
-        ev.word_error_rate("", "anything")
+        metrics.word_error_rate("", "anything")
 
 
 def test_envelope_correlation_follows_timing_not_level():
@@ -655,6 +660,6 @@ def test_envelope_correlation_follows_timing_not_level():
     rng = np.random.default_rng(0)
     syllables = np.repeat(rng.uniform(0.05, 1.0, 12), 2000).astype(np.float32)
     speech = tone(1.5, 150.0) * syllables
-    assert ev.envelope_correlation(speech, 0.3 * speech) == pytest.approx(1.0, abs=1e-6)
+    assert metrics.envelope_correlation(speech, 0.3 * speech) == pytest.approx(1.0, abs=1e-6)
     other = tone(1.5, 150.0) * rng.permutation(syllables.reshape(12, -1)).ravel()
-    assert ev.envelope_correlation(speech, other) < 0.6
+    assert metrics.envelope_correlation(speech, other) < 0.6

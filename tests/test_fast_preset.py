@@ -12,14 +12,17 @@ import pytest
 
 import keras
 
-import convert
-import evaluate
-import models
+import corpus
 import cyclegan as cg
+import inference
+import metrics
+import models
 import runs
+import spectro
 import train_cyclegan as tc
+from cli import UserError
 from conftest import tone
-from spectro import IMAGE_SIZE, PAD_VALUE, UserError
+from spectro import IMAGE_SIZE, PAD_VALUE
 
 from test_train import TINY, _write_data
 
@@ -75,7 +78,7 @@ def _train_one(generator, optimizer, images, target):
 
 def test_converting_with_a_fresh_identity_start_model_is_the_vocoder_only_result(tmp_path):
     run = tmp_path / "calm2anger"
-    models.write_config(run, {"pair": "calm2anger", "image_size": IMAGE_SIZE,
+    runs.write_config(run, {"pair": "calm2anger", "image_size": IMAGE_SIZE,
                               "generator": {"filters": 4, "res_blocks": 1,
                                             "identity_start": True}})
     models.save_generator(models.build_generator((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4,
@@ -83,9 +86,9 @@ def test_converting_with_a_fresh_identity_start_model_is_the_vocoder_only_result
                           run, "AtoB", dtype="float16")
     generator = models.load_generator(run)  # the path convert.py uses
     audio = tone(1.5, 180.0)
-    converted = convert.convert_audio(audio, generator)
-    vocoded = evaluate.resynthesise(audio)
-    assert evaluate.mcd_dtw(vocoded, converted) < 0.1
+    converted = inference.convert_audio(audio, generator)
+    vocoded = spectro.round_trip(audio)
+    assert metrics.mcd_dtw(vocoded, converted) < 0.1
 
 
 # --- Crops ----------------------------------------------------------------------------------
@@ -141,7 +144,7 @@ def test_fast_preset_round_trip_through_config_resume_and_convert(data_dir, tmp_
     out = tmp_path / "run"
     base = [*FAST_TINY, "--data-dir", str(data_dir), "--out", str(out)]
     assert tc.main([*base, "--epochs", "1"]) == 0
-    config = models.read_config(out)
+    config = runs.read_config(out)
     training = config["training"]
     assert training["preset"] == "fast" and training["crop_frames"] == 16
     assert training["identity_start"] is True and config["generator"]["identity_start"] is True
@@ -155,7 +158,7 @@ def test_fast_preset_round_trip_through_config_resume_and_convert(data_dir, tmp_
     resume = ["--pair", "calm2anger", "--data-dir", str(data_dir), "--out", str(out),
               "--epochs", "2", "--resume", "--quiet"]
     assert tc.main(resume) == 0
-    assert models.read_config(out)["training"]["crop_frames"] == 16
+    assert runs.read_config(out)["training"]["crop_frames"] == 16
     assert [row.split(",")[0] for row in (out / runs.LOG_NAME).read_text().split()[1:]] == \
         ["1", "2"]
     # Inference rebuilds the identity-start generator from config.json and converts whole
@@ -187,7 +190,7 @@ def test_time_budget_stops_after_the_epoch_and_saves_it_as_the_last(data_dir, tm
     printed = capsys.readouterr().out
     assert "stopped after epoch 1" in printed
     assert sorted(p.name for p in (out / runs.SNAPSHOTS_DIR).iterdir()) == ["epoch_0001"]
-    assert models.read_config(out / runs.SNAPSHOTS_DIR / "epoch_0001")["epoch"] == 1
+    assert runs.read_config(out / runs.SNAPSHOTS_DIR / "epoch_0001")["epoch"] == 1
     model = cg.build_cyclegan((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4, res_blocks=1,
                               pool_size=2, crop_frames=16, identity_start=True)
     cg.compile_cyclegan(model)
@@ -201,7 +204,7 @@ def test_resume_refuses_a_model_folder_without_a_checkpoint(data_dir, tmp_path, 
                     "--epochs", "1"]) == 0
     shipped = tmp_path / "shipped"  # what a committed model folder holds
     shipped.mkdir()
-    for name in (models.CONFIG_NAME, "generator_AtoB.weights.h5", runs.LOG_NAME):
+    for name in (runs.CONFIG_NAME, "generator_AtoB.weights.h5", runs.LOG_NAME):
         (shipped / name).write_bytes((trained / name).read_bytes())
     before = {p.name: p.read_bytes() for p in shipped.iterdir()}
     assert tc.main(["--pair", "calm2anger", "--data-dir", str(data_dir), "--out", str(shipped),
@@ -218,7 +221,7 @@ def test_resume_refuses_a_model_folder_without_a_checkpoint(data_dir, tmp_path, 
 
 def test_an_interrupted_first_epoch_is_said_and_restarted(data_dir, tmp_path, capsys):
     out = tmp_path / "run"
-    models.write_config(out, {"pair": "calm2anger", "generator": {"filters": 4, "res_blocks": 1},
+    runs.write_config(out, {"pair": "calm2anger", "generator": {"filters": 4, "res_blocks": 1},
                               "training": {"batch_size": 1, "res_blocks": 1, "filters": 4}})
     base = ["--pair", "calm2anger", "--data-dir", str(data_dir), "--out", str(out), *TINY,
             "--steps-per-epoch", "1", "--epochs", "1", "--sample-every", "0"]
@@ -226,7 +229,7 @@ def test_an_interrupted_first_epoch_is_said_and_restarted(data_dir, tmp_path, ca
     assert "no finished epoch (interrupted); pass --resume" in capsys.readouterr().err
     assert tc.main([*base, "--resume"]) == 0
     assert "has no finished epoch; starting it again from epoch 1" in capsys.readouterr().err
-    assert models.generator_path(out).is_file()
+    assert runs.generator_path(out).is_file()
 
 
 # --- Config fields are checked on load ------------------------------------------------------
@@ -235,18 +238,18 @@ def test_an_interrupted_first_epoch_is_said_and_restarted(data_dir, tmp_path, ca
                                           ("identity_start", "yes"), ("filters", True)])
 def test_a_malformed_config_field_is_one_line(tmp_path, field, value):
     generator = {"filters": 4, "res_blocks": 1, field: value}
-    (tmp_path / models.CONFIG_NAME).write_text(json.dumps({"generator": generator}))
+    (tmp_path / runs.CONFIG_NAME).write_text(json.dumps({"generator": generator}))
     with pytest.raises(UserError) as caught:
-        models.read_config(tmp_path)
+        runs.read_config(tmp_path)
     assert field in str(caught.value) and "\n" not in str(caught.value)
 
 
 def test_weights_that_do_not_match_the_config_are_one_line(tmp_path, capsys):
     run = tmp_path / "calm2anger"
-    models.write_config(run, {"pair": "calm2anger", "generator": {"filters": 4,
+    runs.write_config(run, {"pair": "calm2anger", "generator": {"filters": 4,
                                                                   "res_blocks": 1}})
     models.save_generator(models.build_generator((32, 32, 1), filters=4, res_blocks=1), run)
-    models.write_config(run, {"pair": "calm2anger", "generator": {"filters": 8,
+    runs.write_config(run, {"pair": "calm2anger", "generator": {"filters": 8,
                                                                   "res_blocks": 1}})
     with pytest.raises(UserError) as caught:
         models.load_generator(run)
@@ -256,7 +259,6 @@ def test_weights_that_do_not_match_the_config_are_one_line(tmp_path, capsys):
 
 # --- Input the earlier review found mishandled ------------------------------------------------
 def test_symlinked_actor_folders_are_found(tmp_path):
-    import data_prep
     import soundfile
 
     real = tmp_path / "real"
@@ -269,7 +271,7 @@ def test_symlinked_actor_folders_are_found(tmp_path):
     for actor in (1, 2):
         (linked / f"Actor_{actor:02d}").symlink_to(real / f"Actor_{actor:02d}")
     (linked / "loop").symlink_to(linked)  # walked once, not forever
-    assert sorted(f.actor for f in data_prep.scan_ravdess(linked)) == [1, 2]
+    assert sorted(f.actor for f in corpus.scan_ravdess(linked)) == [1, 2]
 
 
 def test_a_truncated_wav_is_refused_with_its_reason(tmp_path):

@@ -8,7 +8,9 @@ import pytest
 import keras
 
 import models
-from spectro import IMAGE_SIZE, UserError
+import runs
+from cli import UserError
+from spectro import IMAGE_SIZE
 
 
 def _expected_generator_params(filters: int, res_blocks: int) -> int:
@@ -113,7 +115,7 @@ def test_discriminator_layers_follow_the_patchgan():
 def test_generator_inference_files_round_trip(tmp_path, rng):
     config = {"pair": "calm2anger", "image_size": 32,
               "generator": {"filters": 4, "res_blocks": 1}}
-    models.write_config(tmp_path, config)
+    runs.write_config(tmp_path, config)
     generator = models.build_generator((32, 32, 1), filters=4, res_blocks=1)
     path = models.save_generator(generator, tmp_path, "BtoA")
     assert path == tmp_path / "generator_BtoA.weights.h5"
@@ -131,7 +133,7 @@ def test_float16_inference_file_is_half_the_size_and_loads_into_float32(tmp_path
     generator = models.build_generator((32, 32, 1), filters=8, res_blocks=2)
     full, half = tmp_path / "full", tmp_path / "half"
     for folder in (full, half):
-        models.write_config(folder, config)
+        runs.write_config(folder, config)
     full_path = models.save_generator(generator, full)  # dtype float32 by default
     half_path = models.save_generator(generator, half, dtype="float16")
     assert half_path == half / "generator_AtoB.weights.h5"

@@ -9,7 +9,7 @@ import pytest
 import soundfile
 
 from conftest import REPO, chirp, tone
-from data_prep import scan_ravdess
+from corpus import scan_ravdess
 from spectro import SAMPLE_RATE, load_audio
 
 spec = importlib.util.spec_from_file_location("pack_ravdess", REPO / "tools" / "pack_ravdess.py")

@@ -21,7 +21,7 @@ import pytest
 
 import keras
 
-import data_prep
+import corpus
 import models
 import cyclegan as cg
 import runs
@@ -55,7 +55,7 @@ def _write_data(folder: Path, sizes: dict[tuple[str, str], int], *, seed: int = 
     actors = {key: [FIRST_ACTOR[key[0]] + i % 2 for i in range(n)] for key, n in sizes.items()}
     files = {key: [f"Actor_{a:02d}/clip_{i}.wav" for i, a in enumerate(actors[key])]
              for key in sizes}
-    data_prep.save_pair_npz(folder / "calm2anger.npz", pair="calm2anger", images=images,
+    corpus.save_pair_npz(folder / "calm2anger.npz", pair="calm2anger", images=images,
                             files=files, actors=actors)
     return folder
 
@@ -211,12 +211,12 @@ def test_one_epoch_cli_run_writes_every_artefact(interrupted_run):
     out, printed = interrupted_run
     assert "val_cycle_l1" in printed and "Epoch 2/2" in printed
 
-    config = models.read_config(out)
+    config = runs.read_config(out)
     assert config["pair"] == "calm2anger" and config["source"] == "calm"
     assert config["target"] == "angry" and config["image_size"] == IMAGE_SIZE
     assert config["generator"] == {"filters": 4, "res_blocks": 1, "identity_start": False}
     assert config["discriminator"] == {"filters": 4}
-    assert config["stft"] == data_prep.STFT_SETTINGS
+    assert config["stft"] == corpus.STFT_SETTINGS
     assert config["test_actors"] == [19, 20]
     assert config["val_actors"] == [15, 16] and config["train_actors"] == [1, 2]
     assert config["heldout_split"] == "val"
@@ -224,7 +224,7 @@ def test_one_epoch_cli_run_writes_every_artefact(interrupted_run):
     assert set(tc.SETTINGS) <= set(config["training"])
     assert config["training"]["steps_per_epoch"] == 2
 
-    for direction in models.DIRECTIONS:
+    for direction in runs.DIRECTIONS:
         generator = models.load_generator(out, direction)
         image = np.zeros((1, IMAGE_SIZE, IMAGE_SIZE, 1), np.float32)
         assert generator(image).shape == image.shape
@@ -276,7 +276,7 @@ def test_resume_after_an_interrupted_epoch_matches_an_uninterrupted_run(
         assert [float(r[column]) for r in cut_rows] == pytest.approx(
             [float(r[column]) for r in straight_rows], rel=1e-5), column
     image = np.random.default_rng(0).uniform(-1, 1, (1, IMAGE_SIZE, IMAGE_SIZE, 1))
-    for direction in models.DIRECTIONS:
+    for direction in runs.DIRECTIONS:
         outputs = [np.asarray(models.load_generator(tmp_path / run, direction)(image))
                    for run in ("straight", "cut")]
         np.testing.assert_allclose(outputs[1], outputs[0], atol=1e-5)
@@ -284,7 +284,7 @@ def test_resume_after_an_interrupted_epoch_matches_an_uninterrupted_run(
 
 def test_refuses_to_reuse_a_run_folder_without_resume_or_force(data_dir, tmp_path, capsys):
     out = tmp_path / "run"
-    models.write_config(out, {"pair": "calm2anger", "generator": {"filters": 4, "res_blocks": 1},
+    runs.write_config(out, {"pair": "calm2anger", "generator": {"filters": 4, "res_blocks": 1},
                               "training": {"batch_size": 1, "res_blocks": 1, "filters": 4}})
     (out / "notes.txt").write_text("mine")
     base = ["--pair", "calm2anger", "--data-dir", str(data_dir), "--out", str(out)]
@@ -296,7 +296,7 @@ def test_refuses_to_reuse_a_run_folder_without_resume_or_force(data_dir, tmp_pat
     assert tc.main([*base, "--resume", "--force"]) == 2
     # --force with a mistake elsewhere deletes nothing.
     assert tc.main([*base, "--force", "--batch-size", "9"]) == 2
-    assert (out / models.CONFIG_NAME).is_file() and (out / "notes.txt").read_text() == "mine"
+    assert (out / runs.CONFIG_NAME).is_file() and (out / "notes.txt").read_text() == "mine"
     assert tc.main(["--pair", "calm2sad", "--data-dir", str(data_dir), "--out", str(out),
                     "--resume"]) == 2
     assert "holds a calm2anger run" in capsys.readouterr().err
@@ -321,7 +321,7 @@ def test_bad_input_gives_one_line_errors(data_dir, tmp_path, capsys):
     arrays.update({f"{key}_{field}": np.zeros(2, np.int16) for key in list(arrays)
                    for field in ("files", "actors")})
     arrays.update({"pair": np.array("calm2anger"), "format_version": np.array(1),
-                   **{k: np.array(v) for k, v in data_prep.STFT_SETTINGS.items()}})
+                   **{k: np.array(v) for k, v in corpus.STFT_SETTINGS.items()}})
     np.savez(wrong / "calm2anger.npz", **arrays)
     message = error_of("--pair", "calm2anger", "--data-dir", str(wrong), "--out",
                        str(tmp_path / "b"))
@@ -406,7 +406,7 @@ def test_snapshots_every_nth_and_last_epoch_are_loadable_float16_models(
             [*args, "--epochs", "5", "--snapshot-every", "2"]), extra_callbacks=[probe])
     assert "held-out metrics and samples: validation actors [15, 16]" in printed.getvalue()
     # Held-out metrics and sample clips come from the validation actors, not the test ones.
-    data = data_prep.load_pair_npz(data_dir / "calm2anger.npz")
+    data = corpus.load_pair_npz(data_dir / "calm2anger.npz")
     for domain in "AB":
         np.testing.assert_array_equal(seen["metrics"][domain],
                                       data[f"val_{domain}"][cg.spread_indices(3, 2)])
@@ -414,7 +414,7 @@ def test_snapshots_every_nth_and_last_epoch_are_loadable_float16_models(
                                       data[f"val_{domain}"][cg.spread_indices(3, 1)])
 
     assert _snapshots(out) == ["epoch_0002", "epoch_0004", "epoch_0005"]  # every 2nd + last
-    run_config = models.read_config(out)
+    run_config = runs.read_config(out)
     outputs = {}
     for name in _snapshots(out):
         folder, epoch = out / runs.SNAPSHOTS_DIR / name, int(name[-4:])
@@ -448,7 +448,7 @@ def test_snapshots_every_nth_and_last_epoch_are_loadable_float16_models(
                                "epoch_0007"]
     assert (out / runs.SNAPSHOTS_DIR / "epoch_0002" / "generator_AtoB.weights.h5"
             ).read_bytes() == kept
-    latest = models.read_config(out / runs.SNAPSHOTS_DIR / "epoch_0007")
+    latest = runs.read_config(out / runs.SNAPSHOTS_DIR / "epoch_0007")
     assert latest["epoch"] == 7 and latest["training"]["snapshot_every"] == 3
 
 
@@ -459,20 +459,20 @@ def test_without_validation_images_the_test_split_is_held_out(tmp_path, monkeypa
     out = tmp_path / "run"
     # An earlier run with snapshots, and a file of the user's: --force clears the run's
     # snapshots with the rest of the run, and nothing else.
-    models.write_config(out, {"pair": "calm2anger", "generator": {"filters": 4, "res_blocks": 1},
+    runs.write_config(out, {"pair": "calm2anger", "generator": {"filters": 4, "res_blocks": 1},
                               "training": {"batch_size": 1, "res_blocks": 1, "filters": 4}})
     old_snapshot = out / runs.SNAPSHOTS_DIR / "epoch_0010"
-    models.write_config(old_snapshot, {**models.read_config(out), "epoch": 10})
+    runs.write_config(old_snapshot, {**runs.read_config(out), "epoch": 10})
     (out / "notes.txt").write_text("mine")
     assert tc.main([*SNAPSHOT_ARGS, "--data-dir", str(data_dir), "--out", str(out),
                     "--epochs", "1", "--snapshot-every", "0", "--force"]) == 0
     assert (out / "notes.txt").read_text() == "mine"
     assert "has no validation images; held-out metrics and samples use its test actors" in (
         capsys.readouterr().err)
-    data = data_prep.load_pair_npz(data_dir / "calm2anger.npz")
+    data = corpus.load_pair_npz(data_dir / "calm2anger.npz")
     np.testing.assert_array_equal(seen["metrics"]["A"], data["test_A"])
     np.testing.assert_array_equal(seen["metrics"]["B"], data["test_B"][[0, 2]])
-    config = models.read_config(out)
+    config = runs.read_config(out)
     assert config["val_actors"] == [] and config["test_actors"] == [19, 20]
     assert config["heldout_split"] == "test"
     assert not (out / runs.SNAPSHOTS_DIR).exists()  # --snapshot-every 0: no snapshots at all

@@ -24,8 +24,8 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from data_prep import scan_ravdess  # noqa: E402
-from spectro import UserError, atomic_output, cli_main  # noqa: E402
+from cli import UserError, atomic_output, cli_main  # noqa: E402
+from corpus import scan_ravdess  # noqa: E402
 
 
 def _actor_range(text: str) -> set[int]:

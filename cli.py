@@ -1,0 +1,160 @@
+"""Command-line plumbing shared by every SpectroGAN script: one place for how a script fails,
+writes files and imports Keras.
+
+- `UserError`: a mistake in what the user gave; scripts print it as one `error:` line.
+- `cli_main`: wraps a `main(argv)` so the exit codes follow one rule (0 done, 2 usage error,
+  1 failure of the run itself, 130 Ctrl-C) and a user mistake never shows a traceback.
+- `atomic_output`: every output is written to a temporary file and renamed into place.
+- `check_output_path`: refuses to overwrite an input, or an existing file without --force.
+- `import_keras`: the quiet Keras import, with one TensorFlow log level for every script.
+- argparse types (`arg_type`, `positive_int`, `non_negative_int`).
+
+Standard library only, so importing it costs nothing and `--help` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import functools
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Iterator, TypeVar
+
+# TensorFlow's C++ log level while Keras is imported: "3" hides its start-up lines (oneDNN,
+# CUDA probes) that would bury a script's own output; a user's own setting wins.
+TF_LOG_LEVEL = "3"
+
+T = TypeVar("T")
+
+
+class UserError(Exception):
+    """A mistake in what the user gave us; command-line tools print it as one line."""
+
+
+def cli_main(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
+    """Decorate a `main(argv)` so user mistakes end as one `error:` line and exit code 2.
+
+    The rule for every script: 2 for a usage error (a bad flag or value, a missing or
+    unusable input file, a missing model), 1 for a failure of the run itself (the file
+    system refusing a write, a full disk), 130 for Ctrl-C.
+
+    UserError (and its subclasses) become `error: <message>` on stderr with return code 2; an
+    OSError from the file system (disk full, no permission) becomes one such line with return
+    code 1; Ctrl-C becomes return code 130. Anything else is a bug and keeps its traceback.
+    """
+    @functools.wraps(main)
+    def wrapper(argv: list[str] | None = None) -> int:
+        try:
+            return main(argv)
+        except UserError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:  # disk full, permission denied, vanished folder: not a bug
+            where = f"{exc.filename}: " if exc.filename else ""
+            print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+    return wrapper
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
+
+    A crash or an exception inside the block leaves `path` untouched and no half-written file.
+    The temporary name keeps `path`'s suffix so libraries that pick a format by it still work.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffixes = "".join(path.suffixes[-2:])  # keep e.g. ".weights.h5": Keras checks it
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name[:len(path.name) - len(suffixes)]}.tmp-",
+                                    suffix=suffixes, dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    umask = os.umask(0)  # mkstemp makes owner-only files; give outputs the usual permissions
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def check_output_path(output: Path, *, inputs: list[Path], force: bool) -> None:
+    """Refuse to write over an input, or over an existing file without `force` (UserError)."""
+    resolved = output.resolve()
+    if any(resolved == p.resolve() for p in inputs):
+        raise UserError(f"{output}: refusing to overwrite the input file; choose another output")
+    if output.exists() and not force:
+        raise UserError(f"{output}: already exists; pass --force to overwrite it")
+    if output.exists() and output.is_dir():
+        raise UserError(f"{output}: is a folder; give a file name for the output")
+    parent = output.parent if str(output.parent) else Path(".")
+    if parent.exists() and not os.access(parent, os.W_OK):
+        # A failure (exit 1), as when the write itself is refused: see cli_main.
+        raise PermissionError(errno.EACCES, "output folder is not writable", str(parent))
+
+
+def import_keras() -> Any:
+    """Import and return keras without TensorFlow's native start-up chatter on the terminal.
+
+    TensorFlow prints oneDNN / CUDA-probe lines from C++ before its log level applies, so
+    file descriptor 2 is silenced during the import -- only while TF_CPP_MIN_LOG_LEVEL is
+    TF_LOG_LEVEL, which is set as a default here; users who set a lower level see everything.
+    Python exceptions still propagate.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_LOG_LEVEL)
+    if "keras" in sys.modules or os.environ["TF_CPP_MIN_LOG_LEVEL"] != TF_LOG_LEVEL:
+        import keras
+        return keras
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import keras
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    return keras
+
+
+# --- argparse types -------------------------------------------------------------------------
+def arg_type(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse `type=` from a parser that raises UserError: argparse then reports the
+    message as a usage error (exit 2) naming the flag."""
+    @functools.wraps(parse)
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except UserError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return convert
+
+
+def _whole_number(text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    return _whole_number(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: a whole number >= 0."""
+    return _whole_number(text, 0)
