@@ -1027,6 +1027,57 @@ def _fit(out: Path, *, config: dict[str, Any], data: dict[str, Any], data_path: 
     return model
 
 
+class _StepClock(keras.callbacks.Callback):
+    """Records when each training step has finished (reading a loss waits for the device)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ends: list[float] = []
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        float(next(iter((logs or {"x": 0.0}).values())))
+        self.ends.append(time.perf_counter())
+
+
+def time_training_steps(images_A: np.ndarray, images_B: np.ndarray, *,
+                        settings: dict[str, Any], steps: int, warmup: int = 1) -> list[float]:
+    """Seconds of each of `steps` fused training steps, after `warmup` untimed ones (tracing,
+    compilation, allocation), run through fit() as a training run does (data pipeline
+    included) with the networks, crops and precision of `settings` (runs.preset_settings).
+
+    Args:
+        images_A, images_B: (N, H, W) image stacks in [-1, 1] (N >= the batch size).
+        settings: training settings; uses batch_size, filters, res_blocks, crop_frames,
+            identity_start, lambda_cycle, lambda_identity, pool_size, seed, lr,
+            mixed_precision and xla.
+    Keras' global dtype policy is restored afterwards.
+    """
+    batch, total = int(settings["batch_size"]), warmup + steps
+    shape = (*images_A.shape[1:], 1)
+    crop = int(settings["crop_frames"])
+    policy = keras.mixed_precision.dtype_policy()
+    keras.mixed_precision.set_dtype_policy(PRECISION_POLICIES[settings["mixed_precision"]])
+    try:
+        model = build_cyclegan(shape, filters=settings["filters"],
+                               res_blocks=settings["res_blocks"],
+                               lambda_cycle=settings["lambda_cycle"],
+                               lambda_identity=settings["lambda_identity"],
+                               pool_size=settings["pool_size"], seed=settings["seed"],
+                               crop_frames=crop, identity_start=settings["identity_start"])
+        compile_cyclegan(model, lr=settings["lr"],
+                         jit_compile=resolve_jit(settings["xla"], replicas=1))
+        stream = UnpairedBatches(images_A, images_B, batch_size=batch, steps_per_epoch=total,
+                                 seed=settings["seed"], crop_frames=crop)
+        clock = _StepClock()
+        started = time.perf_counter()
+        model.fit(backend_dataset(stream, batch_size=batch,
+                                  image_shape=(shape[0], crop or shape[1], shape[2])),
+                  epochs=1, steps_per_epoch=total, shuffle=False, verbose=0, callbacks=[clock])
+    finally:
+        keras.mixed_precision.set_dtype_policy(policy)
+    return [float(d) for d in np.diff([started, *clock.ends])[warmup:]]
+
+
 def count_params(model: keras.Model) -> int:
     """Number of trainable parameters of a network."""
     return int(sum(np.prod(v.shape) for v in model.trainable_variables))

@@ -407,6 +407,8 @@ def plan_selection(args: argparse.Namespace, pair: str, files: Sequence[RavdessF
     if not args.force:  # neither selection file may replace one evaluate.py did not write
         read_selection(run_dir / SELECTION_JSON)
     check_generated(run_dir / SELECTION_MD, script="evaluate.py", force=args.force)
+    if args.max_snapshots:  # a deadline (the GPU release): the newest ones only
+        snapshots = snapshots[-args.max_snapshots:]
     return SelectionPlan(pair, run_dir, snapshots, val_actors, test_actors)
 
 
@@ -534,6 +536,9 @@ def build_parser() -> argparse.ArgumentParser:
                              f"whose MCD to the target is at most {SELECTION_MARGIN_DB:g} dB "
                              "worse than zero effort); with --all every pair with snapshots "
                              "(default: off)")
+    parser.add_argument("--max-snapshots", type=positive_int, default=None, metavar="K",
+                        help="with --select-epoch: score only the K newest snapshots of each "
+                             "run, to bound the time (default: all)")
     parser.add_argument("--force", action="store_true",
                         help="replace a metrics.json / metrics.md in --out that evaluate.py did "
                              "not write; with --select-epoch also a selection.json / .md it did "

@@ -3,9 +3,9 @@ snapshots and the epoch selection installed from them, and finding a model among
 
 A run folder (results/<pair> by default) is what train_cyclegan.py writes and what
 convert.py, evaluate.py and make_results_page.py read. This module owns its layout,
-reading/writing/checking its config, the snapshot folders, the rule that picks a snapshot and
-installing it; it imports no Keras, so command-line tools can answer --help and check their
-input before the slow import.
+reading/writing/checking its config, the training settings and presets recorded in it, the
+snapshot folders, the rule that picks a snapshot and installing it; it imports no Keras, so
+command-line tools can answer --help and check their input before the slow import.
 
 Layout of <run>/:
     config.json                    the resolved settings; inference rebuilds the network from it
@@ -34,7 +34,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from cli import UserError, atomic_output
-from corpus import DEFAULT_PAIRS, STFT_SETTINGS, canonical_emotion, pair_name
+from corpus import DATA_DIR, DEFAULT_PAIRS, STFT_SETTINGS, canonical_emotion, pair_name
 from spectro import IMAGE_SIZE
 
 RESULTS_DIR = Path("results")  # where runs are written and models are looked for by default
@@ -47,6 +47,54 @@ PRECISION_POLICIES = {"none": "float32", "float32": "float32", "bfloat16": "mixe
                       "float16": "mixed_float16"}
 TRAIN_PRECISIONS = ("none", "bfloat16", "float16")  # train_cyclegan.py --mixed-precision
 INFERENCE_PRECISIONS = ("float32", "bfloat16")  # convert.py --precision (opt-in bfloat16)
+
+# Every training setting (config.json "training"): (default, may differ when resuming).
+# train_cyclegan.py leaves unset flags at None so that --resume can take the stored run's values.
+SETTINGS: dict[str, tuple[Any, bool]] = {
+    "preset": ("original", False),
+    "data_dir": (str(DATA_DIR), True),
+    "epochs": (100, True),
+    "steps_per_epoch": (None, False),  # None: one pass over the larger domain
+    "batch_size": (1, False),
+    "res_blocks": (6, False),
+    "filters": (64, False),
+    "lr": (2e-4, False),
+    "lr_decay": (False, False),
+    "lambda_cycle": (10.0, False),
+    "lambda_identity": (5.0, False),
+    "pool_size": (50, False),
+    "crop_frames": (0, False),  # 0: whole IMAGE_SIZE-frame windows, as the original
+    "identity_start": (False, False),
+    "seed": (0, False),
+    "sample_every": (5, True),
+    "snapshot_every": (10, True),
+    "sample_clips": (3, True),
+    "eval_images": (16, True),
+    "devices": ("1", True),
+    "mixed_precision": ("none", False),
+    "xla": ("auto", True),
+    "time_budget": (None, True),  # seconds; None: train all --epochs
+    "checkpoint_every": (1, True),
+}
+# Named bundles of settings; a flag given on the command line overrides its preset's value.
+# "original": the 2020 project (whole 260x260 windows, 64 filters, 6 blocks, a generator
+# that draws a new image): 1.37 TFLOP per update. "fast": random 64-frame time crops (all
+# 257 bins), an identity-start generator (output = input + a correction that starts at zero,
+# so the words are kept from the first step) and 16 filters, the narrowest of the widths
+# timed on a 2-core CPU (README.md, "Training on a CPU"); it trained the shipped calm2anger.
+PRESETS: dict[str, dict[str, Any]] = {
+    "original": {},
+    "fast": {"crop_frames": 64, "identity_start": True, "filters": 16, "res_blocks": 6},
+}
+
+
+def preset_settings(preset: str) -> dict[str, Any]:
+    """Every training setting at its default, with `preset`'s values over them."""
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {tuple(PRESETS)}, got {preset!r}")
+    return {**{name: default for name, (default, _) in SETTINGS.items()}, **PRESETS[preset],
+            "preset": preset}
+
 
 DIRECTIONS = ("AtoB", "BtoA")  # A = source emotion (e.g. calm), B = target (e.g. angry)
 CONFIG_NAME = "config.json"

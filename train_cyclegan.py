@@ -64,50 +64,12 @@ import numpy as np
 from cli import UserError, arg_type, cli_main
 from corpus import (ALL_PAIRS, DATA_DIR, DEFAULT_PAIRS, DOMAINS, EMOTIONS, SPLITS, STFT_SETTINGS,
                     load_pair_npz, npz_key, parse_pair, parse_pair_name)
-from runs import (CHECKPOINT_NAME, CONFIG_NAME, DIRECTIONS, RESULTS_DIR, RUN_DIRS, RUN_FILES,
-                  TRAIN_PRECISIONS, generator_path, read_config)
+from runs import (CHECKPOINT_NAME, CONFIG_NAME, DIRECTIONS, PRESETS, RESULTS_DIR, RUN_DIRS,
+                  RUN_FILES, SETTINGS, TRAIN_PRECISIONS, generator_path, read_config)
 from spectro import IMAGE_SIZE
 
 SUPPORTED_BACKENDS = ("tensorflow", "jax")
 
-# Every training setting: (default, may differ when resuming). Defaults live here once; the
-# parser leaves unset flags at None so that --resume can take the stored run's values.
-SETTINGS: dict[str, tuple[Any, bool]] = {
-    "preset": ("original", False),
-    "data_dir": (str(DATA_DIR), True),
-    "epochs": (100, True),
-    "steps_per_epoch": (None, False),  # None: one pass over the larger domain
-    "batch_size": (1, False),
-    "res_blocks": (6, False),
-    "filters": (64, False),
-    "lr": (2e-4, False),
-    "lr_decay": (False, False),
-    "lambda_cycle": (10.0, False),
-    "lambda_identity": (5.0, False),
-    "pool_size": (50, False),
-    "crop_frames": (0, False),  # 0: whole IMAGE_SIZE-frame windows, as the original
-    "identity_start": (False, False),
-    "seed": (0, False),
-    "sample_every": (5, True),
-    "snapshot_every": (10, True),
-    "sample_clips": (3, True),
-    "eval_images": (16, True),
-    "devices": ("1", True),
-    "mixed_precision": ("none", False),
-    "xla": ("auto", True),
-    "time_budget": (None, True),  # seconds; None: train all --epochs
-    "checkpoint_every": (1, True),
-}
-# Named bundles of settings; a flag given on the command line overrides its preset's value.
-# "original": the 2020 project (whole 260x260 windows, 64 filters, 6 blocks, a generator
-# that draws a new image): 1.37 TFLOP per update. "fast": random 64-frame time crops (all
-# 257 bins), an identity-start generator (output = input + a correction that starts at zero,
-# so the words are kept from the first step) and 16 filters, the narrowest of the widths
-# timed on a 2-core CPU (README.md, "Training on a CPU"); it trained the shipped calm2anger.
-PRESETS: dict[str, dict[str, Any]] = {
-    "original": {},
-    "fast": {"crop_frames": 64, "identity_start": True, "filters": 16, "res_blocks": 6},
-}
 
 
 # --- Data ------------------------------------------------------------------------------------

@@ -48,7 +48,6 @@ from keras import layers  # noqa: E402 - after the quiet import above
 import models  # noqa: E402
 import runs  # noqa: E402
 import cyclegan as cg
-import train_cyclegan as tc
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "concatenating as the original, or ours (adding)")
     parser.add_argument("--skip-original", action="store_true",
                         help="measure only ours")
-    parser.add_argument("--presets", nargs="+", choices=tuple(tc.PRESETS), default=None,
+    parser.add_argument("--presets", nargs="+", choices=tuple(runs.PRESETS), default=None,
                         help="instead of the table above, time train_cyclegan.py's presets "
                              "(their crops, widths and blocks; batch 1) side by side: FLOP "
                              "and seconds per update, updates per hour, and the ratio to the "
@@ -196,44 +195,21 @@ def forward_flops(model: keras.Model) -> int:
 
 
 # --- Timing ----------------------------------------------------------------------------------
-class _StepClock(keras.callbacks.Callback):
-    def __init__(self) -> None:
-        super().__init__()
-        self.ends: list[float] = []
-
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        float(next(iter((logs or {"x": 0.0}).values())))  # wait for the step to finish
-        self.ends.append(time.perf_counter())
-
-
 def time_ours(images_A: np.ndarray, images_B: np.ndarray, *, batch: int, res_blocks: int,
               filters: int, steps: int, warmup: int, precision: str, xla: str,
               crop_frames: int = 0, identity_start: bool = False) -> tuple[float, int, int]:
     """Median seconds per fused step through fit(); also G and D forward FLOPs per training
     image (a `crop_frames`-wide crop when cropping)."""
-    shape = (*images_A.shape[1:], 1)
-    train_shape = (shape[0], crop_frames or shape[1], shape[2])
-    policy = keras.mixed_precision.dtype_policy()
-    keras.mixed_precision.set_dtype_policy(runs.PRECISION_POLICIES[precision])
-    try:
-        model = cg.build_cyclegan(shape, filters=filters, res_blocks=res_blocks,
-                                  crop_frames=crop_frames, identity_start=identity_start)
-        cg.compile_cyclegan(model, jit_compile=cg.resolve_jit(xla, replicas=1))
-        clock = _StepClock()
-        total = warmup + steps
-        stream = cg.UnpairedBatches(images_A, images_B, batch_size=batch, steps_per_epoch=total,
-                                    seed=0, crop_frames=crop_frames)
-        started = time.perf_counter()
-        model.fit(cg.backend_dataset(stream, batch_size=batch, image_shape=train_shape),
-                  epochs=1, steps_per_epoch=total, shuffle=False, verbose=0, callbacks=[clock])
-        ends = [started, *clock.ends]
-        durations = np.diff(ends)[warmup:]
-        # Counted on fixed-shape copies: a cropping model's width is left open.
-        flops = (forward_flops(models.build_generator(train_shape, filters=filters,
-                                                      res_blocks=res_blocks)),
-                 forward_flops(models.build_discriminator(train_shape, filters=filters)))
-    finally:
-        keras.mixed_precision.set_dtype_policy(policy)
+    settings = {**runs.preset_settings("original"), "batch_size": batch,
+                "res_blocks": res_blocks, "filters": filters, "mixed_precision": precision,
+                "xla": xla, "crop_frames": crop_frames, "identity_start": identity_start}
+    durations = cg.time_training_steps(images_A, images_B, settings=settings, steps=steps,
+                                       warmup=warmup)
+    # Counted on fixed-shape copies: a cropping model's width is left open.
+    train_shape = (images_A.shape[1], crop_frames or images_A.shape[2], 1)
+    flops = (forward_flops(models.build_generator(train_shape, filters=filters,
+                                                  res_blocks=res_blocks)),
+             forward_flops(models.build_discriminator(train_shape, filters=filters)))
     return float(statistics.median(durations)), *flops
 
 
@@ -318,7 +294,6 @@ def run(args: argparse.Namespace) -> int:
 def run_presets(args: argparse.Namespace, images_A: np.ndarray, images_B: np.ndarray, *,
                 device: str) -> int:
     """`--presets`: one row per train_cyclegan.py preset, batch 1, as it trains."""
-    defaults = {name: default for name, (default, _) in tc.SETTINGS.items()}
     print(f"backend {keras.backend.backend()} on {device}, {images_A.shape[1]}x"
           f"{images_A.shape[2]} windows, batch 1, XLA {args.xla}; median of {args.steps} "
           f"steps after {args.warmup} warm-up")
@@ -328,7 +303,7 @@ def run_presets(args: argparse.Namespace, images_A: np.ndarray, images_B: np.nda
     print(" | ".join("---" for _ in header))
     first = None
     for name in args.presets:
-        settings = {**defaults, **tc.PRESETS[name]}
+        settings = runs.preset_settings(name)
         seconds, g, d = time_ours(images_A, images_B, batch=1,
                                   res_blocks=settings["res_blocks"],
                                   filters=settings["filters"], steps=args.steps,

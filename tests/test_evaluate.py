@@ -593,6 +593,10 @@ def test_select_epoch_installs_the_winner(ravdess_tree, tmp_path, capsys):
     assert file_states(run) == before
     forced = ev.build_parser().parse_args([*argv, "--force"])
     assert ev.plan_selection(forced, "calm2anger", files) is not None
+    # Under a deadline (the GPU release) only the newest snapshots are scored.
+    bounded = ev.build_parser().parse_args([*argv, "--force", "--max-snapshots", "2"])
+    assert [s.epoch for s in ev.plan_selection(bounded, "calm2anger", files).snapshots] \
+        == [20, 30]
 
 
 def test_select_epoch_errors(ravdess_tree, tmp_path, capsys):

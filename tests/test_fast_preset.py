@@ -174,7 +174,7 @@ def test_the_preset_defaults_fill_what_no_flag_sets(data_dir, tmp_path):
     args = parser.parse_args(["--pair", "calm2anger", "--preset", "fast", "--out",
                               str(tmp_path)])
     settings = tc.resolve_settings(args, None)
-    for name, value in tc.PRESETS["fast"].items():
+    for name, value in runs.PRESETS["fast"].items():
         assert settings[name] == value, name
     original = tc.resolve_settings(parser.parse_args(["--pair", "calm2anger"]), None)
     assert original["crop_frames"] == 0 and original["identity_start"] is False

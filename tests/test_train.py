@@ -221,7 +221,7 @@ def test_one_epoch_cli_run_writes_every_artefact(interrupted_run):
     assert config["val_actors"] == [15, 16] and config["train_actors"] == [1, 2]
     assert config["heldout_split"] == "val"
     assert config["data"]["val_A"] == config["data"]["val_B"] == 3
-    assert set(tc.SETTINGS) <= set(config["training"])
+    assert set(runs.SETTINGS) <= set(config["training"])
     assert config["training"]["steps_per_epoch"] == 2
 
     for direction in runs.DIRECTIONS:
