@@ -730,19 +730,21 @@ def _build_parser() -> argparse.ArgumentParser:
                              "--download ravdess, where to extract it (default: none; "
                              "OUT/ravdess for --download ravdess)")
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--pair", type=arg_type(parse_pair_name), choices=ALL_PAIRS, metavar="SRC2DST",
+    which.add_argument("--pair", type=arg_type(parse_pair_name), choices=ALL_PAIRS,
+                       metavar="SRC2DST",
                        help="emotion pair to build, any two of the emotions below, e.g. "
                             "calm2anger, sad2happy (default: calm2anger)")
     which.add_argument("--all", action="store_true",
                        help=f"build the original's seven pairs: {', '.join(DEFAULT_PAIRS)} "
                             "(default: off)")
     parser.add_argument("--out", type=Path, default=DATA_DIR, metavar="DIR",
-                        help="folder for <pair>.npz (default: data)")
+                        help=f"folder for <pair>.npz (default: {DATA_DIR})")
     parser.add_argument("--test-actors", type=arg_type(parse_actors), default=DEFAULT_TEST_ACTORS,
                         metavar="LIST",
                         help="comma-separated actors held out for the test split (default: "
                              f"{','.join(map(str, DEFAULT_TEST_ACTORS))})")
-    parser.add_argument("--val-actors", type=arg_type(parse_optional_actors), default=DEFAULT_VAL_ACTORS,
+    parser.add_argument("--val-actors", type=arg_type(parse_optional_actors),
+                        default=DEFAULT_VAL_ACTORS,
                         metavar="LIST",
                         help="comma-separated actors held out for the validation split, on "
                              "which epochs are chosen; must not overlap --test-actors; 'none' "

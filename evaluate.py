@@ -493,13 +493,13 @@ def build_parser() -> argparse.ArgumentParser:
                             "--baselines-only) every other pair trained under --models; pairs "
                             "without a model get baseline rows only (default: off)")
     parser.add_argument("--models", type=Path, default=RESULTS_DIR, metavar="DIR",
-                        help="folder of trained run folders <pair>/ (default: results)")
+                        help=f"folder of trained run folders <pair>/ (default: {RESULTS_DIR})")
     parser.add_argument("--ravdess", type=Path, default=None, metavar="DIR",
                         help="RAVDESS folder holding Actor_01 ... (default: data/ravdess if "
                              "present, else ../shared/data/ravdess)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, metavar="DIR",
                         help="where metrics.json, metrics.md and the feature cache (.cache/) go "
-                             "(with --select-epoch: only the cache) (default: results)")
+                             f"(with --select-epoch: only the cache) (default: {RESULTS_DIR})")
     parser.add_argument("--baselines-only", action="store_true",
                         help="score only the systems that need no model (default: off; with "
                              "--pair a missing model is an error)")

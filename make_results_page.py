@@ -209,9 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--metrics", type=Path, default=None, metavar="FILE",
                         help="metrics.json written by evaluate.py (default: OUT/metrics.json)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, metavar="DIR",
-                        help="folder of the page: README.md and samples/ (default: results)")
+                        help=f"folder of the page: README.md and samples/ (default: {RESULTS_DIR})")
     parser.add_argument("--models", type=Path, default=RESULTS_DIR, metavar="DIR",
-                        help="folder of trained run folders <pair>/ (default: results)")
+                        help=f"folder of trained run folders <pair>/ (default: {RESULTS_DIR})")
     parser.add_argument("--ravdess", type=Path, default=None, metavar="DIR",
                         help="RAVDESS folder, needed only when a model is trained (default: "
                              "data/ravdess if present, else ../shared/data/ravdess)")

@@ -237,6 +237,12 @@ class _OneLineErrorParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def _preset_text(name: str) -> str:
+    """'fast: crop_frames=64, ...' for --help."""
+    values = ", ".join(f"{key}={value}" for key, value in PRESETS[name].items())
+    return f"{name}: {values or 'the defaults below'}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser (unset flags stay None; see SETTINGS for the defaults)."""
     d = {name: default for name, (default, _) in SETTINGS.items()}
@@ -255,13 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "the cost per update; hours on a laptop CPU), 'original' is the "
                              "2020 project's (days on a CPU); flags given with it override its "
                              "values (default: original; "
-                             + "; ".join(f"{name}: {', '.join(f'{k}={v}' for k, v in values.items()) or 'the defaults below'}"
-                                         for name, values in PRESETS.items()) + ")")
+                             + "; ".join(_preset_text(name) for name in PRESETS) + ")")
     parser.add_argument("--data-dir", type=Path, default=None,
-                        help=f"folder holding <pair>.npz from data_prep.py (default: {d['data_dir']})")
+                        help="folder holding <pair>.npz from data_prep.py (default: "
+                             f"{d['data_dir']})")
     parser.add_argument("--out", type=Path, default=None,
                         help="run folder for models, checkpoint, logs, samples and snapshots "
-                             "(default: results/<pair>)")
+                             f"(default: {RESULTS_DIR}/<pair>)")
     parser.add_argument("--epochs", type=int, default=None,
                         help=f"total epochs to train (default: {d['epochs']}); with --resume, "
                              "a larger number trains on")
