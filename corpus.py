@@ -121,10 +121,11 @@ def save_pair_npz(path: str | os.PathLike, *, pair: str,
                 actors = {**actors, (split, domain): []}
             stack = np.asarray(images[split, domain], dtype=np.float32)
             if stack.ndim != 3 or stack.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
-                raise ValueError(f"{split}_{domain}: expected (N, {IMAGE_SIZE}, {IMAGE_SIZE}), "
-                                 f"got {stack.shape}")
+                raise ValueError(f"{npz_key(split, domain)}: expected (N, {IMAGE_SIZE}, "
+                                 f"{IMAGE_SIZE}), got {stack.shape}")
             if len(files[split, domain]) != len(stack) or len(actors[split, domain]) != len(stack):
-                raise ValueError(f"{split}_{domain}: files/actors do not match {len(stack)} images")
+                raise ValueError(f"{npz_key(split, domain)}: files/actors do not match "
+                                 f"{len(stack)} images")
             arrays[npz_key(split, domain)] = np.clip(stack, -1.0, 1.0).astype(np.float16)
             arrays[npz_key(split, domain, "files")] = np.array(files[split, domain], dtype=str)
             arrays[npz_key(split, domain, "actors")] = np.array(actors[split, domain],
