@@ -43,7 +43,6 @@ SNAPSHOT_DTYPE = "float16"  # half-size files; outputs move by a few 1e-3 at mos
 BETA_1 = 0.5  # Adam beta1 of the original (and of the CycleGAN paper)
 SAMPLE_GRIFFIN_LIM_ITERS = 32
 SAMPLE_PEAK = 0.9  # sample audio is peak-normalised: the npz keeps no absolute level
-# --mixed-precision choice -> Keras dtype policy
 
 
 # --- Data ------------------------------------------------------------------------------------

@@ -71,7 +71,6 @@ from spectro import IMAGE_SIZE
 SUPPORTED_BACKENDS = ("tensorflow", "jax")
 
 
-
 # --- Data ------------------------------------------------------------------------------------
 def load_training_data(path: str | os.PathLike, pair: str) -> dict[str, Any]:
     """Load `<data_dir>/<pair>.npz` through corpus.load_pair_npz and check it is that pair.
@@ -250,15 +249,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="train_cyclegan.py", description=__doc__.split("\n\n")[0],
         epilog="Usage examples:" + __doc__.split("Usage examples:", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pair", required=True, type=arg_type(parse_pair_name), choices=ALL_PAIRS,
-                        metavar="SRC2DST",
+    parser.add_argument("--pair", required=True, type=arg_type(parse_pair_name),
+                        choices=ALL_PAIRS, metavar="SRC2DST",
                         help="emotion pair to learn (A = source, B = target), any two of "
                              f"{', '.join(EMOTIONS)}, e.g. "
                              f"{', '.join(DEFAULT_PAIRS[:3])} (required)")
     parser.add_argument("--preset", choices=tuple(PRESETS), default=None,
                         help="bundle of settings: 'fast' trains on random 64-frame crops with "
-                             "an identity-start generator and narrower networks (about 1/20 of "
-                             "the cost per update; hours on a laptop CPU), 'original' is the "
+                             "an identity-start generator and narrower networks (1/63 of the "
+                             "FLOP and 1/29 of the time per update on a 2-core CPU; hours, not "
+                             "days), 'original' is the "
                              "2020 project's (days on a CPU); flags given with it override its "
                              "values (default: original; "
                              + "; ".join(_preset_text(name) for name in PRESETS) + ")")

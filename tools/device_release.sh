@@ -169,7 +169,9 @@ for pair in "${pairs[@]}"; do
         fi
         started=$(date +%s)
         # --time-budget ends training; the hard limit only catches an epoch that overruns.
-        timeout --kill-after=10 $(( $(left) - SELECT_SECONDS - EXPORT_SECONDS )) \
+        hard_limit=$(( $(left) - SELECT_SECONDS - EXPORT_SECONDS ))
+        [ "$hard_limit" -gt 0 ] || hard_limit=1  # `timeout 0` would mean no limit at all
+        timeout --kill-after=10 "$hard_limit" \
             "$PYTHON" train_cyclegan.py --pair "$pair" --data-dir "$WORK/data" \
                 --out "$WORK/runs/$pair" --preset "$PRESET" --epochs "$EPOCHS" \
                 --batch-size "$BATCH" --mixed-precision "$PRECISION" \
@@ -189,6 +191,7 @@ say "3/3 choosing epochs on the validation actors (at most $MAX_SNAPSHOTS snapsh
 limit=()
 [ -n "$EVAL_LIMIT" ] && limit=(--limit "$EVAL_LIMIT")
 select_seconds=$(( $(left) - EXPORT_SECONDS ))
+[ "$select_seconds" -gt 0 ] || select_seconds=1
 for pair in "${pairs[@]}"; do
     (
         snapshots=$(ls -d "$WORK/runs/$pair"/snapshots/epoch_* 2>/dev/null | wc -l)

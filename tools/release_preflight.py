@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cli import UserError, atomic_output, cli_main, positive_int  # noqa: E402
-from runs import PRESETS, SETTINGS, TRAIN_PRECISIONS  # noqa: E402
+from runs import PRESETS, TRAIN_PRECISIONS, preset_settings  # noqa: E402
 
 # (distribution, module) of every package the release imports; the small pure-Python ones are
 # those a bare machine may lack (tools/fetch_wheels.sh carries them).
@@ -94,8 +94,7 @@ def time_preset(preset: str, *, batch: int, steps: int, precision: str) -> list[
     import cyclegan
     from spectro import IMAGE_SIZE
 
-    settings = {name: default for name, (default, _) in SETTINGS.items()}
-    settings.update(PRESETS[preset], batch_size=batch, mixed_precision=precision)
+    settings = {**preset_settings(preset), "batch_size": batch, "mixed_precision": precision}
     rng = np.random.default_rng(0)
     images = [rng.uniform(-1, 1, (max(2 * batch, 8), IMAGE_SIZE, IMAGE_SIZE)).astype(np.float16)
               for _ in "AB"]
