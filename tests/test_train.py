@@ -571,7 +571,7 @@ _TF_TWO_DEVICE_SCRIPT = """
     common = ["--pair", "calm2anger", "--data-dir", data_dir, "--epochs", "2",
               "--steps-per-epoch", "1", "--batch-size", "2", "--filters", "4",
               "--res-blocks", "1", "--pool-size", "8", "--eval-images", "2",
-              "--sample-clips", "0", "--quiet"]
+              "--sample-clips", "0", "--xla", "off", "--quiet"]
     codes = [tc.main([*common, "--out", work + "/one", "--devices", "1"]),
              tc.main([*common, "--out", work + "/two", "--devices", "all"])]
     print("CODES", codes)
