@@ -270,8 +270,9 @@ SELECTION_MARGIN_DB = 1.0  # the guard: at most this much worse MCD than zero ef
 SELECTION_VERSION = 1
 SELECTION_RULE = ("highest judged-target share on the validation actors among the epochs whose "
                   "MCD to the real target is at most {margin:g} dB above the zero-effort "
-                  "(unconverted) MCD on the same clips; ties -> lower MCD, then the earlier "
-                  "epoch; if no epoch passes that guard, the highest share anyway")
+                  "(unconverted) MCD on the same clips; ties -> the higher target-over-source "
+                  "share, then the lower MCD, then the earlier epoch; if no epoch passes that "
+                  "guard, the highest share anyway")
 
 
 def epoch_dir(run_dir: str | os.PathLike, folder: str, epoch: int) -> Path:
@@ -309,8 +310,9 @@ def choose_epoch(rows: Sequence[dict[str, Any]], zero_effort_mcd: float, *,
     """Apply the selection rule (SELECTION_RULE) to per-epoch validation figures.
 
     Args:
-        rows: one dict per epoch with "epoch" (int), "judged_target" (share in [0, 1]) and
-            "mcd_to_target" (mean dB over the validation clips).
+        rows: one dict per epoch with "epoch" (int), "judged_target" and
+            "target_over_source" (shares in [0, 1]) and "mcd_to_target" (mean dB over the
+            validation clips).
         zero_effort_mcd: mean MCD (dB) of the unconverted source clips to the same targets.
         margin_db: how much worse than zero effort an epoch's MCD may be and still count.
     Returns:
@@ -322,8 +324,12 @@ def choose_epoch(rows: Sequence[dict[str, Any]], zero_effort_mcd: float, *,
         raise ValueError("choose_epoch needs at least one epoch's figures")
     limit = float(zero_effort_mcd) + float(margin_db)
     passing = [row for row in rows if row["mcd_to_target"] <= limit]
+    # With 16 validation clips the judged share moves in steps of 1/16 and is often 0 for
+    # every epoch of a hard pair; target-over-source, from the same classifier, still ranks
+    # them before MCD (which favours the epoch that changed the input least) does.
     best = min(passing or rows,
-               key=lambda row: (-row["judged_target"], row["mcd_to_target"], row["epoch"]))
+               key=lambda row: (-row["judged_target"], -row["target_over_source"],
+                                row["mcd_to_target"], row["epoch"]))
     return {"epoch": int(best["epoch"]), "guard_held": bool(passing), "mcd_limit_db": limit,
             "passing": [int(row["epoch"]) for row in passing]}
 

@@ -443,9 +443,11 @@ def test_cli_errors(ravdess_tree, tmp_path, capsys):
 
 
 # --- Epoch selection ------------------------------------------------------------------------
-def selection_rows(*figures: tuple[int, float, float]) -> list[dict]:
-    return [{"epoch": e, "judged_target": share, "mcd_to_target": mcd}
-            for e, share, mcd in figures]
+def selection_rows(*figures: tuple) -> list[dict]:
+    """(epoch, judged share, MCD[, target-over-source share, 0 when left out])."""
+    return [{"epoch": e, "judged_target": share, "mcd_to_target": mcd,
+             "target_over_source": rest[0] if rest else 0.0}
+            for e, share, mcd, *rest in figures]
 
 
 def test_choose_epoch_guard_and_tie_breaks():
@@ -460,6 +462,10 @@ def test_choose_epoch_guard_and_tie_breaks():
     # Equal share and MCD: the earlier epoch, whatever the order of the rows.
     tied = selection_rows((70, 0.6, 8.0), (60, 0.6, 8.0), (80, 0.2, 1.0))
     assert runs.choose_epoch(tied, 8.0)["epoch"] == 60
+    # Equal judged share (none judged the target): the higher target-over-source share wins
+    # before MCD does.
+    unjudged = selection_rows((10, 0.0, 7.0, 0.25), (20, 0.0, 8.5, 0.75), (30, 0.0, 8.0, 0.5))
+    assert runs.choose_epoch(unjudged, 8.0)["epoch"] == 20
     # No epoch within the guard: the best share anyway, and the record says so.
     fallback = runs.choose_epoch(rows, 5.0)
     assert fallback["epoch"] == 20 and not fallback["guard_held"] and fallback["passing"] == []
