@@ -179,7 +179,8 @@ def selection_verdict(selection: dict[str, Any]) -> str:
     """One line: the pair, the chosen epoch and its validation figures, whether the guard held."""
     chosen = next(row for row in selection["epochs"] if row["epoch"] == selection["chosen_epoch"])
     target = selection["target"]
-    figures = (f"judged {target} {_percent(chosen['judged_target'])}, MCD to target "
+    figures = (f"judged {target} {_percent(chosen['judged_target'])}, {target} over "
+               f"{selection['source']} {_percent(chosen['target_over_source'])}, MCD to target "
                f"{chosen['mcd_to_target']:.2f} dB")
     guard = (f"at most {selection['mcd_limit_db']:.2f} dB = zero effort "
              f"{selection['zero_effort_mcd_db']:.2f} + {selection['rule']['margin_db']:.1f} dB")
