@@ -272,9 +272,12 @@ def test_resume_after_an_interrupted_epoch_matches_an_uninterrupted_run(
     straight_rows = _csv_rows(tmp_path / "straight" / runs.LOG_NAME)
     cut_rows = _csv_rows(cut / runs.LOG_NAME)
     assert [row["epoch"] for row in cut_rows] == ["1", "2"]
+    # Same weights, optimizer state, pool and data order: equal up to float32 summation order
+    # in the multithreaded convolutions, which Adam turns into tiny steps (2e-5 relative seen
+    # in g_loss in one CI run). A lost optimizer state or pool moves the losses far more.
     for column in ("g_loss", "d_loss", "cycle_l1", "val_cycle_l1"):
         assert [float(r[column]) for r in cut_rows] == pytest.approx(
-            [float(r[column]) for r in straight_rows], rel=1e-5), column
+            [float(r[column]) for r in straight_rows], rel=1e-4), column
     image = np.random.default_rng(0).uniform(-1, 1, (1, IMAGE_SIZE, IMAGE_SIZE, 1))
     for direction in runs.DIRECTIONS:
         outputs = [np.asarray(models.load_generator(tmp_path / run, direction)(image))
