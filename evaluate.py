@@ -53,11 +53,12 @@ way on the run's validation actors (config.json val_actors), with the classifier
 actors in neither the validation nor the test set. The winner is the highest judged-target
 share among the epochs whose MCD to the real target is at most 1 dB above the zero-effort
 (unconverted) MCD on the same clips -- a guard against noise the classifier happens to call
-angry; ties go to the higher target-over-source share, then the lower MCD; when no epoch passes the guard the highest share wins anyway,
-and both stdout and selection.json say so. The figures go to <models>/<pair>/selection.json and
-selection.md, and the winner is installed as the pair's model: its snapshot's generator file
-copied over <models>/<pair>/generator_AtoB.weights.h5 and config.json rewritten with "epoch"
-and "selected_on". The run folder's generator is replaced only when a snapshot holds the same
+angry; ties go to the higher target-over-source share, then the lower MCD; when no epoch
+passes the guard the highest share wins anyway, and both stdout and selection.json say so.
+The figures go to <models>/<pair>/selection.json and selection.md, and the winner is
+installed as the pair's model: its snapshot's generator file copied over
+<models>/<pair>/generator_AtoB.weights.h5 and config.json rewritten with "epoch" and
+"selected_on". The run folder's generator is replaced only when a snapshot holds the same
 weights (the trainer snapshots the last epoch), unless --force. The test actors are left for
 the final report: run `python evaluate.py --all` afterwards.
 
