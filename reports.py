@@ -226,3 +226,47 @@ def selection_table(selection: dict[str, Any], *, verdict: bool = True) -> str:
     if verdict:
         lines += ["", selection_verdict(selection) + "."]
     return "\n".join(lines)
+
+
+def ablation_table(arms: Sequence[dict[str, Any]]) -> str:
+    """Markdown of an equal-wall-time ablation on the validation actors.
+
+    Args:
+        arms: one dict per trained variant, in table order: `label` (what differs), `updates`
+            and `seconds` (training updates and logged training seconds) and `selection` (its
+            selection.json record; its last scored epoch is the arm's row). The zero-effort
+            and real-target rows come from the first arm's selection; every arm must have been
+            scored on the same pair and validation actors.
+    """
+    if not arms:
+        raise ValueError("ablation_table needs at least one arm")
+    first = arms[0]["selection"]
+    for arm in arms[1:]:
+        other = arm["selection"]
+        if (other["pair"], other["val_actors"]) != (first["pair"], first["val_actors"]):
+            raise ValueError(f"arm {arm['label']!r} was scored on {other['pair']} validation "
+                             f"actors {actor_list(other['val_actors'])}, not {first['pair']} actors "
+                             f"{actor_list(first['val_actors'])}")
+    source, target = first["source"], first["target"]
+    lines = [f"| training | updates | seconds | judged {target} | {target} over {source} "
+             "| MCD to target (dB) | MCD to source (dB) | F0 mean (Hz) | voiced "
+             "| word error (open) | envelope corr. |",
+             "|" + "---|" * 11]
+
+    def line(label: str, updates: str, seconds: str, row: dict[str, Any]) -> str:
+        return "| " + " | ".join([
+            label, updates, seconds, _percent(row["judged_target"]),
+            _percent(row["target_over_source"]),
+            _number(row["mcd_to_target"], 2, row["mcd_to_target_std"]),
+            _number(row["mcd_to_source"], 2, row["mcd_to_source_std"]),
+            _number(row["f0_mean_hz"]), _percent(row["voiced_fraction"]),
+            _number(row.get("word_error_rate"), 2),
+            _number(row.get("envelope_correlation"), 2)]) + " |"
+
+    lines.append(line(f"none: {source} (zero effort)", "0", "0", first["reference"]["source"]))
+    for arm in arms:
+        last = max(arm["selection"]["epochs"], key=lambda row: row["epoch"])
+        lines.append(line(f"{arm['label']} (epoch {last['epoch']})", f"{arm['updates']:,}",
+                          f"{arm['seconds']:,.0f}", last))
+    lines.append(line(f"{target} (real)", "", "", first["reference"]["target"]))
+    return "\n".join(lines)

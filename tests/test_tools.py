@@ -82,3 +82,59 @@ def test_the_shipped_example_clip_is_calm_ravdess_speech_with_attribution():
     notes = (REPO / "examples" / "README.md").read_text()
     for needed in ("03-01-02-01-01-01-19", "Livingstone", "CC BY-NC-SA 4.0"):
         assert needed in notes
+
+
+ablation_spec = importlib.util.spec_from_file_location("ablation", REPO / "tools" / "ablation.py")
+ablation = importlib.util.module_from_spec(ablation_spec)
+ablation_spec.loader.exec_module(ablation)
+
+
+def _scored_row(judged: float, mcd_to_source: float) -> dict:
+    return {"judged_target": judged, "target_over_source": 0.5, "mcd_to_target": 7.0,
+            "mcd_to_target_std": 0.5, "mcd_to_source": mcd_to_source, "mcd_to_source_std": 0.1,
+            "f0_mean_hz": 180.0, "voiced_fraction": 0.6, "word_error_rate": 0.4,
+            "envelope_correlation": 0.9}
+
+
+def _selection(epochs: dict[int, float], val_actors=(15, 16)) -> dict:
+    return {"pair": "calm2anger", "source": "calm", "target": "angry",
+            "val_actors": list(val_actors), "n_clips": 16,
+            "classifier": {"train_actors": list(range(1, 15))},
+            "reference": {"source": _scored_row(0.0, 0.0), "target": _scored_row(0.75, 6.0)},
+            "epochs": [{"epoch": epoch, **_scored_row(judged, 1.0)}
+                       for epoch, judged in epochs.items()]}
+
+
+def test_ablation_table_has_one_row_per_arm_from_its_last_epoch():
+    from reports import ablation_table
+
+    arms = [{"label": "original settings", "updates": 70, "seconds": 1234.4,
+             "selection": _selection({1: 0.5})},
+            {"label": "fast preset", "updates": 2034, "seconds": 1201.0,
+             # the last epoch is the arm's row, not the best one
+             "selection": _selection({18: 0.25, 9: 0.8})}]
+    lines = ablation_table(arms).splitlines()
+    assert lines[0].startswith("| training | updates | seconds | judged angry | angry over calm")
+    assert len(lines) == 2 + 1 + len(arms) + 1  # header, rule, zero effort, arms, real target
+    assert lines[2].startswith("| none: calm (zero effort) | 0 | 0 | 0% |")
+    assert lines[3].startswith("| original settings (epoch 1) | 70 | 1,234 | 50% | 50% |")
+    assert lines[4].startswith("| fast preset (epoch 18) | 2,034 | 1,201 | 25% |")
+    assert lines[5].startswith("| angry (real) |  |  | 75% |")
+    with pytest.raises(ValueError, match="validation"):
+        ablation_table([arms[0], {**arms[1], "selection": _selection({1: 0.5}, (3, 4))}])
+
+
+def test_ablation_reads_updates_and_seconds_from_the_run(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text('{"epoch": 3, "training": {"steps_per_epoch": 20}}')
+    (run / "log.csv").write_text("epoch,g_loss,seconds\n1,1.0,80.5\n2,0.9,81.0\n3,0.8,79.5\n")
+    assert ablation.training_record(run) == (60, 241.0)
+
+
+def test_ablation_without_training_data_is_a_one_line_usage_error(tmp_path, capsys):
+    code = ablation.main(["--pair", "calm2neutral", "--budget", "10", "--out", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: data/calm2neutral.npz not found") and "data_prep.py" in err
+    assert not any(tmp_path.iterdir())  # nothing trained, nothing written
