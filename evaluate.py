@@ -53,8 +53,10 @@ way on the run's validation actors (config.json val_actors), with the classifier
 actors in neither the validation nor the test set. The winner is the highest judged-target
 share among the epochs whose MCD to the real target is at most 1 dB above the zero-effort
 (unconverted) MCD on the same clips -- a guard against noise the classifier happens to call
-angry; ties go to the higher target-over-source share, then the lower MCD; when no epoch
-passes the guard the highest share wins anyway, and both stdout and selection.json say so.
+angry -- and, when a speech recogniser is installed, whose open-vocabulary word error rate
+is at most 0.15 above the unconverted clips' (a guard against losing the words); ties go to
+the higher target-over-source share, then the lower MCD; when no epoch passes the guards the
+highest share wins anyway, and both stdout and selection.json say so.
 The figures go to <models>/<pair>/selection.json and selection.md, and the winner is
 installed as the pair's model: its snapshot's generator file copied over
 <models>/<pair>/generator_AtoB.weights.h5 and config.json rewritten with "epoch" and
@@ -97,8 +99,8 @@ from reports import (FROM_SOURCE, METRICS_VERSION, SYSTEMS, actor_list, check_ge
                      metrics_markdown, pair_table, read_metrics, selection_table,
                      selection_verdict, write_generated, write_metrics)
 from runs import (CONFIG_NAME, RESULTS_DIR, SELECTION_JSON, SELECTION_MARGIN_DB, SELECTION_MD,
-                  SELECTION_RULE, SELECTION_VERSION, SNAPSHOTS_DIR, Snapshot, check_config,
-                  choose_epoch, find_generator, find_snapshots, generator_path, install_snapshot,
+                  SELECTION_RULE, SELECTION_VERSION, SELECTION_WER_MARGIN, SNAPSHOTS_DIR,
+                  Snapshot, check_config, choose_epoch, find_generator, find_snapshots, generator_path, install_snapshot,
                   read_config, read_selection, same_weights, trained_pairs)
 from spectro import GRIFFIN_LIM_ITERS, IMAGE_SIZE, PHASES, load_audio, round_trip
 
@@ -414,7 +416,8 @@ def plan_selection(args: argparse.Namespace, pair: str, files: Sequence[RavdessF
 
 
 def select_epoch(evaluator: Evaluator, plan: SelectionPlan, *,
-                 margin_db: float = SELECTION_MARGIN_DB) -> dict[str, Any]:
+                 margin_db: float = SELECTION_MARGIN_DB,
+                 wer_margin: float = SELECTION_WER_MARGIN) -> dict[str, Any]:
     """Score every snapshot of a run on its validation actors and apply `choose_epoch`.
 
     The real clips (source = zero effort, target) are scored once, then each snapshot's
@@ -447,7 +450,9 @@ def select_epoch(evaluator: Evaluator, plan: SelectionPlan, *,
         rows.append({"epoch": snapshot.epoch,
                      "snapshot": snapshot.path.relative_to(plan.run_dir).as_posix(),
                      **entry["systems"]["converted"]})
-    choice = choose_epoch(rows, zero_effort, margin_db=margin_db)
+    zero_effort_wer = reference["systems"]["source"].get("word_error_rate")
+    choice = choose_epoch(rows, zero_effort, margin_db=margin_db, zero_effort_wer=zero_effort_wer,
+                          wer_margin=wer_margin)
     for row in rows:
         row["passes_guard"] = row["epoch"] in choice["passing"]
         row["chosen"] = row["epoch"] == choice["epoch"]
@@ -455,8 +460,10 @@ def select_epoch(evaluator: Evaluator, plan: SelectionPlan, *,
         "version": SELECTION_VERSION, "pair": reference["pair"],
         "source": reference["source"], "target": reference["target"],
         "val_actors": list(plan.val_actors), "test_actors": list(plan.test_actors),
-        "rule": {"text": SELECTION_RULE.format(margin=margin_db), "margin_db": margin_db},
+        "rule": {"text": SELECTION_RULE.format(margin=margin_db, wer_margin=wer_margin),
+                 "margin_db": margin_db, "wer_margin": wer_margin},
         "zero_effort_mcd_db": zero_effort, "mcd_limit_db": choice["mcd_limit_db"],
+        "zero_effort_wer": zero_effort_wer, "wer_limit": choice["wer_limit"],
         "chosen_epoch": choice["epoch"], "guard_held": choice["guard_held"],
         "n_clips": reference["n_clips"],
         "reference": {name: reference["systems"][name] for name in ("source", "target")},

@@ -184,12 +184,16 @@ def selection_verdict(selection: dict[str, Any]) -> str:
                f"{chosen['mcd_to_target']:.2f} dB")
     guard = (f"at most {selection['mcd_limit_db']:.2f} dB = zero effort "
              f"{selection['zero_effort_mcd_db']:.2f} + {selection['rule']['margin_db']:.1f} dB")
+    if selection.get("wer_limit") is not None:  # selections made with a speech recogniser
+        guard += (f"; open word error at most {selection['wer_limit']:.2f} = zero effort "
+                  f"{selection['zero_effort_wer']:.2f} + {selection['rule']['wer_margin']:.2f}")
     count = f"{len(selection['epochs'])} snapshot(s)"
     where = f"validation actors {actor_list(selection['val_actors'])}"
+    guards = "MCD guard" if selection.get("wer_limit") is None else "guards"
     if selection["guard_held"]:
         return (f"{selection['pair']}: epoch {selection['chosen_epoch']} of {count} chosen on "
-                f"{where}: {figures} (MCD guard: {guard})")
-    return (f"{selection['pair']}: none of {count} within the MCD guard ({guard}) on {where}; "
+                f"{where}: {figures} ({guards}: {guard})")
+    return (f"{selection['pair']}: none of {count} within the {guards} ({guard}) on {where}; "
             f"epoch {selection['chosen_epoch']} picked by judged-{target} share anyway: "
             f"{figures}")
 
@@ -207,15 +211,17 @@ def selection_table(selection: dict[str, Any], *, verdict: bool = True) -> str:
              f"validation nor test): {_percent(classifier.get('accuracy'))} right on the "
              "validation actors' real clips.", "",
              f"| epoch | judged {target} | {target} over {source} | MCD to target (dB) "
-             "| MCD to source (dB) | sentence recognised | within guard | chosen |",
-             "|" + "---|" * 8]
+             "| MCD to source (dB) | sentence recognised | word error (open) | within guard "
+             "| chosen |",
+             "|" + "---|" * 9]
 
     def line(label: str, row: dict[str, Any], guard: str, chosen: str) -> str:
         return "| " + " | ".join([
             label, _percent(row["judged_target"]), _percent(row["target_over_source"]),
             _number(row["mcd_to_target"], 2, row["mcd_to_target_std"]),
             _number(row["mcd_to_source"], 2, row["mcd_to_source_std"]),
-            _percent(row["recognised"]), guard, chosen]) + " |"
+            _percent(row["recognised"]), _number(row.get("word_error_rate"), 2), guard,
+            chosen]) + " |"
 
     lines.append(line(f"{source} (zero effort)", selection["reference"]["source"], "", ""))
     for row in selection["epochs"]:

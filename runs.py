@@ -268,11 +268,17 @@ def find_generator(models_root: str | os.PathLike, source: str, target: str
 SNAPSHOT_NAME = re.compile(r"epoch_(\d+)")
 SELECTION_MARGIN_DB = 1.0  # the guard: at most this much worse MCD than zero effort
 SELECTION_VERSION = 1
+# The word-error guard: the ship bar allows 0.15 more open-vocabulary word error than the
+# vocoder-only clips; the unconverted clips' error is lower than the vocoder's, so guarding
+# against them with the same margin is at least as strict. Skipped without a recogniser.
+SELECTION_WER_MARGIN = 0.15
 SELECTION_RULE = ("highest judged-target share on the validation actors among the epochs whose "
                   "MCD to the real target is at most {margin:g} dB above the zero-effort "
-                  "(unconverted) MCD on the same clips; ties -> the higher target-over-source "
-                  "share, then the lower MCD, then the earlier epoch; if no epoch passes that "
-                  "guard, the highest share anyway")
+                  "(unconverted) MCD on the same clips and whose open-vocabulary word error "
+                  "rate is at most {wer_margin:g} above the zero-effort clips' (when a speech "
+                  "recogniser is installed); ties -> the higher target-over-source share, then "
+                  "the lower MCD, then the earlier epoch; if no epoch passes those guards, the "
+                  "highest share anyway")
 
 
 def epoch_dir(run_dir: str | os.PathLike, folder: str, epoch: int) -> Path:
@@ -306,24 +312,38 @@ def find_snapshots(run_dir: str | os.PathLike) -> list[Snapshot]:
 
 
 def choose_epoch(rows: Sequence[dict[str, Any]], zero_effort_mcd: float, *,
-                 margin_db: float = SELECTION_MARGIN_DB) -> dict[str, Any]:
+                 margin_db: float = SELECTION_MARGIN_DB, zero_effort_wer: float | None = None,
+                 wer_margin: float = SELECTION_WER_MARGIN) -> dict[str, Any]:
     """Apply the selection rule (SELECTION_RULE) to per-epoch validation figures.
 
     Args:
         rows: one dict per epoch with "epoch" (int), "judged_target" and
             "target_over_source" (shares in [0, 1]) and "mcd_to_target" (mean dB over the
-            validation clips).
+            validation clips); with `zero_effort_wer` also "word_error_rate" (mean open-
+            vocabulary word error rate, None where it was not measured).
         zero_effort_mcd: mean MCD (dB) of the unconverted source clips to the same targets.
         margin_db: how much worse than zero effort an epoch's MCD may be and still count.
+        zero_effort_wer: mean word error rate of the unconverted source clips; None: no
+            word-error guard (no recogniser).
+        wer_margin: how much more word error than zero effort an epoch may have and count.
     Returns:
-        {"epoch": the winner, "guard_held": whether any epoch passed the guard (False: the
+        {"epoch": the winner, "guard_held": whether any epoch passed the guards (False: the
         winner was picked by share among all epochs), "mcd_limit_db": zero effort + margin,
-        "passing": the epochs within the guard, in the order given}.
+        "wer_limit": zero-effort word error + wer_margin (None without `zero_effort_wer`),
+        "passing": the epochs within the guards, in the order given}.
     """
     if not rows:
         raise ValueError("choose_epoch needs at least one epoch's figures")
     limit = float(zero_effort_mcd) + float(margin_db)
-    passing = [row for row in rows if row["mcd_to_target"] <= limit]
+    wer_limit = None if zero_effort_wer is None else float(zero_effort_wer) + float(wer_margin)
+
+    def within_guards(row: dict[str, Any]) -> bool:
+        if row["mcd_to_target"] > limit:
+            return False
+        wer = row.get("word_error_rate")
+        return wer_limit is None or (wer is not None and wer <= wer_limit)
+
+    passing = [row for row in rows if within_guards(row)]
     # With 16 validation clips the judged share moves in steps of 1/16 and is often 0 for
     # every epoch of a hard pair; target-over-source, from the same classifier, still ranks
     # them before MCD (which favours the epoch that changed the input least) does.
@@ -331,7 +351,7 @@ def choose_epoch(rows: Sequence[dict[str, Any]], zero_effort_mcd: float, *,
                key=lambda row: (-row["judged_target"], -row["target_over_source"],
                                 row["mcd_to_target"], row["epoch"]))
     return {"epoch": int(best["epoch"]), "guard_held": bool(passing), "mcd_limit_db": limit,
-            "passing": [int(row["epoch"]) for row in passing]}
+            "wer_limit": wer_limit, "passing": [int(row["epoch"]) for row in passing]}
 
 
 def _weight_arrays(path: Path) -> dict[str, np.ndarray]:

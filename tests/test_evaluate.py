@@ -456,7 +456,7 @@ def test_choose_epoch_guard_and_tie_breaks():
     # Limit 8.0 + 1.0 = 9.0 dB: epoch 20 (best share) is out, 50 (exactly at the limit) in;
     # 30 and 40 tie on share, and 40 has the lower MCD.
     choice = runs.choose_epoch(rows, 8.0)
-    assert choice == {"epoch": 40, "guard_held": True, "mcd_limit_db": 9.0,
+    assert choice == {"epoch": 40, "guard_held": True, "mcd_limit_db": 9.0, "wer_limit": None,
                       "passing": [10, 30, 40, 50]}
     assert runs.choose_epoch(rows, 8.0, margin_db=2.0)["epoch"] == 20
     # Equal share and MCD: the earlier epoch, whatever the order of the rows.
@@ -471,6 +471,22 @@ def test_choose_epoch_guard_and_tie_breaks():
     assert fallback["epoch"] == 20 and not fallback["guard_held"] and fallback["passing"] == []
     with pytest.raises(ValueError):
         runs.choose_epoch([], 5.0)
+
+
+def test_choose_epoch_word_error_guard():
+    rows = selection_rows((10, 0.25, 7.0), (20, 0.75, 7.5), (30, 0.50, 7.2), (40, 0.60, 7.1))
+    for row, wer in zip(rows, (0.30, 0.60, 0.44, None)):
+        row["word_error_rate"] = wer
+    # Zero effort 0.30 + 0.15: epoch 20 (best share, word error 0.60) is out, 30 (below the
+    # limit) in, 40 (not measured) out; without a recogniser only the MCD guard applies.
+    choice = runs.choose_epoch(rows, 7.0, zero_effort_wer=0.30)
+    assert choice["epoch"] == 30 and choice["passing"] == [10, 30]
+    assert choice["wer_limit"] == pytest.approx(0.45)
+    assert runs.choose_epoch(rows, 7.0)["epoch"] == 20
+    assert runs.choose_epoch(rows, 7.0, zero_effort_wer=0.30, wer_margin=0.5)["epoch"] == 20
+    # No epoch keeps the words: the best share anyway, flagged.
+    lost = runs.choose_epoch(rows, 7.0, zero_effort_wer=0.0)
+    assert lost["epoch"] == 20 and not lost["guard_held"]
 
 
 def tiny_weights(folder: Path, seed: int, *, dtype: str = "float32") -> Path:
