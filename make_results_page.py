@@ -37,7 +37,8 @@ from inference import convert_audio, load_converter
 from metrics import speech_span, trim_silence
 from reports import (check_generated, metrics_markdown, read_metrics, selection_verdict,
                      write_generated)
-from runs import RESULTS_DIR, SELECTION_JSON, SELECTION_MARGIN_DB, read_selection
+from runs import (RESULTS_DIR, SELECTION_JSON, SELECTION_MARGIN_DB, SELECTION_RULE,
+                  SELECTION_WER_MARGIN, read_selection)
 from spectro import GRIFFIN_LIM_ITERS, load_audio, magnitude_to_image, stft, write_audio
 
 THUMB_SIZE = (200, 400)  # (height, width) px of a cell's spectrogram image
@@ -162,10 +163,10 @@ def selection_section(metrics: dict[str, Any], models: Path) -> list[str]:
         return []
     return ["## Which epoch ships", "",
             "Each pair's model is the training epoch chosen on validation actors (neither "
-            "trained on nor used for the test tables) by `python evaluate.py --select-epoch`: "
-            "the highest share judged as the target emotion among the epochs whose MCD to the "
-            f"real target is at most {SELECTION_MARGIN_DB:g} dB worse than leaving the clip "
-            "unconverted.", "",
+            "trained on nor used for the test tables) by `python evaluate.py --select-epoch`, "
+            "by this rule: "
+            + SELECTION_RULE.format(margin=SELECTION_MARGIN_DB, wer_margin=SELECTION_WER_MARGIN)
+            + ".", "",
             *lines, ""]
 
 
