@@ -251,8 +251,8 @@ def ablation_table(arms: Sequence[dict[str, Any]]) -> str:
         other = arm["selection"]
         if (other["pair"], other["val_actors"]) != (first["pair"], first["val_actors"]):
             raise ValueError(f"arm {arm['label']!r} was scored on {other['pair']} validation "
-                             f"actors {actor_list(other['val_actors'])}, not {first['pair']} actors "
-                             f"{actor_list(first['val_actors'])}")
+                             f"actors {actor_list(other['val_actors'])}, not {first['pair']} "
+                             f"actors {actor_list(first['val_actors'])}")
     source, target = first["source"], first["target"]
     lines = [f"| training | updates | seconds | judged {target} | {target} over {source} "
              "| MCD to target (dB) | MCD to source (dB) | F0 mean (Hz) | voiced "

@@ -127,7 +127,8 @@ def test_ablation_table_has_one_row_per_arm_from_its_last_epoch():
 def test_ablation_reads_updates_and_seconds_from_the_run(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
-    (run / "config.json").write_text('{"epoch": 3, "training": {"steps_per_epoch": 20}}')
+    (run / "config.json").write_text('{"epoch": 3, "training": {"steps_per_epoch": 20}, '
+                                     '"generator": {"filters": 16, "res_blocks": 6}}')
     (run / "log.csv").write_text("epoch,g_loss,seconds\n1,1.0,80.5\n2,0.9,81.0\n3,0.8,79.5\n")
     assert ablation.training_record(run) == (60, 241.0)
 

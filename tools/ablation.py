@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -36,9 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from cli import UserError, arg_type, cli_main, positive_int  # noqa: E402
-from corpus import parse_pair_name  # noqa: E402
-from reports import ablation_table, write_generated  # noqa: E402
-from runs import CONFIG_NAME, LOG_NAME, RESULTS_DIR, SELECTION_JSON, read_selection  # noqa: E402
+from corpus import DATA_DIR, parse_pair_name  # noqa: E402
+from reports import ablation_table, actor_list, write_generated  # noqa: E402
+from runs import (CONFIG_NAME, LOG_NAME, RESULTS_DIR, SELECTION_JSON, SNAPSHOTS_DIR,  # noqa: E402
+                  read_config, read_selection)
 
 # Each arm: what differs, and its train_cyclegan.py flags. Epoch sizes are set so that an
 # epoch takes about 70-90 s on a 2-core CPU: --time-budget stops after the epoch in which the
@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def training_record(run_dir: Path) -> tuple[int, float]:
     """(updates, logged training seconds) of a finished run folder."""
-    config = json.loads((run_dir / CONFIG_NAME).read_text())
+    config = read_config(run_dir)
     with open(run_dir / LOG_NAME, newline="") as handle:
         rows = list(csv.DictReader(handle))
     return config["epoch"] * config["training"]["steps_per_epoch"], sum(
@@ -101,13 +101,13 @@ def run_arm(name: str, *, pair: str, budget: int, out: Path, ravdess: Path | Non
     log = arm_root / f"{name}.log"
     selection_path = run_dir / SELECTION_JSON
     if not selection_path.exists():
-        if not (run_dir / CONFIG_NAME).exists() or not (run_dir / "snapshots").exists():
+        if not (run_dir / CONFIG_NAME).exists() or not (run_dir / SNAPSHOTS_DIR).exists():
+            # --force: a run folder without snapshots is this tool's own interrupted arm.
             status = _run([sys.executable, "train_cyclegan.py", "--pair", pair, "--out",
                            str(run_dir), *flags, "--epochs", "100000", "--time-budget",
                            str(budget), "--snapshot-every", "100000", "--checkpoint-every",
-                           "100000", "--sample-every", "0", "--eval-images", "0", "--seed", str(seed),
-                           "--quiet",
-                           "--force"], log)
+                           "100000", "--sample-every", "0", "--eval-images", "0", "--seed",
+                           str(seed), "--quiet", "--force"], log)
             if status != 0:
                 print(f"{name}: training failed (exit {status}); see {log}", file=sys.stderr)
                 return None
@@ -129,8 +129,10 @@ def run_arm(name: str, *, pair: str, budget: int, out: Path, ravdess: Path | Non
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     pair = args.pair
-    if not (ROOT / "data" / f"{pair}.npz").exists():
-        raise UserError(f"data/{pair}.npz not found; run: python data_prep.py --pair {pair}")
+    data = DATA_DIR / f"{pair}.npz"
+    if not (ROOT / data).exists():
+        raise UserError(f"{data} not found; make it with `python data_prep.py --ravdess "
+                        f"../shared/data/ravdess --pair {pair}`")
     from tqdm import tqdm
 
     entries, failed = [], False
@@ -142,14 +144,15 @@ def main(argv: list[str] | None = None) -> int:
             entries.append(entry)
     if entries:
         selection = entries[0]["selection"]
+        arms = "" if args.arms == list(ARMS) else " --arms " + " ".join(args.arms)
         text = (f"### Equal-wall-time ablation, {pair}: {args.budget} s of training each\n\n"
                 f"Each arm trained alone on this machine for {args.budget} s (stopping after "
                 "the epoch in which the budget ran out), its last epoch scored on validation "
-                f"actors {', '.join(map(str, selection['val_actors']))} "
-                f"({selection['n_clips']} clips) with the classifier trained on actors "
-                f"{', '.join(map(str, selection['classifier']['train_actors']))}.\n\n"
+                f"actors {actor_list(selection['val_actors'])} ({selection['n_clips']} clips) "
+                "with the classifier trained on actors "
+                f"{actor_list(selection['classifier']['train_actors'])}.\n\n"
                 + ablation_table(entries) + "\n\nCommand: `python tools/ablation.py --pair "
-                f"{pair} --budget {args.budget} --out {args.out}`\n")
+                f"{pair} --budget {args.budget}{arms} --out {args.out}`\n")
         path = write_generated(args.out / TABLE_NAME, text, script="tools/ablation.py")
         print(text)
         print(f"table written to {path}")
