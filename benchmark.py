@@ -6,6 +6,7 @@ Usage:
     python benchmark.py spectro --ravdess ../shared/data/ravdess
     python benchmark.py train
     python benchmark.py convert
+    python benchmark.py app
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ SUITES = {
     "spectro": "audio <-> image transform and Griffin-Lim: quality, speed, memory",
     "train": "CycleGAN training step throughput against the original project's loop",
     "convert": "convert.py: load time, real-time factor, peak memory, batch efficiency",
+    "app": "app.py: seconds until the page is up, seconds to convert a 4 s clip in it",
 }
 
 

@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import errno
 import functools
+import logging
 import os
 import sys
 import tempfile
@@ -124,6 +125,9 @@ def import_keras() -> Any:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+    # TensorFlow's Python-side warnings (tf.function retracing notes when several models
+    # are loaded in one process) follow the same quiet level.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     return keras
 
 
@@ -148,6 +152,22 @@ def _whole_number(text: str, minimum: int) -> int:
     if value < minimum:
         raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}")
     return value
+
+
+def number_in(low: float, high: float, *, kind: Callable[[str], float] = float,
+              what: str = "value") -> Callable[[str], float]:
+    """argparse type: a number (`kind`: float or int) from `low` to `high`, inclusive."""
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {what} from {low:g} to {high:g}, got "
+                                             f"{text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{what} must be from {low:g} to {high:g}, got "
+                                             f"{value:g}")
+        return value
+    return parse
 
 
 def positive_int(text: str) -> int:

@@ -15,14 +15,21 @@ Usage examples:
     python convert.py recordings/ takes/*.flac --emotion happy --out-dir converted/
     python convert.py "takes/*.wav" --emotion fear --models runs/ --force
     python convert.py interview.flac --emotion surprised --sr input --iters 64
+    python convert.py speech.wav --emotion happy --strength 0.5   # half the model's change
+    python convert.py --list                                      # the models you can use
 
 Inputs may be files, folders (every audio file directly inside; files that look like outputs
 of an earlier run for the same emotion, `*_<emotion>.wav`, are skipped and counted in the
 summary -- name such a file explicitly to convert it) and glob patterns (expanded here too, for
-shells that do not). The model is loaded once for all inputs. A file that cannot be converted
-is reported on one line and skipped; the exit status is 1 if any input failed, 2 for a mistake
-in the command itself, 0 otherwise. Nothing is overwritten without --force, an input never,
-and every output is written atomically.
+shells that do not). Every input is checked (exists, is readable audio, is complete) before the
+model loads, and the model is loaded once for all inputs. A file that cannot be converted is
+reported on one line and skipped; the exit status follows the rule of every script: 2 when an
+input or the command was unusable (a missing, unreadable, empty or silent file, an output that
+exists, a bad flag, a missing model), 1 when the run itself failed (a write refused, a full
+disk), 0 when every input was converted. Nothing is overwritten without --force, an input
+never, and every output is written atomically. Inputs at other rates come out at 16 kHz and
+stereo is mixed to mono (the output line says so); `--sr input` keeps each input's rate, and
+`--normalize` brings quiet recordings up to a -1 dBFS peak.
 
 Models are loaded from weights-only `.weights.h5` files into a network rebuilt from the run's
 config.json: a model file holds arrays only and cannot run code (what Keras' safe mode
@@ -44,12 +51,14 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from cli import UserError, check_output_path, cli_main, import_keras
+from cli import UserError, check_output_path, cli_main, import_keras, number_in
 from corpus import EMOTION_ALIASES, EMOTIONS, canonical_emotion, pair_name
-from inference import convert_audio, load_converter
-from runs import INFERENCE_PRECISIONS, RESULTS_DIR
-from spectro import (AUDIO_EXTENSIONS, GRIFFIN_LIM_ITERS, PHASES, SAMPLE_RATE, AudioError,
-                     load_audio, magnitude_to_image, plot_spectrograms, stft, write_audio)
+from inference import (OUTPUT_PEAK, available_models, check_not_silent, convert_audio,
+                       fit_full_scale, load_converter)
+from runs import INFERENCE_PRECISIONS, RESULTS_DIR, how_to_train, shown_path
+from spectro import (AUDIO_EXTENSIONS, AUDIO_KINDS, GRIFFIN_LIM_ITERS, PHASES, SAMPLE_RATE,
+                     AudioError, check_audio_file, input_note, load_audio, magnitude_to_image,
+                     plot_spectrograms, stft, write_audio)
 
 if TYPE_CHECKING:  # keras is imported lazily so --help and argument errors stay instant
     import keras
@@ -59,23 +68,9 @@ DEFAULT_SOURCE = "calm"
 # activations (peak RSS for a 1-minute file, 6-block generator: 1.09 GB at 1, 1.25 GB at 4,
 # 1.50 GB at 8); 4 still amortises per-call overhead on a GPU.
 CLI_BATCH_SIZE = 4
-# Inputs whose peak is below this are treated as silence: there is no speech to convert, and
-# the image (normalised to the clip's own maximum) would only show amplified noise.
-SILENCE_DBFS = -90.0
-OUTPUT_PEAK = 0.99  # a converted result louder than full scale is scaled to this peak
+NORMALIZED_PEAK_DBFS = -1.0  # --normalize: the output's peak
 EMOTION_CHOICES = EMOTIONS + tuple(EMOTION_ALIASES)
 GLOB_CHARS = frozenset("*?[")
-
-
-def check_not_silent(audio: np.ndarray, name: str | os.PathLike) -> None:
-    """AudioError when `audio`'s peak is below SILENCE_DBFS (nothing to convert)."""
-    peak = float(np.max(np.abs(audio))) if np.size(audio) else 0.0
-    if peak <= 0.0:
-        raise AudioError(f"{name}: silent input (every sample is zero); nothing to convert")
-    peak_db = 20.0 * math.log10(peak)
-    if peak_db < SILENCE_DBFS:
-        raise AudioError(f"{name}: silent input (peak {peak_db:.0f} dBFS, below "
-                         f"{SILENCE_DBFS:.0f} dBFS); nothing to convert")
 
 
 def resample_output(audio: np.ndarray, *, sr: int, length: int) -> np.ndarray:
@@ -98,6 +93,7 @@ class Job:
     output: Path | None = None
     plot: Path | None = None
     error: str | None = None
+    usage_error: bool = True  # the error is the input's or the command's (exit 2), not the run's
 
 
 def _is_audio(path: Path) -> bool:
@@ -132,9 +128,8 @@ def expand_inputs(specs: Sequence[str], *, output_suffix: str) -> tuple[list[Job
             fresh = [p for p in found if not p.name.lower().endswith(output_suffix)]
             skipped += len(found) - len(fresh)
             if not fresh:
-                kinds = "/".join(ext.lstrip(".") for ext in AUDIO_EXTENSIONS)
                 jobs.append(Job(label=spec, input=None, error=(
-                    f"{spec}: folder holds no audio files ({kinds})" if not found else
+                    f"{spec}: folder holds no audio files ({AUDIO_KINDS})" if not found else
                     f"{spec}: folder holds only earlier outputs (*{output_suffix}); name them "
                     "explicitly to convert them again")))
             for found_path in fresh:
@@ -200,17 +195,34 @@ def _check_out_dir(out_dir: Path) -> None:
         raise PermissionError(errno.EACCES, "output folder is not writable", str(existing))
 
 
+_sample_rate = number_in(4000, 384000, kind=int, what="sample rate in Hz (or 'input')")
+
+
 def _parse_rate(text: str) -> int | str:
     """--sr value: 'input' or a sample rate in Hz."""
-    if text.strip().lower() == "input":
-        return "input"
-    try:
-        rate = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'input' or a rate in Hz, got {text!r}") from None
-    if not 4000 <= rate <= 384000:
-        raise argparse.ArgumentTypeError(f"sample rate must be 4000..384000 Hz, got {rate}")
-    return rate
+    return "input" if text.strip().lower() == "input" else int(_sample_rate(text))
+
+
+def list_models(models_root: Path) -> int:
+    """Print the models found in `models_root` (--list); 0, or 2 when there are none."""
+    found = available_models(models_root)
+    if not found:
+        raise UserError(f"no trained model in {shown_path(models_root)}; "
+                        f"{how_to_train('calm2anger', models_root)}")
+    print(f"models in {shown_path(models_root)} (figures: evaluate.py on the test actors):")
+    for model in found:
+        if model["judged_target"] is not None:
+            figures = (f"judged {model['target']} {100 * model['judged_target']:.0f}% (real "
+                       f"recordings {100 * (model['real_judged_target'] or 0):.0f}%)")
+            if model["word_error_rate"] is not None:
+                figures += f", open word error {model['word_error_rate']:.2f}"
+        else:
+            figures = "not evaluated (python evaluate.py --pair " + model["pair"] + ")"
+        flags = f"--emotion {model['target']}" + (
+            f" --source {model['source']}" if model["source"] != DEFAULT_SOURCE else "")
+        print(f"  {model['pair']:<14} {flags:<24} {figures}; {model['method']}; "
+              f"{shown_path(model['folder'])}")
+    return 0
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -221,20 +233,27 @@ def _build_parser() -> argparse.ArgumentParser:
         epilog="examples:" + __doc__.split("Usage examples:", 1)[1],
         formatter_class=lambda prog: _HelpFormatter(prog, max_help_position=32))
     names = ", ".join(EMOTION_CHOICES)
-    parser.add_argument("inputs", nargs="+", metavar="INPUT",
-                        help="audio files (wav/flac/ogg/aiff/mp3, any rate and length), folders "
+    parser.add_argument("inputs", nargs="*", metavar="INPUT",
+                        help=f"audio files ({AUDIO_KINDS}, any rate and length), folders "
                              "of them, or glob patterns")
-    parser.add_argument("--emotion", required=True, type=str.lower, choices=EMOTION_CHOICES,
-                        metavar="EMOTION", help=f"target emotion, one of: {names}")
+    parser.add_argument("--emotion", type=str.lower, choices=EMOTION_CHOICES,
+                        metavar="EMOTION", help=f"target emotion (required), one of: {names}")
+    parser.add_argument("--list", action="store_true",
+                        help="list the models in --models with their test figures and exit")
+    parser.add_argument("--strength", type=number_in(0.0, 1.0, what="strength"), default=1.0,
+                        help="how much of the model's change to apply, 0-1: 0 is the vocoder "
+                             "alone, 1 the full conversion, values between scale the "
+                             "generator's correction (exactly for identity-start models)")
     parser.add_argument("--source", default=DEFAULT_SOURCE, type=str.lower,
                         choices=EMOTION_CHOICES, metavar="EMOTION",
                         help="emotion of the inputs (picks the <source>2<emotion> model)")
     parser.add_argument("--models", type=Path, default=RESULTS_DIR, metavar="DIR",
-                        help="folder holding train_cyclegan.py's run folders (calm2anger/, ...)")
+                        help="folder holding train_cyclegan.py's run folders (calm2anger/, ...); "
+                             "the shipped models beside this script are found wherever you run it from")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("-o", "--output", type=Path, default=None, metavar="OUT.wav",
-                       help="output file (one input only); default <stem>_<emotion>.wav beside "
-                            "the input")
+                       help="output file (one input only; its folder is created if needed); "
+                            "default <stem>_<emotion>.wav beside the input")
     where.add_argument("--out-dir", type=Path, default=None, metavar="DIR",
                        help="write <stem>_<emotion>.wav into this folder (created if needed) "
                             "instead of beside each input")
@@ -251,6 +270,9 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--precision", choices=INFERENCE_PRECISIONS, default="float32",
                         help="generator arithmetic: bfloat16 is ~1.7x faster on CPUs with "
                              "AVX512-BF16/AMX and on GPUs, slightly less exact, slower elsewhere")
+    parser.add_argument("--normalize", action="store_true",
+                        help=f"scale each result to a {NORMALIZED_PEAK_DBFS:g} dBFS peak (for "
+                             "quiet recordings; default: the input's own loudness)")
     parser.add_argument("--plot", action="store_true",
                         help="also write <output stem>.png: input and converted spectrograms")
     parser.add_argument("--force", action="store_true",
@@ -278,15 +300,15 @@ def _convert_job(job: Job, generator: keras.Model, args: argparse.Namespace, *, 
     audio = load_audio(job.input)
     check_not_silent(audio, job.input)
     converted = convert_audio(audio, generator, n_iter=args.iters, phase=args.phase,
-                              seed=args.seed, batch_size=args.batch_size, progress=progress)
-    peak = float(np.max(np.abs(converted))) if converted.size else 0.0
-    if peak > 1.0:
-        # Float inputs may exceed full scale and the conversion keeps their level; 16-bit
-        # output cannot, so scale down rather than clip, and say so.
-        converted = converted * (OUTPUT_PEAK / peak)
-        print(f"note: {job.output}: the result peaked at {20 * math.log10(peak):+.1f} dBFS "
-              f"(input peak {20 * math.log10(max(float(np.max(np.abs(audio))), 1e-12)):+.1f} "
-              "dBFS, above full scale); scaled down to fit instead of clipping",
+                              seed=args.seed, batch_size=args.batch_size,
+                              strength=args.strength, progress=progress)
+    converted, peak_db = fit_full_scale(
+        converted, peak_dbfs=NORMALIZED_PEAK_DBFS if args.normalize else None)
+    if peak_db > 0 and not args.normalize:
+        input_peak = 20 * math.log10(max(float(np.max(np.abs(audio))), 1e-12))
+        print(f"note: {job.output}: the result peaked at {peak_db:+.1f} dBFS, above full "
+              f"scale (the input peaked at {input_peak:+.1f} dBFS); scaled down by "
+              f"{peak_db - 20 * math.log10(OUTPUT_PEAK):.1f} dB to fit instead of clipping",
               file=sys.stderr)
     rate, length = args.sr, audio.shape[0]
     if rate == "input" or rate != SAMPLE_RATE:
@@ -320,7 +342,12 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry: convert INPUT... to --emotion; see the module docstring."""
     from tqdm import tqdm
 
-    args = _build_parser().parse_args(argv)
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if args.list:
+        return list_models(args.models)
+    if not args.inputs or args.emotion is None:
+        parser.error("give the INPUT file(s) and --emotion (or --list to see the models)")
     if args.iters < 0:
         raise UserError(f"--iters must be >= 0, got {args.iters}")
     if args.batch_size < 1:
@@ -341,19 +368,25 @@ def main(argv: list[str] | None = None) -> int:
                         "--out-dir DIR for several")
     plan_outputs(jobs, suffix=suffix, output=args.output, out_dir=args.out_dir,
                  plot=args.plot, force=args.force)
+    for job in jobs:  # header checks only: a bad input is reported before the slow model load
+        if job.error is None and job.input is not None:
+            try:
+                check_audio_file(job.input)
+            except AudioError as exc:
+                job.error = str(exc)
     failed = [job for job in jobs if job.error is not None]
     for job in failed:
         print(f"error: {job.error}", file=sys.stderr)
     todo = [job for job in jobs if job.error is None]
     if not todo:
-        return 1  # every input failed before any work: no need to load the model
+        return 2  # every input was unusable: no need to load the model
 
     started = time.perf_counter()
     import_keras()  # timed with the load, and without TensorFlow's start-up chatter
     generator, model_dir, direction = load_converter(args.models, source, target,
                                                      precision=args.precision)
     loaded = time.perf_counter() - started
-    print(f"loaded {model_dir} ({source} -> {target}, generator {direction}, {args.precision}) "
+    print(f"loaded {shown_path(model_dir)} ({source} -> {target}, generator {direction}, {args.precision}) "
           f"in {loaded:.1f} s", file=sys.stderr)
 
     durations = [_duration(job.input) for job in todo]
@@ -377,13 +410,14 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:  # noqa: BLE001 - one bad file must not stop a batch
                 first_line = (str(exc).strip().splitlines() or [""])[0]
                 job.error = f"{job.label}: cannot convert ({type(exc).__name__}: {first_line})"
+                job.usage_error = False
             if job.error is not None:
                 failed.append(job)
                 tqdm.write(f"error: {job.error}", file=sys.stderr)
                 bar.update(done_before + duration - bar.n)
             else:
                 extra = f" and {job.plot}" if job.plot is not None else ""
-                tqdm.write(f"wrote {job.output}{extra}")
+                tqdm.write(f"wrote {job.output}{extra}{input_note(job.input)}")
 
     elapsed = time.perf_counter() - started
     converted = len(jobs) - len(failed)
@@ -394,7 +428,9 @@ def main(argv: list[str] | None = None) -> int:
                 if skipped else "")
         print(f"converted {converted} of {len(jobs)} file(s), {converted_seconds:.1f} s of audio "
               f"in {elapsed:.1f} s{speed}; {len(failed)} failed{note}", file=sys.stderr)
-    return 1 if failed else 0
+    if any(not job.usage_error for job in failed):
+        return 1
+    return 2 if failed else 0
 
 
 if __name__ == "__main__":

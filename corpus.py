@@ -30,6 +30,10 @@ from spectro import (AUDIO_EXTENSIONS, HOP_LENGTH, IMAGE_SIZE, N_FFT, N_FRAMES, 
 DATA_DIR = Path("data")  # data_prep.py writes <pair>.npz here; train_cyclegan.py reads them
 
 
+# How to get RAVDESS, for messages of every script (only data_prep.py downloads).
+FETCH_RAVDESS = "`python data_prep.py --download ravdess --all`"
+
+
 def default_ravdess() -> Path:
     """data/ravdess (where `data_prep.py --download ravdess` puts it) if present, else the
     shared copy ../shared/data/ravdess."""
@@ -263,7 +267,7 @@ def scan_ravdess(directory: str | os.PathLike, *,
     root = Path(directory)
     if not root.exists():
         raise UserError(f"{root}: no such folder; pass the RAVDESS folder (holding Actor_01 ... "
-                        "Actor_24) with --ravdess DIR, or fetch it with --download ravdess")
+                        f"Actor_24) with --ravdess DIR, or fetch it with {FETCH_RAVDESS}")
     if not root.is_dir():
         raise UserError(f"{root}: is not a folder; --ravdess takes the folder holding Actor_01 "
                         "... Actor_24")
@@ -279,7 +283,7 @@ def scan_ravdess(directory: str | os.PathLike, *,
     if not files:
         if not others:
             raise UserError(f"{root}: the folder is empty; pass the RAVDESS folder (holding "
-                            "Actor_01 ... Actor_24), or fetch it with --download ravdess")
+                            f"Actor_01 ... Actor_24), or fetch it with {FETCH_RAVDESS}")
         raise UserError(f"{root}: no RAVDESS speech files (Actor_XX/03-01-EE-II-SS-RR-AA.wav) "
                         f"among its {len(others)} file(s), e.g. {others[0][0]} "
                         f"({others[0][1]}); pass the folder holding Actor_01 ... Actor_24")

@@ -17,14 +17,18 @@ Usage:
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import math
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -541,7 +545,7 @@ def build_cyclegan(image_shape: tuple[int, int, int], *, filters: int = 64,
                    res_blocks: int = 6, lambda_cycle: float = 10.0,
                    lambda_identity: float = 5.0, pool_size: int = 50,
                    seed: int = 0, crop_frames: int = 0,
-                   identity_start: bool = False) -> CycleGAN:
+                   identity_start: bool = False, envelope_coefficients: int = 0) -> CycleGAN:
     """Both generators (models.build_generator) and discriminators in one CycleGAN.
 
     `image_shape` is (H, W, 1) with H and W divisible by 4. With `crop_frames` N > 0 the
@@ -554,9 +558,13 @@ def build_cyclegan(image_shape: tuple[int, int, int], *, filters: int = 64,
     pool_shape = (height, crop_frames or width, channels)
     return CycleGAN(
         models.build_generator(network_shape, filters=filters, res_blocks=res_blocks,
-                               identity_start=identity_start, name="generator_AtoB"),
+                               identity_start=identity_start,
+                               envelope_coefficients=envelope_coefficients,
+                               name="generator_AtoB"),
         models.build_generator(network_shape, filters=filters, res_blocks=res_blocks,
-                               identity_start=identity_start, name="generator_BtoA"),
+                               identity_start=identity_start,
+                               envelope_coefficients=envelope_coefficients,
+                               name="generator_BtoA"),
         models.build_discriminator(network_shape, filters=filters, name="discriminator_A"),
         models.build_discriminator(network_shape, filters=filters, name="discriminator_B"),
         lambda_cycle=lambda_cycle, lambda_identity=lambda_identity, pool_size=pool_size,
@@ -664,24 +672,56 @@ def _due(number: int, *, every: int, last_epoch: int, model: keras.Model | None 
     return number == last_epoch or stopping or bool(every and number % every == 0)
 
 
-class TimeBudget(keras.callbacks.Callback):
-    """Stop training cleanly after the epoch in which `seconds` (counted from the start of
-    fit) run out: that epoch is finished and saved like a last epoch (snapshot, samples,
-    checkpoint), and train() returns normally. Must come before the callbacks that save."""
+@contextlib.contextmanager
+def stop_on_sigterm(budget: TimeBudget) -> Iterator[None]:
+    """While the block runs, SIGTERM (what `timeout` and most job schedulers send first) asks
+    `budget` to stop after the update under way, so the run saves what it has and exits
+    cleanly instead of dying. Only in the main thread (where Python delivers signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: budget.request_stop())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
-    def __init__(self, seconds: float) -> None:
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop training cleanly as soon as `seconds` (counted from the start of fit) run out, or
+    as soon as `request_stop` is called (train_cyclegan.py calls it on SIGTERM, which is what
+    `timeout` sends), checked after every update: the epoch under way ends there, shortened if
+    need be, and is saved like a last epoch (snapshot, samples, checkpoint), and train()
+    returns normally. An epoch longer than the budget (a slow or busy machine, a GPU
+    deadline) still leaves a model. Must come before the callbacks that save."""
+
+    def __init__(self, seconds: float = math.inf) -> None:
         super().__init__()
         self.seconds = float(seconds)
         self.started = time.monotonic()
         self.stopped_after: int | None = None
+        self.updates_in_last_epoch: int | None = None  # set when it stopped mid-epoch
+        self.stop_requested = False
+        self._epoch = 0
+
+    def request_stop(self) -> None:
+        """Stop after the update under way (safe to call from a signal handler)."""
+        self.stop_requested = True
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.started = time.monotonic()
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if time.monotonic() - self.started >= self.seconds:
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.stopped_after is None and (self.stop_requested
+                                           or time.monotonic() - self.started >= self.seconds):
             self.model.stop_training = True
-            self.stopped_after = epoch + 1
+            self.stopped_after = self._epoch + 1
+            steps = self.params.get("steps") if self.params else None
+            if steps is None or batch + 1 < steps:
+                self.updates_in_last_epoch = batch + 1
 
 
 def _write_folder(folder: Path, fill: Callable[[Path], None]) -> Path:
@@ -773,7 +813,9 @@ def _ensure_dir(path: Path) -> Path:
 
 
 class CsvLog(keras.callbacks.Callback):
-    """One CSV row per completed epoch: epoch, losses, held-out L1s, learning rate, seconds.
+    """One CSV row per completed epoch: epoch, losses, held-out L1s, learning rate, seconds,
+    and the updates it made (fewer than the epoch's steps when a time budget or SIGTERM
+    ended it early).
 
     Rows are appended (and flushed) before the epoch's checkpoint is written; on resume,
     rows of epochs after the checkpoint (re-run now) are dropped first, so every epoch
@@ -781,12 +823,13 @@ class CsvLog(keras.callbacks.Callback):
     """
 
     COLUMNS = ("epoch", "g_loss", "d_loss", "g_adv", "cycle_l1", "identity_l1",
-               "val_cycle_l1", "val_identity_l1", "lr", "seconds")
+               "val_cycle_l1", "val_identity_l1", "lr", "seconds", "updates")
 
     def __init__(self, path: Path, *, completed_epochs: int) -> None:
         super().__init__()
         self.path = path
         self._started = time.perf_counter()
+        self._updates = 0
         rows = []
         if completed_epochs and path.is_file():
             with open(path, newline="") as handle:
@@ -800,12 +843,17 @@ class CsvLog(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._started = time.perf_counter()
+        self._updates = 0
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self._updates = batch + 1
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         row = {key: f"{float(value):.6g}" for key, value in (logs or {}).items()
                if key in self.COLUMNS}
         row.update(epoch=epoch + 1, lr=f"{current_lr(self.model):.6g}",
-                   seconds=f"{time.perf_counter() - self._started:.1f}")
+                   seconds=f"{time.perf_counter() - self._started:.1f}",
+                   updates=self._updates)
         with open(self.path, "a", newline="") as handle:
             csv.DictWriter(handle, fieldnames=self.COLUMNS, extrasaction="ignore").writerow(row)
             handle.flush()
@@ -951,7 +999,8 @@ def _fit(out: Path, *, config: dict[str, Any], data: dict[str, Any], data_path: 
                                lambda_identity=settings["lambda_identity"],
                                pool_size=settings["pool_size"], seed=settings["seed"],
                                crop_frames=settings["crop_frames"],
-                               identity_start=settings["identity_start"])
+                               identity_start=settings["identity_start"],
+                               envelope_coefficients=settings.get("envelope_coefficients", 0))
         decay = (epochs * steps, (epochs // 2) * steps) if settings["lr_decay"] else (None, None)
         compile_cyclegan(model, lr=settings["lr"], total_steps=decay[0], decay_start=decay[1],
                          jit_compile=jit)
@@ -992,9 +1041,9 @@ def _fit(out: Path, *, config: dict[str, Any], data: dict[str, Any], data_path: 
               f"{data_path}; no held-out metrics", file=sys.stderr)
     clips = {domain: stack[spread_indices(len(stack), settings["sample_clips"])]
              for domain, stack in held_out.items()}
-    budget = TimeBudget(settings["time_budget"]) if settings["time_budget"] else None
+    budget = TimeBudget(settings["time_budget"] or math.inf)
     callbacks = [
-        *([budget] if budget else []),
+        budget,
         SampleWriter(out, {key: value for key, value in clips.items() if len(value)},
                      every=settings["sample_every"], last_epoch=epochs,
                      labels={"A": source, "B": target}),
@@ -1010,16 +1059,23 @@ def _fit(out: Path, *, config: dict[str, Any], data: dict[str, Any], data_path: 
     train_data = UnpairedBatches(images_A, images_B, batch_size=batch_size,
                                  steps_per_epoch=steps, seed=settings["seed"],
                                  first_epoch=completed, crop_frames=crop)
-    model.fit(backend_dataset(train_data, batch_size=batch_size, image_shape=train_shape),
-              epochs=epochs, initial_epoch=completed, steps_per_epoch=steps, shuffle=False,
-              validation_data=(backend_dataset(validation, batch_size=batch_size,
-                                               image_shape=image_shape) if validate else None),
-              validation_steps=len(validation) if validate else None,
-              callbacks=callbacks, verbose=2 if quiet else 1)
-    if budget is not None and budget.stopped_after is not None and budget.stopped_after < epochs:
+    with stop_on_sigterm(budget):
+        model.fit(backend_dataset(train_data, batch_size=batch_size, image_shape=train_shape),
+                  epochs=epochs, initial_epoch=completed, steps_per_epoch=steps, shuffle=False,
+                  validation_data=(backend_dataset(validation, batch_size=batch_size,
+                                                   image_shape=image_shape) if validate else None),
+                  validation_steps=len(validation) if validate else None,
+                  # A bar only on a terminal: redirected into a log it is carriage-return noise.
+                  callbacks=callbacks, verbose=1 if not quiet and sys.stdout.isatty() else 2)
+    if budget.stopped_after is not None and (
+            budget.stopped_after < epochs or budget.updates_in_last_epoch is not None):
         epochs = budget.stopped_after
-        print(f"time budget of {settings['time_budget']:g} s used up: stopped after epoch "
-              f"{epochs}; continue with --resume")
+        partial = budget.updates_in_last_epoch
+        where = (f"during epoch {epochs}, after {partial} of its {steps} updates (saved as "
+                 f"epoch {epochs})" if partial is not None else f"after epoch {epochs}")
+        why = ("asked to stop (SIGTERM)" if budget.stop_requested
+               else f"time budget of {settings['time_budget']:g} s used up")
+        print(f"{why}: stopped {where}; continue with --resume")
     print(f"done: {epochs} epochs; generators in {generator_path(out, 'AtoB')} "
           f"({source} -> {target}) and {generator_path(out, 'BtoA')}"
           + (f"; snapshots in {out / SNAPSHOTS_DIR}" if settings["snapshot_every"] else ""))
@@ -1062,7 +1118,8 @@ def time_training_steps(images_A: np.ndarray, images_B: np.ndarray, *,
                                lambda_cycle=settings["lambda_cycle"],
                                lambda_identity=settings["lambda_identity"],
                                pool_size=settings["pool_size"], seed=settings["seed"],
-                               crop_frames=crop, identity_start=settings["identity_start"])
+                               crop_frames=crop, identity_start=settings["identity_start"],
+                               envelope_coefficients=settings.get("envelope_coefficients", 0))
         compile_cyclegan(model, lr=settings["lr"],
                          jit_compile=resolve_jit(settings["xla"], replicas=1))
         stream = UnpairedBatches(images_A, images_B, batch_size=batch, steps_per_epoch=total,

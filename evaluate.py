@@ -53,10 +53,15 @@ way on the run's validation actors (config.json val_actors), with the classifier
 actors in neither the validation nor the test set. The winner is the highest judged-target
 share among the epochs whose MCD to the real target is at most 1 dB above the zero-effort
 (unconverted) MCD on the same clips -- a guard against noise the classifier happens to call
-angry -- and, when a speech recogniser is installed, whose open-vocabulary word error rate
-is at most 0.15 above the unconverted clips' (a guard against losing the words); ties go to
-the higher target-over-source share, then the lower MCD; when no epoch passes the guards the
-highest share wins anyway, and both stdout and selection.json say so.
+angry --, whose share of voiced speech frames is at most 5 points below the lower of the
+unconverted and the real target clips' (a guard against smearing the harmonics into noise,
+which real emotional speech does not do) and, when a speech recogniser is installed, whose
+open-vocabulary word error rate is at most 0.15 above the unconverted clips' (a guard against
+losing the words); ties go to the higher target-over-source share, then the lower MCD; when
+no epoch passes the guards the highest share wins anyway, and both stdout and selection.json
+say so. After each pair's test table, a line says whether the model meets the voice-keeping
+goal (voiced share, open word error and judged target against the vocoder-only and real
+target rows; reports.voice_goal).
 The figures go to <models>/<pair>/selection.json and selection.md, and the winner is
 installed as the pair's model: its snapshot's generator file copied over
 <models>/<pair>/generator_AtoB.weights.h5 and config.json rewritten with "epoch" and
@@ -99,8 +104,9 @@ from reports import (FROM_SOURCE, METRICS_VERSION, SYSTEMS, actor_list, check_ge
                      metrics_markdown, pair_table, read_metrics, selection_table,
                      selection_verdict, write_generated, write_metrics)
 from runs import (CONFIG_NAME, RESULTS_DIR, SELECTION_JSON, SELECTION_MARGIN_DB, SELECTION_MD,
-                  SELECTION_RULE, SELECTION_VERSION, SELECTION_WER_MARGIN, SNAPSHOTS_DIR,
-                  Snapshot, check_config, choose_epoch, find_generator, find_snapshots,
+                  SELECTION_RULE, SELECTION_VERSION, SELECTION_VOICED_MARGIN,
+                  SELECTION_WER_MARGIN, SNAPSHOTS_DIR,
+                  Snapshot, check_config, same_folder, choose_epoch, find_generator, find_snapshots,
                   generator_path, install_snapshot, read_config, read_selection, same_weights,
                   trained_pairs)
 from spectro import GRIFFIN_LIM_ITERS, IMAGE_SIZE, PHASES, load_audio, round_trip
@@ -373,7 +379,7 @@ def plan_selection(args: argparse.Namespace, pair: str, files: Sequence[RavdessF
     run_dir = args.models / pair
     snapshots = find_snapshots(run_dir)
     if not snapshots:
-        out = "" if args.models == RESULTS_DIR else f" --out {run_dir}"
+        out = "" if same_folder(args.models, RESULTS_DIR) else f" --out {run_dir}"
         hint = (f"train it with `python train_cyclegan.py --pair {pair}{out} --snapshot-every 10`"
                 " (snapshots are kept every N epochs and after the last)")
         if args.pair:
@@ -418,7 +424,8 @@ def plan_selection(args: argparse.Namespace, pair: str, files: Sequence[RavdessF
 
 def select_epoch(evaluator: Evaluator, plan: SelectionPlan, *,
                  margin_db: float = SELECTION_MARGIN_DB,
-                 wer_margin: float = SELECTION_WER_MARGIN) -> dict[str, Any]:
+                 wer_margin: float = SELECTION_WER_MARGIN,
+                 voiced_margin: float = SELECTION_VOICED_MARGIN) -> dict[str, Any]:
     """Score every snapshot of a run on its validation actors and apply `choose_epoch`.
 
     The real clips (source = zero effort, target) are scored once, then each snapshot's
@@ -452,8 +459,11 @@ def select_epoch(evaluator: Evaluator, plan: SelectionPlan, *,
                      "snapshot": snapshot.path.relative_to(plan.run_dir).as_posix(),
                      **entry["systems"]["converted"]})
     zero_effort_wer = reference["systems"]["source"].get("word_error_rate")
+    voiced_reference = min(reference["systems"][name]["voiced_fraction"]
+                           for name in ("source", "target"))
     choice = choose_epoch(rows, zero_effort, margin_db=margin_db, zero_effort_wer=zero_effort_wer,
-                          wer_margin=wer_margin)
+                          wer_margin=wer_margin, voiced_reference=voiced_reference,
+                          voiced_margin=voiced_margin)
     for row in rows:
         row["passes_guard"] = row["epoch"] in choice["passing"]
         row["chosen"] = row["epoch"] == choice["epoch"]
@@ -461,10 +471,13 @@ def select_epoch(evaluator: Evaluator, plan: SelectionPlan, *,
         "version": SELECTION_VERSION, "pair": reference["pair"],
         "source": reference["source"], "target": reference["target"],
         "val_actors": list(plan.val_actors), "test_actors": list(plan.test_actors),
-        "rule": {"text": SELECTION_RULE.format(margin=margin_db, wer_margin=wer_margin),
-                 "margin_db": margin_db, "wer_margin": wer_margin},
+        "rule": {"text": SELECTION_RULE.format(margin=margin_db, wer_margin=wer_margin,
+                                               voiced_margin=voiced_margin),
+                 "margin_db": margin_db, "wer_margin": wer_margin,
+                 "voiced_margin": voiced_margin},
         "zero_effort_mcd_db": zero_effort, "mcd_limit_db": choice["mcd_limit_db"],
         "zero_effort_wer": zero_effort_wer, "wer_limit": choice["wer_limit"],
+        "voiced_reference": voiced_reference, "voiced_limit": choice["voiced_limit"],
         "chosen_epoch": choice["epoch"], "guard_held": choice["guard_held"],
         "n_clips": reference["n_clips"],
         "reference": {name: reference["systems"][name] for name in ("source", "target")},
@@ -502,13 +515,15 @@ def build_parser() -> argparse.ArgumentParser:
                             "--baselines-only) every other pair trained under --models; pairs "
                             "without a model get baseline rows only (default: off)")
     parser.add_argument("--models", type=Path, default=RESULTS_DIR, metavar="DIR",
-                        help=f"folder of trained run folders <pair>/ (default: {RESULTS_DIR})")
+                        help="folder of trained run folders <pair>/ (default: results/ beside "
+                             "this script)")
     parser.add_argument("--ravdess", type=Path, default=None, metavar="DIR",
                         help="RAVDESS folder holding Actor_01 ... (default: data/ravdess if "
                              "present, else ../shared/data/ravdess)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, metavar="DIR",
                         help="where metrics.json, metrics.md and the feature cache (.cache/) go "
-                             f"(with --select-epoch: only the cache) (default: {RESULTS_DIR})")
+                             "(with --select-epoch: only the cache) (default: results/ beside "
+                             "this script)")
     parser.add_argument("--baselines-only", action="store_true",
                         help="score only the systems that need no model (default: off; with "
                              "--pair a missing model is an error)")
@@ -543,8 +558,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "the chosen epoch as the pair's generator_AtoB.weights.h5 and "
                              "config.json (rule: highest judged-target share among epochs "
                              f"whose MCD to the target is at most {SELECTION_MARGIN_DB:g} dB "
-                             "worse than zero effort); with --all every pair with snapshots "
-                             "(default: off)")
+                             "worse than zero effort, whose voiced share and word error stay "
+                             "near the unconverted clips'); with --all every pair with "
+                             "snapshots (default: off)")
     parser.add_argument("--max-snapshots", type=positive_int, default=None, metavar="K",
                         help="with --select-epoch: score only the K newest snapshots of each "
                              "run, to bound the time (default: all)")

@@ -10,22 +10,27 @@ the generator as the window transform.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from cli import import_keras
-from corpus import canonical_emotion
+from cli import UserError, import_keras
+from corpus import canonical_emotion, parse_pair
 from runs import (INFERENCE_PRECISIONS, PRECISION_POLICIES, check_config, find_generator,
-                  read_config)
-from spectro import GRIFFIN_LIM_ITERS, IMAGE_SIZE, round_trip
+                  read_config, trained_pairs)
+from spectro import GRIFFIN_LIM_ITERS, IMAGE_SIZE, AudioError, round_trip, scale_change
 
 if TYPE_CHECKING:  # keras is imported lazily so scripts' --help and argument errors stay instant
     import keras
 
 DEFAULT_BATCH_SIZE = 8  # windows per generator call, unless the caller says otherwise
+# Inputs whose peak is below this are treated as silence: there is no speech to convert, and
+# the image (normalised to the clip's own maximum) would only show amplified noise.
+SILENCE_DBFS = -90.0
+OUTPUT_PEAK = 0.99  # a converted result louder than full scale is scaled to this peak
 # Share of one conversion's time spent in the generator (the rest is Griffin-Lim), measured
 # with the default 6-block generator on a 2-core CPU (benchmarks/bench_convert.py); used only
 # to move progress bars evenly.
@@ -65,6 +70,83 @@ def load_converter(models_root: str | os.PathLike, source: str, target: str, *,
     return generator, model_dir, direction
 
 
+def check_not_silent(audio: np.ndarray, name: str | os.PathLike) -> None:
+    """AudioError when `audio`'s peak is below SILENCE_DBFS (nothing to convert)."""
+    peak = float(np.max(np.abs(audio))) if np.size(audio) else 0.0
+    if peak <= 0.0:
+        raise AudioError(f"{name}: silent input (every sample is zero); nothing to convert")
+    peak_db = 20.0 * math.log10(peak)
+    if peak_db < SILENCE_DBFS:
+        raise AudioError(f"{name}: silent input (peak {peak_db:.0f} dBFS, below "
+                         f"{SILENCE_DBFS:.0f} dBFS); nothing to convert")
+
+
+def model_method(config: dict) -> str:
+    """How a model folder's generator was made and is applied, in words, from its config."""
+    generator = config.get("generator", {})
+    preset = (config.get("training") or {}).get("preset")
+    words = f"{preset} preset" if preset else "custom settings"
+    if generator.get("envelope_coefficients"):
+        words += f", correction kept to {generator['envelope_coefficients']} envelope coefficients"
+    elif not generator.get("identity_start"):
+        words += ", draws a new image"
+    cut = (config.get("inference") or {}).get("envelope_coefficients")
+    if cut:
+        words += f", envelope cut ({cut} coefficients) at conversion"
+    return words
+
+
+def available_models(models_root: str | os.PathLike) -> list[dict]:
+    """Every model folder directly under `models_root`, with what is known of it.
+
+    Returns one dict per run folder holding a generator (runs.trained_pairs), sorted by pair:
+    pair, source, target, folder (Path), method (`model_method`), identity_start (whether a
+    strength between 0 and 1 scales its correction exactly), and from
+    `<models_root>/metrics.json` (evaluate.py, test actors) when present: judged_target,
+    real_judged_target and word_error_rate of its converted clips (None when not evaluated).
+    """
+    from reports import read_metrics  # the written record; only needed for listing
+
+    root = Path(models_root)
+    metrics = read_metrics(root / "metrics.json")["pairs"] if (root / "metrics.json").is_file() \
+        else {}
+    found = []
+    for pair in trained_pairs(root):
+        config = read_config(root / pair)
+        systems = (metrics.get(pair) or {}).get("systems") or {}
+        converted, target = systems.get("converted") or {}, systems.get("target") or {}
+        try:
+            _, source, target_emotion = parse_pair(pair)
+        except UserError:
+            continue  # a folder that is not named after a pair
+        found.append({
+            "pair": pair, "source": source, "target": target_emotion, "folder": root / pair,
+            "method": model_method(config),
+            "identity_start": bool(config["generator"].get("identity_start")),
+            "judged_target": converted.get("judged_target"),
+            "real_judged_target": target.get("judged_target"),
+            "word_error_rate": converted.get("word_error_rate"),
+        })
+    return found
+
+
+def fit_full_scale(audio: np.ndarray, *, peak_dbfs: float | None = None
+                   ) -> tuple[np.ndarray, float]:
+    """Make converted audio fit a 16-bit file: returns (audio, its peak before, in dBFS).
+
+    With `peak_dbfs` the audio is scaled to that peak (loudness normalisation); otherwise
+    it is left alone unless it peaks above full scale (float inputs may, and the conversion
+    keeps their level), where it is scaled down to OUTPUT_PEAK rather than clipped.
+    """
+    peak = float(np.max(np.abs(audio))) if np.size(audio) else 0.0
+    peak_db = 20.0 * math.log10(peak) if peak > 0 else -math.inf
+    if peak > 0 and peak_dbfs is not None:
+        return (audio * (10 ** (peak_dbfs / 20) / peak)).astype(np.float32), peak_db
+    if peak > 1.0:
+        return (audio * (OUTPUT_PEAK / peak)).astype(np.float32), peak_db
+    return audio, peak_db
+
+
 def _batch_sizes(count: int, batch_size: int) -> list[int]:
     """Split `count` windows into batches of `batch_size`, the remainder in powers of two.
 
@@ -82,6 +164,7 @@ def _batch_sizes(count: int, batch_size: int) -> list[int]:
 
 def run_generator(windows: np.ndarray, generator: keras.Model, *,
                   batch_size: int = DEFAULT_BATCH_SIZE, out: np.ndarray | None = None,
+                  strength: float = 1.0,
                   progress: Callable[[int], None] | None = None) -> np.ndarray:
     """Pass spectrogram windows through the generator a batch at a time.
 
@@ -91,6 +174,9 @@ def run_generator(windows: np.ndarray, generator: keras.Model, *,
         batch_size: windows per generator call; bounds activation memory (about 60 MB per
             window with the default generator), so long files never hold all at once.
         out: optional float32 array of windows' shape to write into (may be `windows`).
+        strength: how much of the generator's change to apply (spectro.scale_change): 0 the
+            windows unchanged, 1 the generator's output, values between scale its
+            correction; >= 0.
         progress: called with the number of windows done after each batch.
     Returns:
         float32 (N, IMAGE_SIZE, IMAGE_SIZE) generator output in [-1, 1].
@@ -101,6 +187,8 @@ def run_generator(windows: np.ndarray, generator: keras.Model, *,
                          f"got {windows.shape}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if not strength >= 0:
+        raise ValueError(f"strength must be >= 0, got {strength}")
     if out is None:
         out = np.empty_like(windows)
     start = 0
@@ -109,7 +197,10 @@ def run_generator(windows: np.ndarray, generator: keras.Model, *,
         # predict_on_batch runs the backend's compiled predict step (a traced tf.function or a
         # jitted JAX function), several times faster than eager calls on CPU.
         result = np.asarray(generator.predict_on_batch(batch), dtype=np.float32)
-        out[start:start + size] = result.reshape(size, IMAGE_SIZE, IMAGE_SIZE)
+        result = result.reshape(size, IMAGE_SIZE, IMAGE_SIZE)
+        if strength != 1.0:
+            result = scale_change(batch[..., 0], result, strength=strength)
+        out[start:start + size] = result
         start += size
         if progress is not None:
             progress(start)
@@ -118,6 +209,7 @@ def run_generator(windows: np.ndarray, generator: keras.Model, *,
 
 def convert_audio(audio: np.ndarray, generator: keras.Model, *, n_iter: int = GRIFFIN_LIM_ITERS,
                   phase: str = "source", seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE,
+                  strength: float = 1.0,
                   progress: Callable[[float], None] | None = None) -> np.ndarray:
     """Convert a whole utterance of any length with a loaded generator.
 
@@ -130,6 +222,10 @@ def convert_audio(audio: np.ndarray, generator: keras.Model, *, n_iter: int = GR
             voice better); 'random' from random phase drawn with `seed`.
         seed: seed of the random initial phase.
         batch_size: windows per generator call.
+        strength: how much of the model's change to apply: 0 gives the vocoder-only result
+            (spectro.round_trip without a model), 1 the full conversion, values between scale
+            the generator's correction (spectro.scale_change; exact for identity-start
+            generators).
         progress: called with the estimated fraction of the work done, in [0, 1].
     Returns:
         float32 audio of exactly L samples at SAMPLE_RATE, at the input's loudness (the
@@ -139,6 +235,7 @@ def convert_audio(audio: np.ndarray, generator: keras.Model, *, n_iter: int = GR
         # The converted windows overwrite the input ones: one windows array for a 10-minute
         # file (about 200 x 260 x 260 float32 = 54 MB) instead of two.
         return run_generator(windows, generator, batch_size=batch_size, out=windows,
+                             strength=strength,
                              progress=lambda done: report(done / len(windows)))
 
     return round_trip(audio, transform=generate, transform_share=GENERATOR_SHARE, n_iter=n_iter,

@@ -37,8 +37,7 @@ from inference import convert_audio, load_converter
 from metrics import speech_span, trim_silence
 from reports import (check_generated, metrics_markdown, read_metrics, selection_verdict,
                      write_generated)
-from runs import (RESULTS_DIR, SELECTION_JSON, SELECTION_MARGIN_DB, SELECTION_RULE,
-                  SELECTION_WER_MARGIN, read_selection)
+from runs import RESULTS_DIR, SELECTION_JSON, read_selection, selection_rule_text
 from spectro import GRIFFIN_LIM_ITERS, load_audio, magnitude_to_image, stft, write_audio
 
 THUMB_SIZE = (200, 400)  # (height, width) px of a cell's spectrogram image
@@ -165,9 +164,27 @@ def selection_section(metrics: dict[str, Any], models: Path) -> list[str]:
             "Each pair's model is the training epoch chosen on validation actors (neither "
             "trained on nor used for the test tables) by `python evaluate.py --select-epoch`, "
             "by this rule: "
-            + SELECTION_RULE.format(margin=SELECTION_MARGIN_DB, wer_margin=SELECTION_WER_MARGIN)
-            + ".", "",
+            + selection_rule_text() + " (a selection made before a guard existed did not "
+            "apply it: each line below names the guards its selection used).", "",
             *lines, ""]
+
+
+HARMONICS_FIGURES = "harmonics_*.png"  # tools/harmonics_figure.py's output, one per pair
+
+
+def harmonics_section(out: Path) -> list[str]:
+    """Links to the 0-1.2 kHz harmonics figures in `out` (tools/harmonics_figure.py), if any."""
+    figures = sorted(out.glob(HARMONICS_FIGURES))
+    if not figures:
+        return []
+    lines = ["## What the models do to the harmonics of a low voice", "",
+             "The 0-1.2 kHz band of a held-out male speaker's calm clip (F0 near 100 Hz, so his "
+             "harmonics lie three STFT bins apart): the input, the vocoder alone, and each "
+             "model's conversion. A model that fills the valleys between the harmonic lines "
+             "turns voiced speech into noise (voicing and words suffer); one that keeps the "
+             "lines keeps the voice. Made with `tools/harmonics_figure.py`.", ""]
+    lines += [f"* [{figure.stem.replace('harmonics_', '')}]({figure.name})" for figure in figures]
+    return lines + [""]
 
 
 def build_page(metrics: dict[str, Any], *, out: Path, models: Path, ravdess: Path | None,
@@ -195,6 +212,7 @@ def build_page(metrics: dict[str, Any], *, out: Path, models: Path, ravdess: Pat
             parts += [f"### From {source}", "",
                       sample_grid(out, source, entries, files, models=models, clips=clips,
                                   n_iter=n_iter)]
+    parts += harmonics_section(out)
     parts += selection_section(metrics, models)
     parts.append(metrics_markdown(metrics, heading="## Objective evaluation"))
     parts.append(ATTRIBUTION)
@@ -210,9 +228,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--metrics", type=Path, default=None, metavar="FILE",
                         help="metrics.json written by evaluate.py (default: OUT/metrics.json)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, metavar="DIR",
-                        help=f"folder of the page: README.md and samples/ (default: {RESULTS_DIR})")
+                        help="folder of the page: README.md and samples/ (default: results/ "
+                             "beside this script)")
     parser.add_argument("--models", type=Path, default=RESULTS_DIR, metavar="DIR",
-                        help=f"folder of trained run folders <pair>/ (default: {RESULTS_DIR})")
+                        help="folder of trained run folders <pair>/ (default: results/ beside "
+                             "this script)")
     parser.add_argument("--ravdess", type=Path, default=None, metavar="DIR",
                         help="RAVDESS folder, needed only when a model is trained (default: "
                              "data/ravdess if present, else ../shared/data/ravdess)")

@@ -42,14 +42,11 @@ import numpy as np
 
 from cli import UserError, atomic_output, import_keras
 from runs import CONFIG_NAME, generator_path, read_config
-from spectro import IMAGE_SIZE
+from spectro import IDENTITY_EPSILON, IMAGE_SIZE, envelope_projection
 
 keras = import_keras()
 from keras import layers  # noqa: E402 - after the quiet import above
 
-IDENTITY_EPSILON = 1e-4  # identity-start generators squeeze inputs into (-1, 1) by this much
-#                          before atanh, so the floor (-1) stays finite: -0.9999 is 0.004 dB
-#                          above the 80 dB floor, inaudible and far below MCD's resolution.
 WEIGHT_DTYPES = ("float32", "float16")  # what save_generator can write
 NORM_EPSILON = 1e-5
 
@@ -95,6 +92,36 @@ class IdentityLogits(layers.Layer):
         return input_shape
 
 
+@keras.saving.register_keras_serializable(package="spectrogan")
+class EnvelopeProjection(layers.Layer):
+    """Keep the frequency-smooth part of a (batch, frequency, time, channels) correction:
+    every frame's column is multiplied by spectro.envelope_projection (its first
+    `coefficients` DCT coefficients over the frequency rows). A fixed linear map, no
+    weights; computed in float32. Needs the frequency size at build time."""
+
+    def __init__(self, coefficients: int, **kwargs: Any) -> None:
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.coefficients = int(coefficients)
+
+    def build(self, input_shape) -> None:
+        n_bins = input_shape[1]
+        if n_bins is None:
+            raise ValueError("EnvelopeProjection needs a known frequency size (input height)")
+        self.projection = keras.ops.convert_to_tensor(
+            envelope_projection(int(n_bins), coefficients=self.coefficients))
+
+    def call(self, inputs):
+        return keras.ops.einsum("fg,bgtc->bftc", self.projection,
+                                keras.ops.cast(inputs, "float32"))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "coefficients": self.coefficients}
+
+
 def _instance_norm(name: str) -> layers.Layer:
     return layers.GroupNormalization(groups=-1, epsilon=NORM_EPSILON, name=name)
 
@@ -131,7 +158,7 @@ def _residual_block(x, filters: int, *, name: str):
 
 def build_generator(input_shape: tuple[int | None, int | None, int] = (IMAGE_SIZE, IMAGE_SIZE, 1),
                     *, filters: int = 64, res_blocks: int = 6, identity_start: bool = False,
-                    name: str = "generator") -> keras.Model:
+                    envelope_coefficients: int = 0, name: str = "generator") -> keras.Model:
     """Encoder - residual blocks - decoder generator.
 
     Args:
@@ -144,6 +171,12 @@ def build_generator(input_shape: tuple[int | None, int | None, int] = (IMAGE_SIZ
             training only has to learn what changes. The sum is taken in tanh's logit space,
             so the output stays in (-1, 1) with a gradient everywhere (no clipping). False:
             the paper's generator, output = tanh(network(input)).
+        envelope_coefficients: with identity_start, K > 0 keeps only the frequency-smooth
+            part of the correction (its first K DCT coefficients along frequency in every
+            frame, spectro.envelope_projection) before it is added: the generator can move the
+            spectral envelope (formants, tilt, level) but cannot fill the valleys between
+            harmonics, so the voicing and the words of the input survive by construction.
+            Needs a known height. 0: the correction is unconstrained.
     Returns:
         keras.Model mapping float (batch, H, W, C) in [-1, 1] to the same shape in [-1, 1]
         (tanh; computed in float32 even under a mixed-precision policy).
@@ -154,6 +187,11 @@ def build_generator(input_shape: tuple[int | None, int | None, int] = (IMAGE_SIZ
             raise ValueError(f"generator input height/width must be divisible by 4, got {input_shape}")
     if filters < 1 or res_blocks < 0:
         raise ValueError(f"filters must be >= 1 and res_blocks >= 0, got {filters}, {res_blocks}")
+    if envelope_coefficients and not identity_start:
+        raise ValueError("envelope_coefficients needs identity_start (a correction to constrain)")
+    if envelope_coefficients and (height is None or not 1 <= envelope_coefficients <= height):
+        raise ValueError(f"envelope_coefficients must be in 1..input height, got "
+                         f"{envelope_coefficients} for input shape {input_shape}")
     init = keras.initializers.RandomNormal(stddev=0.02)
     inputs = keras.Input(shape=input_shape, name="spectrogram")
     x = _conv_norm_relu(inputs, filters, 7, name="c7s1")
@@ -167,6 +205,8 @@ def build_generator(input_shape: tuple[int | None, int | None, int] = (IMAGE_SIZ
     if identity_start:
         x = layers.Conv2D(channels, 7, padding="valid", kernel_initializer="zeros",
                           name="out_conv")(x)
+        if envelope_coefficients:
+            x = EnvelopeProjection(envelope_coefficients, name="out_envelope")(x)
         logits = IdentityLogits(name="input_logits")(inputs)
         x = layers.Add(dtype="float32", name="out_add")([logits, x])
     else:
@@ -204,6 +244,25 @@ def build_discriminator(input_shape: tuple[int | None, int | None, int] = (IMAGE
     x = layers.Conv2D(1, 4, padding="same", kernel_initializer=init, name="patch_conv")(x)
     outputs = layers.Activation("linear", dtype="float32", name="patch_scores")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def with_envelope_cut(generator: keras.Model, *, coefficients: int) -> keras.Model:
+    """The post-hoc envelope cut: `generator` with only the frequency-smooth part of its change
+    applied, out = clip(x + P (G(x) - x), -1, 1), P = spectro.envelope_projection over the
+    frequency rows (image units, every frame).
+
+    For generators trained without the envelope constraint (their config.json's
+    "inference": {"envelope_coefficients": K}): what they change between neighbouring
+    harmonics (the smear that costs voicing and words) is dropped, what they change in the
+    envelope is kept. Takes and returns (batch, H, W, 1) float32 images in [-1, 1]; H known.
+    """
+    inputs = keras.Input(shape=generator.input_shape[1:], name="spectrogram")
+    change = layers.Subtract(dtype="float32", name="cut_change")([generator(inputs), inputs])
+    smooth = EnvelopeProjection(coefficients, name="cut_envelope")(change)
+    moved = layers.Add(dtype="float32", name="cut_add")([inputs, smooth])
+    outputs = layers.Activation(lambda x: keras.ops.clip(x, -1.0, 1.0), dtype="float32",
+                                name="cut_clip")(moved)
+    return keras.Model(inputs, outputs, name=f"{generator.name}_envelope_cut")
 
 
 # --- Inference files ------------------------------------------------------------------------
@@ -264,6 +323,10 @@ def load_generator(model_dir: str | os.PathLike, direction: str = "AtoB",
                    ) -> keras.Model:
     """Rebuild a generator from `<model_dir>/config.json` and load its weights.
 
+    When the config asks for the post-hoc envelope cut ("inference":
+    {"envelope_coefficients": K > 0}, chosen on the validation actors for a model trained
+    without the constraint), the returned model is `with_envelope_cut(generator, K)`.
+
     `input_shape` defaults to the config's `image_size` square (260x260x1); pass
     (None, None, 1) for a size-agnostic model. The weights file may be float32 or float16
     (save_generator's dtype); the network is float32 either way, because Keras casts each
@@ -283,6 +346,8 @@ def load_generator(model_dir: str | os.PathLike, direction: str = "AtoB",
     model = build_generator(input_shape, filters=int(generator_config["filters"]),
                             res_blocks=int(generator_config["res_blocks"]),
                             identity_start=generator_config.get("identity_start", False),
+                            envelope_coefficients=int(
+                                generator_config.get("envelope_coefficients", 0)),
                             name=f"generator_{direction}")
     try:
         with warnings.catch_warnings():
@@ -295,4 +360,5 @@ def load_generator(model_dir: str | os.PathLike, direction: str = "AtoB",
         raise UserError(f"{weights}: does not match the network {Path(model_dir) / CONFIG_NAME} "
                         f"describes, or is damaged ({first_line[:200]}); re-export the model "
                         "folder with train_cyclegan.py") from None
-    return model
+    cut = int((config.get("inference") or {}).get("envelope_coefficients", 0))
+    return with_envelope_cut(model, coefficients=cut) if cut else model

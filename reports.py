@@ -78,6 +78,59 @@ def _number(value: float | None, digits: int = 0, spread: float | None = None) -
     return text if spread is None else f"{text} ± {spread:.{digits}f}"
 
 
+# The voice-keeping goal a model must meet on the test actors to ship (issue 26): it keeps the
+# voicing and the words of the vocoder-only path (or of the real target, where that is lower)
+# and moves the emotion most of the way to the real target recordings.
+GOAL_VOICED_POINTS = 0.05  # voiced share >= min(vocoder only, real target) - this
+GOAL_WER_MARGIN = 0.10  # open word error <= max(vocoder only + this, real target)
+GOAL_JUDGED_SHARE = 0.6  # judged target >= this x the real target recordings' share
+
+
+def voice_goal(systems: dict[str, Any]) -> dict[str, Any] | None:
+    """Check a converted row against the voice-keeping goal, from one pair's `systems`
+    (metrics.json: the vocoder, converted and target rows).
+
+    Returns {"voiced" | "word_error" | "judged": {"value", "bar", "met"}, "met": all three},
+    the word-error check left out (and not counted) when no recogniser scored the clips;
+    None when there is no converted row.
+    """
+    vocoder, converted, target = (systems.get(name) for name in ("vocoder", "converted",
+                                                                  "target"))
+    if not converted or not vocoder or not target:
+        return None
+    checks = {
+        "voiced": (converted["voiced_fraction"],
+                   min(vocoder["voiced_fraction"], target["voiced_fraction"])
+                   - GOAL_VOICED_POINTS, 1),
+        "judged": (converted["judged_target"], GOAL_JUDGED_SHARE * target["judged_target"], 1),
+    }
+    if converted.get("word_error_rate") is not None:
+        checks["word_error"] = (converted["word_error_rate"],
+                                max(vocoder["word_error_rate"] + GOAL_WER_MARGIN,
+                                    target["word_error_rate"]), -1)
+    goal = {name: {"value": value, "bar": bar, "met": bool(sign * (value - bar) >= -1e-9)}
+            for name, (value, bar, sign) in checks.items()}
+    return {**goal, "met": all(check["met"] for check in goal.values())}
+
+
+def voice_goal_text(systems: dict[str, Any], target: str) -> str | None:
+    """One line: each goal figure against its bar, and whether the model meets the goal."""
+    goal = voice_goal(systems)
+    if goal is None:
+        return None
+    parts = [f"voiced {_percent(goal['voiced']['value'])} (bar ≥ "
+             f"{_percent(goal['voiced']['bar'])}) {'met' if goal['voiced']['met'] else 'MISSED'}"]
+    if "word_error" in goal:
+        check = goal["word_error"]
+        parts.append(f"open word error {check['value']:.2f} (bar ≤ {check['bar']:.2f}) "
+                     f"{'met' if check['met'] else 'MISSED'}")
+    check = goal["judged"]
+    parts.append(f"judged {target} {_percent(check['value'])} (bar ≥ {_percent(check['bar'])}, "
+                 f"0.6 × real) {'met' if check['met'] else 'MISSED'}")
+    verdict = "meets" if goal["met"] else "does not meet"
+    return f"Voice-keeping goal: {'; '.join(parts)}: the model {verdict} it."
+
+
 def pair_table(entry: dict[str, Any]) -> str:
     """Markdown section of one pair: held-out set, classifier check, and the system table."""
     source, target = entry["source"], entry["target"]
@@ -87,7 +140,7 @@ def pair_table(entry: dict[str, Any]) -> str:
     lines.append(f"Held-out actors {actor_list(entry['test_actors'])} (never seen by the model "
                  f"or the classifier), {entry['n_clips']} {source} clips, each scored against "
                  f"the same actor's same sentence spoken {target}. Model: "
-                 + (f"`{model}`." if model else "**no model trained yet** (baselines only)."))
+                 + (f"`{model}`." if model else "**no model shipped** (baselines only)."))
     lines.append("")
     lines.append(f"Emotion classifier: {_percent(classifier.get('accuracy'))} right on the "
                  f"held-out actors' {classifier.get('test_clips')} real clips "
@@ -115,6 +168,9 @@ def pair_table(entry: dict[str, Any]) -> str:
             _percent(row["recognised"]), _number(row.get("word_error_rate"), 2),
             _number(row.get("envelope_correlation"), 2)]) + " |")
     settings = entry["settings"]
+    goal = voice_goal_text(entry["systems"], target)
+    if goal:
+        lines += ["", goal]
     lines.append("")
     lines.append(f"Griffin-Lim: {settings['griffin_lim_iters']} iterations from "
                  f"{settings['phase']} phase. Sentence recognition: "
@@ -175,8 +231,10 @@ def write_generated(path: Path, text: str, *, script: str) -> Path:
     return path
 
 
-def selection_verdict(selection: dict[str, Any]) -> str:
-    """One line: the pair, the chosen epoch and its validation figures, whether the guard held."""
+def selection_verdict(selection: dict[str, Any], *, candidate: str = "epoch") -> str:
+    """One line: the pair, the chosen epoch and its validation figures, whether the guard held.
+
+    `candidate` names what was chosen among ("epoch"; "K" for tools/choose_cut.py's cuts)."""
     chosen = next(row for row in selection["epochs"] if row["epoch"] == selection["chosen_epoch"])
     target = selection["target"]
     figures = (f"judged {target} {_percent(chosen['judged_target'])}, {target} over "
@@ -187,41 +245,49 @@ def selection_verdict(selection: dict[str, Any]) -> str:
     if selection.get("wer_limit") is not None:  # selections made with a speech recogniser
         guard += (f"; open word error at most {selection['wer_limit']:.2f} = zero effort "
                   f"{selection['zero_effort_wer']:.2f} + {selection['rule']['wer_margin']:.2f}")
-    count = f"{len(selection['epochs'])} snapshot(s)"
+    if selection.get("voiced_limit") is not None:  # selections made with the voicing guard
+        guard += (f"; voiced share at least {_percent(selection['voiced_limit'])} = the lower of "
+                  f"zero effort and real target {_percent(selection['voiced_reference'])} - "
+                  f"{selection['rule']['voiced_margin'] * 100:.0f} points")
+    count = f"{len(selection['epochs'])} " + ("snapshot(s)" if candidate == "epoch"
+                                               else "candidates")
     where = f"validation actors {actor_list(selection['val_actors'])}"
     guards = "MCD guard" if selection.get("wer_limit") is None else "guards"
     if selection["guard_held"]:
-        return (f"{selection['pair']}: epoch {selection['chosen_epoch']} of {count} chosen on "
+        return (f"{selection['pair']}: {candidate} {selection['chosen_epoch']} of {count} chosen on "
                 f"{where}: {figures} ({guards}: {guard})")
     return (f"{selection['pair']}: none of {count} within the {guards} ({guard}) on {where}; "
-            f"epoch {selection['chosen_epoch']} picked by judged-{target} share anyway: "
+            f"{candidate} {selection['chosen_epoch']} picked by judged-{target} share anyway: "
             f"{figures}")
 
 
-def selection_table(selection: dict[str, Any], *, verdict: bool = True) -> str:
+def selection_table(selection: dict[str, Any], *, verdict: bool = True,
+                    candidate: str = "epoch") -> str:
     """Markdown of one selection: what it was scored on, one row per epoch between the
-    zero-effort and real-target rows, the rule and (with `verdict`) `selection_verdict`."""
+    zero-effort and real-target rows, the rule and (with `verdict`) `selection_verdict`.
+    `candidate` names what the rows are ("epoch"; "K" for the envelope cuts of
+    tools/choose_cut.py)."""
     source, target = selection["source"], selection["target"]
     classifier = selection["classifier"]
-    lines = [f"### {selection['pair']}: epoch chosen on validation actors "
+    lines = [f"### {selection['pair']}: {candidate} chosen on validation actors "
              f"{actor_list(selection['val_actors'])}", "",
              f"{selection['n_clips']} {source} clips of the validation actors (never trained "
              f"on), each scored against the same actor's same sentence spoken {target}. Emotion "
              f"classifier trained on actors {actor_list(classifier['train_actors'])} (neither "
              f"validation nor test): {_percent(classifier.get('accuracy'))} right on the "
              "validation actors' real clips.", "",
-             f"| epoch | judged {target} | {target} over {source} | MCD to target (dB) "
-             "| MCD to source (dB) | sentence recognised | word error (open) | within guard "
-             "| chosen |",
-             "|" + "---|" * 9]
+             f"| {candidate} | judged {target} | {target} over {source} | MCD to target (dB) "
+             "| MCD to source (dB) | voiced | sentence recognised | word error (open) "
+             "| within guard | chosen |",
+             "|" + "---|" * 10]
 
     def line(label: str, row: dict[str, Any], guard: str, chosen: str) -> str:
         return "| " + " | ".join([
             label, _percent(row["judged_target"]), _percent(row["target_over_source"]),
             _number(row["mcd_to_target"], 2, row["mcd_to_target_std"]),
             _number(row["mcd_to_source"], 2, row["mcd_to_source_std"]),
-            _percent(row["recognised"]), _number(row.get("word_error_rate"), 2), guard,
-            chosen]) + " |"
+            _percent(row["voiced_fraction"]), _percent(row["recognised"]),
+            _number(row.get("word_error_rate"), 2), guard, chosen]) + " |"
 
     lines.append(line(f"{source} (zero effort)", selection["reference"]["source"], "", ""))
     for row in selection["epochs"]:
@@ -230,7 +296,7 @@ def selection_table(selection: dict[str, Any], *, verdict: bool = True) -> str:
     lines.append(line(f"{target} (real)", selection["reference"]["target"], "", ""))
     lines += ["", f"Rule: {selection['rule']['text']}."]
     if verdict:
-        lines += ["", selection_verdict(selection) + "."]
+        lines += ["", selection_verdict(selection, candidate=candidate) + "."]
     return "\n".join(lines)
 
 

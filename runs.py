@@ -34,10 +34,27 @@ from typing import Any, Sequence
 import numpy as np
 
 from cli import UserError, atomic_output
-from corpus import DATA_DIR, DEFAULT_PAIRS, STFT_SETTINGS, canonical_emotion, pair_name
+from corpus import (DATA_DIR, FETCH_RAVDESS, STFT_SETTINGS, canonical_emotion, pair_name,
+                    parse_pair)
 from spectro import IMAGE_SIZE
 
-RESULTS_DIR = Path("results")  # where runs are written and models are looked for by default
+# Where runs are written and models are looked for by default: the folder beside the scripts,
+# so the shipped models are found wherever the user runs them from.
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """A path as messages show it: relative to the working folder when inside it."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def same_folder(first: str | os.PathLike, second: str | os.PathLike) -> bool:
+    """True when two paths name the same folder (after resolving links and '..')."""
+    return Path(first).resolve() == Path(second).resolve()
 
 # Arithmetic of a network ("mixed_precision" in config.json; convert.py --precision) -> the
 # Keras dtype policy. bfloat16 runs the convolutions about 1.7x faster on CPUs with
@@ -50,8 +67,12 @@ INFERENCE_PRECISIONS = ("float32", "bfloat16")  # convert.py --precision (opt-in
 
 # Every training setting (config.json "training"): (default, may differ when resuming).
 # train_cyclegan.py leaves unset flags at None so that --resume can take the stored run's values.
+# The preset a run gets when none is named: the one that gives a usable model on a laptop CPU
+# in hours. A stored run that records no preset predates presets: the original's settings.
+DEFAULT_PRESET = "fast"
+LEGACY_PRESET = "original"
 SETTINGS: dict[str, tuple[Any, bool]] = {
-    "preset": ("original", False),
+    "preset": (DEFAULT_PRESET, False),
     "data_dir": (str(DATA_DIR), True),
     "epochs": (100, True),
     "steps_per_epoch": (None, False),  # None: one pass over the larger domain
@@ -65,6 +86,7 @@ SETTINGS: dict[str, tuple[Any, bool]] = {
     "pool_size": (50, False),
     "crop_frames": (0, False),  # 0: whole IMAGE_SIZE-frame windows, as the original
     "identity_start": (False, False),
+    "envelope_coefficients": (0, False),  # 0: unconstrained correction
     "seed": (0, False),
     "sample_every": (5, True),
     "snapshot_every": (10, True),
@@ -82,9 +104,14 @@ SETTINGS: dict[str, tuple[Any, bool]] = {
 # 257 bins), an identity-start generator (output = input + a correction that starts at zero,
 # so the words are kept from the first step) and 16 filters, the narrowest of the widths
 # timed on a 2-core CPU (README.md, "Training on a CPU"); it trained the shipped calm2anger.
+# "envelope": fast, with the correction kept to the spectral envelope (its first 24 DCT
+# coefficients along frequency in every frame), so the harmonics and voicing of the input
+# survive (issue 26; results/ablation_envelope_calm2anger.md).
+FAST_SETTINGS = {"crop_frames": 64, "identity_start": True, "filters": 16, "res_blocks": 6}
 PRESETS: dict[str, dict[str, Any]] = {
     "original": {},
-    "fast": {"crop_frames": 64, "identity_start": True, "filters": 16, "res_blocks": 6},
+    "fast": FAST_SETTINGS,
+    "envelope": {**FAST_SETTINGS, "envelope_coefficients": 24},
 }
 
 
@@ -106,7 +133,8 @@ SNAPSHOTS_DIR = "snapshots"
 SELECTION_JSON = "selection.json"
 SELECTION_MD = "selection.md"
 # What a config.json may say: wider or deeper than this is a typo (and would exhaust memory).
-CONFIG_INT_RANGES = {"filters": (1, 512), "res_blocks": (0, 64), "image_size": (4, 4096)}
+CONFIG_INT_RANGES = {"filters": (1, 512), "res_blocks": (0, 64), "image_size": (4, 4096),
+                     "envelope_coefficients": (0, 4096)}
 
 
 def generator_path(model_dir: str | os.PathLike, direction: str = "AtoB") -> Path:
@@ -129,7 +157,9 @@ def read_config(model_dir: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(generator, dict) or not {"filters", "res_blocks"} <= generator.keys():
         raise UserError(f"{path}: model config lacks generator.filters / generator.res_blocks")
     for key, (low, high) in CONFIG_INT_RANGES.items():
-        value = generator.get(key) if key != "image_size" else config.get(key, IMAGE_SIZE)
+        value = (config.get(key, IMAGE_SIZE) if key == "image_size"
+                 else generator.get(key, 0) if key == "envelope_coefficients"  # older runs
+                 else generator.get(key))
         # bool is an int to Python; a config saying `true` for a width is still malformed
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             where = key if key == "image_size" else f"generator.{key}"
@@ -140,6 +170,14 @@ def read_config(model_dir: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(generator.get("identity_start", False), bool):
         raise UserError(f"{path}: generator.identity_start must be true or false, got "
                         f"{generator['identity_start']!r}")
+    cut = (config.get("inference") or {}).get("envelope_coefficients", 0)
+    if isinstance(cut, bool) or not isinstance(cut, int) \
+            or not 0 <= cut <= config.get("image_size", IMAGE_SIZE):
+        raise UserError(f"{path}: inference.envelope_coefficients must be a whole number from 0 "
+                        f"to the image size, got {cut!r}")
+    if generator.get("envelope_coefficients", 0) and not generator.get("identity_start"):
+        raise UserError(f"{path}: generator.envelope_coefficients needs identity_start; "
+                        "re-export the model with train_cyclegan.py")
     return config
 
 
@@ -200,11 +238,25 @@ def trained_pairs(models_root: str | os.PathLike) -> list[str]:
                   if (p / CONFIG_NAME).is_file() and generator_path(p, "AtoB").is_file())
 
 
-def find_model_dir(models_root: str | os.PathLike, source: str, target: str) -> Path:
-    """Run folder of the `source` -> `target` model: `<models_root>/<pair_name>`.
+def _config_pair(config: dict[str, Any]) -> tuple[str, str] | None:
+    """(source, target) a run's config records, canonical; None when it records neither."""
+    try:
+        if "source" in config and "target" in config:
+            return canonical_emotion(str(config["source"])), canonical_emotion(str(config["target"]))
+        if "pair" in config:
+            _, source, target = parse_pair(str(config["pair"]))
+            return source, target
+    except (ValueError, UserError):
+        pass
+    return None
 
-    Emotion aliases are accepted ('anger'). Raises UserError, naming the train command that
-    makes the model and listing the pairs that do exist, when the folder has no config.json.
+
+def find_model_dir(models_root: str | os.PathLike, source: str, target: str) -> Path:
+    """Run folder of the `source` -> `target` model: `<models_root>/<pair_name>`, or
+    `models_root` itself when it is that pair's run folder (a --out of any name).
+
+    Emotion aliases are accepted ('anger'). Raises UserError, naming the commands that make
+    the model and listing the pairs that do exist, when there is no such run folder.
     """
     source, target = canonical_emotion(source), canonical_emotion(target)
     if source == target:
@@ -214,12 +266,14 @@ def find_model_dir(models_root: str | os.PathLike, source: str, target: str) -> 
     model_dir = root / pair
     if (root / CONFIG_NAME).is_file() and not (model_dir / CONFIG_NAME).is_file():
         # --models names a run folder itself rather than the folder that holds run folders.
-        if root.name == pair:
+        found = _config_pair(read_config(root))
+        if root.name == pair or found == (source, target):
             model_dir, root = root, root.parent
         else:
-            raise UserError(f"{root}: is the run folder of one model ({root.name}), not a "
-                            f"folder of models; pass --models {root.parent} (it looks for "
-                            f"{pair}/ in there)")
+            what = pair_name(*found) if found else root.name
+            raise UserError(f"{root}: is the run folder of another model ({what}), not of "
+                            f"{pair}; pass --models with {pair}'s run folder or the folder "
+                            f"that holds {pair}/")
     if (model_dir / CONFIG_NAME).is_file():
         if not generator_path(model_dir, "AtoB").is_file() \
                 and not generator_path(model_dir, "BtoA").is_file():
@@ -234,18 +288,16 @@ def find_model_dir(models_root: str | os.PathLike, source: str, target: str) -> 
         where = (f"trained pairs in {root}: {', '.join(existing)}" if existing
                  else f"{root} holds no trained model")
     raise UserError(f"no model for {source} -> {target} ({model_dir} has no config.json); "
-                    f"{_how_to_train(root, source, target)}; {where}")
+                    f"{how_to_train(pair, root)}; {where}")
 
 
-def _how_to_train(root: Path, source: str, target: str) -> str:
-    """The train_cyclegan.py command that makes a `source` -> `target` generator."""
-    pair, reverse = pair_name(source, target), pair_name(target, source)
-    for name, note in ((pair, ""), (reverse, f" (its BtoA generator converts {source} -> "
-                                              f"{target})")):
-        if name in DEFAULT_PAIRS:
-            out = "" if root == RESULTS_DIR else f" --out {root / name}"
-            return f"train it with `python train_cyclegan.py --pair {name}{out}`{note}"
-    return f"train_cyclegan.py trains only {', '.join(DEFAULT_PAIRS)}"
+def how_to_train(pair: str, models_root: str | os.PathLike = RESULTS_DIR) -> str:
+    """The two commands that make `pair`'s model in `models_root`: its training set, then
+    training with the default preset (about two hours on a laptop CPU)."""
+    out = "" if same_folder(models_root, RESULTS_DIR) else f" --out {Path(models_root) / pair}"
+    return (f"make it with `python data_prep.py --ravdess DIR --pair {pair}` (RAVDESS: "
+            f"../shared/data/ravdess, or {FETCH_RAVDESS}), then `python train_cyclegan.py "
+            f"--pair {pair}{out} --epochs 1000 --time-budget 7200` (about 2 h on a laptop CPU)")
 
 
 def find_generator(models_root: str | os.PathLike, source: str, target: str
@@ -253,15 +305,26 @@ def find_generator(models_root: str | os.PathLike, source: str, target: str
     """Run folder and direction ('AtoB' or 'BtoA') of a generator for `source` -> `target`.
 
     A CycleGAN trains both directions, so when only the reverse pair exists (e.g. calm2anger
-    for anger -> calm) its BtoA generator is used. Otherwise as `find_model_dir`.
+    for anger -> calm) its BtoA generator is used, if the run folder has one (shipped models
+    keep only AtoB). Otherwise as `find_model_dir`.
     """
     try:
         return find_model_dir(models_root, source, target), "AtoB"
-    except UserError:
-        reverse = Path(models_root) / pair_name(target, source)
-        if (reverse / CONFIG_NAME).is_file() and generator_path(reverse, "BtoA").is_file():
+    except UserError as missing:
+        source, target = canonical_emotion(source), canonical_emotion(target)
+        root = Path(models_root)
+        reverse = root / pair_name(target, source)
+        if not (reverse / CONFIG_NAME).is_file() and (root / CONFIG_NAME).is_file() \
+                and _config_pair(read_config(root)) == (target, source):
+            reverse = root  # --models names the reverse pair's run folder itself
+        if not (reverse / CONFIG_NAME).is_file():
+            raise
+        if generator_path(reverse, "BtoA").is_file():
             return reverse, "BtoA"
-        raise
+        raise UserError(f"no model for {source} -> {target}: {reverse} holds only the "
+                        f"{target} -> {source} generator (shipped models keep only that "
+                        f"direction, {generator_path('.', 'AtoB').name}); "
+                        f"{how_to_train(pair_name(source, target), root)}") from missing
 
 
 # --- Snapshots and the epoch selection ------------------------------------------------------
@@ -272,13 +335,25 @@ SELECTION_VERSION = 1
 # vocoder-only clips; the unconverted clips' error is lower than the vocoder's, so guarding
 # against them with the same margin is at least as strict. Skipped without a recogniser.
 SELECTION_WER_MARGIN = 0.15
+# The voicing guard: a model that smears harmonics into noise loses voiced frames, which real
+# emotional speech does not (issue 26); as the ship bar, at most 5 points below the lower of
+# the unconverted clips' and the real target clips' voiced share.
+SELECTION_VOICED_MARGIN = 0.05
 SELECTION_RULE = ("highest judged-target share on the validation actors among the epochs whose "
                   "MCD to the real target is at most {margin:g} dB above the zero-effort "
-                  "(unconverted) MCD on the same clips and whose open-vocabulary word error "
+                  "(unconverted) MCD on the same clips, whose share of voiced speech frames is "
+                  "at most {voiced_margin:g} below the lower of the unconverted and the real "
+                  "target clips' shares, and whose open-vocabulary word error "
                   "rate is at most {wer_margin:g} above the zero-effort clips' (when a speech "
                   "recogniser is installed); ties -> the higher target-over-source share, then "
                   "the lower MCD, then the earlier epoch; if no epoch passes those guards, the "
                   "highest share anyway")
+
+
+def selection_rule_text() -> str:
+    """SELECTION_RULE with this version's margins filled in."""
+    return SELECTION_RULE.format(margin=SELECTION_MARGIN_DB, wer_margin=SELECTION_WER_MARGIN,
+                                 voiced_margin=SELECTION_VOICED_MARGIN)
 
 
 def epoch_dir(run_dir: str | os.PathLike, folder: str, epoch: int) -> Path:
@@ -313,7 +388,8 @@ def find_snapshots(run_dir: str | os.PathLike) -> list[Snapshot]:
 
 def choose_epoch(rows: Sequence[dict[str, Any]], zero_effort_mcd: float, *,
                  margin_db: float = SELECTION_MARGIN_DB, zero_effort_wer: float | None = None,
-                 wer_margin: float = SELECTION_WER_MARGIN) -> dict[str, Any]:
+                 wer_margin: float = SELECTION_WER_MARGIN, voiced_reference: float | None = None,
+                 voiced_margin: float = SELECTION_VOICED_MARGIN) -> dict[str, Any]:
     """Apply the selection rule (SELECTION_RULE) to per-epoch validation figures.
 
     Args:
@@ -326,19 +402,27 @@ def choose_epoch(rows: Sequence[dict[str, Any]], zero_effort_mcd: float, *,
         zero_effort_wer: mean word error rate of the unconverted source clips; None: no
             word-error guard (no recogniser).
         wer_margin: how much more word error than zero effort an epoch may have and count.
+        voiced_reference: the lower of the unconverted and the real target clips' voiced
+            share (rows then need "voiced_fraction"); None: no voicing guard.
+        voiced_margin: how far below `voiced_reference` an epoch's voiced share may be.
     Returns:
         {"epoch": the winner, "guard_held": whether any epoch passed the guards (False: the
         winner was picked by share among all epochs), "mcd_limit_db": zero effort + margin,
         "wer_limit": zero-effort word error + wer_margin (None without `zero_effort_wer`),
+        "voiced_limit": voiced_reference - voiced_margin (None without `voiced_reference`),
         "passing": the epochs within the guards, in the order given}.
     """
     if not rows:
         raise ValueError("choose_epoch needs at least one epoch's figures")
     limit = float(zero_effort_mcd) + float(margin_db)
     wer_limit = None if zero_effort_wer is None else float(zero_effort_wer) + float(wer_margin)
+    voiced_limit = (None if voiced_reference is None
+                    else float(voiced_reference) - float(voiced_margin))
 
     def within_guards(row: dict[str, Any]) -> bool:
         if row["mcd_to_target"] > limit:
+            return False
+        if voiced_limit is not None and row["voiced_fraction"] < voiced_limit:
             return False
         wer = row.get("word_error_rate")
         return wer_limit is None or (wer is not None and wer <= wer_limit)
@@ -351,7 +435,8 @@ def choose_epoch(rows: Sequence[dict[str, Any]], zero_effort_mcd: float, *,
                key=lambda row: (-row["judged_target"], -row["target_over_source"],
                                 row["mcd_to_target"], row["epoch"]))
     return {"epoch": int(best["epoch"]), "guard_held": bool(passing), "mcd_limit_db": limit,
-            "wer_limit": wer_limit, "passing": [int(row["epoch"]) for row in passing]}
+            "wer_limit": wer_limit, "voiced_limit": voiced_limit,
+            "passing": [int(row["epoch"]) for row in passing]}
 
 
 def _weight_arrays(path: Path) -> dict[str, np.ndarray]:

@@ -59,8 +59,57 @@ class AudioError(UserError, ValueError):
 
 
 # --- Loading and writing -------------------------------------------------------------------
+AUDIO_KINDS = "/".join(ext.lstrip(".") for ext in AUDIO_EXTENSIONS)  # for help and messages
+
+
+def check_audio_file(path: str | os.PathLike) -> None:
+    """Cheap checks of an input file before any slow work: AudioError when it is missing, a
+    folder, not a readable audio file, empty, or a truncated wav. Reads the header only;
+    `load_audio` makes the same checks and the ones that need the samples."""
+    import soundfile
+
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder, not an audio file")
+    try:
+        frames = soundfile.info(str(path)).frames
+    except Exception as exc:  # libsndfile reports every format problem as a RuntimeError
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise AudioError(f"{path}: not a readable audio file ({reason})") from None
+    if frames == 0:
+        raise AudioError(f"{path}: the file holds no audio samples")
+    missing = wav_missing_bytes(path)
+    if missing:
+        raise AudioError(f"{path}: truncated file (its header promises {missing} more bytes of "
+                         "audio than it holds: an interrupted copy or download?); use a "
+                         "complete copy")
+
+
+def input_note(path: str | os.PathLike, *, sr: int = SAMPLE_RATE) -> str:
+    """What loading `path` changed, for an output line: ' (from 44100 Hz stereo, resampled to
+    16000 Hz and mixed to mono)', or '' when it was already mono at `sr`."""
+    import soundfile
+
+    try:
+        info = soundfile.info(str(path))
+    except Exception:  # noqa: BLE001 - only a note; load_audio reports unreadable files
+        return ""
+    changes = []
+    if info.samplerate != sr:
+        changes.append(f"resampled to {sr} Hz")
+    if info.channels > 1:
+        changes.append("mixed to mono")
+    if not changes:
+        return ""
+    channels = {1: "mono", 2: "stereo"}.get(info.channels, f"{info.channels} channels")
+    return f" (from {info.samplerate} Hz {channels}, {' and '.join(changes)})"
+
+
 def load_audio(path: str | os.PathLike, *, sr: int = SAMPLE_RATE) -> np.ndarray:
-    """Read any wav/flac/ogg file as mono float32 at `sr` Hz.
+    """Read any audio file libsndfile reads (wav/flac/ogg/aiff/mp3, AUDIO_EXTENSIONS) as mono
+    float32 at `sr` Hz.
 
     Accepts any sample rate, 8/16/24/32-bit integer or float samples and any channel count
     (channels are averaged). Returns a 1-D float32 array in roughly [-1, 1].
@@ -73,10 +122,7 @@ def load_audio(path: str | os.PathLike, *, sr: int = SAMPLE_RATE) -> np.ndarray:
     import soundfile
 
     path = Path(path)
-    if not path.exists():
-        raise AudioError(f"{path}: no such file")
-    if path.is_dir():
-        raise AudioError(f"{path}: is a folder, not an audio file")
+    check_audio_file(path)
     try:
         data, file_sr = soundfile.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:  # libsndfile reports every format problem as a RuntimeError
@@ -86,11 +132,6 @@ def load_audio(path: str | os.PathLike, *, sr: int = SAMPLE_RATE) -> np.ndarray:
         raise AudioError(f"{path}: the file holds no audio samples")
     if not np.all(np.isfinite(data)):
         raise AudioError(f"{path}: holds NaN or infinite samples")
-    missing = wav_missing_bytes(path)
-    if missing:
-        raise AudioError(f"{path}: truncated file (its header promises {missing} more bytes of "
-                         "audio than it holds: an interrupted copy or download?); use a "
-                         "complete copy")
     audio = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if data.shape[1] > 1 and not np.any(audio) and np.any(data):
         raise AudioError(f"{path}: its {data.shape[1]} channels cancel out when mixed to mono "
@@ -265,6 +306,75 @@ def crop_image(image: np.ndarray, *, n_frames: int = N_FRAMES) -> np.ndarray:
     if not 1 <= n_frames <= N_FRAMES:
         raise ValueError(f"n_frames must be in 1..{N_FRAMES}, got {n_frames}")
     return image[:N_BINS, :n_frames].copy()
+
+
+# --- How strongly a model's change is applied -----------------------------------------------
+IDENTITY_EPSILON = 1e-4  # images are squeezed into (-1, 1) by this much before atanh, so the
+#                          floor (-1) stays finite: -0.9999 is 0.004 dB above the 80 dB floor,
+#                          inaudible and far below MCD's resolution. Identity-start generators
+#                          (models.py) add their correction in the same logit space.
+
+
+def image_logits(image: np.ndarray) -> np.ndarray:
+    """atanh of an image in [-1, 1], squeezed by IDENTITY_EPSILON: its position in tanh's
+    logit space, where an identity-start generator adds its correction. float32."""
+    bound = 1.0 - IDENTITY_EPSILON
+    return np.arctanh(np.clip(np.asarray(image, dtype=np.float32), -bound, bound))
+
+
+def scale_change(inputs: np.ndarray, outputs: np.ndarray, *, strength: float) -> np.ndarray:
+    """Apply a fraction (or a multiple) of a model's change to its input images.
+
+    out = tanh(atanh(x) + strength * (atanh(y) - atanh(x))), atanh as `image_logits`. For an
+    identity-start generator, y = tanh(atanh(x) + correction), so this scales its correction
+    exactly; for other generators it is the same interpolation in logit space. Strength 0
+    gives the inputs (the vocoder-only result), 1 the outputs (to IDENTITY_EPSILON), and every
+    pixel moves monotonically with the strength in between.
+
+    Args:
+        inputs, outputs: float images of one shape, values in [-1, 1] (model in, model out).
+        strength: >= 0.
+    Returns:
+        float32 array of that shape in (-1, 1).
+    """
+    if not strength >= 0:
+        raise ValueError(f"strength must be >= 0, got {strength}")
+    inputs, outputs = np.asarray(inputs), np.asarray(outputs)
+    if inputs.shape != outputs.shape:
+        raise ValueError(f"inputs and outputs must have one shape, got {inputs.shape} and "
+                         f"{outputs.shape}")
+    start = image_logits(inputs)
+    return np.tanh(start + np.float32(strength) * (image_logits(outputs) - start)
+                   ).astype(np.float32)
+
+
+# --- Spectral envelope: the frequency-smooth part of a per-frame correction ---------------
+def envelope_projection(n_bins: int, *, coefficients: int) -> np.ndarray:
+    """Matrix that keeps the frequency-smooth part of a column (one frame) of an image.
+
+    Projects onto the first `coefficients` orthonormal DCT-II basis vectors over `n_bins`
+    rows: P = D_k^T D_k, symmetric and idempotent (P @ P == P). A per-frame correction
+    multiplied by P keeps what varies slowly along frequency (the spectral envelope: formants,
+    tilt, overall level) and drops what varies from one harmonic to the next, so adding it to
+    an image moves the envelope and keeps the input's harmonic fine structure. With 24 of the
+    260 rows the shortest kept period along frequency is about 22 bins (690 Hz); the harmonics
+    of a 94 Hz voice are 3 bins apart.
+
+    Args:
+        n_bins: rows (frequency bins) of the images it will act on, >= 1.
+        coefficients: DCT coefficients kept, 1..n_bins (n_bins keeps everything: identity).
+    Returns:
+        float32 (n_bins, n_bins); apply as `P @ column` or along an image's frequency axis.
+    """
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+    if not 1 <= coefficients <= n_bins:
+        raise ValueError(f"coefficients must be in 1..{n_bins}, got {coefficients}")
+    rows = np.arange(n_bins, dtype=np.float64)
+    orders = np.arange(coefficients, dtype=np.float64)[:, None]
+    basis = np.cos(np.pi * (rows + 0.5) * orders / n_bins) * np.sqrt(2.0 / n_bins)
+    basis[0] /= np.sqrt(2.0)
+    return (basis.T @ basis).astype(np.float32)
 
 
 # --- One clip <-> one image ----------------------------------------------------------------
@@ -567,12 +677,20 @@ def spectral_convergence_db(reference: np.ndarray, estimate: np.ndarray) -> floa
 
 # --- Plotting ------------------------------------------------------------------------------
 def plot_spectrograms(path: str | os.PathLike, panels: list[tuple[str, np.ndarray]], *,
-                      top_db: float = TOP_DB) -> Path:
+                      top_db: float = TOP_DB, max_hz: float | None = None,
+                      side_by_side: bool = False) -> Path:
     """Draw one or more (N_BINS, T) normalised dB images as stacked panels into a PNG.
 
     Each panel gets time (s) and frequency (Hz) axes and a dB colour bar (0 dB = reference).
-    Written atomically. `panels` is a list of (title, image) pairs.
+    Written atomically. `panels` is a list of (title, image) pairs. `max_hz` (0 < max_hz <=
+    SAMPLE_RATE / 2) shows only the bins up to that frequency, e.g. 1200 to see the harmonics
+    of a low voice; default: all. `side_by_side` puts the panels in one row instead of one
+    column.
     """
+    nyquist = SAMPLE_RATE / 2
+    if max_hz is not None and not 0 < max_hz <= nyquist:
+        raise ValueError(f"max_hz must be in (0, {nyquist:g}], got {max_hz}")
+    rows = N_BINS if max_hz is None else int(np.ceil(max_hz / nyquist * (N_BINS - 1))) + 1
     import matplotlib
 
     matplotlib.use("Agg")
@@ -580,14 +698,17 @@ def plot_spectrograms(path: str | os.PathLike, panels: list[tuple[str, np.ndarra
 
     if not panels:
         raise ValueError("plot_spectrograms needs at least one panel")
-    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 3 * len(panels)), squeeze=False)
-    for ax, (title, image) in zip(axes[:, 0], panels):
+    shape, size = (((1, len(panels)), (6 * len(panels), 3.2)) if side_by_side
+                   else ((len(panels), 1), (8, 3 * len(panels))))
+    fig, axes = plt.subplots(*shape, figsize=size, squeeze=False)
+    for ax, (title, image) in zip(axes.ravel(), panels):
         image = np.asarray(image, dtype=np.float32)
         if image.ndim != 2 or image.shape[0] != N_BINS:
             plt.close(fig)
             raise ValueError(f"panel {title!r} must have shape ({N_BINS}, T), got {image.shape}")
-        db = (image - 1.0) / 2.0 * top_db
-        extent = (0.0, image.shape[1] * HOP_LENGTH / SAMPLE_RATE, 0.0, SAMPLE_RATE / 2)
+        db = (image[:rows] - 1.0) / 2.0 * top_db
+        extent = (0.0, image.shape[1] * HOP_LENGTH / SAMPLE_RATE, 0.0,
+                  (rows - 1) / (N_BINS - 1) * nyquist)
         mesh = ax.imshow(db, origin="lower", aspect="auto", extent=extent, cmap="magma",
                          vmin=-top_db, vmax=0.0, interpolation="nearest")
         ax.set_title(title)
@@ -612,8 +733,8 @@ def _build_parser() -> argparse.ArgumentParser:
                     "path (no model), to hear what the representation alone costs.",
         epilog=__doc__.split("Command line", 1)[1].split("\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("input", type=Path, help="audio file to resynthesise (wav/flac/ogg, any "
-                        "rate, bit depth and channel count)")
+    parser.add_argument("input", type=Path, help=f"audio file to resynthesise ({AUDIO_KINDS}, "
+                        "any rate, bit depth and channel count)")
     parser.add_argument("-o", "--output", type=Path, required=True,
                         help="output wav (16 kHz, 16-bit mono)")
     parser.add_argument("--iters", type=int, default=GRIFFIN_LIM_ITERS,
@@ -651,7 +772,7 @@ def main(argv: list[str] | None = None) -> int:
     write_audio(args.output, resynth)
     sc = spectral_convergence_db(audio, resynth)
     n_frames = n_frames_for(audio.shape[0])
-    print(f"wrote {args.output} ({audio.shape[0] / SAMPLE_RATE:.2f} s, "
+    print(f"wrote {args.output}{input_note(args.input)} ({audio.shape[0] / SAMPLE_RATE:.2f} s, "
           f"{len(window_starts(n_frames))} window(s), "
           f"spectral convergence {sc:.1f} dB)")
     if args.plot is not None:

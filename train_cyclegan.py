@@ -32,19 +32,22 @@ renamed, and `--resume` continues from the last checkpointed epoch with the run'
 settings. --time-budget stops cleanly after the epoch in which the budget runs out. A folder
 holding a model but no checkpoint (results/calm2anger as shipped) is never trained over.
 
-Presets (--preset): "original" trains the 2020 project's model on whole windows (1.37 TFLOP
-per update: days on a CPU); "fast" trains on random 64-frame time crops with an
+Presets (--preset): "fast" (the default) trains on random 64-frame time crops with an
 identity-start generator and narrower networks (about 1/60 of the FLOP per update: thousands
-of updates an hour on a laptop CPU). Flags given with a preset override its values.
+of updates an hour on a laptop CPU); "envelope" is fast with the generator's correction kept
+to the spectral envelope (it cannot smear the harmonics, so voicing and words survive);
+"original" trains the 2020 project's model on whole windows (1.37 TFLOP per update: days on
+a CPU). Flags given with a preset override its values.
 
 Usage examples:
-    python train_cyclegan.py --pair calm2sad --preset fast --epochs 1000 --time-budget 7200
-    python train_cyclegan.py --pair calm2sad
+    python train_cyclegan.py --pair calm2sad --epochs 1000 --time-budget 7200   # 2 h, CPU
+    python train_cyclegan.py --pair calm2sad --preset envelope --epochs 1000 --time-budget 7200
+    python train_cyclegan.py --pair calm2sad --preset original    # the 2020 settings: days
     python train_cyclegan.py --pair calm2sad --resume              # continue after a stop
     python train_cyclegan.py --pair calm2sad --resume --epochs 200  # train for longer
     python train_cyclegan.py --pair calm2anger --out runs/calm2anger --epochs 200 \\
         --snapshot-every 25      # results/calm2anger holds the shipped model
-    python train_cyclegan.py --pair calm2sad --res-blocks 9 --batch-size 4 --lr-decay
+    python train_cyclegan.py --pair calm2sad --preset original --res-blocks 9 --batch-size 4
     KERAS_BACKEND=jax python train_cyclegan.py --pair calm2anger --devices all \\
         --mixed-precision bfloat16 --batch-size 8
     python train_cyclegan.py --pair calm2anger --filters 8 --res-blocks 1 --epochs 1 \\
@@ -64,7 +67,8 @@ import numpy as np
 from cli import UserError, arg_type, cli_main
 from corpus import (ALL_PAIRS, DATA_DIR, DEFAULT_PAIRS, DOMAINS, EMOTIONS, SPLITS, STFT_SETTINGS,
                     load_pair_npz, npz_key, parse_pair, parse_pair_name)
-from runs import (CHECKPOINT_NAME, CONFIG_NAME, DIRECTIONS, PRESETS, RESULTS_DIR, RUN_DIRS,
+from runs import (CHECKPOINT_NAME, CONFIG_NAME, DEFAULT_PRESET, DIRECTIONS, LEGACY_PRESET,
+                  PRESETS, RESULTS_DIR, RUN_DIRS, preset_settings,
                   RUN_FILES, SETTINGS, TRAIN_PRECISIONS, generator_path, read_config)
 from spectro import IMAGE_SIZE
 
@@ -109,12 +113,12 @@ def resolve_settings(args: argparse.Namespace, stored: dict[str, Any] | None) ->
     epochs, data dir, sampling, snapshots, held-out count, devices, xla) is a UserError.
     """
     previous = (stored or {}).get("training", {})
-    # A run from before presets existed was trained with the original's settings.
-    preset = args.preset or previous.get("preset", SETTINGS["preset"][0])
-    if previous and args.preset is not None and args.preset != previous.get("preset", "original"):
-        raise UserError(f"{args.out}: the run there used --preset "
-                        f"{previous.get('preset', 'original')}, not {args.preset}; resume it "
-                        "with the same preset, or start over with --force")
+    stored_preset = previous.get("preset", LEGACY_PRESET) if previous else None
+    preset = args.preset or stored_preset or DEFAULT_PRESET
+    if stored_preset is not None and args.preset is not None and args.preset != stored_preset:
+        raise UserError(f"{args.out}: the run there used --preset {stored_preset}, not "
+                        f"{args.preset}; resume it with the same preset, or start over with "
+                        "--force")
     settings = {}
     for name, (default, changeable) in SETTINGS.items():
         default = PRESETS[preset].get(name, default) if name != "preset" else preset
@@ -148,6 +152,12 @@ def check_settings(settings: dict[str, Any]) -> None:
         raise UserError(f"--time-budget must be > 0 seconds, got {settings['time_budget']}")
     if settings["checkpoint_every"] < 1:
         raise UserError(f"--checkpoint-every must be >= 1, got {settings['checkpoint_every']}")
+    envelope = settings["envelope_coefficients"]
+    if envelope and not settings["identity_start"]:
+        raise UserError(f"--envelope-coefficients {envelope} needs --identity-start (it "
+                        "constrains the identity-start generator's correction)")
+    if not 0 <= envelope <= IMAGE_SIZE:
+        raise UserError(f"--envelope-coefficients must be from 0 to {IMAGE_SIZE}, got {envelope}")
     if not settings["lr"] > 0:
         raise UserError(f"--lr must be > 0, got {settings['lr']}")
     for name in ("lambda_cycle", "lambda_identity"):
@@ -171,7 +181,11 @@ def inspect_out_folder(out: Path, *, resume: bool, force: bool
     present = [out / name for name in (*RUN_FILES, *RUN_DIRS) if (out / name).exists()]
     if not present:
         if resume:
-            print(f"note: no run to resume in {out}; starting a new one", file=sys.stderr)
+            # Starting a new run here would begin hours (or days) of training nobody asked
+            # for: a typo in --out or --pair is the likelier cause.
+            raise UserError(f"--resume: there is no run to resume in {out} (no {CONFIG_NAME} "
+                            "or checkpoint); check --out and --pair, or drop --resume to start "
+                            "a new run there")
         return None, []
     if force:
         return None, present
@@ -215,7 +229,8 @@ def build_config(*, pair: str, source: str, target: str, image_size: int,
     return {
         "pair": pair, "source": source, "target": target, "image_size": int(image_size),
         "generator": {"filters": settings["filters"], "res_blocks": settings["res_blocks"],
-                      "identity_start": bool(settings["identity_start"])},
+                      "identity_start": bool(settings["identity_start"]),
+                      "envelope_coefficients": int(settings["envelope_coefficients"])},
         "discriminator": {"filters": settings["filters"]},
         "stft": dict(STFT_SETTINGS),
         "train_actors": actors("train"), "val_actors": actors("val"),
@@ -237,14 +252,16 @@ class _OneLineErrorParser(argparse.ArgumentParser):
 
 
 def _preset_text(name: str) -> str:
-    """'fast: crop_frames=64, ...' for --help."""
-    values = ", ".join(f"{key}={value}" for key, value in PRESETS[name].items())
-    return f"{name}: {values or 'the defaults below'}"
+    """'fast: crop_frames=64, ...' for --help: every setting some preset changes."""
+    values = preset_settings(name)
+    keys = sorted({key for preset in PRESETS.values() for key in preset})
+    return f"{name}: " + ", ".join(f"{key}={values[key]}" for key in keys)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command-line parser (unset flags stay None; see SETTINGS for the defaults)."""
-    d = {name: default for name, (default, _) in SETTINGS.items()}
+    """The command-line parser (unset flags stay None: --resume takes the stored run's values,
+    a new run its preset's). Defaults shown are those of the default preset."""
+    d = preset_settings(DEFAULT_PRESET)
     parser = _OneLineErrorParser(
         prog="train_cyclegan.py", description=__doc__.split("\n\n")[0],
         epilog="Usage examples:" + __doc__.split("Usage examples:", 1)[1],
@@ -257,17 +274,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--preset", choices=tuple(PRESETS), default=None,
                         help="bundle of settings: 'fast' trains on random 64-frame crops with "
                              "an identity-start generator and narrower networks (1/63 of the "
-                             "FLOP and 1/29 of the time per update on a 2-core CPU; hours, not "
-                             "days), 'original' is the "
-                             "2020 project's (days on a CPU); flags given with it override its "
-                             "values (default: original; "
+                             "FLOP and 1/29 of the time per update on a 2-core CPU: a usable "
+                             "model in about two hours on a laptop CPU); 'envelope' is fast "
+                             "with the generator's correction kept to the spectral envelope, so "
+                             "the harmonics, voicing and words of the input survive; 'original' "
+                             "is the 2020 project's (about 20 s an update on a CPU: days; for "
+                             "GPUs and comparisons); flags given with it override its values; "
+                             "the defaults shown for the other flags are the default preset's "
+                             f"(default: {DEFAULT_PRESET}; "
                              + "; ".join(_preset_text(name) for name in PRESETS) + ")")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="folder holding <pair>.npz from data_prep.py (default: "
                              f"{d['data_dir']})")
     parser.add_argument("--out", type=Path, default=None,
                         help="run folder for models, checkpoint, logs, samples and snapshots "
-                             f"(default: {RESULTS_DIR}/<pair>)")
+                             "(default: results/<pair> beside this script)")
     parser.add_argument("--epochs", type=int, default=None,
                         help=f"total epochs to train (default: {d['epochs']}); with --resume, "
                              "a larger number trains on")
@@ -304,6 +325,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="generators output input + a learnt correction that starts at "
                              "zero, so an untrained model returns its input unchanged "
                              f"(default: {d['identity_start']})")
+    parser.add_argument("--envelope-coefficients", type=int, default=None, metavar="K",
+                        help="with --identity-start, keep only the frequency-smooth part of "
+                             "the generator's correction (its first K DCT coefficients along "
+                             "frequency in every frame): the model moves the spectral envelope "
+                             "and keeps the input's harmonics, voicing and words; 0: "
+                             f"unconstrained (default: {d['envelope_coefficients']}; the "
+                             "envelope preset: 24)")
     parser.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                         help="stop cleanly after the epoch in which this many seconds of "
                              "training have passed, saving that epoch as the last (snapshot, "

@@ -35,19 +35,30 @@ from __future__ import annotations
 
 import argparse
 import gc
+from typing import Any
 import statistics
 import time
 
 import numpy as np
 
+import runs
 from cli import import_keras
 
-keras = import_keras()
-from keras import layers  # noqa: E402 - after the quiet import above
+# Keras and the modules built on it are imported by run(), not here, so that
+# `benchmark.py train --help` answers at once.
+keras: Any = None
+layers: Any = None
+models: Any = None
+cg: Any = None
 
-import models  # noqa: E402
-import runs  # noqa: E402
-import cyclegan as cg
+
+def _import_keras_modules() -> None:
+    global keras, layers, models, cg
+    keras = import_keras()
+    from keras import layers
+
+    import cyclegan as cg
+    import models
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -197,12 +208,14 @@ def forward_flops(model: keras.Model) -> int:
 # --- Timing ----------------------------------------------------------------------------------
 def time_ours(images_A: np.ndarray, images_B: np.ndarray, *, batch: int, res_blocks: int,
               filters: int, steps: int, warmup: int, precision: str, xla: str,
-              crop_frames: int = 0, identity_start: bool = False) -> tuple[float, int, int]:
+              crop_frames: int = 0, identity_start: bool = False,
+              envelope_coefficients: int = 0) -> tuple[float, int, int]:
     """Median seconds per fused step through fit(); also G and D forward FLOPs per training
     image (a `crop_frames`-wide crop when cropping)."""
     settings = {**runs.preset_settings("original"), "batch_size": batch,
                 "res_blocks": res_blocks, "filters": filters, "mixed_precision": precision,
-                "xla": xla, "crop_frames": crop_frames, "identity_start": identity_start}
+                "xla": xla, "crop_frames": crop_frames, "identity_start": identity_start,
+                "envelope_coefficients": envelope_coefficients}
     durations = cg.time_training_steps(images_A, images_B, settings=settings, steps=steps,
                                        warmup=warmup)
     # Counted on fixed-shape copies: a cropping model's width is left open.
@@ -237,6 +250,7 @@ def _params(model: keras.Model) -> float:
 
 def run(args: argparse.Namespace) -> int:
     """Print the throughput table (stdout) for `python benchmark.py train`."""
+    _import_keras_modules()
     if args.image_size % 4 or args.image_size < 16:
         raise SystemExit("--image-size must be a multiple of 4, at least 16")
     size = args.image_size
@@ -309,7 +323,8 @@ def run_presets(args: argparse.Namespace, images_A: np.ndarray, images_B: np.nda
                                   filters=settings["filters"], steps=args.steps,
                                   warmup=args.warmup, precision=args.mixed_precision,
                                   xla=args.xla, crop_frames=settings["crop_frames"],
-                                  identity_start=settings["identity_start"])
+                                  identity_start=settings["identity_start"],
+                                  envelope_coefficients=settings["envelope_coefficients"])
         flops = 18 * g + 16 * d
         first = first or (flops, seconds)
         print(" | ".join(str(c) for c in (

@@ -109,9 +109,11 @@ def test_output_at_input_rate_keeps_length(tmp_path, models_root, capsys):
     source = _wav(tmp_path / "take.wav", 2.0, sr=22050)
     code, _, err = _run(capsys, source, "--emotion", "happy", "--source", "angry", "--models",
                         models_root, "--sr", "input", "--out-dir", tmp_path / "out", "--iters", 2)
-    # angry -> happy has no model, and train_cyclegan.py does not train that pair
+    # angry -> happy has no model: the advice makes it (any pair trains), data first
     assert code == 2 and "no model for angry -> happy" in err
-    assert "train_cyclegan.py trains only calm2anger" in err
+    assert "python data_prep.py --ravdess DIR --pair anger2happy" in err
+    assert "python train_cyclegan.py --pair anger2happy --out" in err
+    assert "trains only" not in err
     code, _, err = _run(capsys, source, "--emotion", "anger", "--models", models_root,
                         "--sr", "input", "--out-dir", tmp_path / "out", "--iters", 2)
     assert code == 0, err
@@ -146,7 +148,7 @@ def test_batch_run_skips_a_corrupt_file(tmp_path, models_root, capsys):
 
     code, out, err = _run(capsys, folder, "--emotion", "anger", "--models", models_root,
                           "--iters", 2)
-    assert code == 1
+    assert code == 2  # an unusable input, as everywhere: the others are still converted
     assert "broken.wav: not a readable audio file" in err
     assert "converted 2 of 3 file(s)" in err and "1 failed" in err
     for path in good:
@@ -171,7 +173,7 @@ def test_quoted_glob_is_expanded(tmp_path, models_root, capsys):
     assert sorted(p.name for p in tmp_path.glob("*_anger.wav")) == ["a_anger.wav", "b_anger.wav"]
     code, _, err = _run(capsys, tmp_path / "*.ogg", "--emotion", "anger", "--models",
                         models_root)
-    assert code == 1 and "no audio file matches" in err
+    assert code == 2 and "no audio file matches" in err
 
 
 def test_never_overwrites_without_force(tmp_path, models_root, capsys):
@@ -179,13 +181,13 @@ def test_never_overwrites_without_force(tmp_path, models_root, capsys):
     output = tmp_path / "speech_anger.wav"
     output.write_bytes(b"the user's own file")
     code, _, err = _run(capsys, source, "--emotion", "anger", "--models", models_root)
-    assert code == 1 and "already exists; pass --force" in err
+    assert code == 2 and "already exists; pass --force" in err
     assert output.read_bytes() == b"the user's own file"
 
     original = source.read_bytes()
     code, _, err = _run(capsys, source, "--emotion", "anger", "--models", models_root,
                         "-o", source, "--force")
-    assert code == 1 and "refusing to overwrite the input" in err
+    assert code == 2 and "refusing to overwrite the input" in err
     assert source.read_bytes() == original
 
     code, _, err = _run(capsys, source, "--emotion", "anger", "--models", models_root,
@@ -214,7 +216,8 @@ def test_no_model_error_lists_pairs_and_train_command(tmp_path, models_root, cap
     assert code == 2
     line = err.strip().splitlines()[-1]
     assert line.startswith("error: no model for calm -> fearful")
-    assert f"python train_cyclegan.py --pair calm2fearful --out {models_root / 'calm2fearful'}`" \
+    assert "python data_prep.py --ravdess DIR --pair calm2fearful" in line
+    assert f"python train_cyclegan.py --pair calm2fearful --out {models_root / 'calm2fearful'} " \
         in line and "trained pairs in" in line and line.endswith("calm2anger")
     code, _, err = _run(capsys, source, "--emotion", "anger", "--models", tmp_path / "nowhere")
     assert code == 2 and "does not exist" in err
@@ -251,7 +254,7 @@ def test_bad_inputs_are_one_line_errors(tmp_path, models_root, capsys, kind, mes
         soundfile.write(str(path), np.full(8000, level, dtype=np.float32), SAMPLE_RATE,
                         subtype="FLOAT")
     code, out, err = _run(capsys, path, "--emotion", "anger", "--models", models_root)
-    assert code == 1
+    assert code == 2
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and message in errors[0] and str(path) in errors[0]
     assert "Traceback" not in err
@@ -295,7 +298,7 @@ def test_usage_mistakes(tmp_path, models_root, capsys):
     _wav(same / "a.wav", 0.5)
     code, _, err = _run(capsys, a, same / "a.wav", "--emotion", "anger", "--models",
                         models_root, "--out-dir", tmp_path / "out", "--iters", 1)
-    assert code == 1 and "writes this output too" in err
+    assert code == 2 and "writes this output too" in err
     assert (tmp_path / "out" / "a_anger.wav").is_file()
 
 
@@ -334,7 +337,7 @@ def test_models_may_name_the_run_folder_itself(tmp_path, models_root, capsys):
     assert code == 0, err
     code, _, err = _run(capsys, source, "--emotion", "sad", "--models",
                         models_root / "calm2anger", "--force")
-    assert code == 2 and f"pass --models {models_root}" in err
+    assert code == 2 and "run folder of another model (calm2anger), not of calm2sad" in err
     assert err.count("calm2anger/calm2anger") == 0
 
 

@@ -457,7 +457,7 @@ def test_choose_epoch_guard_and_tie_breaks():
     # 30 and 40 tie on share, and 40 has the lower MCD.
     choice = runs.choose_epoch(rows, 8.0)
     assert choice == {"epoch": 40, "guard_held": True, "mcd_limit_db": 9.0, "wer_limit": None,
-                      "passing": [10, 30, 40, 50]}
+                      "voiced_limit": None, "passing": [10, 30, 40, 50]}
     assert runs.choose_epoch(rows, 8.0, margin_db=2.0)["epoch"] == 20
     # Equal share and MCD: the earlier epoch, whatever the order of the rows.
     tied = selection_rows((70, 0.6, 8.0), (60, 0.6, 8.0), (80, 0.2, 1.0))
@@ -567,11 +567,17 @@ def test_select_epoch_installs_the_winner(ravdess_tree, tmp_path, capsys):
     zero_effort = selection["zero_effort_mcd_db"]
     assert zero_effort == selection["reference"]["source"]["mcd_to_target"] > 0.0
     assert selection["reference"]["target"]["mcd_to_target"] == 0.0
-    choice = runs.choose_epoch(rows, zero_effort)
+    # The voicing guard's reference: the lower of the unconverted and real target clips' share.
+    voiced = min(selection["reference"][name]["voiced_fraction"] for name in ("source", "target"))
+    assert selection["voiced_reference"] == voiced
+    assert selection["voiced_limit"] == pytest.approx(voiced - runs.SELECTION_VOICED_MARGIN)
+    choice = runs.choose_epoch(rows, zero_effort, voiced_reference=voiced)
     chosen = selection["chosen_epoch"]
     assert chosen == choice["epoch"] and selection["guard_held"] == choice["guard_held"]
     assert [row["epoch"] for row in rows if row["chosen"]] == [chosen]
-    assert all(row["passes_guard"] == (row["mcd_to_target"] <= zero_effort + 1.0) for row in rows)
+    assert all(row["passes_guard"] == (row["mcd_to_target"] <= zero_effort + 1.0
+                                       and row["voiced_fraction"] >= selection["voiced_limit"])
+               for row in rows)
     # Different random generators convert differently.
     assert len({row["mcd_to_source"] for row in rows}) == 3
     # Installed: the chosen snapshot's file, and its config plus epoch and selected_on.

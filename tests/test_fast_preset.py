@@ -176,7 +176,8 @@ def test_the_preset_defaults_fill_what_no_flag_sets(data_dir, tmp_path):
     settings = tc.resolve_settings(args, None)
     for name, value in runs.PRESETS["fast"].items():
         assert settings[name] == value, name
-    original = tc.resolve_settings(parser.parse_args(["--pair", "calm2anger"]), None)
+    original = tc.resolve_settings(parser.parse_args(["--pair", "calm2anger", "--preset",
+                                                      "original"]), None)
     assert original["crop_frames"] == 0 and original["identity_start"] is False
     assert original["filters"] == 64 and original["res_blocks"] == 6
 
@@ -188,7 +189,8 @@ def test_time_budget_stops_after_the_epoch_and_saves_it_as_the_last(data_dir, tm
                     "--time-budget", "0.01", "--snapshot-every", "10",
                     "--checkpoint-every", "10"]) == 0
     printed = capsys.readouterr().out
-    assert "stopped after epoch 1" in printed
+    # Checked after every update: the first epoch ends after its first update and is saved.
+    assert "stopped during epoch 1, after 1 of its 2 updates (saved as epoch 1)" in printed
     assert sorted(p.name for p in (out / runs.SNAPSHOTS_DIR).iterdir()) == ["epoch_0001"]
     assert runs.read_config(out / runs.SNAPSHOTS_DIR / "epoch_0001")["epoch"] == 1
     model = cg.build_cyclegan((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4, res_blocks=1,
@@ -298,3 +300,24 @@ def test_stereo_channels_that_cancel_are_named(tmp_path):
     soundfile.write(str(path), np.stack([audio, -audio], axis=1), 16000, subtype="FLOAT")
     with pytest.raises(AudioError, match="cancel out"):
         load_audio(path)
+
+
+def test_sigterm_stops_after_the_update_under_way_and_saves_it(data_dir, tmp_path, capsys):
+    import os
+    import signal
+
+    class _Terminate(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 0:
+                os.kill(os.getpid(), signal.SIGTERM)  # what `timeout` sends
+
+    out = tmp_path / "run"
+    argv = [*FAST_TINY, "--data-dir", str(data_dir), "--out", str(out), "--epochs", "50",
+            "--steps-per-epoch", "4", "--snapshot-every", "10"]
+    previous = signal.getsignal(signal.SIGTERM)
+    model = tc.train(tc.build_parser().parse_args(argv), extra_callbacks=[_Terminate()])
+    assert model is not None
+    printed = capsys.readouterr().out
+    assert "asked to stop (SIGTERM): stopped during epoch 1, after 2 of its 4 updates" in printed
+    assert sorted(p.name for p in (out / runs.SNAPSHOTS_DIR).iterdir()) == ["epoch_0001"]
+    assert signal.getsignal(signal.SIGTERM) == previous  # the handler is put back

@@ -296,3 +296,13 @@ def test_cli_file_system_failure_is_one_line(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "No space left on device" in err and "\n" not in err
     assert not (tmp_path / "out.wav").exists()
+
+
+def test_plots_can_show_a_low_band_side_by_side(tmp_path):
+    image = np.linspace(-1, 1, spectro.N_BINS * 20, dtype=np.float32).reshape(spectro.N_BINS, 20)
+    path = spectro.plot_spectrograms(tmp_path / "low.png", [("a", image), ("b", image)],
+                                     max_hz=1200, side_by_side=True)
+    assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    with pytest.raises(ValueError, match="max_hz"):
+        spectro.plot_spectrograms(tmp_path / "bad.png", [("a", image)], max_hz=9000)
+    assert not (tmp_path / "bad.png").exists()

@@ -30,8 +30,10 @@ from spectro import IMAGE_SIZE, SAMPLE_RATE, load_audio
 
 REPO = Path(__file__).resolve().parents[1]
 # XLA compilation costs tens of seconds per run on a CPU; tiny runs are faster without it.
-TINY = ["--filters", "4", "--res-blocks", "1", "--pool-size", "2", "--eval-images", "2",
-        "--sample-clips", "1", "--xla", "off", "--quiet"]
+# These tests are about the original's settings (whole windows, a plain generator); the fast
+# preset, the default, has tests/test_fast_preset.py.
+TINY = ["--preset", "original", "--filters", "4", "--res-blocks", "1", "--pool-size", "2",
+        "--eval-images", "2", "--sample-clips", "1", "--xla", "off", "--quiet"]
 
 
 def _spectrogram_like(rng: np.random.Generator, count: int, tilt: float) -> np.ndarray:
@@ -214,7 +216,8 @@ def test_one_epoch_cli_run_writes_every_artefact(interrupted_run):
     config = runs.read_config(out)
     assert config["pair"] == "calm2anger" and config["source"] == "calm"
     assert config["target"] == "angry" and config["image_size"] == IMAGE_SIZE
-    assert config["generator"] == {"filters": 4, "res_blocks": 1, "identity_start": False}
+    assert config["generator"] == {"filters": 4, "res_blocks": 1, "identity_start": False,
+                                   "envelope_coefficients": 0}
     assert config["discriminator"] == {"filters": 4}
     assert config["stft"] == corpus.STFT_SETTINGS
     assert config["test_actors"] == [19, 20]
@@ -497,8 +500,8 @@ _JAX_SCRIPT = """
     first = model.fit(stream, epochs=1, steps_per_epoch=1, shuffle=False, verbose=0).history
     history = model.fit(stream, epochs=2, steps_per_epoch=3, shuffle=False, verbose=0).history
     output = np.asarray(model.gen_AB(arrays["probe"])).tolist()
-    common = ["--pair", "calm2anger", "--data-dir", data_dir, "--epochs", "1",
-              "--steps-per-epoch", "2", "--batch-size", "2", "--filters", "4",
+    common = ["--pair", "calm2anger", "--preset", "original", "--data-dir", data_dir,
+              "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2", "--filters", "4",
               "--res-blocks", "1", "--pool-size", "2", "--eval-images", "2",
               "--sample-clips", "0", "--quiet"]
     code = tc.main([*common, "--out", work + "/two", "--devices", "all"])
@@ -571,8 +574,8 @@ _TF_TWO_DEVICE_SCRIPT = """
     work, data_dir = sys.argv[1], sys.argv[2]
     # The pool never fills here: under tf.distribute only the first replica's images are
     # stored, so a full pool would make the two runs differ (by design, not by error).
-    common = ["--pair", "calm2anger", "--data-dir", data_dir, "--epochs", "2",
-              "--steps-per-epoch", "1", "--batch-size", "2", "--filters", "4",
+    common = ["--pair", "calm2anger", "--preset", "original", "--data-dir", data_dir,
+              "--epochs", "2", "--steps-per-epoch", "1", "--batch-size", "2", "--filters", "4",
               "--res-blocks", "1", "--pool-size", "8", "--eval-images", "2",
               "--sample-clips", "0", "--xla", "off", "--quiet"]
     codes = [tc.main([*common, "--out", work + "/one", "--devices", "1"]),

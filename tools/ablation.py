@@ -7,6 +7,10 @@ training on this machine (run nothing else beside it: the arms must get the same
     crops      the original with 64-frame random time crops
     identity   the original with a generator that starts as the identity
     fast       the fast preset (crops, identity start, 16 filters)
+    envelope   the envelope preset: fast, its correction kept to the spectral envelope (first 24
+               DCT coefficients along frequency) inside the network while it trains
+    fast_cut   no training of its own: the fast arm's last epoch with the same envelope cut
+               applied only at conversion (config.json "inference"), the post-hoc route
 
 then scores each arm's last epoch on the validation actors, as the epoch selection does
 (`evaluate.py --select-epoch --max-snapshots 1`: classifier trained on actors in neither the
@@ -16,6 +20,7 @@ interrupted ablation continues where it stopped.
 
     python tools/ablation.py --pair calm2anger --budget 1200 --out /work/runs/ablation
     python tools/ablation.py --pair calm2anger --budget 1200 --arms original fast --out runs/abl
+    python tools/ablation.py --pair calm2anger --budget 800 --arms fast fast_cut envelope
 
 Needs data/<pair>.npz (data_prep.py) and RAVDESS (as evaluate.py). Exit 0 when every arm was
 trained and scored, 1 when a training or scoring run failed (its log is in <out>/<arm>/), 2 for
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -37,12 +43,13 @@ sys.path.insert(0, str(ROOT))
 from cli import UserError, arg_type, cli_main, positive_int  # noqa: E402
 from corpus import DATA_DIR, parse_pair_name  # noqa: E402
 from reports import ablation_table, actor_list, write_generated  # noqa: E402
-from runs import (CONFIG_NAME, LOG_NAME, RESULTS_DIR, SELECTION_JSON, SNAPSHOTS_DIR,  # noqa: E402
-                  read_config, read_selection)
+from runs import (CONFIG_NAME, LOG_NAME, PRESETS, RESULTS_DIR, SELECTION_JSON,  # noqa: E402
+                  SNAPSHOTS_DIR, epoch_dir, find_snapshots, generator_path, read_config,
+                  read_selection, write_config)
 
-# Each arm: what differs, and its train_cyclegan.py flags. Epoch sizes are set so that an
-# epoch takes about 70-90 s on a 2-core CPU: --time-budget stops after the epoch in which the
-# budget runs out, so the arms end within about one such epoch of each other.
+# Each arm: what differs, and its train_cyclegan.py flags. --time-budget stops after the update
+# in which the budget runs out; epoch sizes are set so that an epoch takes about 70-90 s on a
+# 2-core CPU, which bounds the snapshot and checkpoint work after the stop.
 ARMS: dict[str, tuple[str, list[str]]] = {
     "original": ("original settings", ["--preset", "original", "--steps-per-epoch", "5"]),
     "crops": ("original + 64-frame crops",
@@ -50,6 +57,15 @@ ARMS: dict[str, tuple[str, list[str]]] = {
     "identity": ("original + identity start",
                  ["--preset", "original", "--identity-start", "--steps-per-epoch", "5"]),
     "fast": ("fast preset = crops + identity start + 16 filters", ["--preset", "fast"]),
+    "envelope": ("envelope preset = fast, correction trained within 24 DCT coefficients",
+                 ["--preset", "envelope"]),
+}
+ENVELOPE_CUT = PRESETS["envelope"]["envelope_coefficients"]
+# Arms that train nothing: (label, the trained arm they reuse, envelope coefficients of the
+# post-hoc cut applied to that arm's last epoch at conversion).
+DERIVED_ARMS: dict[str, tuple[str, str, int]] = {
+    "fast_cut": (f"fast preset, envelope cut ({ENVELOPE_CUT} DCT coefficients) at conversion "
+                 "only", "fast", ENVELOPE_CUT),
 }
 TABLE_NAME = "ablation.md"
 
@@ -64,24 +80,34 @@ def build_parser() -> argparse.ArgumentParser:
                         help="training seconds of every arm (train_cyclegan.py --time-budget)")
     parser.add_argument("--out", required=True, type=Path,
                         help="folder of the arms' run folders <arm>/<pair>/ and ablation.md")
-    parser.add_argument("--arms", nargs="+", choices=tuple(ARMS), default=list(ARMS),
-                        help="arms to train, in this order (default: all four)")
+    parser.add_argument("--arms", nargs="+", choices=(*ARMS, *DERIVED_ARMS),
+                        default=["original", "identity", "crops", "fast"],
+                        help="arms to train and score, in this order; a derived arm (fast_cut) "
+                             "needs its trained arm in the list before it (default: the four "
+                             "arms of the fast preset's ablation)")
     parser.add_argument("--ravdess", type=Path, default=None,
                         help="RAVDESS folder for the scoring (default: evaluate.py's)")
     parser.add_argument("--jobs", type=positive_int, default=2,
                         help="processes for the scoring's feature pass (default: 2)")
+    parser.add_argument("--beside", default=None, metavar="TEXT",
+                        help="what else ran on the machine while the arms trained, for the "
+                             "table's text (default: the arms trained alone)")
     parser.add_argument("--seed", type=int, default=0,
                         help="training seed of every arm (default: 0)")
     return parser
 
 
 def training_record(run_dir: Path) -> tuple[int, float]:
-    """(updates, logged training seconds) of a finished run folder."""
+    """(updates, logged training seconds) of a finished run folder, up to its chosen epoch.
+
+    Updates come from log.csv's `updates` column, which counts an epoch a time budget cut
+    short as what it made; logs written before that column existed count full epochs."""
     config = read_config(run_dir)
+    steps = config["training"]["steps_per_epoch"]
     with open(run_dir / LOG_NAME, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    return config["epoch"] * config["training"]["steps_per_epoch"], sum(
-        float(row["seconds"]) for row in rows)
+        rows = [row for row in csv.DictReader(handle) if int(row["epoch"]) <= config["epoch"]]
+    return (sum(int(row.get("updates") or steps) for row in rows),
+            sum(float(row["seconds"]) for row in rows))
 
 
 def _run(command: list[str], log: Path) -> int:
@@ -92,16 +118,41 @@ def _run(command: list[str], log: Path) -> int:
         return subprocess.call(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
 
 
+def derive_cut_arm(base_run: Path, run_dir: Path, *, coefficients: int) -> None:
+    """Make `run_dir` a run folder whose one snapshot is `base_run`'s last epoch with the
+    post-hoc envelope cut of `coefficients` recorded in its config (and the base run's config
+    and log beside it, so the table reads its training cost)."""
+    last = find_snapshots(base_run)[-1]
+    snapshot = epoch_dir(run_dir, SNAPSHOTS_DIR, last.epoch)
+    snapshot.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(generator_path(last.path), generator_path(snapshot))
+    config = read_config(last.path)
+    write_config(snapshot, {**config, "inference": {"envelope_coefficients": coefficients}})
+    shutil.copyfile(base_run / LOG_NAME, run_dir / LOG_NAME)
+    write_config(run_dir, read_config(base_run))
+
+
 def run_arm(name: str, *, pair: str, budget: int, out: Path, ravdess: Path | None, jobs: int,
             seed: int) -> dict[str, Any] | None:
     """Train (unless already trained) and score one arm; its table entry, None on failure."""
-    label, flags = ARMS[name]
     arm_root = out / name
     run_dir = arm_root / pair
     log = arm_root / f"{name}.log"
     selection_path = run_dir / SELECTION_JSON
+    if name in DERIVED_ARMS:
+        label, base, coefficients = DERIVED_ARMS[name]
+        base_run = out / base / pair
+        if not find_snapshots(base_run):
+            print(f"{name}: needs the trained arm {base} in {base_run}; list it first in --arms",
+                  file=sys.stderr)
+            return None
+        if not selection_path.exists():
+            derive_cut_arm(base_run, run_dir, coefficients=coefficients)
+    else:
+        label, flags = ARMS[name]
     if not selection_path.exists():
-        if not (run_dir / CONFIG_NAME).exists() or not (run_dir / SNAPSHOTS_DIR).exists():
+        if name not in DERIVED_ARMS and (not (run_dir / CONFIG_NAME).exists()
+                                         or not (run_dir / SNAPSHOTS_DIR).exists()):
             # --force: a run folder without snapshots is this tool's own interrupted arm.
             status = _run([sys.executable, "train_cyclegan.py", "--pair", pair, "--out",
                            str(run_dir), *flags, "--epochs", "100000", "--time-budget",
@@ -144,10 +195,13 @@ def main(argv: list[str] | None = None) -> int:
             entries.append(entry)
     if entries:
         selection = entries[0]["selection"]
-        arms = "" if args.arms == list(ARMS) else " --arms " + " ".join(args.arms)
+        arms = " --arms " + " ".join(args.arms)
         text = (f"### Equal-wall-time ablation, {pair}: {args.budget} s of training each\n\n"
-                f"Each arm trained alone on this machine for {args.budget} s (stopping after "
-                "the epoch in which the budget ran out), its last epoch scored on validation "
+                f"Each arm trained "
+                + (f"on this machine, beside {args.beside}," if args.beside else
+                   "alone on this machine")
+                + f" for {args.budget} s (stopping after "
+                "the update in which the budget ran out), its last epoch scored on validation "
                 f"actors {actor_list(selection['val_actors'])} ({selection['n_clips']} clips) "
                 "with the classifier trained on actors "
                 f"{actor_list(selection['classifier']['train_actors'])}.\n\n"

@@ -13,7 +13,7 @@
 #   1. the pairs' training sets (data_prep.py, speakers 01-14 train / 15-16 validation /
 #      17-20 test), built in parallel;
 #   2. every pair trained at once on the one device (train_cyclegan.py --preset PRESET
-#      --time-budget: each stops cleanly after the epoch in which its share runs out, with a
+#      --time-budget: each stops cleanly after the update in which its share runs out, with a
 #      float16 snapshot every SNAPSHOT_EVERY epochs and of its last epoch); the last
 #      SELECT_SECONDS are reserved for step 3;
 #   3. each pair's epoch chosen on the validation actors (evaluate.py --select-epoch over at
@@ -46,6 +46,7 @@ BATCH=${BATCH:-8}
 TIME_BUDGET=${TIME_BUDGET:-540}
 SELECT_SECONDS=${SELECT_SECONDS:-120}
 STARTUP_SECONDS=${STARTUP_SECONDS:-40}
+TERM_GRACE=20  # seconds a trainer has to save after SIGTERM before it is killed
 SNAPSHOT_EVERY=${SNAPSHOT_EVERY:-10}
 MAX_SNAPSHOTS=${MAX_SNAPSHOTS:-4}
 EPOCHS=${EPOCHS:-100000}
@@ -168,10 +169,14 @@ for pair in "${pairs[@]}"; do
             exit 0
         fi
         started=$(date +%s)
-        # --time-budget ends training; the hard limit only catches an epoch that overruns.
-        hard_limit=$(( $(left) - SELECT_SECONDS - EXPORT_SECONDS ))
+        # --time-budget ends training, checked after every update. The hard limit catches a
+        # start-up or a first update (compilation) that overruns on a busy machine: it may eat
+        # into the selection's window (a pair without a selection exports its newest
+        # snapshot), and its SIGTERM makes the trainer stop after the update under way and
+        # save it; KILL only if that has not happened TERM_GRACE seconds later.
+        hard_limit=$(( $(left) - EXPORT_SECONDS - TERM_GRACE ))
         [ "$hard_limit" -gt 0 ] || hard_limit=1  # `timeout 0` would mean no limit at all
-        timeout --kill-after=10 "$hard_limit" \
+        timeout --kill-after="$TERM_GRACE" "$hard_limit" \
             "$PYTHON" train_cyclegan.py --pair "$pair" --data-dir "$WORK/data" \
                 --out "$WORK/runs/$pair" --preset "$PRESET" --epochs "$EPOCHS" \
                 --batch-size "$BATCH" --mixed-precision "$PRECISION" \

@@ -1,0 +1,80 @@
+"""Try SpectroGAN in your browser: record or upload speech, choose the emotion and its
+strength, listen and download.
+
+    python app.py                          # then open http://127.0.0.1:7860
+    python app.py --port 8000 --models runs/
+    python app.py --host 0.0.0.0           # let other machines on your network use it
+
+The page lists the models found in --models (the shipped ones by default) with their test
+figures, converts with the same code as convert.py (`--strength` there is the page's slider),
+and shows the input and converted spectrograms side by side. It is local and private by
+default: bound to 127.0.0.1, no public share link, Gradio's usage analytics off, nothing
+leaves the machine. The page is up before the models load (they load in the background,
+each once); conversions are queued, so two visitors each get their own result. Stop it with
+Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from cli import UserError, cli_main
+from runs import RESULTS_DIR, shown_path
+
+DEFAULT_PORT = 7860  # Gradio's convention
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="app.py", description=__doc__.split("\n\n")[0],
+        epilog="\n\n".join(__doc__.split("\n\n")[1:]),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help=f"port to serve on (default: {DEFAULT_PORT})")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind: 127.0.0.1 serves this machine only; 0.0.0.0 "
+                             "every network it is on (default: 127.0.0.1)")
+    parser.add_argument("--models", type=Path, default=RESULTS_DIR, metavar="DIR",
+                        help="folder holding the model folders, as convert.py --models "
+                             "(default: results/ beside this script)")
+    parser.add_argument("--no-warm-up", action="store_true",
+                        help="load each model on its first conversion instead of in the "
+                             "background at start (default: load them all at start)")
+    return parser
+
+
+@cli_main
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not 1 <= args.port <= 65535:
+        raise UserError(f"--port must be from 1 to 65535, got {args.port}")
+    if not args.models.is_dir():
+        raise UserError(f"--models {args.models}: no such folder; pass the folder that holds "
+                        "the model folders (calm2anger/, ...)")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from webpage import EXAMPLE_CLIP, PageConverter, build_page
+
+    converter = PageConverter(args.models)
+    if not converter.models:
+        print(f"note: no trained model in {shown_path(args.models)}; the page will say so",
+              file=sys.stderr)
+    page = build_page(converter)
+    if not args.no_warm_up:
+        converter.warm_up()
+    print(f"SpectroGAN page: http://{args.host}:{args.port} ({len(converter.models)} model(s) "
+          f"from {shown_path(args.models)}); Ctrl-C stops it", flush=True)
+    try:
+        page.queue().launch(server_name=args.host, server_port=args.port, share=False,
+                            inbrowser=False, quiet=True,
+                            allowed_paths=[str(EXAMPLE_CLIP.parent)])
+    except OSError as exc:  # the port is taken, say
+        raise UserError(f"cannot serve on {args.host}:{args.port} ({exc}); pass another "
+                        "--port") from None
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

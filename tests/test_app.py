@@ -1,0 +1,170 @@
+"""The web page (app.py, webpage.py): the conversion behind it, its messages for bad input, the
+strength, and the page itself in a real headless browser (Debian's chromium, driven by
+Selenium; skipped with the reason when no browser is installed)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+import app
+import inference
+import models
+import runs
+import spectro
+import webpage
+from conftest import REPO, tone
+from corpus import STFT_SETTINGS
+from spectro import IMAGE_SIZE, SAMPLE_RATE
+
+from test_voice_keeping import _randomised
+
+
+@pytest.fixture(scope="module")
+def models_root(tmp_path_factory) -> Path:
+    """One tiny identity-start calm2anger model whose correction is far from zero."""
+    root = tmp_path_factory.mktemp("page_models")
+    run = root / "calm2anger"
+    runs.write_config(run, {"pair": "calm2anger", "source": "calm", "target": "angry",
+                            "image_size": IMAGE_SIZE, "stft": dict(STFT_SETTINGS),
+                            "generator": {"filters": 4, "res_blocks": 1,
+                                          "identity_start": True},
+                            "training": {"preset": "fast"}})
+    generator = models.build_generator((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4, res_blocks=1,
+                                       identity_start=True)
+    models.save_generator(_randomised(generator, seed=5), run, "AtoB")
+    return root
+
+
+@pytest.fixture(scope="module")
+def converter(models_root, tmp_path_factory) -> webpage.PageConverter:
+    return webpage.PageConverter(models_root, work_dir=tmp_path_factory.mktemp("page_work"))
+
+
+def _clip(path: Path, seconds: float = 1.5, level: float = 0.5) -> Path:
+    soundfile.write(str(path), tone(seconds, 150.0) * level / 0.5, SAMPLE_RATE,
+                    subtype="FLOAT")
+    return path
+
+
+# --- The conversion behind the page ---------------------------------------------------------
+def test_the_page_lists_the_models_it_finds_with_their_figures(converter, models_root):
+    assert [pair for _, pair in converter.choices()] == ["calm2anger"]
+    assert converter.choices()[0][0] == "angry (not evaluated)"
+    model = {"source": "calm", "target": "happy", "judged_target": 0.25,
+             "real_judged_target": 0.5, "word_error_rate": 0.41}
+    assert webpage.model_label(model) == \
+        "happy: judged happy 25% (real recordings 50%), word error 0.41"
+
+
+def test_strength_zero_is_the_vocoder_and_one_is_convert_pys_output(converter, tmp_path):
+    path = _clip(tmp_path / "take.wav")
+    audio = spectro.load_audio(path)
+    generator = converter.generator("calm2anger")
+    none, _, _ = converter.convert(path, "calm2anger", 0.0)
+    full, png, summary = converter.convert(path, "calm2anger", 1.0)
+    vocoder = spectro.round_trip(audio)
+    np.testing.assert_allclose(spectro.load_audio(none), vocoder, atol=2e-3)
+    # convert.py's path: inference.convert_audio at its defaults, fitted to full scale
+    expected, _ = inference.fit_full_scale(inference.convert_audio(audio, generator))
+    np.testing.assert_allclose(spectro.load_audio(full), expected, atol=2e-3)
+    assert np.abs(spectro.load_audio(full) - vocoder).max() > 0.01
+    assert png.read_bytes().startswith(b"\x89PNG") and "100% strength" in summary
+    assert none.parent != full.parent  # every request gets a folder of its own
+
+
+def test_strength_moves_every_pixel_monotonically(converter):
+    windows, _ = spectro.utterance_to_windows(tone(2.0, 150.0))
+    generator = converter.generator("calm2anger")
+    steps = [inference.run_generator(windows.copy(), generator, strength=s)
+             for s in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    np.testing.assert_allclose(steps[0], windows, atol=2e-4)
+    full = inference.run_generator(windows.copy(), generator)
+    np.testing.assert_allclose(steps[-1], full, atol=2e-4)
+    direction = np.sign(steps[-1] - steps[0])
+    for before, after in zip(steps, steps[1:]):
+        assert np.all((after - before) * direction >= -1e-5)
+    distances = [np.abs(step - windows).mean() for step in steps]
+    assert distances == sorted(distances) and distances[-1] > 0.01
+
+
+@pytest.mark.parametrize("case, message", [
+    ("none", "Upload a recording"),
+    ("garbage", "not a readable audio file"),
+    ("silence", "silent input"),
+    ("long", "the page converts up to 2 s"),
+    ("no model", "There is no model for 'calm2sad'"),
+    ("strength", "from 0 to 100%"),
+])
+def test_bad_input_is_a_readable_message(models_root, tmp_path, case, message):
+    converter = webpage.PageConverter(models_root, work_dir=tmp_path, max_seconds=2.0)
+    path, pair, strength = _clip(tmp_path / "ok.wav"), "calm2anger", 1.0
+    if case == "none":
+        path = None
+    elif case == "garbage":
+        path = tmp_path / "notes.wav"
+        path.write_bytes(os.urandom(3000))
+    elif case == "silence":
+        path = _clip(tmp_path / "silence.wav", level=0.0)
+    elif case == "long":
+        path = _clip(tmp_path / "long.wav", seconds=3.0)
+    elif case == "no model":
+        pair = "calm2sad"
+    else:
+        strength = 1.5
+    with pytest.raises(webpage.PageError, match=message) as raised:
+        converter.convert(path, pair, strength)
+    assert str(tmp_path) not in str(raised.value)  # the visitor's own words, not our paths
+
+
+def test_app_help_is_instant_and_bad_flags_are_one_line(capsys, tmp_path):
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, str(REPO / "app.py"), "--help"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "--port" in result.stdout and "127.0.0.1" in result.stdout
+    assert time.perf_counter() - started < 10  # no gradio, no Keras before --help
+    assert app.main(["--models", str(tmp_path / "none")]) == 2
+    assert app.main(["--port", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("error: ") for line in err)
+
+
+# --- The page in a real browser -------------------------------------------------------------
+page_browser_spec = importlib.util.spec_from_file_location("page_browser",
+                                                           REPO / "tools" / "page_browser.py")
+page_browser = importlib.util.module_from_spec(page_browser_spec)
+page_browser_spec.loader.exec_module(page_browser)
+needs_browser = pytest.mark.skipif(
+    not all(page_browser.browser_paths()),
+    reason="no headless browser: install Debian's chromium and chromium-driver (.ci/run does) "
+           "to test the page")
+
+
+@needs_browser
+def test_the_page_converts_an_upload_in_a_real_browser(models_root, tmp_path):
+    pytest.importorskip("selenium", reason="selenium drives the browser")
+    pb = page_browser
+    with pb.serve_page(models_root, log=tmp_path / "app.log") as url, pb.open_browser() as driver:
+        driver.get(url)
+        pb.wait_for(driver, lambda d: pb.css(d, "#convert"))
+        assert "angry" in pb.css(driver, "#emotion input")[0].get_attribute("value")
+        # A silent clip: a message in the page, and the server keeps serving.
+        pb.upload(driver, _clip(tmp_path / "silence.wav", level=0.0))
+        pb.css(driver, "#convert")[0].click()
+        pb.wait_for(driver, lambda d: "silent input" in pb.page_text(d))
+        assert "Traceback" not in pb.page_text(driver)
+        # The example clip, uploaded and converted: a player and the wav it plays.
+        pb.upload(driver, webpage.EXAMPLE_CLIP)
+        body = pb.convert(driver)
+        assert body[:4] == b"RIFF" and body[8:12] == b"WAVE" and len(body) > 10000
+        assert pb.css(driver, "#result button[aria-label='Play']")
+        pb.wait_for(driver, lambda d: pb.css(d, "#spectrograms img"))
+        assert "100% strength" in pb.css(driver, "#summary")[0].text

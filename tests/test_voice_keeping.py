@@ -1,0 +1,257 @@
+"""Keeping the voice (issue 26): the envelope projection, the envelope-constrained generator,
+the post-hoc envelope cut of an unconstrained model, the voicing guard of the epoch selection
+and the voice-keeping goal (tiny models and synthetic audio throughout)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import keras
+
+import inference
+import metrics
+import models
+import reports
+import runs
+import spectro
+import train_cyclegan as tc
+from cli import UserError
+from conftest import tone
+from spectro import IMAGE_SIZE
+
+from test_fast_preset import FAST_TINY, data_dir  # noqa: F401 - the shared data fixture
+
+
+def _comb(n_bins: int, period: int) -> np.ndarray:
+    """A harmonic-like ripple along frequency: +1 on every `period`-th row, else 0."""
+    ripple = np.zeros(n_bins, np.float32)
+    ripple[::period] = 1.0
+    return ripple - ripple.mean()
+
+
+# --- The projection -------------------------------------------------------------------------
+def test_envelope_projection_is_an_orthogonal_projection_onto_smooth_columns():
+    projection = spectro.envelope_projection(IMAGE_SIZE, coefficients=24)
+    assert projection.shape == (IMAGE_SIZE, IMAGE_SIZE) and projection.dtype == np.float32
+    np.testing.assert_allclose(projection, projection.T, atol=1e-6)
+    np.testing.assert_allclose(projection @ projection, projection, atol=1e-5)
+    assert np.trace(projection) == pytest.approx(24, abs=1e-3)  # its rank
+    rows = np.arange(IMAGE_SIZE)
+    level_and_tilt = 0.3 - 0.002 * rows  # a level change and a spectral tilt: kept
+    np.testing.assert_allclose(projection @ level_and_tilt, level_and_tilt, atol=5e-3)
+    formant = np.exp(-0.5 * ((rows - 40) / 12.0) ** 2)  # a broad formant bump: kept
+    assert np.abs(projection @ formant - formant).max() < 0.05
+    harmonics = _comb(IMAGE_SIZE, 3)  # a 94 Hz voice's harmonics, 3 bins apart: dropped
+    assert np.linalg.norm(projection @ harmonics) < 0.03 * np.linalg.norm(harmonics)
+    np.testing.assert_allclose(spectro.envelope_projection(16, coefficients=16), np.eye(16),
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("n_bins, coefficients", [(0, 1), (10, 0), (10, 11)])
+def test_envelope_projection_rejects_bad_sizes(n_bins, coefficients):
+    with pytest.raises(ValueError, match=str(coefficients) if n_bins else "n_bins"):
+        spectro.envelope_projection(n_bins, coefficients=coefficients)
+
+
+# --- The envelope-constrained generator -----------------------------------------------------
+def _randomised(generator: keras.Model, seed: int = 3) -> keras.Model:
+    """The generator with its zero-initialised correction layer given random weights, as
+    training would, so its correction is far from zero."""
+    rng = np.random.default_rng(seed)
+    layer = generator.get_layer("out_conv")
+    layer.set_weights([rng.normal(0, 0.02, w.shape).astype(np.float32)
+                       for w in layer.get_weights()])
+    return generator
+
+
+def test_an_envelope_generator_starts_as_the_identity_and_corrects_only_the_envelope():
+    images = np.random.default_rng(0).uniform(-0.95, 0.95, (2, 32, 24, 1)).astype(np.float32)
+    generator = models.build_generator((32, None, 1), filters=4, res_blocks=1,
+                                       identity_start=True, envelope_coefficients=4)
+    np.testing.assert_allclose(np.asarray(generator(images)), images,
+                               atol=2 * models.IDENTITY_EPSILON)
+    _randomised(generator)
+    output = np.asarray(generator(images))
+    correction = np.arctanh(np.clip(output, -0.9999, 0.9999)) \
+        - np.arctanh(np.clip(images, -0.9999, 0.9999))
+    assert np.abs(correction).max() > 0.05  # it does change the image...
+    projection = spectro.envelope_projection(32, coefficients=4)
+    smooth = np.einsum("fg,bgtc->bftc", projection, correction)
+    np.testing.assert_allclose(correction, smooth, atol=2e-3)  # ...only along the envelope
+    # The unconstrained generator with the same weights changes the fine structure too.
+    free = _randomised(models.build_generator((32, None, 1), filters=4, res_blocks=1,
+                                              identity_start=True))
+    free_correction = np.arctanh(np.clip(np.asarray(free(images)), -0.9999, 0.9999)) \
+        - np.arctanh(np.clip(images, -0.9999, 0.9999))
+    rough = free_correction - np.einsum("fg,bgtc->bftc", projection, free_correction)
+    assert np.abs(rough).max() > 0.05
+
+
+def test_envelope_generator_needs_identity_start_and_a_known_height():
+    with pytest.raises(ValueError, match="identity_start"):
+        models.build_generator((32, 32, 1), filters=4, res_blocks=1, envelope_coefficients=4)
+    with pytest.raises(ValueError, match="envelope_coefficients"):
+        models.build_generator((None, None, 1), filters=4, res_blocks=1, identity_start=True,
+                               envelope_coefficients=4)
+    with pytest.raises(ValueError, match="envelope_coefficients"):
+        models.build_generator((32, 32, 1), filters=4, res_blocks=1, identity_start=True,
+                               envelope_coefficients=33)
+
+
+def test_envelope_preset_trains_records_and_reloads_a_constrained_model(data_dir, tmp_path,  # noqa: F811
+                                                                       capsys):
+    out = tmp_path / "run"
+    argv = [*FAST_TINY, "--preset", "envelope", "--data-dir", str(data_dir), "--out", str(out),
+            "--epochs", "1"]
+    assert tc.main(argv) == 0
+    config = runs.read_config(out)
+    assert config["training"]["preset"] == "envelope"
+    assert config["generator"]["envelope_coefficients"] == \
+        runs.PRESETS["envelope"]["envelope_coefficients"]
+    generator = models.load_generator(out)
+    assert generator.get_layer("out_envelope").coefficients == config["generator"][
+        "envelope_coefficients"]
+    # A setting fixed for the run cannot change on resume.
+    assert tc.main([*argv[:-2], "--epochs", "2", "--resume", "--envelope-coefficients",
+                    "12"]) == 2
+    assert "used --envelope-coefficients 24, not 12" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--preset", "original", "--envelope-coefficients", "24"], "needs --identity-start"),
+    (["--preset", "fast", "--envelope-coefficients", "261"], "from 0 to 260"),
+])
+def test_bad_envelope_flags_are_one_line_usage_errors(data_dir, tmp_path, capsys, flags,  # noqa: F811
+                                                      message):
+    assert tc.main(["--pair", "calm2anger", "--data-dir", str(data_dir), "--out",
+                    str(tmp_path / "run"), *flags]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not (tmp_path / "run").exists()
+
+
+# --- The post-hoc envelope cut --------------------------------------------------------------
+def _smearing_generator(n_bins: int = IMAGE_SIZE) -> keras.Model:
+    """A stand-in for a model that smears the harmonics: it raises the image by a smooth tilt
+    (an envelope change) and fills the valleys between harmonics (a 9-bin running maximum
+    along frequency: the broadband smear)."""
+    inputs = keras.Input((n_bins, n_bins, 1))
+    smeared = keras.layers.MaxPooling2D((9, 1), strides=1, padding="same")(inputs)
+    tilt = np.linspace(0.15, -0.05, n_bins, dtype=np.float32)[None, :, None, None]
+    outputs = keras.layers.Lambda(lambda x: keras.ops.clip(x + tilt, -1.0, 1.0))(smeared)
+    return keras.Model(inputs, outputs)
+
+
+def test_the_cut_keeps_the_models_envelope_change_and_drops_its_smear():
+    rng = np.random.default_rng(4)
+    images = np.clip(rng.uniform(-0.8, -0.2, (1, 32, 32, 1))
+                     + 0.5 * _comb(32, 4)[None, :, None, None], -1, 1).astype(np.float32)
+    generator = _smearing_generator(32)
+    cut = models.with_envelope_cut(generator, coefficients=6)
+    change = np.asarray(generator(images)) - images
+    projection = spectro.envelope_projection(32, coefficients=6)
+    expected = np.clip(images + np.einsum("fg,bgtc->bftc", projection, change), -1, 1)
+    np.testing.assert_allclose(np.asarray(cut(images)), expected, atol=1e-5)
+    # The harmonic ripple of every frame survives the cut and not the smear.
+    ripple = _comb(32, 4)
+    def strength(x):  # noqa: E306
+        return float(np.mean(np.einsum("f,btf->bt", ripple, x[..., 0].transpose(0, 2, 1))))
+    assert strength(np.asarray(cut(images))) > 0.8 * strength(images)
+    assert strength(np.asarray(generator(images))) < 0.5 * strength(images)
+
+
+def _model_folder(folder: Path, *, inference_config: dict | None = None) -> Path:
+    config = {"pair": "calm2anger", "image_size": IMAGE_SIZE,
+              "generator": {"filters": 4, "res_blocks": 1, "identity_start": True}}
+    if inference_config is not None:
+        config["inference"] = inference_config
+    runs.write_config(folder, config)
+    generator = models.build_generator((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4, res_blocks=1,
+                                       identity_start=True)
+    models.save_generator(_randomised(generator), folder, "AtoB", dtype="float16")
+    return folder
+
+
+def test_load_generator_applies_the_cut_its_config_records(tmp_path):
+    plain_folder = _model_folder(tmp_path / "plain" / "calm2anger")
+    cut_folder = tmp_path / "cut" / "calm2anger"
+    runs.write_config(cut_folder, {**runs.read_config(plain_folder),
+                                   "inference": {"envelope_coefficients": 24}})
+    shutil.copyfile(runs.generator_path(plain_folder), runs.generator_path(cut_folder))
+    plain, cut = models.load_generator(plain_folder), models.load_generator(cut_folder)
+    images = np.random.default_rng(1).uniform(-0.9, 0.9, (1, IMAGE_SIZE, IMAGE_SIZE, 1))
+    images = images.astype(np.float32)
+    change = np.asarray(plain(images)) - images
+    projection = spectro.envelope_projection(IMAGE_SIZE, coefficients=24)
+    expected = np.clip(images + np.einsum("fg,bgtc->bftc", projection, change), -1, 1)
+    np.testing.assert_allclose(np.asarray(cut(images)), expected, atol=1e-4)
+    assert np.abs(np.asarray(cut(images)) - np.asarray(plain(images))).max() > 0.01
+
+
+@pytest.mark.parametrize("value", [-1, 261, 2.5, True, "24"])
+def test_a_bad_cut_in_config_is_a_clear_error(tmp_path, value):
+    folder = _model_folder(tmp_path / "calm2anger", inference_config={"envelope_coefficients":
+                                                                      value})
+    with pytest.raises(UserError, match="inference.envelope_coefficients"):
+        models.load_generator(folder)
+
+
+def test_the_cut_keeps_a_low_voice_voiced_where_the_smear_does_not(tmp_path):
+    """End to end through convert's path: a 94 Hz voice (harmonics 3 bins apart) stays voiced
+    through the cut model and loses its voicing through the smearing one."""
+    root = tmp_path / "models"
+    smear = root / "calm2anger"
+    runs.write_config(smear, {"pair": "calm2anger", "image_size": IMAGE_SIZE,
+                              "generator": {"filters": 4, "res_blocks": 1}})
+    voice = tone(1.5, 94.0) * np.hanning(24000).astype(np.float32) ** 0.25
+    generator = _smearing_generator()
+    smeared = inference.convert_audio(voice, generator)
+    kept = inference.convert_audio(voice, models.with_envelope_cut(generator, coefficients=24))
+    vocoded = spectro.round_trip(voice)
+
+    def voiced(audio):
+        return metrics.prosody_from_features(metrics.clip_features(audio))["voiced_fraction"]
+
+    assert voiced(vocoded) > 0.8
+    assert voiced(kept) > voiced(vocoded) - 0.1
+    assert voiced(smeared) < voiced(kept) - 0.2
+
+
+# --- The voicing guard and the goal ---------------------------------------------------------
+def test_choose_epoch_voicing_guard():
+    rows = [{"epoch": 10, "judged_target": 0.2, "target_over_source": 0.5, "mcd_to_target": 7.0,
+             "voiced_fraction": 0.80},
+            {"epoch": 20, "judged_target": 0.6, "target_over_source": 0.9, "mcd_to_target": 7.0,
+             "voiced_fraction": 0.40}]
+    assert runs.choose_epoch(rows, 7.5)["epoch"] == 20  # no voicing guard: the higher share
+    choice = runs.choose_epoch(rows, 7.5, voiced_reference=0.62)
+    assert choice["epoch"] == 10 and choice["passing"] == [10]
+    assert choice["voiced_limit"] == pytest.approx(0.57)
+    assert runs.choose_epoch(rows, 7.5, voiced_reference=0.62, voiced_margin=0.3)["epoch"] == 20
+    assert "voiced" in runs.selection_rule_text()
+
+
+def _row(judged: float, voiced: float, wer: float | None) -> dict:
+    return {"judged_target": judged, "voiced_fraction": voiced, "word_error_rate": wer}
+
+
+def test_voice_goal_checks_each_bar_against_the_vocoder_and_the_real_target():
+    systems = {"vocoder": _row(0.0, 0.88, 0.47), "target": _row(0.69, 0.62, 0.51)}
+    met = reports.voice_goal({**systems, "converted": _row(0.42, 0.58, 0.57)})
+    assert met["met"] and met["voiced"]["bar"] == pytest.approx(0.57)
+    assert met["word_error"]["bar"] == pytest.approx(0.57)
+    assert met["judged"]["bar"] == pytest.approx(0.414)
+    smeared = reports.voice_goal({**systems, "converted": _row(0.9, 0.40, 0.59)})
+    assert not smeared["met"] and smeared["judged"]["met"]
+    assert not smeared["voiced"]["met"] and not smeared["word_error"]["met"]
+    no_asr = reports.voice_goal({"vocoder": _row(0.0, 0.88, None),
+                                 "target": _row(0.69, 0.62, None),
+                                 "converted": _row(0.5, 0.7, None)})
+    assert no_asr["met"] and "word_error" not in no_asr
+    assert reports.voice_goal(systems) is None
+    text = reports.voice_goal_text({**systems, "converted": _row(0.9, 0.40, 0.59)}, "angry")
+    assert "MISSED" in text and "does not meet" in text

@@ -1,0 +1,178 @@
+"""Choose the post-hoc envelope cut of a shipped model on the validation actors.
+
+A model trained without the envelope constraint (the `fast` and `original` presets) smears the
+harmonics of the voice into noise: voicing and words suffer. Keeping only the frequency-smooth
+part of its change (config.json "inference": {"envelope_coefficients": K}, applied by
+models.load_generator) keeps what it does to the spectral envelope and drops the smear. This
+tool scores the pair's model with each candidate K (0 = as trained) on the validation actors
+of its config, exactly as the epoch selection scores snapshots (`evaluate.py --select-epoch`:
+classifier trained on actors in neither the validation nor the test set, the same guards and
+rule; the test actors are never touched), and writes a table.
+
+The candidates are staged in <out>/<pair>/ (snapshots/epoch_NNNN/ with NNNN = K: the model's
+weights with each K), and scores staged earlier for the same weights and K are reused; nothing
+in --models changes unless --install is given, which records the chosen K in
+<models>/<pair>/config.json (atomically, with the validation figures it was chosen on). Check
+the test actors afterwards with `python evaluate.py --pair <pair>` before committing it.
+
+    python tools/choose_cut.py --pair calm2anger --out /work/runs/cut
+    python tools/choose_cut.py --pair calm2happy calm2fearful --coefficients 0 12 24 --out runs/cut
+    python tools/choose_cut.py --pair calm2anger --out /work/runs/cut --install
+
+Exit 0 when every pair was scored, 1 when a scoring run failed (its log is in
+<out>/<pair>.log), 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cli import UserError, arg_type, cli_main, non_negative_int, positive_int  # noqa: E402
+from corpus import parse_pair, parse_pair_name  # noqa: E402
+from reports import selection_table, write_generated  # noqa: E402
+from runs import (RESULTS_DIR, SELECTION_JSON, SNAPSHOTS_DIR, find_model_dir,  # noqa: E402
+                  generator_path, read_config, read_selection, same_weights, write_config)
+from spectro import IMAGE_SIZE  # noqa: E402
+
+DEFAULT_COEFFICIENTS = (0, 12, 24, 48)
+TABLE_NAME = "cut_selection.md"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], epilog="\n\n".join(__doc__.split("\n\n")[1:]),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pair", nargs="+", required=True, type=arg_type(parse_pair_name),
+                        help="pairs whose model to score, e.g. calm2anger calm2happy")
+    parser.add_argument("--coefficients", nargs="+", type=non_negative_int,
+                        default=list(DEFAULT_COEFFICIENTS), metavar="K",
+                        help="candidate DCT coefficients kept along frequency; 0 = the model "
+                             "as trained (default: %(default)s)")
+    parser.add_argument("--models", type=Path, default=RESULTS_DIR,
+                        help="folder of the model folders (default: results/ beside the "
+                             "scripts)")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="staging folder for the candidates, selections and logs")
+    parser.add_argument("--ravdess", type=Path, default=None,
+                        help="RAVDESS folder for the scoring (default: evaluate.py's)")
+    parser.add_argument("--jobs", type=positive_int, default=2,
+                        help="processes for the scoring's feature pass (default: %(default)s)")
+    parser.add_argument("--install", action="store_true",
+                        help="record each pair's chosen K in <models>/<pair>/config.json "
+                             "(default: only stage and report)")
+    return parser
+
+
+def stage_candidates(model_dir: Path, staged: Path, coefficients: list[int]) -> None:
+    """`staged` = a run folder (the model's config) whose snapshots are the model with each K.
+
+    The snapshot folders are named epoch_<K> so evaluate.py's epoch numbers are the Ks; the
+    staged run folder has no generator of its own, so nothing is installed over a model.
+    """
+    config = read_config(model_dir)
+    if staged.exists():
+        shutil.rmtree(staged)
+    for k in coefficients:
+        folder = staged / SNAPSHOTS_DIR / f"epoch_{k:04d}"
+        folder.mkdir(parents=True)
+        shutil.copyfile(generator_path(model_dir), generator_path(folder))
+        inference = {**(config.get("inference") or {}), "envelope_coefficients": k}
+        write_config(folder, {**config, "inference": inference})
+    write_config(staged, config)
+
+
+def scored_already(model_dir: Path, staged: Path, coefficients: list[int]) -> bool:
+    """Whether `staged` holds a finished selection of these K for the same weights (so an
+    interrupted or repeated run, or --install after a look at the table, does not rescore)."""
+    selection = read_selection(staged / SELECTION_JSON) if (staged / SELECTION_JSON).is_file() \
+        else None
+    if selection is None or sorted(r["epoch"] for r in selection["epochs"]) != coefficients:
+        return False
+    snapshot = staged / selection["epochs"][0]["snapshot"]
+    return same_weights(generator_path(model_dir), generator_path(snapshot))
+
+
+def score(pair: str, *, staged_root: Path, ravdess: Path | None, jobs: int, log: Path) -> int:
+    command = [sys.executable, "evaluate.py", "--pair", pair, "--select-epoch", "--models",
+               str(staged_root), "--out", str(RESULTS_DIR), "--jobs", str(jobs), "--force"]
+    if ravdess is not None:
+        command += ["--ravdess", str(ravdess)]
+    with open(log, "a") as handle:
+        handle.write("$ " + " ".join(command) + "\n")
+        handle.flush()
+        return subprocess.call(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
+
+
+def install_cut(model_dir: Path, staged: Path, selection: dict[str, Any]) -> int:
+    """Record the chosen K in the model's config.json; returns K."""
+    chosen = selection["chosen_epoch"]
+    row = next(r for r in selection["epochs"] if r["epoch"] == chosen)
+    snapshot = staged / row["snapshot"]
+    if not same_weights(generator_path(model_dir), generator_path(snapshot)):
+        raise UserError(f"{model_dir}: its generator changed since the candidates were staged in "
+                        f"{staged}; run this tool again")
+    config = read_config(model_dir)
+    config["inference"] = {
+        "envelope_coefficients": int(chosen),
+        "chosen_on": {"val_actors": selection["val_actors"],
+                      "candidates": [r["epoch"] for r in selection["epochs"]],
+                      "judged_target": row["judged_target"],
+                      "voiced_fraction": row["voiced_fraction"],
+                      "word_error_rate": row.get("word_error_rate"),
+                      "mcd_db": row["mcd_to_target"], "guard_held": selection["guard_held"],
+                      "tool": "tools/choose_cut.py"}}
+    write_config(model_dir, config)
+    return int(chosen)
+
+
+@cli_main
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    coefficients = sorted(set(args.coefficients))
+    failed = False
+    for pair in args.pair:
+        _, source, target = parse_pair(pair)
+        model_dir = find_model_dir(args.models, source, target)
+        image_size = int(read_config(model_dir).get("image_size", IMAGE_SIZE))
+        if max(coefficients) > image_size:
+            raise UserError(f"--coefficients must be at most the image size {image_size}, got "
+                            f"{max(coefficients)}")
+        staged = args.out / pair
+        selection_path = staged / SELECTION_JSON
+        log = args.out / f"{pair}.log"
+        args.out.mkdir(parents=True, exist_ok=True)
+        if scored_already(model_dir, staged, coefficients):
+            print(f"{pair}: reusing the scores in {selection_path} (same weights, same K)")
+        else:
+            stage_candidates(model_dir, staged, coefficients)
+            status = score(pair, staged_root=args.out, ravdess=args.ravdess, jobs=args.jobs,
+                           log=log)
+            if status != 0:
+                print(f"{pair}: scoring failed (exit {status}); see {log}", file=sys.stderr)
+                failed = True
+                continue
+        selection = read_selection(selection_path)
+        text = (selection_table(selection, candidate="K")
+                + f"\n\nCandidates: the model in {model_dir} with the envelope cut at each K (0 = "
+                "as trained). Command: `python tools/choose_cut.py --pair "
+                f"{pair} --coefficients {' '.join(map(str, coefficients))} --out {args.out}`\n")
+        path = write_generated(staged / TABLE_NAME, text, script="tools/choose_cut.py")
+        print(text)
+        print(f"{pair}: K = {selection['chosen_epoch']} chosen; table in {path}")
+        if args.install:
+            k = install_cut(model_dir, staged, selection)
+            print(f"{pair}: recorded inference.envelope_coefficients = {k} in "
+                  f"{model_dir / 'config.json'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""The web page to try SpectroGAN (app.py serves it): record or upload speech, choose an emotion
+among the trained models and how strongly to apply it, listen, download.
+
+`PageConverter` is the conversion behind the page, usable without a browser: it lists the
+models found in a models folder (inference.available_models, never a fixed list), loads each
+generator once on first use (or ahead of time, in a background thread, with `warm_up`) and
+keeps it, and converts one clip into a fresh folder per request, so two people converting at
+once each get their own files. Every problem a visitor can cause (no clip, not audio, silence,
+a file too long for a page, an emotion with no model) is a `PageError` with a readable
+message; `build_page` turns those into messages in the page, and the server keeps serving.
+Gradio is imported only by `build_page`, Keras only when the first model loads.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cli import UserError
+from inference import (available_models, check_not_silent, convert_audio, fit_full_scale,
+                       load_converter)
+from runs import shown_path
+from spectro import (SAMPLE_RATE, load_audio, magnitude_to_image, plot_spectrograms, stft,
+                     write_audio)
+
+MAX_SECONDS = 120.0  # longer uploads are refused in the page (convert.py takes any length)
+EXAMPLE_CLIP = Path(__file__).resolve().parent / "examples" / "calm_speech.wav"
+STRENGTH_NOTE = ("Strength scales the model's correction: 0% is the vocoder alone (the "
+                 "spectrogram round trip without a model), 100% the model's full conversion. "
+                 "The scaling is exact for models that start as the identity (all shipped "
+                 "models); for a model that draws a new image it interpolates between the "
+                 "input and the output.")
+
+
+class PageError(Exception):
+    """A problem with what the visitor gave the page; its message is shown in the page."""
+
+
+def model_label(model: dict[str, Any]) -> str:
+    """'angry: judged angry 22% (real recordings 69%), word error 0.59' for the menu."""
+    label = model["target"] if model["source"] == "calm" else \
+        f"{model['source']} → {model['target']}"
+    if model["judged_target"] is None:
+        return f"{label} (not evaluated)"
+    figures = (f"judged {model['target']} {100 * model['judged_target']:.0f}% (real "
+               f"recordings {100 * (model['real_judged_target'] or 0):.0f}%)")
+    if model["word_error_rate"] is not None:
+        figures += f", word error {model['word_error_rate']:.2f}"
+    return f"{label}: {figures}"
+
+
+class PageConverter:
+    """Converts visitors' clips with the models of one models folder, each loaded once."""
+
+    def __init__(self, models_root: str | os.PathLike, *, work_dir: str | os.PathLike | None = None,
+                 max_seconds: float = MAX_SECONDS) -> None:
+        self.models_root = Path(models_root)
+        self.models = {model["pair"]: model for model in available_models(self.models_root)}
+        self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="spectrogan_page_"))
+        self.max_seconds = float(max_seconds)
+        self._generators: dict[str, Any] = {}
+        self._locks: dict[str, threading.Lock] = {pair: threading.Lock() for pair in self.models}
+
+    def choices(self) -> list[tuple[str, str]]:
+        """(menu label, pair) of every model, in pair order."""
+        return [(model_label(model), pair) for pair, model in self.models.items()]
+
+    def generator(self, pair: str) -> Any:
+        """The pair's generator, loaded on first use and kept."""
+        if pair not in self.models:
+            raise PageError(f"There is no model for {pair!r} on this server; choose one of the "
+                            "emotions in the menu.")
+        with self._locks[pair]:
+            if pair not in self._generators:
+                model = self.models[pair]
+                try:
+                    self._generators[pair] = load_converter(self.models_root, model["source"],
+                                                            model["target"])[0]
+                except UserError as exc:
+                    raise PageError(f"The {pair} model cannot be loaded: {exc}") from None
+        return self._generators[pair]
+
+    def warm_up(self, pairs: list[str] | None = None) -> threading.Thread:
+        """Load `pairs` (default: all) in a background thread, so the page is up first."""
+        def load() -> None:
+            for pair in pairs if pairs is not None else list(self.models):
+                try:
+                    self.generator(pair)
+                except PageError:
+                    pass  # reported to the visitor who chooses it
+        thread = threading.Thread(target=load, name="model-warm-up", daemon=True)
+        thread.start()
+        return thread
+
+    def read_clip(self, path: str | os.PathLike | None) -> np.ndarray:
+        """The visitor's clip as 16 kHz mono, or a PageError saying what is wrong with it."""
+        if path is None:
+            raise PageError("Upload a recording or record one with the microphone first.")
+        try:
+            audio = load_audio(path)
+            check_not_silent(audio, Path(path).name)
+        except UserError as exc:
+            raise PageError(str(exc).replace(str(path), Path(path).name)) from None
+        seconds = audio.shape[0] / SAMPLE_RATE
+        if seconds > self.max_seconds:
+            raise PageError(f"The clip is {seconds / 60:.1f} minutes long; the page converts up "
+                            f"to {self.max_seconds:.0f} s. Convert long files with "
+                            "`python convert.py FILE --emotion EMOTION`.")
+        return audio
+
+    def convert(self, path: str | os.PathLike | None, pair: str | None,
+                strength: float) -> tuple[Path, Path, str]:
+        """Convert one clip: (16 kHz wav, PNG of the input and converted spectrograms side by
+        side, a one-line summary), written into a fresh folder of their own.
+
+        `strength` is a fraction, 0 (vocoder alone) to 1 (the full conversion).
+        """
+        if pair is None:
+            raise PageError("Choose an emotion first.")
+        if not 0.0 <= float(strength) <= 1.0:
+            raise PageError(f"Strength must be from 0 to 100%, got {100 * strength:g}%.")
+        audio = self.read_clip(path)
+        model = self.models.get(pair)
+        generator = self.generator(pair)
+        converted, _ = fit_full_scale(convert_audio(audio, generator, strength=float(strength)))
+        folder = Path(tempfile.mkdtemp(prefix="result_", dir=self.work_dir))
+        stem = f"{Path(path).stem}_{model['target']}_{round(100 * strength)}"
+        wav = write_audio(folder / f"{stem}.wav", converted)
+        before, ref = magnitude_to_image(np.abs(stft(audio)))
+        after, _ = magnitude_to_image(np.abs(stft(converted)), ref=ref)
+        png = plot_spectrograms(folder / f"{stem}.png",
+                                [(f"input ({model['source']})", before),
+                                 (f"converted: {model['target']}, strength "
+                                  f"{100 * strength:.0f}%", after)], side_by_side=True)
+        summary = (f"{model['source']} → {model['target']} at {100 * strength:.0f}% strength, "
+                   f"{audio.shape[0] / SAMPLE_RATE:.1f} s; model {model['method']}.")
+        if not model["identity_start"] and 0.0 < strength < 1.0:
+            summary += (" This model draws a new image, so strengths between 0 and 100% "
+                        "interpolate between input and output rather than scale a correction.")
+        return wav, png, summary
+
+
+def build_page(converter: PageConverter) -> Any:
+    """The gradio Blocks of the page (not launched)."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing leaves the machine
+    import gradio as gr
+
+    def run(path: str | None, pair: str | None, strength_percent: float
+            ) -> tuple[str, str, str]:
+        try:
+            wav, png, summary = converter.convert(path, pair, float(strength_percent) / 100.0)
+        except PageError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        return str(wav), str(png), summary
+
+    choices = converter.choices()
+    with gr.Blocks(title="SpectroGAN: change the emotion of speech", analytics_enabled=False
+                   ) as page:
+        gr.Markdown("# SpectroGAN\nChange the emotion of recorded speech, keeping the words and "
+                    "the voice. Upload or record a clip, choose an emotion and how strongly to "
+                    "apply it, and convert. Everything runs on this machine.")
+        with gr.Row():
+            with gr.Column():
+                clip = gr.Audio(sources=["upload", "microphone"], type="filepath",
+                                value=str(EXAMPLE_CLIP) if EXAMPLE_CLIP.is_file() else None,
+                                label="Your clip (the example: RAVDESS actor 19, calm)",
+                                elem_id="clip")
+                emotion = gr.Dropdown(choices=choices, value=choices[0][1] if choices else None,
+                                      label="Emotion (test-actor figures of each model)",
+                                      elem_id="emotion")
+                strength = gr.Slider(0, 100, value=100, step=5, label="Strength (%)",
+                                     info=STRENGTH_NOTE, elem_id="strength")
+                button = gr.Button("Convert", variant="primary", elem_id="convert")
+            with gr.Column():
+                result = gr.Audio(type="filepath", label="Converted (play or download)",
+                                  interactive=False, elem_id="result")
+                summary = gr.Markdown(elem_id="summary")
+        spectrograms = gr.Image(type="filepath", label="Spectrograms: input and converted",
+                                interactive=False, elem_id="spectrograms")
+        if not choices:
+            gr.Markdown(f"**No trained model in {shown_path(converter.models_root)}.** Train one "
+                        "with `python train_cyclegan.py --pair calm2anger` (see README.md).")
+        gr.Markdown("Example clip and figures: RAVDESS (Livingstone & Russo 2018, CC BY-NC-SA "
+                    "4.0); converted clips fall under the same licence.")
+        button.click(run, inputs=[clip, emotion, strength], outputs=[result, spectrograms,
+                                                                     summary])
+    return page
