@@ -37,7 +37,7 @@ from inference import convert_audio, load_converter
 from metrics import speech_span, trim_silence
 from reports import (check_generated, metrics_markdown, read_metrics, selection_verdict,
                      write_generated)
-from runs import RESULTS_DIR, SELECTION_JSON, read_selection, selection_rule_text
+from runs import RESULTS_DIR, SELECTION_JSON, read_config, read_selection, selection_rule_text
 from spectro import GRIFFIN_LIM_ITERS, load_audio, magnitude_to_image, stft, write_audio
 
 THUMB_SIZE = (200, 400)  # (height, width) px of a cell's spectrogram image
@@ -152,6 +152,15 @@ def selection_section(metrics: dict[str, Any], models: Path) -> list[str]:
     for path in sorted(models.glob(f"*/{SELECTION_JSON}")):
         selection = read_selection(path)
         line = f"* {selection_verdict(selection)}; details in `{path.parent.name}/selection.md`."
+        cut = (read_config(path.parent).get("inference") or {})
+        if cut.get("envelope_coefficients"):
+            chosen = cut.get("chosen_on") or {}
+            line += (f" It converts with the post-hoc envelope cut: only the first "
+                     f"{cut['envelope_coefficients']} DCT coefficients of its change along "
+                     "frequency are applied (chosen on validation actors "
+                     f"{', '.join(map(str, chosen.get('val_actors', [])))} among K = "
+                     f"{', '.join(map(str, chosen.get('candidates', [])))})."
+                     if chosen else " It converts with the post-hoc envelope cut.")
         entry = metrics["pairs"].get(selection.get("pair"))
         # ISO 8601 UTC stamps of the same format compare as text.
         if entry is None or str(entry.get("evaluated", "")) < str(selection.get("selected", "")):

@@ -30,7 +30,7 @@ DEFAULT_MAX_HZ = 1200.0
 
 def labelled_folder(text: str) -> tuple[str, Path]:
     """'LABEL=FOLDER' -> (label, folder)."""
-    label, sep, folder = text.partition("=")
+    label, sep, folder = text.rpartition("=")  # a label may hold "=", a folder rarely
     if not sep or not label or not folder:
         raise argparse.ArgumentTypeError(f"expected LABEL=FOLDER, got {text!r}")
     return label, Path(folder)
@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
               ("vocoder only (image -> Griffin-Lim)", image(round_trip(audio)))]
     for label, folder in args.models:
         generator, model_dir, _ = load_converter(folder, args.source, args.emotion)
-        panels.append((f"{label}: {model_dir}", image(convert_audio(audio, generator))))
+        print(f"{label}: {model_dir}")
+        panels.append((label, image(convert_audio(audio, generator))))
     plot_spectrograms(args.output, panels, max_hz=args.max_hz)
     print(f"wrote {args.output}")
     return 0
