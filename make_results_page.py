@@ -72,7 +72,9 @@ def spectrogram_thumbnail(path: str | os.PathLike, audio: np.ndarray, *,
     small = zoom(image, (size[0] / image.shape[0], size[1] / image.shape[1]), order=1)
     index = np.clip(np.round((small + 1.0) / 2.0 * (levels - 1)), 0, levels - 1)
     palette = matplotlib.colormaps["magma"](np.linspace(0.0, 1.0, levels))[:, :3]
-    picture = Image.fromarray(index.astype(np.uint8), mode="P")
+    rows, columns = index.shape
+    # A palette image straight from the indices (Image.fromarray's mode= is deprecated).
+    picture = Image.frombytes("P", (columns, rows), index.astype(np.uint8).tobytes())
     picture.putpalette((palette * 255).round().astype(np.uint8).ravel().tolist())
     with atomic_output(path) as tmp:
         picture.save(tmp, format="PNG", optimize=True)
