@@ -55,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"--models {args.models}: no such folder; pass the folder that holds "
                         "the model folders (calm2anger/, ...)")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    try:
+        import gradio  # noqa: F401 - the page's server; checked here for a one-line error
+    except ImportError:
+        raise UserError("gradio is not installed; run `pip install -r requirements.txt`") from None
     from webpage import EXAMPLE_CLIP, PageConverter, build_page
 
     converter = PageConverter(args.models)

@@ -106,7 +106,7 @@ from reports import (FROM_SOURCE, METRICS_VERSION, SYSTEMS, actor_list, check_ge
 from runs import (CONFIG_NAME, RESULTS_DIR, SELECTION_JSON, SELECTION_MARGIN_DB, SELECTION_MD,
                   SELECTION_RULE, SELECTION_VERSION, SELECTION_VOICED_MARGIN,
                   SELECTION_WER_MARGIN, SNAPSHOTS_DIR,
-                  Snapshot, check_config, same_folder, choose_epoch, find_generator, find_snapshots,
+                  Snapshot, check_config, recorded_path, same_folder, choose_epoch, find_generator, find_snapshots,
                   generator_path, install_snapshot, read_config, read_selection, same_weights,
                   trained_pairs)
 from spectro import GRIFFIN_LIM_ITERS, IMAGE_SIZE, PHASES, load_audio, round_trip
@@ -329,7 +329,7 @@ class Evaluator:
             }
         return {
             "pair": pair, "source": source, "target": target, "test_actors": list(actors),
-            "model": str(model_dir) if model_dir is not None else None,
+            "model": recorded_path(model_dir) if model_dir is not None else None,
             "n_clips": len(pairs), "skipped_no_match": skipped,
             "settings": {"griffin_lim_iters": s.n_iter, "phase": s.phase, "seed": s.seed,
                          "limit": s.limit, "mcep_order": MCEP_ORDER, "mcep_alpha": MCEP_ALPHA,

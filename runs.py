@@ -52,6 +52,15 @@ def shown_path(path: str | os.PathLike) -> str:
         return str(path)
 
 
+def recorded_path(path: str | os.PathLike) -> str:
+    """A path as committed records (metrics.json) hold it: relative to the project folder when
+    inside it ('results/calm2anger'), so no machine's own folders end up in the record."""
+    try:
+        return Path(path).resolve().relative_to(RESULTS_DIR.parent).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def same_folder(first: str | os.PathLike, second: str | os.PathLike) -> bool:
     """True when two paths name the same folder (after resolving links and '..')."""
     return Path(first).resolve() == Path(second).resolve()

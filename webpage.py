@@ -25,8 +25,8 @@ from cli import UserError
 from inference import (available_models, check_not_silent, convert_audio, fit_full_scale,
                        load_converter)
 from runs import shown_path
-from spectro import (SAMPLE_RATE, load_audio, magnitude_to_image, plot_spectrograms, stft,
-                     write_audio)
+from spectro import (SAMPLE_RATE, check_audio_file, load_audio, magnitude_to_image,
+                     plot_spectrograms, stft, write_audio)
 
 MAX_SECONDS = 120.0  # longer uploads are refused in the page (convert.py takes any length)
 EXAMPLE_CLIP = Path(__file__).resolve().parent / "examples" / "calm_speech.wav"
@@ -102,15 +102,18 @@ class PageConverter:
         if path is None:
             raise PageError("Upload a recording or record one with the microphone first.")
         try:
+            check_audio_file(path)
+            import soundfile
+
+            info = soundfile.info(str(path))
+            if info.frames / info.samplerate > self.max_seconds:  # before decoding all of it
+                raise PageError(f"The clip is {info.frames / info.samplerate / 60:.1f} minutes "
+                                f"long; the page converts up to {self.max_seconds:.0f} s. Convert "
+                                "long files with `python convert.py FILE --emotion EMOTION`.")
             audio = load_audio(path)
             check_not_silent(audio, Path(path).name)
         except UserError as exc:
             raise PageError(str(exc).replace(str(path), Path(path).name)) from None
-        seconds = audio.shape[0] / SAMPLE_RATE
-        if seconds > self.max_seconds:
-            raise PageError(f"The clip is {seconds / 60:.1f} minutes long; the page converts up "
-                            f"to {self.max_seconds:.0f} s. Convert long files with "
-                            "`python convert.py FILE --emotion EMOTION`.")
         return audio
 
     def convert(self, path: str | os.PathLike | None, pair: str | None,

@@ -36,6 +36,9 @@ def test_the_shipped_models_are_found_from_any_working_folder(tmp_path, monkeypa
     assert runs.find_model_dir(args.models, "calm", "angry") == REPO / "results" / "calm2anger"
     assert evaluate.build_parser().parse_args(["--all"]).models == REPO / "results"
     assert runs.RESULTS_DIR.is_absolute()
+    # Records keep paths inside the project relative, so no machine's folders are committed.
+    assert runs.recorded_path(REPO / "results" / "calm2anger") == "results/calm2anger"
+    assert runs.recorded_path(tmp_path / "models") == str(tmp_path / "models")
 
 
 def test_a_new_run_gets_the_fast_preset_and_a_log_without_carriage_returns(data_dir, tmp_path,  # noqa: F811
