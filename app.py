@@ -21,7 +21,8 @@ import os
 import sys
 from pathlib import Path
 
-from cli import UserError, cli_main
+from cli import cli_main
+from errors import UserError
 from runs import RESULTS_DIR, shown_path
 
 DEFAULT_PORT = 7860  # Gradio's convention

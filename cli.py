@@ -21,19 +21,16 @@ import functools
 import logging
 import os
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, TypeVar
+
+from errors import UserError
 
 # TensorFlow's C++ log level while Keras is imported: "3" hides its start-up lines (oneDNN,
 # CUDA probes) that would bury a script's own output; a user's own setting wins.
 TF_LOG_LEVEL = "3"
 
 T = TypeVar("T")
-
-
-class UserError(Exception):
-    """A mistake in what the user gave us; command-line tools print it as one line."""
 
 
 def cli_main(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
@@ -62,31 +59,6 @@ def cli_main(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | N
             print("interrupted", file=sys.stderr)
             return 130
     return wrapper
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
-
-    A crash or an exception inside the block leaves `path` untouched and no half-written file.
-    The temporary name keeps `path`'s suffix so libraries that pick a format by it still work.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    suffixes = "".join(path.suffixes[-2:])  # keep e.g. ".weights.h5": Keras checks it
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name[:len(path.name) - len(suffixes)]}.tmp-",
-                                    suffix=suffixes, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    umask = os.umask(0)  # mkstemp makes owner-only files; give outputs the usual permissions
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def check_output_path(output: Path, *, inputs: list[Path], force: bool) -> None:

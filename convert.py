@@ -51,11 +51,13 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from cli import UserError, check_output_path, cli_main, import_keras, number_in
+from cli import check_output_path, cli_main, import_keras, number_in
+from errors import UserError
 from corpus import EMOTION_ALIASES, EMOTIONS, canonical_emotion, pair_name
 from inference import (OUTPUT_PEAK, available_models, check_not_silent, convert_audio,
                        fit_full_scale, load_converter)
-from runs import INFERENCE_PRECISIONS, RESULTS_DIR, how_to_train, shown_path
+from runs import RESULTS_DIR, how_to_train, shown_path
+from settings import INFERENCE_PRECISIONS
 from spectro import (AUDIO_EXTENSIONS, AUDIO_KINDS, GRIFFIN_LIM_ITERS, PHASES, SAMPLE_RATE,
                      AudioError, check_audio_file, input_note, load_audio, magnitude_to_image,
                      plot_spectrograms, stft, write_audio)

@@ -23,7 +23,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from cli import UserError, atomic_output
+from atomic_files import atomic_output
+from errors import UserError
 from spectro import (AUDIO_EXTENSIONS, HOP_LENGTH, IMAGE_SIZE, N_FFT, N_FRAMES, SAMPLE_RATE,
                      TOP_DB)
 

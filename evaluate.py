@@ -91,7 +91,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from cli import UserError, arg_type, atomic_output, cli_main, non_negative_int, positive_int
+from atomic_files import atomic_output
+from cli import arg_type, cli_main, non_negative_int, positive_int
+from errors import UserError
 from corpus import (ALL_PAIRS, DEFAULT_PAIRS, DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS, EMOTIONS,
                     RavdessFile, default_ravdess, matching_target, parse_actors, parse_pair,
                     parse_pair_name, scan_ravdess)
@@ -439,7 +441,7 @@ def select_epoch(evaluator: Evaluator, plan: SelectionPlan, *,
     """
     from tqdm import tqdm
 
-    from models import load_generator  # Keras: only once snapshots are scored
+    from model_files import load_generator  # Keras: only once snapshots are scored
 
     def score(**kwargs: Any) -> dict[str, Any]:
         return evaluator.evaluate_pair(plan.pair, test_actors=plan.val_actors,

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from cli import UserError, import_keras
+from cli import import_keras
+from errors import UserError
 from corpus import canonical_emotion, parse_pair
-from runs import (INFERENCE_PRECISIONS, PRECISION_POLICIES, check_config, find_generator,
-                  read_config, trained_pairs)
+from runs import check_config, find_generator, read_config, trained_pairs
+from settings import INFERENCE_PRECISIONS, PRECISION_POLICIES
 from spectro import GRIFFIN_LIM_ITERS, IMAGE_SIZE, AudioError, round_trip, scale_change
 
 if TYPE_CHECKING:  # keras is imported lazily so scripts' --help and argument errors stay instant
@@ -42,7 +43,7 @@ def load_converter(models_root: str | os.PathLike, source: str, target: str, *,
     """Find, check and load the generator for `source` -> `target`.
 
     `precision` 'bfloat16' builds the network under Keras' mixed_bfloat16 policy (float32
-    weights, bfloat16 arithmetic, float32 output); see runs.PRECISION_POLICIES.
+    weights, bfloat16 arithmetic, float32 output); see settings.PRECISION_POLICIES.
 
     Returns (generator for (batch, IMAGE_SIZE, IMAGE_SIZE, 1) float32 images in [-1, 1],
     run folder, direction). Raises UserError when no model exists, when its config was made
@@ -50,7 +51,7 @@ def load_converter(models_root: str | os.PathLike, source: str, target: str, *,
     weights are missing or do not fit the config.
     """
     keras = import_keras()  # quiet: TensorFlow's start-up lines stay off the terminal
-    import models  # builds on Keras, so imported only once a model is needed
+    import model_files  # builds on Keras, so imported only once a model is needed
 
     if precision not in INFERENCE_PRECISIONS:
         raise ValueError(f"precision must be one of {INFERENCE_PRECISIONS}, got {precision!r}")
@@ -63,8 +64,8 @@ def load_converter(models_root: str | os.PathLike, source: str, target: str, *,
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(PRECISION_POLICIES[precision])  # global: restored below
     try:
-        generator = models.load_generator(model_dir, direction,
-                                          input_shape=(IMAGE_SIZE, IMAGE_SIZE, 1))
+        generator = model_files.load_generator(model_dir, direction, config=config,
+                                               input_shape=(IMAGE_SIZE, IMAGE_SIZE, 1))
     finally:
         keras.config.set_dtype_policy(previous)
     return generator, model_dir, direction
@@ -215,7 +216,7 @@ def convert_audio(audio: np.ndarray, generator: keras.Model, *, n_iter: int = GR
 
     Args:
         audio: mono float32 audio at SAMPLE_RATE (16 kHz), L >= 1 samples, finite.
-        generator: from `load_converter` / models.load_generator, taking
+        generator: from `load_converter` / model_files.load_generator, taking
             (b, IMAGE_SIZE, IMAGE_SIZE, 1) images.
         n_iter: Griffin-Lim iterations (0 = keep the initial phase).
         phase: 'source' starts Griffin-Lim from the input's own STFT phase (keeps timing and

@@ -30,7 +30,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from cli import UserError, atomic_output, cli_main, non_negative_int, positive_int
+from atomic_files import atomic_output
+from cli import cli_main, non_negative_int, positive_int
+from errors import UserError
 from corpus import (STATEMENTS, RavdessFile, default_ravdess, matching_target, parse_pair,
                     scan_ravdess)
 from inference import convert_audio, load_converter

@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from cli import atomic_output
+from atomic_files import atomic_output
 from corpus import STATEMENTS
 from spectro import HOP_LENGTH, N_FFT, SAMPLE_RATE, TOP_DB, load_audio, stft
 

@@ -15,15 +15,8 @@ Discriminator: 70x70 PatchGAN, C64-C128-C256-C512 (4x4, stride 2, LeakyReLU 0.2,
 the first), then a 4x4 stride-1 512 layer and a 1-channel 4x4 output: 17x17 patch scores for
 a 260x260 input.
 
-Inference files: `save_generator` writes `<dir>/generator_<direction>.weights.h5` beside the
-run's `config.json`; `load_generator` rebuilds the network from `config.json` and loads the
-weights. A weights file holds arrays only, so loading one cannot run code (the guarantee Keras'
-safe mode gives for whole-model files). `save_generator(..., dtype="float16")` writes the same
-file layout with every float array rounded to float16: half the size (15.8 MB instead of
-31.5 MB at N = 6), for shipped models and per-epoch snapshots; `load_generator` reads either
-kind into a float32 network (Keras casts on assignment), so nothing else changes. Rounding
-moved a freshly initialised N = 6 generator's outputs (tanh range [-1, 1]) by at most 4e-3,
-4e-4 on average.
+The files these networks are saved in and loaded from are model_files.py's; nothing here reads
+or writes a file.
 
 Usage:
     from models import build_generator, build_discriminator
@@ -33,21 +26,14 @@ Usage:
 
 from __future__ import annotations
 
-import os
-import warnings
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from cli import UserError, atomic_output, import_keras
-from runs import CONFIG_NAME, generator_path, read_config
+from cli import import_keras
 from spectro import IDENTITY_EPSILON, IMAGE_SIZE, envelope_projection
 
 keras = import_keras()
 from keras import layers  # noqa: E402 - after the quiet import above
 
-WEIGHT_DTYPES = ("float32", "float16")  # what save_generator can write
 NORM_EPSILON = 1e-5
 
 
@@ -263,102 +249,3 @@ def with_envelope_cut(generator: keras.Model, *, coefficients: int) -> keras.Mod
     outputs = layers.Activation(lambda x: keras.ops.clip(x, -1.0, 1.0), dtype="float32",
                                 name="cut_clip")(moved)
     return keras.Model(inputs, outputs, name=f"{generator.name}_envelope_cut")
-
-
-# --- Inference files ------------------------------------------------------------------------
-def save_generator(model: keras.Model, model_dir: str | os.PathLike,
-                   direction: str = "AtoB", *, dtype: str = "float32") -> Path:
-    """Write one generator's inference weights into `model_dir` atomically.
-
-    Args:
-        model: a generator from build_generator (any input shape).
-        model_dir: folder of the run (created); the file is generator_<direction>.weights.h5.
-        direction: "AtoB" (source -> target) or "BtoA".
-        dtype: "float32" (exact) or "float16": every float array rounded to half precision in
-            the same layer/variable layout, so the file is half the size and load_generator
-            reads it into a float32 network unchanged. ValueError when a weight does not fit
-            in float16 (|w| > 65504), rather than saving an infinity.
-    Returns:
-        the written path.
-    """
-    if dtype not in WEIGHT_DTYPES:
-        raise ValueError(f"dtype must be one of {WEIGHT_DTYPES}, got {dtype!r}")
-    path = generator_path(model_dir, direction)
-    with atomic_output(path) as tmp:
-        model.save_weights(str(tmp))
-        if dtype != "float32":
-            _cast_weights_file(tmp, np.dtype(dtype))
-    return path
-
-
-def _cast_weights_file(path: Path, dtype: np.dtype) -> None:
-    """Rewrite a Keras .weights.h5 with its float arrays cast to `dtype`, same groups,
-    datasets and attributes. A new file is written (HDF5 does not give back the space of
-    replaced datasets) and renamed onto `path`."""
-    import h5py  # a Keras dependency; only needed here
-
-    with atomic_output(path) as tmp, h5py.File(path, "r") as source, \
-            h5py.File(tmp, "w") as target:
-        target.attrs.update(source.attrs)
-
-        def copy(name: str, item: Any) -> None:
-            if isinstance(item, h5py.Group):
-                made = target.require_group(name)
-            else:
-                data = item[()]
-                if np.issubdtype(data.dtype, np.floating):
-                    with np.errstate(over="ignore"):  # reported below, as one error
-                        cast = np.asarray(data).astype(dtype)
-                    if not np.array_equal(np.isfinite(cast), np.isfinite(data)):
-                        raise ValueError(f"weight {name} does not fit in {dtype}")
-                    data = cast
-                made = target.create_dataset(name, data=data)
-            made.attrs.update(item.attrs)
-
-        source.visititems(copy)
-
-
-def load_generator(model_dir: str | os.PathLike, direction: str = "AtoB",
-                   *, input_shape: tuple[int | None, int | None, int] | None = None
-                   ) -> keras.Model:
-    """Rebuild a generator from `<model_dir>/config.json` and load its weights.
-
-    When the config asks for the post-hoc envelope cut ("inference":
-    {"envelope_coefficients": K > 0}, chosen on the validation actors for a model trained
-    without the constraint), the returned model is `with_envelope_cut(generator, K)`.
-
-    `input_shape` defaults to the config's `image_size` square (260x260x1); pass
-    (None, None, 1) for a size-agnostic model. The weights file may be float32 or float16
-    (save_generator's dtype); the network is float32 either way, because Keras casts each
-    stored array to its variable's dtype when assigning it (Keras 3.15 does on TensorFlow and
-    JAX; tests/test_models.py checks it). Raises UserError when the folder, config or weights
-    are missing or do not match.
-    """
-    config = read_config(model_dir)
-    weights = generator_path(model_dir, direction)
-    if not weights.is_file():
-        raise UserError(f"{weights}: no such file; train the model with train_cyclegan.py "
-                        "(or pass the right --models folder)")
-    if input_shape is None:
-        size = int(config.get("image_size", IMAGE_SIZE))
-        input_shape = (size, size, 1)
-    generator_config = config["generator"]
-    model = build_generator(input_shape, filters=int(generator_config["filters"]),
-                            res_blocks=int(generator_config["res_blocks"]),
-                            identity_start=generator_config.get("identity_start", False),
-                            envelope_coefficients=int(
-                                generator_config.get("envelope_coefficients", 0)),
-                            name=f"generator_{direction}")
-    try:
-        with warnings.catch_warnings():
-            # Keras warns per layer (hundreds of lines) before it raises on mismatched
-            # weights; the one line below says it instead.
-            warnings.simplefilter("ignore")
-            model.load_weights(str(weights))
-    except Exception as exc:  # h5py/keras raise several types for a mismatched or broken file
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"{weights}: does not match the network {Path(model_dir) / CONFIG_NAME} "
-                        f"describes, or is damaged ({first_line[:200]}); re-export the model "
-                        "folder with train_cyclegan.py") from None
-    cut = int((config.get("inference") or {}).get("envelope_coefficients", 0))
-    return with_envelope_cut(model, coefficients=cut) if cut else model

@@ -12,7 +12,8 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from cli import UserError, atomic_output
+from atomic_files import atomic_output
+from errors import UserError
 
 # The rows of every table: the systems scored for a pair.
 SYSTEMS = ("source", "vocoder", "converted", "target_resynth", "target")

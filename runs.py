@@ -3,7 +3,7 @@ snapshots and the epoch selection installed from them, and finding a model among
 
 A run folder (results/<pair> by default) is what train_cyclegan.py writes and what
 convert.py, evaluate.py and make_results_page.py read. This module owns its layout,
-reading/writing/checking its config, the training settings and presets recorded in it, the
+reading/writing/checking its config (the training settings in it are settings.py's), the
 snapshot folders, the rule that picks a snapshot and installing it; it imports no Keras, so
 command-line tools can answer --help and check their input before the slow import.
 
@@ -33,9 +33,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from cli import UserError, atomic_output
-from corpus import (DATA_DIR, FETCH_RAVDESS, STFT_SETTINGS, canonical_emotion, pair_name,
-                    parse_pair)
+from atomic_files import atomic_output
+from corpus import FETCH_RAVDESS, STFT_SETTINGS, canonical_emotion, pair_name, parse_pair
+from errors import UserError
+from settings import NETWORK_RANGES
 from spectro import IMAGE_SIZE
 
 # Where runs are written and models are looked for by default: the folder beside the scripts,
@@ -65,73 +66,6 @@ def same_folder(first: str | os.PathLike, second: str | os.PathLike) -> bool:
     """True when two paths name the same folder (after resolving links and '..')."""
     return Path(first).resolve() == Path(second).resolve()
 
-# Arithmetic of a network ("mixed_precision" in config.json; convert.py --precision) -> the
-# Keras dtype policy. bfloat16 runs the convolutions about 1.7x faster on CPUs with
-# AVX512-BF16 or AMX (and on GPUs), at about 0.3 dB mean deviation in a generated spectrogram;
-# on CPUs without bfloat16 units it is slower.
-PRECISION_POLICIES = {"none": "float32", "float32": "float32", "bfloat16": "mixed_bfloat16",
-                      "float16": "mixed_float16"}
-TRAIN_PRECISIONS = ("none", "bfloat16", "float16")  # train_cyclegan.py --mixed-precision
-INFERENCE_PRECISIONS = ("float32", "bfloat16")  # convert.py --precision (opt-in bfloat16)
-
-# Every training setting (config.json "training"): (default, may differ when resuming).
-# train_cyclegan.py leaves unset flags at None so that --resume can take the stored run's values.
-# The preset a run gets when none is named: the one that gives a usable model on a laptop CPU
-# in hours. A stored run that records no preset predates presets: the original's settings.
-DEFAULT_PRESET = "fast"
-LEGACY_PRESET = "original"
-SETTINGS: dict[str, tuple[Any, bool]] = {
-    "preset": (DEFAULT_PRESET, False),
-    "data_dir": (str(DATA_DIR), True),
-    "epochs": (100, True),
-    "steps_per_epoch": (None, False),  # None: one pass over the larger domain
-    "batch_size": (1, False),
-    "res_blocks": (6, False),
-    "filters": (64, False),
-    "lr": (2e-4, False),
-    "lr_decay": (False, False),
-    "lambda_cycle": (10.0, False),
-    "lambda_identity": (5.0, False),
-    "pool_size": (50, False),
-    "crop_frames": (0, False),  # 0: whole IMAGE_SIZE-frame windows, as the original
-    "identity_start": (False, False),
-    "envelope_coefficients": (0, False),  # 0: unconstrained correction
-    "seed": (0, False),
-    "sample_every": (5, True),
-    "snapshot_every": (10, True),
-    "sample_clips": (3, True),
-    "eval_images": (16, True),
-    "devices": ("1", True),
-    "mixed_precision": ("none", False),
-    "xla": ("auto", True),
-    "time_budget": (None, True),  # seconds; None: train all --epochs
-    "checkpoint_every": (1, True),
-}
-# Named bundles of settings; a flag given on the command line overrides its preset's value.
-# "original": the 2020 project (whole 260x260 windows, 64 filters, 6 blocks, a generator
-# that draws a new image): 1.37 TFLOP per update. "fast": random 64-frame time crops (all
-# 257 bins), an identity-start generator (output = input + a correction that starts at zero,
-# so the words are kept from the first step) and 16 filters, the narrowest of the widths
-# timed on a 2-core CPU (README.md, "Training on a CPU"); it trained the shipped calm2anger.
-# "envelope": fast, with the correction kept to the spectral envelope (its first 24 DCT
-# coefficients along frequency in every frame), so the harmonics and voicing of the input
-# survive (issue 26; results/ablation_envelope_calm2anger.md).
-FAST_SETTINGS = {"crop_frames": 64, "identity_start": True, "filters": 16, "res_blocks": 6}
-PRESETS: dict[str, dict[str, Any]] = {
-    "original": {},
-    "fast": FAST_SETTINGS,
-    "envelope": {**FAST_SETTINGS, "envelope_coefficients": 24},
-}
-
-
-def preset_settings(preset: str) -> dict[str, Any]:
-    """Every training setting at its default, with `preset`'s values over them."""
-    if preset not in PRESETS:
-        raise ValueError(f"preset must be one of {tuple(PRESETS)}, got {preset!r}")
-    return {**{name: default for name, (default, _) in SETTINGS.items()}, **PRESETS[preset],
-            "preset": preset}
-
-
 DIRECTIONS = ("AtoB", "BtoA")  # A = source emotion (e.g. calm), B = target (e.g. angry)
 CONFIG_NAME = "config.json"
 CHECKPOINT_NAME = "checkpoint.weights.h5"
@@ -142,9 +76,6 @@ SNAPSHOTS_DIR = "snapshots"
 SELECTION_JSON = "selection.json"
 SELECTION_MD = "selection.md"
 # What a config.json may say: wider or deeper than this is a typo (and would exhaust memory).
-CONFIG_INT_RANGES = {"filters": (1, 512), "res_blocks": (0, 64), "image_size": (4, 4096),
-                     "envelope_coefficients": (0, 4096)}
-
 
 def generator_path(model_dir: str | os.PathLike, direction: str = "AtoB") -> Path:
     """Path of the inference weights of one generator inside a run folder."""
@@ -165,7 +96,7 @@ def read_config(model_dir: str | os.PathLike) -> dict[str, Any]:
     generator = config.get("generator") if isinstance(config, dict) else None
     if not isinstance(generator, dict) or not {"filters", "res_blocks"} <= generator.keys():
         raise UserError(f"{path}: model config lacks generator.filters / generator.res_blocks")
-    for key, (low, high) in CONFIG_INT_RANGES.items():
+    for key, (low, high) in NETWORK_RANGES.items():
         value = (config.get(key, IMAGE_SIZE) if key == "image_size"
                  else generator.get(key, 0) if key == "envelope_coefficients"  # older runs
                  else generator.get(key))

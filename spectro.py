@@ -29,7 +29,9 @@ from typing import Callable
 
 import numpy as np
 
-from cli import UserError, atomic_output, check_output_path, cli_main
+from atomic_files import atomic_output
+from cli import check_output_path, cli_main
+from errors import UserError
 
 # --- Transform constants (the only definition; other modules import these) -----------------
 SAMPLE_RATE = 16000  # Hz; every clip is resampled to this rate on load.

@@ -15,14 +15,14 @@ without validation images falls back to its test actors, and says so). The test 
 left alone for the final report (evaluate.py).
 
 After every epoch (every --checkpoint-every epochs for the first two) the run folder
-(default results/<pair>) gets the two generators as inference files (models.load_generator
+(default results/<pair>) gets the two generators as inference files (model_files.load_generator
 reads them), a resume checkpoint, a CSV row and
 TensorBoard logs; every --sample-every epochs a samples/epoch_NNNN folder with
 input | converted | cycled-back spectrogram plots and Griffin-Lim audio of a few held-out
 clips; and every --snapshot-every epochs, and after the last (none with 0), a snapshot
 snapshots/epoch_NNNN/ = config.json (the run's, plus "epoch": N) and
 generator_AtoB.weights.h5 (source -> target, float16, half the size): a complete model
-folder for models.load_generator, convert.py and evaluate.py --select-epoch, which picks the
+folder for model_files.load_generator, convert.py and evaluate.py --select-epoch, which picks the
 epoch to ship on the validation actors. config.json lists train_actors, val_actors and
 test_actors.
 
@@ -64,13 +64,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from cli import UserError, arg_type, cli_main
+from cli import arg_type, cli_main
+from errors import UserError
 from corpus import (ALL_PAIRS, DATA_DIR, DEFAULT_PAIRS, DOMAINS, EMOTIONS, SPLITS, STFT_SETTINGS,
                     load_pair_npz, npz_key, parse_pair, parse_pair_name)
-from runs import (CHECKPOINT_NAME, CONFIG_NAME, DEFAULT_PRESET, DIRECTIONS, LEGACY_PRESET,
-                  PRESETS, RESULTS_DIR, RUN_DIRS, preset_settings,
-                  RUN_FILES, SETTINGS, TRAIN_PRECISIONS, generator_path, read_config)
-from spectro import IMAGE_SIZE
+from runs import (CHECKPOINT_NAME, CONFIG_NAME, DIRECTIONS, RESULTS_DIR, RUN_DIRS, RUN_FILES,
+                  generator_path, read_config)
+from settings import DEFAULT_PRESET, PRESETS, TRAIN_PRECISIONS, TrainingSettings
 
 SUPPORTED_BACKENDS = ("tensorflow", "jax")
 
@@ -106,63 +106,12 @@ def heldout_split(data: dict[str, Any]) -> str:
 
 
 # --- Run folder ------------------------------------------------------------------------------
-def resolve_settings(args: argparse.Namespace, stored: dict[str, Any] | None) -> dict[str, Any]:
-    """Training settings: flags given now, else the resumed run's, else the defaults.
-
-    A flag given with --resume that changes a setting fixed for the run (anything but
-    epochs, data dir, sampling, snapshots, held-out count, devices, xla) is a UserError.
-    """
-    previous = (stored or {}).get("training", {})
-    stored_preset = previous.get("preset", LEGACY_PRESET) if previous else None
-    preset = args.preset or stored_preset or DEFAULT_PRESET
-    if stored_preset is not None and args.preset is not None and args.preset != stored_preset:
-        raise UserError(f"{args.out}: the run there used --preset {stored_preset}, not "
-                        f"{args.preset}; resume it with the same preset, or start over with "
-                        "--force")
-    settings = {}
-    for name, (default, changeable) in SETTINGS.items():
-        default = PRESETS[preset].get(name, default) if name != "preset" else preset
-        given = getattr(args, name)
-        if name in previous:
-            if given is not None and not changeable and given != previous[name]:
-                flag = "--" + name.replace("_", "-")
-                raise UserError(f"{args.out}: the run there used {flag} {previous[name]}, not "
-                                f"{given}; resume it with the same setting, or start over with "
-                                "--force")
-            settings[name] = previous[name] if given is None else given
-        else:
-            settings[name] = default if given is None else given
-    return settings
-
-
-def check_settings(settings: dict[str, Any]) -> None:
-    """One-line UserErrors for out-of-range numbers."""
-    rules = {"epochs": 1, "batch_size": 1, "filters": 1, "res_blocks": 0, "pool_size": 0,
-             "sample_every": 0, "snapshot_every": 0, "sample_clips": 0, "eval_images": 0}
-    for name, low in rules.items():
-        if settings[name] < low:
-            raise UserError(f"--{name.replace('_', '-')} must be >= {low}, got {settings[name]}")
-    if settings["steps_per_epoch"] is not None and settings["steps_per_epoch"] < 1:
-        raise UserError(f"--steps-per-epoch must be >= 1, got {settings['steps_per_epoch']}")
-    crop = settings["crop_frames"]
-    if crop and (crop % 4 or not 4 <= crop <= IMAGE_SIZE):
-        raise UserError(f"--crop-frames must be 0 (whole windows) or a multiple of 4 from 4 to "
-                        f"{IMAGE_SIZE}, got {crop}")
-    if settings["time_budget"] is not None and not settings["time_budget"] > 0:
-        raise UserError(f"--time-budget must be > 0 seconds, got {settings['time_budget']}")
-    if settings["checkpoint_every"] < 1:
-        raise UserError(f"--checkpoint-every must be >= 1, got {settings['checkpoint_every']}")
-    envelope = settings["envelope_coefficients"]
-    if envelope and not settings["identity_start"]:
-        raise UserError(f"--envelope-coefficients {envelope} needs --identity-start (it "
-                        "constrains the identity-start generator's correction)")
-    if not 0 <= envelope <= IMAGE_SIZE:
-        raise UserError(f"--envelope-coefficients must be from 0 to {IMAGE_SIZE}, got {envelope}")
-    if not settings["lr"] > 0:
-        raise UserError(f"--lr must be > 0, got {settings['lr']}")
-    for name in ("lambda_cycle", "lambda_identity"):
-        if settings[name] < 0:
-            raise UserError(f"--{name.replace('_', '-')} must be >= 0, got {settings[name]}")
+def resolve_settings(args: argparse.Namespace, stored: dict[str, Any] | None
+                     ) -> TrainingSettings:
+    """The run's settings from parsed flags (None: not given) and the resumed run's stored
+    config (see TrainingSettings.resolve; UserError for a change a resume may not make)."""
+    return TrainingSettings.resolve({name: getattr(args, name) for name in TrainingSettings.names()},
+                                    (stored or {}).get("training"), where=args.out)
 
 
 def inspect_out_folder(out: Path, *, resume: bool, force: bool
@@ -214,7 +163,7 @@ def inspect_out_folder(out: Path, *, resume: bool, force: bool
 
 
 def build_config(*, pair: str, source: str, target: str, image_size: int,
-                 settings: dict[str, Any], data: dict[str, Any], data_path: Path,
+                 settings: TrainingSettings, data: dict[str, Any], data_path: Path,
                  backend: str, beta_1: float) -> dict[str, Any]:
     """The run's config.json (the contract in notes/common.md plus every training setting).
 
@@ -228,14 +177,12 @@ def build_config(*, pair: str, source: str, target: str, image_size: int,
 
     return {
         "pair": pair, "source": source, "target": target, "image_size": int(image_size),
-        "generator": {"filters": settings["filters"], "res_blocks": settings["res_blocks"],
-                      "identity_start": bool(settings["identity_start"]),
-                      "envelope_coefficients": int(settings["envelope_coefficients"])},
-        "discriminator": {"filters": settings["filters"]},
+        "generator": settings.generator_config(),
+        "discriminator": {"filters": settings.filters},
         "stft": dict(STFT_SETTINGS),
         "train_actors": actors("train"), "val_actors": actors("val"),
         "test_actors": actors("test"), "heldout_split": heldout_split(data),
-        "training": {**settings, "beta_1": beta_1},
+        "training": {**settings.as_dict(), "beta_1": beta_1},
         "data": {"path": str(data_path),
                  **{npz_key(split, domain): len(data.get(npz_key(split, domain), ()))
                     for split in SPLITS for domain in DOMAINS}},
@@ -253,7 +200,7 @@ class _OneLineErrorParser(argparse.ArgumentParser):
 
 def _preset_text(name: str) -> str:
     """'fast: crop_frames=64, ...' for --help: every setting some preset changes."""
-    values = preset_settings(name)
+    values = TrainingSettings.for_preset(name).as_dict()
     keys = sorted({key for preset in PRESETS.values() for key in preset})
     return f"{name}: " + ", ".join(f"{key}={values[key]}" for key in keys)
 
@@ -261,7 +208,7 @@ def _preset_text(name: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser (unset flags stay None: --resume takes the stored run's values,
     a new run its preset's). Defaults shown are those of the default preset."""
-    d = preset_settings(DEFAULT_PRESET)
+    d = TrainingSettings.for_preset(DEFAULT_PRESET).as_dict()
     parser = _OneLineErrorParser(
         prog="train_cyclegan.py", description=__doc__.split("\n\n")[0],
         epilog="Usage examples:" + __doc__.split("Usage examples:", 1)[1],
@@ -398,22 +345,23 @@ def train(args: argparse.Namespace, *, extra_callbacks: Sequence[Any] = ()) -> A
         raise UserError(f"{out}: holds a {stored.get('pair')} run, not {pair}; choose "
                         "another --out")
     settings = resolve_settings(args, stored)
-    check_settings(settings)
-    settings["data_dir"] = str(settings["data_dir"])
-    data_path = Path(settings["data_dir"]) / f"{pair}.npz"
+    settings.check()
+    settings.data_dir = str(settings.data_dir)
+    data_path = Path(settings.data_dir) / f"{pair}.npz"
     data = load_training_data(data_path, pair)
     images_A, images_B = data["train_A"], data["train_B"]
-    batch_size = settings["batch_size"]
+    batch_size = settings.batch_size
     if batch_size > min(len(images_A), len(images_B)):
         raise UserError(f"--batch-size {batch_size} is larger than the data: {data_path} holds "
                         f"{len(images_A)} {source} and {len(images_B)} {target} training images")
-    steps = settings["steps_per_epoch"] or max(len(images_A), len(images_B)) // batch_size
+    steps = settings.steps_per_epoch or max(len(images_A), len(images_B)) // batch_size
     if stored is not None and stored["training"].get("steps_per_epoch") not in (None, steps):
         raise UserError(f"{out}: the run there used {stored['training']['steps_per_epoch']} "
                         f"steps per epoch, not {steps}; resume with the same data and settings")
-    settings["steps_per_epoch"] = steps
+    settings.steps_per_epoch = steps
 
     import cyclegan  # Keras: only now that the cheap checks have passed
+    import trainer
 
     backend = cyclegan.keras.backend.backend()  # KERAS_BACKEND or ~/.keras/keras.json
     if backend not in SUPPORTED_BACKENDS:
@@ -422,8 +370,8 @@ def train(args: argparse.Namespace, *, extra_callbacks: Sequence[Any] = ()) -> A
                           image_size=images_A.shape[1], settings=settings, data=data,
                           data_path=data_path, backend=backend,
                           beta_1=cyclegan.BETA_1)
-    return cyclegan.fit_run(out, config=config, data=data, data_path=data_path, stale=stale,
-                            quiet=args.quiet, extra_callbacks=extra_callbacks)
+    return trainer.fit_run(out, config=config, data=data, data_path=data_path, stale=stale,
+                           quiet=args.quiet, extra_callbacks=extra_callbacks)
 
 
 @cli_main

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from cli import UserError
+from errors import UserError
 from inference import (available_models, check_not_silent, convert_audio, fit_full_scale,
                        load_converter)
 from runs import shown_path

@@ -74,6 +74,7 @@ def _speechlike(seconds: float, seed: int) -> np.ndarray:
 
 def _make_models(root: Path, *, filters: int, res_blocks: int) -> Path:
     """Save a randomly initialised generator pair and config as train_cyclegan.py does."""
+    import model_files
     import models
     import runs
     from corpus import STFT_SETTINGS
@@ -88,7 +89,7 @@ def _make_models(root: Path, *, filters: int, res_blocks: int) -> Path:
     generator = models.build_generator((IMAGE_SIZE, IMAGE_SIZE, 1), filters=filters,
                                        res_blocks=res_blocks)
     for direction in runs.DIRECTIONS:
-        models.save_generator(generator, run, direction)
+        model_files.save_generator(generator, run, direction)
     return root
 
 
@@ -194,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
     """Measure and print the table (see the module docstring)."""
     import soundfile
 
-    from cli import UserError
+    from errors import UserError
     from spectro import SAMPLE_RATE
 
     if args.files < 1 or args.separate_runs < 1 or args.repeats < 1:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import spectro
-from cli import UserError
+from errors import UserError
 
 DEFAULT_RAVDESS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ravdess"
 

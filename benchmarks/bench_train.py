@@ -34,6 +34,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 from typing import Any
 import statistics
@@ -41,8 +42,8 @@ import time
 
 import numpy as np
 
-import runs
 from cli import import_keras
+from settings import PRESETS, TRAIN_PRECISIONS, TrainingSettings
 
 # Keras and the modules built on it are imported by run(), not here, so that
 # `benchmark.py train --help` answers at once.
@@ -50,15 +51,17 @@ keras: Any = None
 layers: Any = None
 models: Any = None
 cg: Any = None
+step_timing: Any = None
 
 
 def _import_keras_modules() -> None:
-    global keras, layers, models, cg
+    global keras, layers, models, cg, step_timing
     keras = import_keras()
     from keras import layers
 
     import cyclegan as cg
     import models
+    from tools import step_timing
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,7 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image-size", type=int, default=260,
                         help="square image size (divisible by 4)")
     parser.add_argument("--filters", type=int, default=64, help="base width of all networks")
-    parser.add_argument("--mixed-precision", choices=runs.TRAIN_PRECISIONS, default="none",
+    parser.add_argument("--mixed-precision", choices=TRAIN_PRECISIONS, default="none",
                         help="our step's precision (the original's loop stays float32)")
     parser.add_argument("--xla", choices=("auto", "on", "off"), default="auto",
                         help="XLA for our TensorFlow step, as train_cyclegan.py --xla")
@@ -82,7 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "concatenating as the original, or ours (adding)")
     parser.add_argument("--skip-original", action="store_true",
                         help="measure only ours")
-    parser.add_argument("--presets", nargs="+", choices=tuple(runs.PRESETS), default=None,
+    parser.add_argument("--presets", nargs="+", choices=tuple(PRESETS), default=None,
                         help="instead of the table above, time train_cyclegan.py's presets "
                              "(their crops, widths and blocks; batch 1) side by side: FLOP "
                              "and seconds per update, updates per hour, and the ratio to the "
@@ -206,23 +209,17 @@ def forward_flops(model: keras.Model) -> int:
 
 
 # --- Timing ----------------------------------------------------------------------------------
-def time_ours(images_A: np.ndarray, images_B: np.ndarray, *, batch: int, res_blocks: int,
-              filters: int, steps: int, warmup: int, precision: str, xla: str,
-              crop_frames: int = 0, identity_start: bool = False,
-              envelope_coefficients: int = 0) -> tuple[float, int, int]:
-    """Median seconds per fused step through fit(); also G and D forward FLOPs per training
-    image (a `crop_frames`-wide crop when cropping)."""
-    settings = {**runs.preset_settings("original"), "batch_size": batch,
-                "res_blocks": res_blocks, "filters": filters, "mixed_precision": precision,
-                "xla": xla, "crop_frames": crop_frames, "identity_start": identity_start,
-                "envelope_coefficients": envelope_coefficients}
-    durations = cg.time_training_steps(images_A, images_B, settings=settings, steps=steps,
-                                       warmup=warmup)
+def time_ours(images_A: np.ndarray, images_B: np.ndarray, *, settings: TrainingSettings,
+              steps: int, warmup: int) -> tuple[float, int, int]:
+    """Median seconds per fused step through fit() of the model `settings` describe (as a run
+    builds it); also G and D forward FLOPs per training image (a crop when cropping)."""
+    durations = step_timing.time_training_steps(images_A, images_B, settings=settings,
+                                                steps=steps, warmup=warmup)
     # Counted on fixed-shape copies: a cropping model's width is left open.
-    train_shape = (images_A.shape[1], crop_frames or images_A.shape[2], 1)
-    flops = (forward_flops(models.build_generator(train_shape, filters=filters,
-                                                  res_blocks=res_blocks)),
-             forward_flops(models.build_discriminator(train_shape, filters=filters)))
+    train_shape = (images_A.shape[1], settings.crop_frames or images_A.shape[2], 1)
+    flops = (forward_flops(models.build_generator(train_shape, filters=settings.filters,
+                                                  res_blocks=settings.res_blocks)),
+             forward_flops(models.build_discriminator(train_shape, filters=settings.filters)))
     return float(statistics.median(durations)), *flops
 
 
@@ -270,9 +267,12 @@ def run(args: argparse.Namespace) -> int:
     print(" | ".join("---" for _ in header))
     for res_blocks in args.res_blocks:
         for batch in args.batch_sizes:
-            ours, g, d = time_ours(images_A, images_B, batch=batch, res_blocks=res_blocks,
-                                   filters=args.filters, steps=args.steps, warmup=args.warmup,
-                                   precision=args.mixed_precision, xla=args.xla)
+            settings = dataclasses.replace(
+                TrainingSettings.for_preset("original"), batch_size=batch,
+                res_blocks=res_blocks, filters=args.filters,
+                mixed_precision=args.mixed_precision, xla=args.xla)
+            ours, g, d = time_ours(images_A, images_B, settings=settings, steps=args.steps,
+                                   warmup=args.warmup)
             ours_flops = batch * (18 * g + 16 * d)
             cells = [res_blocks, batch, f"{ours:.3f}", f"{batch / ours:.3f}"]
             if args.skip_original:
@@ -317,19 +317,15 @@ def run_presets(args: argparse.Namespace, images_A: np.ndarray, images_B: np.nda
     print(" | ".join("---" for _ in header))
     first = None
     for name in args.presets:
-        settings = runs.preset_settings(name)
-        seconds, g, d = time_ours(images_A, images_B, batch=1,
-                                  res_blocks=settings["res_blocks"],
-                                  filters=settings["filters"], steps=args.steps,
-                                  warmup=args.warmup, precision=args.mixed_precision,
-                                  xla=args.xla, crop_frames=settings["crop_frames"],
-                                  identity_start=settings["identity_start"],
-                                  envelope_coefficients=settings["envelope_coefficients"])
+        settings = dataclasses.replace(TrainingSettings.for_preset(name), batch_size=1,
+                                       mixed_precision=args.mixed_precision, xla=args.xla)
+        seconds, g, d = time_ours(images_A, images_B, settings=settings, steps=args.steps,
+                                  warmup=args.warmup)
         flops = 18 * g + 16 * d
         first = first or (flops, seconds)
         print(" | ".join(str(c) for c in (
-            name, settings["crop_frames"] or "whole", settings["filters"],
-            settings["res_blocks"], settings["identity_start"], f"{flops / 1e9:.1f}",
+            name, settings.crop_frames or "whole", settings.filters,
+            settings.res_blocks, settings.identity_start, f"{flops / 1e9:.1f}",
             f"{seconds:.3f}", f"{3600 / seconds:.0f}", f"{flops / seconds / 1e9:.0f}",
             f"1/{first[0] / flops:.1f}", f"1/{first[1] / seconds:.1f}")), flush=True)
         keras.backend.clear_session()

@@ -38,3 +38,38 @@ def tone(seconds: float, freq: float = 220.0, *, sr: int = 16000,
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+# --- Shared tiny training runs ------------------------------------------------------------------
+# Each training run costs a model build and the tracing of its training step (seconds even at
+# tiny sizes), so tests that only need "a run as train_cyclegan.py leaves it" share one per
+# test process and copy it before changing it.
+@pytest.fixture(scope="session")
+def tiny_fast_data(tmp_path_factory) -> Path:
+    """calm2anger.npz with 4 + 4 training, 2 + 2 validation and 2 + 2 test images."""
+    from test_train import _write_data
+
+    return _write_data(tmp_path_factory.mktemp("fast_data"), {
+        ("train", "A"): 4, ("train", "B"): 4, ("val", "A"): 2, ("val", "B"): 2,
+        ("test", "A"): 2, ("test", "B"): 2})
+
+
+@pytest.fixture(scope="session")
+def fast_tiny_run(tiny_fast_data, tmp_path_factory) -> tuple[Path, str]:
+    """(run folder, everything it printed) of one epoch of the tiny fast-preset run, started the
+    way a newcomer starts one: no --preset named, not --quiet, output not a terminal."""
+    import contextlib
+    import io
+
+    import train_cyclegan as tc
+    from test_fast_preset import FAST_TINY
+
+    out = tmp_path_factory.mktemp("fast_run") / "run"
+    argv = [a for a in FAST_TINY if a != "--quiet"]
+    argv = argv[:argv.index("--preset")] + argv[argv.index("--preset") + 2:]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+        code = tc.main([*argv, "--data-dir", str(tiny_fast_data), "--out", str(out),
+                        "--epochs", "1"])
+    assert code == 0, printed.getvalue()
+    return out, printed.getvalue()

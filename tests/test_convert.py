@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import soundfile
 
-import cli
+import errors
 import convert
 import inference
+import model_files
 import models
 import runs
 from conftest import chirp, tone
@@ -34,7 +35,7 @@ def _save_run(root: Path, pair: str, source: str, target: str, **overrides) -> P
         # The product's window size: the tiny model must still process 260x260 images.
         keras.utils.set_random_seed(seed)
         generator = models.build_generator((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4, res_blocks=1)
-        models.save_generator(generator, run, direction)
+        model_files.save_generator(generator, run, direction)
     return run
 
 
@@ -221,7 +222,7 @@ def test_no_model_error_lists_pairs_and_train_command(tmp_path, models_root, cap
         in line and "trained pairs in" in line and line.endswith("calm2anger")
     code, _, err = _run(capsys, source, "--emotion", "anger", "--models", tmp_path / "nowhere")
     assert code == 2 and "does not exist" in err
-    with pytest.raises(cli.UserError, match="calm2fearful"):
+    with pytest.raises(errors.UserError, match="calm2fearful"):
         runs.find_model_dir(models_root, "calm", "fearful")
     assert runs.find_model_dir(models_root, "calm", "anger") == models_root / "calm2anger"
 

@@ -17,7 +17,8 @@ import soundfile
 
 import corpus
 import data_prep
-from cli import UserError
+import downloads
+from errors import UserError
 from conftest import RAVDESS_DIR, needs_ravdess, tone
 from data_prep import build_pair, build_pairs, main
 from spectro import (IMAGE_SIZE, N_BINS, N_FRAMES, SAMPLE_RATE, n_frames_for,
@@ -240,7 +241,7 @@ def test_val_and_test_actors_must_not_overlap(tree, tmp_path, monkeypatch, capsy
     def no_download(*args, **kwargs):
         raise AssertionError("the overlap must be reported before any download")
 
-    monkeypatch.setattr(data_prep, "_download_url", no_download)
+    monkeypatch.setattr(downloads, "_download_url", no_download)
     out = tmp_path / "out"
     for extra in ([], ["--download", "ravdess"]):
         err = _run_error(["--ravdess", str(tree), "--test-actors", "3,4", "--val-actors",
@@ -510,15 +511,15 @@ def test_download_seed_with_a_patched_fetch(tmp_path, rng, monkeypatch, capsys):
         fetched.append(file_id)
         shutil.copyfile(original, output)
 
-    monkeypatch.setattr(data_prep, "_gdrive_download", fake_fetch)
+    monkeypatch.setattr(downloads, "_gdrive_download", fake_fetch)
     out = tmp_path / "out"
     # A wrong known checksum: refused, and the download never gets its final name.
-    monkeypatch.setitem(data_prep.SEED_FILES, "calm2anger",
-                        data_prep.SeedFile("14q4aZseMCQO_xbbmX-JRsbRSlGX9bB3E", sha256="0" * 64))
+    monkeypatch.setitem(downloads.SEED_FILES, "calm2anger",
+                        downloads.SeedFile("14q4aZseMCQO_xbbmX-JRsbRSlGX9bB3E", sha256="0" * 64))
     assert "sha256" in _run_error(["--download", "seed", "--out", str(out)], capsys)
     assert not (out / "seed" / "calm2anger.original.npz").exists()
     sha = hashlib.sha256(original.read_bytes()).hexdigest()
-    monkeypatch.setitem(data_prep.SEED_FILES, "calm2anger", data_prep.SeedFile(
+    monkeypatch.setitem(downloads.SEED_FILES, "calm2anger", downloads.SeedFile(
         "14q4aZseMCQO_xbbmX-JRsbRSlGX9bB3E", size=original.stat().st_size, sha256=sha))
     text = _run_ok(["--download", "seed", "--pair", "calm2anger", "--out", str(out)], capsys)
     assert "wrote" in text and fetched == ["14q4aZseMCQO_xbbmX-JRsbRSlGX9bB3E"] * 2
@@ -534,7 +535,7 @@ def test_download_seed_with_a_patched_fetch(tmp_path, rng, monkeypatch, capsys):
 
 
 def test_download_seed_rejects_a_non_npz(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(data_prep, "_gdrive_download",
+    monkeypatch.setattr(downloads, "_gdrive_download",
                         lambda file_id, output: output.write_text("<html>quota exceeded</html>"))
     err = _run_error(["--download", "seed", "--out", str(tmp_path / "out")], capsys)
     assert "not a loadable npz" in err
@@ -554,10 +555,10 @@ def test_offline_downloads_fail_with_one_line(tmp_path, monkeypatch, capsys):
     def no_route(*args, **kwargs):
         raise urllib.error.URLError("Name or service not known")
 
-    monkeypatch.setattr(data_prep.urllib.request, "urlopen", no_route)
+    monkeypatch.setattr(downloads.urllib.request, "urlopen", no_route)
     err = _run_error(["--download", "ravdess", "--out", str(tmp_path / "out")], capsys)
     assert "could not download" in err and "--ravdess DIR" in err
-    assert not (tmp_path / "out" / data_prep.RAVDESS_ZIP_NAME).exists()
+    assert not (tmp_path / "out" / downloads.RAVDESS_ZIP_NAME).exists()
 
 
 # --- RAVDESS zip (--download ravdess) ---------------------------------------------------------
@@ -570,15 +571,15 @@ def _zip_tree(tree: Path, path: Path) -> Path:
 
 def test_download_ravdess_with_a_patched_fetch(tree, tmp_path, monkeypatch, capsys):
     local_zip = _zip_tree(tree, tmp_path / "local.zip")
-    monkeypatch.setattr(data_prep, "_download_url",
+    monkeypatch.setattr(downloads, "_download_url",
                         lambda url, output, **kw: shutil.copyfile(local_zip, output))
     out = tmp_path / "out"
     assert "md5" in _run_error(["--download", "ravdess", "--out", str(out)], capsys)
-    assert not (out / data_prep.RAVDESS_ZIP_NAME).exists()
-    monkeypatch.setattr(data_prep, "RAVDESS_ZIP_MD5",
+    assert not (out / downloads.RAVDESS_ZIP_NAME).exists()
+    monkeypatch.setattr(downloads, "RAVDESS_ZIP_MD5",
                         hashlib.md5(local_zip.read_bytes()).hexdigest())
     text = _run_ok(["--download", "ravdess", "--out", str(out), *SPLIT_ARGS], capsys)
-    assert (out / data_prep.RAVDESS_ZIP_NAME).is_file()
+    assert (out / downloads.RAVDESS_ZIP_NAME).is_file()
     assert (out / "ravdess" / LONG_FILE).read_bytes() == (tree / LONG_FILE).read_bytes()
     assert "wrote" in text and (out / "calm2anger.npz").is_file()
 
@@ -595,7 +596,7 @@ def test_safe_extract_refuses_escaping_members(tmp_path, member):
         archive.writestr(info, b"../../etc/passwd" if member == "link" else b"bad")
     target = tmp_path / "target"
     with pytest.raises(UserError, match="refusing"):
-        data_prep.safe_extract(path, target)
+        downloads.safe_extract(path, target)
     assert not target.exists() and not (tmp_path / "escape.wav").exists()
 
 
@@ -604,11 +605,11 @@ def test_safe_extract_resumes_and_reports_bad_zip(tmp_path):
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("Actor_01/a.wav", b"one")
         archive.writestr("Actor_01/b.wav", b"two")
-    assert data_prep.safe_extract(path, tmp_path / "t") == 2
-    assert data_prep.safe_extract(path, tmp_path / "t") == 0
+    assert downloads.safe_extract(path, tmp_path / "t") == 2
+    assert downloads.safe_extract(path, tmp_path / "t") == 0
     (tmp_path / "broken.zip").write_bytes(b"not a zip")
     with pytest.raises(UserError, match="not a readable zip"):
-        data_prep.safe_extract(tmp_path / "broken.zip", tmp_path / "t")
+        downloads.safe_extract(tmp_path / "broken.zip", tmp_path / "t")
 
 
 # --- The real RAVDESS copy --------------------------------------------------------------------

@@ -329,6 +329,7 @@ def test_recogniser_on_real_speech_and_noise(rng):
 
 
 def tiny_model(models: Path, *, test_actors: list[int]) -> Path:
+    import model_files
     import models as model_lib
     from corpus import STFT_SETTINGS
     from spectro import IMAGE_SIZE
@@ -342,7 +343,7 @@ def tiny_model(models: Path, *, test_actors: list[int]) -> Path:
     for direction in runs.DIRECTIONS:
         generator = model_lib.build_generator((IMAGE_SIZE, IMAGE_SIZE, 1), filters=2,
                                               res_blocks=1)
-        model_lib.save_generator(generator, run, direction)
+        model_files.save_generator(generator, run, direction)
     return run
 
 
@@ -493,12 +494,14 @@ def tiny_weights(folder: Path, seed: int, *, dtype: str = "float32") -> Path:
     """The weights file of a tiny generator initialised from `seed`, written into `folder`."""
     import keras
 
+    import model_files
+
     import models as model_lib
     from spectro import IMAGE_SIZE
 
     keras.utils.set_random_seed(seed)
     generator = model_lib.build_generator((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4, res_blocks=1)
-    return model_lib.save_generator(generator, folder, dtype=dtype)
+    return model_files.save_generator(generator, folder, dtype=dtype)
 
 
 def snapshot_run(models: Path, *, epochs=(10, 20, 30), val_actors=(3, 4)) -> Path:
@@ -544,7 +547,7 @@ def file_states(run: Path) -> dict[str, bytes]:
 
 
 def test_select_epoch_installs_the_winner(ravdess_tree, tmp_path, capsys):
-    import models as model_lib
+    import model_files
     from runs import find_model_dir
 
     models = tmp_path / "models"
@@ -591,8 +594,8 @@ def test_select_epoch_installs_the_winner(ravdess_tree, tmp_path, capsys):
     assert config["selected_on"] == {"val_actors": [3, 4], "judged_target": row["judged_target"],
                                      "mcd_db": row["mcd_to_target"]}
     assert find_model_dir(models, "calm", "anger") == run
-    assert model_lib.load_generator(run).count_params() \
-        == model_lib.load_generator(snapshot).count_params()
+    assert model_files.load_generator(run).count_params() \
+        == model_files.load_generator(snapshot).count_params()
     table = (run / "selection.md").read_text()
     assert "evaluate.py" in table.splitlines()[0] and "| **chosen** |" in table
     assert f"epoch {chosen} " in stdout

@@ -5,6 +5,7 @@ through config / resume / convert, the time budget, and the run-folder safety ar
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,25 +14,28 @@ import pytest
 import keras
 
 import corpus
+import batches
+import trainer
 import cyclegan as cg
 import inference
 import metrics
+import model_files
 import models
 import runs
 import spectro
 import train_cyclegan as tc
-from cli import UserError
+from errors import UserError
 from conftest import tone
+from settings import PRESETS
 from spectro import IMAGE_SIZE, PAD_VALUE
 
-from test_train import TINY, _write_data
+from test_train import TINY
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
-    return _write_data(tmp_path_factory.mktemp("data"), {
-        ("train", "A"): 4, ("train", "B"): 4, ("val", "A"): 2, ("val", "B"): 2,
-        ("test", "A"): 2, ("test", "B"): 2})
+@pytest.fixture
+def data_dir(tiny_fast_data) -> Path:
+    """The shared tiny calm2anger.npz (conftest.tiny_fast_data), under the name tests use."""
+    return tiny_fast_data
 
 
 # --- Identity start -------------------------------------------------------------------------
@@ -81,10 +85,10 @@ def test_converting_with_a_fresh_identity_start_model_is_the_vocoder_only_result
     runs.write_config(run, {"pair": "calm2anger", "image_size": IMAGE_SIZE,
                               "generator": {"filters": 4, "res_blocks": 1,
                                             "identity_start": True}})
-    models.save_generator(models.build_generator((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4,
+    model_files.save_generator(models.build_generator((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4,
                                                  res_blocks=1, identity_start=True),
                           run, "AtoB", dtype="float16")
-    generator = models.load_generator(run)  # the path convert.py uses
+    generator = model_files.load_generator(run)  # the path convert.py uses
     audio = tone(1.5, 180.0)
     converted = inference.convert_audio(audio, generator)
     vocoded = spectro.round_trip(audio)
@@ -96,7 +100,7 @@ def test_content_frames_finds_the_end_of_the_sound():
     images = np.full((3, 8, 20), PAD_VALUE, np.float16)
     images[0, 2, :13] = 0.0
     images[1, :, 19] = 0.5
-    assert cg.content_frames(images).tolist() == [13, 20, 0]
+    assert batches.content_frames(images).tolist() == [13, 20, 0]
 
 
 def test_crops_have_the_asked_width_lie_in_the_sound_and_change_every_step():
@@ -105,7 +109,7 @@ def test_crops_have_the_asked_width_lie_in_the_sound_and_change_every_step():
     images = np.full((3, 12, 64), PAD_VALUE, np.float16)
     for index, length in enumerate(lengths):
         images[index, :, :length] = rng.uniform(-0.9, 0.9, (12, length))
-    stream = cg.UnpairedBatches(images, images[::-1].copy(), batch_size=2, steps_per_epoch=3,
+    stream = batches.UnpairedBatches(images, images[::-1].copy(), batch_size=2, steps_per_epoch=3,
                                 seed=0, crop_frames=16)
     starts = {index: set() for index in range(3)}
     for step in range(30):
@@ -136,14 +140,15 @@ def test_bad_crop_settings_are_one_line_usage_errors(data_dir, tmp_path, capsys)
 # --- The preset through config, resume and convert ------------------------------------------
 FAST_TINY = ["--pair", "calm2anger", "--preset", "fast", "--filters", "4", "--res-blocks", "1",
              "--crop-frames", "16", "--steps-per-epoch", "2", "--pool-size", "2",
-             "--eval-images", "2", "--sample-clips", "1", "--sample-every", "0", "--xla", "off",
+             "--eval-images", "2", "--sample-clips", "0", "--sample-every", "0", "--xla", "off",
              "--quiet"]
 
 
-def test_fast_preset_round_trip_through_config_resume_and_convert(data_dir, tmp_path, capsys):
+def test_fast_preset_round_trip_through_config_resume_and_convert(data_dir, fast_tiny_run,
+                                                                  tmp_path, capsys):
     out = tmp_path / "run"
+    shutil.copytree(fast_tiny_run[0], out)  # one epoch of FAST_TINY, as `tc.main` leaves it
     base = [*FAST_TINY, "--data-dir", str(data_dir), "--out", str(out)]
-    assert tc.main([*base, "--epochs", "1"]) == 0
     config = runs.read_config(out)
     training = config["training"]
     assert training["preset"] == "fast" and training["crop_frames"] == 16
@@ -163,7 +168,7 @@ def test_fast_preset_round_trip_through_config_resume_and_convert(data_dir, tmp_
         ["1", "2"]
     # Inference rebuilds the identity-start generator from config.json and converts whole
     # windows although training saw 16-frame crops.
-    generator = models.load_generator(out)
+    generator = model_files.load_generator(out)
     assert generator.get_layer("input_logits") is not None
     image = np.random.default_rng(0).uniform(-1, 1, (1, IMAGE_SIZE, IMAGE_SIZE, 1))
     assert np.asarray(generator(image.astype(np.float32))).shape == image.shape
@@ -173,11 +178,11 @@ def test_the_preset_defaults_fill_what_no_flag_sets(data_dir, tmp_path):
     parser = tc.build_parser()
     args = parser.parse_args(["--pair", "calm2anger", "--preset", "fast", "--out",
                               str(tmp_path)])
-    settings = tc.resolve_settings(args, None)
-    for name, value in runs.PRESETS["fast"].items():
+    settings = tc.resolve_settings(args, None).as_dict()
+    for name, value in PRESETS["fast"].items():
         assert settings[name] == value, name
     original = tc.resolve_settings(parser.parse_args(["--pair", "calm2anger", "--preset",
-                                                      "original"]), None)
+                                                      "original"]), None).as_dict()
     assert original["crop_frames"] == 0 and original["identity_start"] is False
     assert original["filters"] == 64 and original["res_blocks"] == 6
 
@@ -196,14 +201,13 @@ def test_time_budget_stops_after_the_epoch_and_saves_it_as_the_last(data_dir, tm
     model = cg.build_cyclegan((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4, res_blocks=1,
                               pool_size=2, crop_frames=16, identity_start=True)
     cg.compile_cyclegan(model)
-    assert cg.load_checkpoint(model, out / runs.CHECKPOINT_NAME) == 1
+    assert trainer.load_checkpoint(model, out / runs.CHECKPOINT_NAME) == 1
 
 
 # --- A model folder is never overwritten ----------------------------------------------------
-def test_resume_refuses_a_model_folder_without_a_checkpoint(data_dir, tmp_path, capsys):
-    trained = tmp_path / "trained"
-    assert tc.main([*FAST_TINY, "--data-dir", str(data_dir), "--out", str(trained),
-                    "--epochs", "1"]) == 0
+def test_resume_refuses_a_model_folder_without_a_checkpoint(data_dir, fast_tiny_run, tmp_path,
+                                                           capsys):
+    trained = fast_tiny_run[0]
     shipped = tmp_path / "shipped"  # what a committed model folder holds
     shipped.mkdir()
     for name in (runs.CONFIG_NAME, "generator_AtoB.weights.h5", runs.LOG_NAME):
@@ -250,11 +254,11 @@ def test_weights_that_do_not_match_the_config_are_one_line(tmp_path, capsys):
     run = tmp_path / "calm2anger"
     runs.write_config(run, {"pair": "calm2anger", "generator": {"filters": 4,
                                                                   "res_blocks": 1}})
-    models.save_generator(models.build_generator((32, 32, 1), filters=4, res_blocks=1), run)
+    model_files.save_generator(models.build_generator((32, 32, 1), filters=4, res_blocks=1), run)
     runs.write_config(run, {"pair": "calm2anger", "generator": {"filters": 8,
                                                                   "res_blocks": 1}})
     with pytest.raises(UserError) as caught:
-        models.load_generator(run)
+        model_files.load_generator(run)
     assert "does not match" in str(caught.value) and "\n" not in str(caught.value)
     assert capsys.readouterr().err.count("\n") <= 1
 

@@ -7,9 +7,11 @@ import pytest
 
 import keras
 
+import model_files
+
 import models
 import runs
-from cli import UserError
+from errors import UserError
 from spectro import IMAGE_SIZE
 
 
@@ -117,14 +119,14 @@ def test_generator_inference_files_round_trip(tmp_path, rng):
               "generator": {"filters": 4, "res_blocks": 1}}
     runs.write_config(tmp_path, config)
     generator = models.build_generator((32, 32, 1), filters=4, res_blocks=1)
-    path = models.save_generator(generator, tmp_path, "BtoA")
+    path = model_files.save_generator(generator, tmp_path, "BtoA")
     assert path == tmp_path / "generator_BtoA.weights.h5"
-    loaded = models.load_generator(tmp_path, "BtoA")
+    loaded = model_files.load_generator(tmp_path, "BtoA")
     images = rng.uniform(-1, 1, (1, 32, 32, 1)).astype("float32")
     np.testing.assert_allclose(np.asarray(loaded(images)), np.asarray(generator(images)),
                                atol=1e-6)
     with pytest.raises(UserError, match="no such file"):
-        models.load_generator(tmp_path, "AtoB")
+        model_files.load_generator(tmp_path, "AtoB")
 
 
 def test_float16_inference_file_is_half_the_size_and_loads_into_float32(tmp_path, rng):
@@ -134,8 +136,8 @@ def test_float16_inference_file_is_half_the_size_and_loads_into_float32(tmp_path
     full, half = tmp_path / "full", tmp_path / "half"
     for folder in (full, half):
         runs.write_config(folder, config)
-    full_path = models.save_generator(generator, full)  # dtype float32 by default
-    half_path = models.save_generator(generator, half, dtype="float16")
+    full_path = model_files.save_generator(generator, full)  # dtype float32 by default
+    half_path = model_files.save_generator(generator, half, dtype="float16")
     assert half_path == half / "generator_AtoB.weights.h5"
     # The arrays halve; the file layout (groups, names, attributes) is a fixed overhead.
     full_size, half_size = full_path.stat().st_size, half_path.stat().st_size
@@ -143,8 +145,8 @@ def test_float16_inference_file_is_half_the_size_and_loads_into_float32(tmp_path
     assert full_size - half_size == pytest.approx(weight_bytes / 2, rel=0.01)
     assert not list(half.glob(".*"))  # no temporary file left behind
 
-    loaded_full = models.load_generator(full)
-    loaded_half = models.load_generator(half)
+    loaded_full = model_files.load_generator(full)
+    loaded_half = model_files.load_generator(half)
     for original, exact, rounded in zip(generator.weights, loaded_full.weights,
                                         loaded_half.weights):
         assert exact.path == rounded.path and rounded.dtype == "float32"
@@ -162,12 +164,12 @@ def test_float16_inference_file_is_half_the_size_and_loads_into_float32(tmp_path
 
 def test_float16_refuses_weights_out_of_range_and_unknown_dtypes(tmp_path):
     generator = models.build_generator((32, 32, 1), filters=4, res_blocks=0)
-    models.save_generator(generator, tmp_path, dtype="float16")
+    model_files.save_generator(generator, tmp_path, dtype="float16")
     before = (tmp_path / "generator_AtoB.weights.h5").read_bytes()
     generator.weights[0].assign(np.full(generator.weights[0].shape, 1e6, np.float32))
     with pytest.raises(ValueError, match="does not fit in float16"):
-        models.save_generator(generator, tmp_path, dtype="float16")
+        model_files.save_generator(generator, tmp_path, dtype="float16")
     assert (tmp_path / "generator_AtoB.weights.h5").read_bytes() == before  # untouched
     assert [p.name for p in tmp_path.iterdir()] == ["generator_AtoB.weights.h5"]
     with pytest.raises(ValueError, match="dtype must be one of"):
-        models.save_generator(generator, tmp_path, dtype="bfloat16")
+        model_files.save_generator(generator, tmp_path, dtype="bfloat16")

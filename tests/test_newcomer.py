@@ -16,10 +16,11 @@ import evaluate
 import runs
 import train_cyclegan as tc
 from conftest import REPO
+from settings import DEFAULT_PRESET
 from spectro import SAMPLE_RATE
 
 from test_convert import _run, _save_run, _speech, _wav
-from test_fast_preset import FAST_TINY, data_dir  # noqa: F401 - the shared data fixture
+from test_fast_preset import data_dir  # noqa: F401 - the shared data fixture
 
 
 @pytest.fixture(scope="module")
@@ -41,23 +42,18 @@ def test_the_shipped_models_are_found_from_any_working_folder(tmp_path, monkeypa
     assert runs.recorded_path(tmp_path / "models") == str(tmp_path / "models")
 
 
-def test_a_new_run_gets_the_fast_preset_and_a_log_without_carriage_returns(data_dir, tmp_path,  # noqa: F811
-                                                                         capsys):
-    out = tmp_path / "run"
-    argv = [a for a in FAST_TINY if a != "--quiet"]
-    argv = argv[:argv.index("--preset")] + argv[argv.index("--preset") + 2:]  # no preset named
-    assert tc.main([*argv, "--data-dir", str(data_dir), "--out", str(out), "--epochs", "1"]) == 0
+def test_a_new_run_gets_the_fast_preset_and_a_log_without_carriage_returns(fast_tiny_run):
+    out, printed = fast_tiny_run  # FAST_TINY with no preset named, not --quiet
     training = runs.read_config(out)["training"]
-    assert training["preset"] == runs.DEFAULT_PRESET == "fast"
+    assert training["preset"] == DEFAULT_PRESET == "fast"
     assert training["identity_start"] is True
-    captured = capsys.readouterr()
-    assert "\r" not in captured.out + captured.err  # not a terminal: one line per epoch
+    assert "\r" not in printed  # not a terminal: one line per epoch
 
 
 def test_a_run_stored_before_presets_resumes_with_the_original_settings(tmp_path):
     args = tc.build_parser().parse_args(["--pair", "calm2anger", "--resume", "--out",
                                          str(tmp_path)])
-    settings = tc.resolve_settings(args, {"training": {"epochs": 5, "filters": 64}})
+    settings = tc.resolve_settings(args, {"training": {"epochs": 5, "filters": 64}}).as_dict()
     assert settings["preset"] == "original" and settings["crop_frames"] == 0
     assert settings["identity_start"] is False
 

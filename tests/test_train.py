@@ -22,18 +22,23 @@ import pytest
 import keras
 
 import corpus
-import models
+import model_files
+import batches
+import trainer
 import cyclegan as cg
 import runs
 import train_cyclegan as tc
+from settings import TrainingSettings
 from spectro import IMAGE_SIZE, SAMPLE_RATE, load_audio
 
 REPO = Path(__file__).resolve().parents[1]
 # XLA compilation costs tens of seconds per run on a CPU; tiny runs are faster without it.
 # These tests are about the original's settings (whole windows, a plain generator); the fast
 # preset, the default, has tests/test_fast_preset.py.
+# No sample clips (Griffin-Lim and plots cost seconds a run): the one test of samples asks for
+# them (interrupted_run).
 TINY = ["--preset", "original", "--filters", "4", "--res-blocks", "1", "--pool-size", "2",
-        "--eval-images", "2", "--sample-clips", "1", "--xla", "off", "--quiet"]
+        "--eval-images", "2", "--sample-clips", "0", "--xla", "off", "--quiet"]
 
 
 def _spectrogram_like(rng: np.random.Generator, count: int, tilt: float) -> np.ndarray:
@@ -117,19 +122,19 @@ def test_history_pool_of_size_zero_passes_fakes_through(rng):
 def test_unpaired_batches_shuffle_each_domain_every_epoch(rng):
     images_A = np.arange(6, dtype=np.float16)[:, None, None] * np.ones((6, 2, 2), np.float16)
     images_B = np.arange(4, dtype=np.float16)[:, None, None] * np.ones((4, 2, 2), np.float16)
-    stream = cg.UnpairedBatches(images_A, images_B, batch_size=2, steps_per_epoch=3, seed=1)
+    stream = batches.UnpairedBatches(images_A, images_B, batch_size=2, steps_per_epoch=3, seed=1)
     epochs = []
     for epoch in range(3):
-        batches = [stream[epoch * 3 + step] for step in range(3)]
-        assert all(a.shape == (2, 2, 2, 1) and a.dtype == np.float32 for a, _ in batches)
-        seen_A = sorted(v for a, _ in batches for v in a[:, 0, 0, 0])
+        drawn = [stream[epoch * 3 + step] for step in range(3)]
+        assert all(a.shape == (2, 2, 2, 1) and a.dtype == np.float32 for a, _ in drawn)
+        seen_A = sorted(v for a, _ in drawn for v in a[:, 0, 0, 0])
         assert seen_A == list(range(6))  # one pass over the larger domain per epoch
-        seen_B = [v for _, b in batches for v in b[:, 0, 0, 0]]
+        seen_B = [v for _, b in drawn for v in b[:, 0, 0, 0]]
         assert set(seen_B) <= set(range(4)) and len(set(seen_B)) >= 3
-        epochs.append([(tuple(a[:, 0, 0, 0]), tuple(b[:, 0, 0, 0])) for a, b in batches])
+        epochs.append([(tuple(a[:, 0, 0, 0]), tuple(b[:, 0, 0, 0])) for a, b in drawn])
     assert epochs[0] != epochs[1] != epochs[2]  # reshuffled, new A/B pairings
-    resumed = cg.UnpairedBatches(images_A, images_B, batch_size=2, steps_per_epoch=3, seed=1,
-                                 first_epoch=2)
+    resumed = batches.UnpairedBatches(images_A, images_B, batch_size=2, steps_per_epoch=3,
+                                      seed=1, first_epoch=2)
     for step in range(3):  # a resumed run sees what the uninterrupted one saw
         for mine, theirs in zip(resumed[step], stream[6 + step]):
             np.testing.assert_array_equal(mine, theirs)
@@ -148,8 +153,8 @@ def test_fused_step_lowers_the_losses_on_a_toy_problem():
     cg.compile_cyclegan(model, lr=1e-3)
     before = {net: [np.array(v) for v in getattr(model, net).trainable_variables]
               for net in ("gen_AB", "gen_BA", "disc_A", "disc_B")}
-    stream = cg.UnpairedBatches(images_A, images_B, batch_size=2, steps_per_epoch=8, seed=0)
-    history = model.fit(cg.backend_dataset(stream, batch_size=2, image_shape=(32, 32, 1)),
+    stream = batches.UnpairedBatches(images_A, images_B, batch_size=2, steps_per_epoch=8, seed=0)
+    history = model.fit(batches.backend_dataset(stream, batch_size=2, image_shape=(32, 32, 1)),
                         epochs=5, steps_per_epoch=8, shuffle=False, verbose=0).history
     for name in ("g_loss", "cycle_l1", "identity_l1"):
         assert history[name][-1] < 0.7 * history[name][0], (name, history[name])
@@ -202,7 +207,8 @@ RUN_ARGS = ["--pair", "calm2anger", "--epochs", "2", "--steps-per-epoch", "2", *
 def interrupted_run(data_dir, tmp_path_factory) -> tuple[Path, str]:
     """A CLI run of 2 epochs stopped by Ctrl-C in the middle of epoch 2: (folder, stdout)."""
     out = tmp_path_factory.mktemp("interrupted") / "run"
-    argv = [*RUN_ARGS, "--data-dir", str(data_dir), "--out", str(out), "--sample-every", "1"]
+    argv = [*RUN_ARGS, "--data-dir", str(data_dir), "--out", str(out), "--sample-every", "1",
+            "--sample-clips", "1"]
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed), pytest.raises(KeyboardInterrupt):
         tc.train(tc.build_parser().parse_args(argv), extra_callbacks=[_Interrupt(1, 0)])
@@ -224,18 +230,18 @@ def test_one_epoch_cli_run_writes_every_artefact(interrupted_run):
     assert config["val_actors"] == [15, 16] and config["train_actors"] == [1, 2]
     assert config["heldout_split"] == "val"
     assert config["data"]["val_A"] == config["data"]["val_B"] == 3
-    assert set(runs.SETTINGS) <= set(config["training"])
+    assert set(TrainingSettings.names()) <= set(config["training"])
     assert config["training"]["steps_per_epoch"] == 2
 
     for direction in runs.DIRECTIONS:
-        generator = models.load_generator(out, direction)
+        generator = model_files.load_generator(out, direction)
         image = np.zeros((1, IMAGE_SIZE, IMAGE_SIZE, 1), np.float32)
         assert generator(image).shape == image.shape
 
     # The checkpoint holds epoch 1 whole: the interrupted epoch 2 left no trace in it.
     model = cg.build_cyclegan((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4, res_blocks=1, pool_size=2)
     cg.compile_cyclegan(model)
-    assert cg.load_checkpoint(model, out / runs.CHECKPOINT_NAME) == 1
+    assert trainer.load_checkpoint(model, out / runs.CHECKPOINT_NAME) == 1
     assert int(np.asarray(model.optimizer.iterations)) == 2
     assert int(np.asarray(model.pool_A.count)) == 2
 
@@ -283,7 +289,7 @@ def test_resume_after_an_interrupted_epoch_matches_an_uninterrupted_run(
             [float(r[column]) for r in straight_rows], rel=1e-4), column
     image = np.random.default_rng(0).uniform(-1, 1, (1, IMAGE_SIZE, IMAGE_SIZE, 1))
     for direction in runs.DIRECTIONS:
-        outputs = [np.asarray(models.load_generator(tmp_path / run, direction)(image))
+        outputs = [np.asarray(model_files.load_generator(tmp_path / run, direction)(image))
                    for run in ("straight", "cut")]
         np.testing.assert_allclose(outputs[1], outputs[0], atol=1e-5)
 
@@ -376,7 +382,7 @@ def _record_held_out(monkeypatch) -> dict[str, dict[str, np.ndarray]]:
     samples are not written: Griffin-Lim is not what these tests are about)."""
     seen: dict[str, dict[str, np.ndarray]] = {}
 
-    class Recording(cg.HeldOutBatches):
+    class Recording(batches.HeldOutBatches):
         def __init__(self, images_A, images_B, **kwargs):
             seen["metrics"] = {"A": np.asarray(images_A), "B": np.asarray(images_B)}
             super().__init__(images_A, images_B, **kwargs)
@@ -385,8 +391,8 @@ def _record_held_out(monkeypatch) -> dict[str, dict[str, np.ndarray]]:
         seen.setdefault("samples", clips)
         return folder
 
-    monkeypatch.setattr(cg, "HeldOutBatches", Recording)
-    monkeypatch.setattr(cg, "write_samples", record_samples)
+    monkeypatch.setattr(trainer, "HeldOutBatches", Recording)
+    monkeypatch.setattr(trainer, "write_samples", record_samples)
     return seen
 
 
@@ -415,9 +421,9 @@ def test_snapshots_every_nth_and_last_epoch_are_loadable_float16_models(
     data = corpus.load_pair_npz(data_dir / "calm2anger.npz")
     for domain in "AB":
         np.testing.assert_array_equal(seen["metrics"][domain],
-                                      data[f"val_{domain}"][cg.spread_indices(3, 2)])
+                                      data[f"val_{domain}"][batches.spread_indices(3, 2)])
         np.testing.assert_array_equal(seen["samples"][domain],
-                                      data[f"val_{domain}"][cg.spread_indices(3, 1)])
+                                      data[f"val_{domain}"][batches.spread_indices(3, 1)])
 
     assert _snapshots(out) == ["epoch_0002", "epoch_0004", "epoch_0005"]  # every 2nd + last
     run_config = runs.read_config(out)
@@ -433,7 +439,7 @@ def test_snapshots_every_nth_and_last_epoch_are_loadable_float16_models(
             weights.visititems(lambda _, item: dtypes.add(item.dtype)
                                if isinstance(item, h5py.Dataset) else None)
         assert dtypes == {np.dtype(np.float16)}
-        outputs[epoch] = np.asarray(models.load_generator(folder)(image))
+        outputs[epoch] = np.asarray(model_files.load_generator(folder)(image))
         assert outputs[epoch].dtype == np.float32
     # Each snapshot is its own epoch's generator, within float16 rounding (the generators of
     # neighbouring epochs differ by far more at this learning rate).
@@ -442,7 +448,7 @@ def test_snapshots_every_nth_and_last_epoch_are_loadable_float16_models(
         assert errors[epoch] < 1e-2 and min(errors, key=errors.get) == epoch, errors
     final = np.asarray(model.gen_AB(image, training=False))
     np.testing.assert_allclose(outputs[5], final, atol=1e-2)
-    np.testing.assert_allclose(outputs[5], np.asarray(models.load_generator(out)(image)),
+    np.testing.assert_allclose(outputs[5], np.asarray(model_files.load_generator(out)(image)),
                                atol=1e-2)
     assert not [p for p in out.rglob(".*")]  # no temporary file or folder left behind
 
@@ -488,6 +494,7 @@ def test_without_validation_images_the_test_split_is_held_out(tmp_path, monkeypa
 _JAX_SCRIPT = """
     import json, sys
     import numpy as np, keras
+    import batches
     import cyclegan as cg
     import train_cyclegan as tc
     work, data_dir = sys.argv[1], sys.argv[2]
@@ -496,7 +503,7 @@ _JAX_SCRIPT = """
     cg.compile_cyclegan(model, lr=1e-3)
     model.load_weights(work + "/start.weights.h5")
     start_output = np.asarray(model.gen_AB(arrays["probe"])).tolist()
-    stream = cg.UnpairedBatches(arrays["A"], arrays["B"], batch_size=2, steps_per_epoch=3, seed=0)
+    stream = batches.UnpairedBatches(arrays["A"], arrays["B"], batch_size=2, steps_per_epoch=3, seed=0)
     first = model.fit(stream, epochs=1, steps_per_epoch=1, shuffle=False, verbose=0).history
     history = model.fit(stream, epochs=2, steps_per_epoch=3, shuffle=False, verbose=0).history
     output = np.asarray(model.gen_AB(arrays["probe"])).tolist()
@@ -522,8 +529,8 @@ def test_jax_backend_matches_tensorflow_and_trains_data_parallel(data_dir, tmp_p
     cg.compile_cyclegan(model, lr=1e-3)
     model.save_weights(str(tmp_path / "start.weights.h5"))
     start_output = np.asarray(model.gen_AB(arrays["probe"]))
-    stream = cg.UnpairedBatches(arrays["A"], arrays["B"], batch_size=2, steps_per_epoch=3, seed=0)
-    dataset = cg.backend_dataset(stream, batch_size=2, image_shape=(32, 32, 1))
+    stream = batches.UnpairedBatches(arrays["A"], arrays["B"], batch_size=2, steps_per_epoch=3, seed=0)
+    dataset = batches.backend_dataset(stream, batch_size=2, image_shape=(32, 32, 1))
     first = model.fit(dataset, epochs=1, steps_per_epoch=1, shuffle=False, verbose=0).history
     expected = model.fit(dataset, epochs=2, steps_per_epoch=3, shuffle=False, verbose=0).history
 
@@ -556,13 +563,13 @@ def test_jax_backend_matches_tensorflow_and_trains_data_parallel(data_dir, tmp_p
     # The float16 snapshot written under JAX loads here (TensorFlow) like the float32 file.
     snapshot = tmp_path / "two" / runs.SNAPSHOTS_DIR / "epoch_0001"
     image = rng.uniform(-1, 1, (1, IMAGE_SIZE, IMAGE_SIZE, 1)).astype(np.float32)
-    np.testing.assert_allclose(np.asarray(models.load_generator(snapshot)(image)),
-                               np.asarray(models.load_generator(tmp_path / "two")(image)),
+    np.testing.assert_allclose(np.asarray(model_files.load_generator(snapshot)(image)),
+                               np.asarray(model_files.load_generator(tmp_path / "two")(image)),
                                atol=1e-2)
     row = _csv_rows(tmp_path / "two" / runs.LOG_NAME)[0]
     assert row["epoch"] == "1" and 0 < float(row["cycle_l1"]) < 2 and np.isfinite(
         float(row["val_cycle_l1"]))
-    assert models.load_generator(tmp_path / "two", "AtoB") is not None
+    assert model_files.load_generator(tmp_path / "two", "AtoB") is not None
 
 
 _TF_TWO_DEVICE_SCRIPT = """
@@ -595,5 +602,5 @@ def test_tensorflow_data_parallel_over_two_logical_devices(data_dir, tmp_path):
             [float(r[column]) for r in one], rel=1e-3), column
     model = cg.build_cyclegan((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4, res_blocks=1, pool_size=8)
     cg.compile_cyclegan(model)
-    assert cg.load_checkpoint(model, tmp_path / "two" / runs.CHECKPOINT_NAME) == 2
+    assert trainer.load_checkpoint(model, tmp_path / "two" / runs.CHECKPOINT_NAME) == 2
     assert int(np.asarray(model.pool_A.count)) == 2  # first replica's image of each step

@@ -14,13 +14,15 @@ import keras
 
 import inference
 import metrics
+import model_files
 import models
 import reports
 import runs
 import spectro
 import train_cyclegan as tc
-from cli import UserError
+from errors import UserError
 from conftest import tone
+from settings import PRESETS
 from spectro import IMAGE_SIZE
 
 from test_fast_preset import FAST_TINY, data_dir  # noqa: F401 - the shared data fixture
@@ -111,8 +113,8 @@ def test_envelope_preset_trains_records_and_reloads_a_constrained_model(data_dir
     config = runs.read_config(out)
     assert config["training"]["preset"] == "envelope"
     assert config["generator"]["envelope_coefficients"] == \
-        runs.PRESETS["envelope"]["envelope_coefficients"]
-    generator = models.load_generator(out)
+        PRESETS["envelope"]["envelope_coefficients"]
+    generator = model_files.load_generator(out)
     assert generator.get_layer("out_envelope").coefficients == config["generator"][
         "envelope_coefficients"]
     # A setting fixed for the run cannot change on resume.
@@ -172,7 +174,7 @@ def _model_folder(folder: Path, *, inference_config: dict | None = None) -> Path
     runs.write_config(folder, config)
     generator = models.build_generator((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4, res_blocks=1,
                                        identity_start=True)
-    models.save_generator(_randomised(generator), folder, "AtoB", dtype="float16")
+    model_files.save_generator(_randomised(generator), folder, "AtoB", dtype="float16")
     return folder
 
 
@@ -182,7 +184,7 @@ def test_load_generator_applies_the_cut_its_config_records(tmp_path):
     runs.write_config(cut_folder, {**runs.read_config(plain_folder),
                                    "inference": {"envelope_coefficients": 24}})
     shutil.copyfile(runs.generator_path(plain_folder), runs.generator_path(cut_folder))
-    plain, cut = models.load_generator(plain_folder), models.load_generator(cut_folder)
+    plain, cut = model_files.load_generator(plain_folder), model_files.load_generator(cut_folder)
     images = np.random.default_rng(1).uniform(-0.9, 0.9, (1, IMAGE_SIZE, IMAGE_SIZE, 1))
     images = images.astype(np.float32)
     change = np.asarray(plain(images)) - images
@@ -197,7 +199,7 @@ def test_a_bad_cut_in_config_is_a_clear_error(tmp_path, value):
     folder = _model_folder(tmp_path / "calm2anger", inference_config={"envelope_coefficients":
                                                                       value})
     with pytest.raises(UserError, match="inference.envelope_coefficients"):
-        models.load_generator(folder)
+        model_files.load_generator(folder)
 
 
 def test_the_cut_keeps_a_low_voice_voiced_where_the_smear_does_not(tmp_path):

@@ -40,12 +40,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cli import UserError, arg_type, cli_main, positive_int  # noqa: E402
+from cli import arg_type, cli_main, positive_int  # noqa: E402
 from corpus import DATA_DIR, parse_pair_name  # noqa: E402
+from errors import UserError  # noqa: E402
 from reports import ablation_table, actor_list, write_generated  # noqa: E402
-from runs import (CONFIG_NAME, LOG_NAME, PRESETS, RESULTS_DIR, SELECTION_JSON,  # noqa: E402
-                  SNAPSHOTS_DIR, epoch_dir, find_snapshots, generator_path, read_config,
-                  read_selection, write_config)
+from runs import (CONFIG_NAME, LOG_NAME, RESULTS_DIR, SELECTION_JSON, SNAPSHOTS_DIR,  # noqa: E402
+                  epoch_dir, find_snapshots, generator_path, read_config, read_selection,
+                  write_config)
+from settings import PRESETS  # noqa: E402
 
 # Each arm: what differs, and its train_cyclegan.py flags. --time-budget stops after the update
 # in which the budget runs out; epoch sizes are set so that an epoch takes about 70-90 s on a

@@ -3,7 +3,7 @@
 A model trained without the envelope constraint (the `fast` and `original` presets) smears the
 harmonics of the voice into noise: voicing and words suffer. Keeping only the frequency-smooth
 part of its change (config.json "inference": {"envelope_coefficients": K}, applied by
-models.load_generator) keeps what it does to the spectral envelope and drops the smear. This
+model_files.load_generator) keeps what it does to the spectral envelope and drops the smear. This
 tool scores the pair's model with each candidate K (0 = as trained) on the validation actors
 of its config, exactly as the epoch selection scores snapshots (`evaluate.py --select-epoch`:
 classifier trained on actors in neither the validation nor the test set, the same guards and
@@ -35,7 +35,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cli import UserError, arg_type, cli_main, non_negative_int, positive_int  # noqa: E402
+from cli import arg_type, cli_main, non_negative_int, positive_int  # noqa: E402
+from errors import UserError  # noqa: E402
 from corpus import parse_pair, parse_pair_name  # noqa: E402
 from reports import selection_table, write_generated  # noqa: E402
 from runs import (RESULTS_DIR, SELECTION_JSON, SNAPSHOTS_DIR, find_model_dir,  # noqa: E402

@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cli import UserError, cli_main  # noqa: E402
+from cli import cli_main  # noqa: E402
+from errors import UserError  # noqa: E402
 from corpus import EMOTIONS, canonical_emotion  # noqa: E402
 
 DEFAULT_MAX_HZ = 1200.0

@@ -24,7 +24,9 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cli import UserError, atomic_output, cli_main  # noqa: E402
+from atomic_files import atomic_output  # noqa: E402
+from cli import cli_main  # noqa: E402
+from errors import UserError  # noqa: E402
 from corpus import scan_ravdess  # noqa: E402
 
 

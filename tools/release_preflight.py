@@ -28,8 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cli import UserError, atomic_output, cli_main, positive_int  # noqa: E402
-from runs import PRESETS, TRAIN_PRECISIONS, preset_settings  # noqa: E402
+from atomic_files import atomic_output  # noqa: E402
+from cli import cli_main, positive_int  # noqa: E402
+from errors import UserError  # noqa: E402
+from settings import PRESETS, TRAIN_PRECISIONS, TrainingSettings  # noqa: E402
 
 # (distribution, module) of every package the release imports; the small pure-Python ones are
 # those a bare machine may lack (tools/fetch_wheels.sh carries them).
@@ -89,16 +91,19 @@ def memory_mib(device: object) -> tuple[float, float | None]:
 
 def time_preset(preset: str, *, batch: int, steps: int, precision: str) -> list[float]:
     """Seconds of `steps` full-size training steps of `preset` (after one untimed step)."""
+    import dataclasses
+
     import numpy as np
 
-    import cyclegan
     from spectro import IMAGE_SIZE
+    from tools.step_timing import time_training_steps
 
-    settings = {**preset_settings(preset), "batch_size": batch, "mixed_precision": precision}
+    settings = dataclasses.replace(TrainingSettings.for_preset(preset), batch_size=batch,
+                                   mixed_precision=precision)
     rng = np.random.default_rng(0)
     images = [rng.uniform(-1, 1, (max(2 * batch, 8), IMAGE_SIZE, IMAGE_SIZE)).astype(np.float16)
               for _ in "AB"]
-    return cyclegan.time_training_steps(*images, settings=settings, steps=steps, warmup=1)
+    return time_training_steps(*images, settings=settings, steps=steps, warmup=1)
 
 
 def build_parser() -> argparse.ArgumentParser:
