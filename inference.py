@@ -94,6 +94,9 @@ def model_method(config: dict) -> str:
     cut = (config.get("inference") or {}).get("envelope_coefficients")
     if cut:
         words += f", envelope cut ({cut} coefficients) at conversion"
+    ratio = (config.get("inference") or {}).get("pitch_ratio", 1.0)
+    if ratio != 1.0:
+        words += f", pitch x{ratio:g} at conversion"
     return words
 
 

@@ -29,7 +29,7 @@ import models
 from atomic_files import atomic_output
 from errors import UserError
 from runs import CONFIG_NAME, generator_path, read_config
-from spectro import IMAGE_SIZE
+from spectro import ENVELOPE_COEFFICIENTS, IMAGE_SIZE
 
 keras = models.keras
 
@@ -95,7 +95,9 @@ def load_generator(model_dir: str | os.PathLike, direction: str = "AtoB",
 
     When the config asks for the post-hoc envelope cut ("inference":
     {"envelope_coefficients": K > 0}, chosen on the validation actors for a model trained
-    without the constraint), the returned model is `with_envelope_cut(generator, K)`.
+    without the constraint), the returned model is `with_envelope_cut(generator, K)`; when it
+    asks for a pitch shift ("inference": {"pitch_ratio": r != 1}), that model is followed by
+    `models.with_pitch_shift` (the envelope of spectro.ENVELOPE_COEFFICIENTS kept).
 
     `input_shape` defaults to the config's `image_size` square (260x260x1); pass
     (None, None, 1) for a size-agnostic model; pass `config` when the caller has already read
@@ -131,5 +133,11 @@ def load_generator(model_dir: str | os.PathLike, direction: str = "AtoB",
         raise UserError(f"{weights}: does not match the network {Path(model_dir) / CONFIG_NAME} "
                         f"describes, or is damaged ({first_line[:200]}); re-export the model "
                         "folder with train_cyclegan.py") from None
-    cut = int((config.get("inference") or {}).get("envelope_coefficients", 0))
-    return models.with_envelope_cut(model, coefficients=cut) if cut else model
+    inference = config.get("inference") or {}
+    cut = int(inference.get("envelope_coefficients", 0))
+    if cut:
+        model = models.with_envelope_cut(model, coefficients=cut)
+    ratio = float(inference.get("pitch_ratio", 1.0))
+    if ratio != 1.0:
+        model = models.with_pitch_shift(model, ratio=ratio, coefficients=ENVELOPE_COEFFICIENTS)
+    return model

@@ -115,6 +115,10 @@ def read_config(model_dir: str | os.PathLike) -> dict[str, Any]:
             or not 0 <= cut <= config.get("image_size", IMAGE_SIZE):
         raise UserError(f"{path}: inference.envelope_coefficients must be a whole number from 0 "
                         f"to the image size, got {cut!r}")
+    ratio = (config.get("inference") or {}).get("pitch_ratio", 1.0)
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0.5 <= ratio <= 2.0:
+        raise UserError(f"{path}: inference.pitch_ratio must be a number from 0.5 to 2.0, got "
+                        f"{ratio!r}")
     if generator.get("envelope_coefficients", 0) and not generator.get("identity_start"):
         raise UserError(f"{path}: generator.envelope_coefficients needs identity_start; "
                         "re-export the model with train_cyclegan.py")

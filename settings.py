@@ -23,7 +23,7 @@ from typing import Any, Mapping
 
 from corpus import DATA_DIR
 from errors import UserError
-from spectro import IMAGE_SIZE
+from spectro import ENVELOPE_COEFFICIENTS, IMAGE_SIZE
 
 # Arithmetic of a network ("mixed_precision" in config.json; convert.py --precision) -> the
 # Keras dtype policy. bfloat16 runs the convolutions about 1.7x faster on CPUs with
@@ -52,7 +52,7 @@ FAST_SETTINGS = {"crop_frames": 64, "identity_start": True, "filters": 16, "res_
 PRESETS: dict[str, dict[str, Any]] = {
     "original": {},
     "fast": FAST_SETTINGS,
-    "envelope": {**FAST_SETTINGS, "envelope_coefficients": 24},
+    "envelope": {**FAST_SETTINGS, "envelope_coefficients": ENVELOPE_COEFFICIENTS},
 }
 
 # Whole-number ranges of what a stored model's config.json may say about its network

@@ -187,6 +187,22 @@ def test_choose_cut_stages_each_k_and_installs_only_the_chosen_one(tmp_path):
     assert after["inference"]["envelope_coefficients"] == 24
     assert after["inference"]["chosen_on"]["val_actors"] == [15, 16]
     assert {k: v for k, v in after.items() if k != "inference"} == before
+    # A pitch shift is chosen the same way, on top of the recorded cut, and kept beside it.
+    pitched = tmp_path / "pitched" / "calm2anger"
+    choose_cut.stage_candidates(model, pitched, [1.0, 1.15], option=choose_cut.PITCH)
+    snapshots = runs.find_snapshots(pitched)
+    assert [s.epoch for s in snapshots] == [100, 115]
+    assert [runs.read_config(s.path)["inference"] for s in snapshots][1] == {
+        **after["inference"], "pitch_ratio": 1.15}
+    pitch_selection = {**_selection({100: 0.5, 115: 0.6}), "chosen_epoch": 115,
+                       "guard_held": True}
+    for row in pitch_selection["epochs"]:
+        row["snapshot"] = f"snapshots/epoch_{row['epoch']:04d}"
+    assert choose_cut.install_cut(model, pitched, pitch_selection,
+                                  option=choose_cut.PITCH) == 1.15
+    inference = runs.read_config(model)["inference"]
+    assert inference["pitch_ratio"] == 1.15 and inference["envelope_coefficients"] == 24
+    assert inference["pitch_ratio_chosen_on"]["candidates"] == [1.0, 1.15]
     runs.generator_path(model).write_bytes(b"retrained since")
     assert not choose_cut.scored_already(model, staged, [0, 12, 24])
     with pytest.raises(Exception, match="changed since"):

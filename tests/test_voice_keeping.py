@@ -202,6 +202,62 @@ def test_a_bad_cut_in_config_is_a_clear_error(tmp_path, value):
         model_files.load_generator(folder)
 
 
+# --- The pitch shift ------------------------------------------------------------------------
+def _voiced_column(f0_bins: float) -> np.ndarray:
+    """A dB-like frame: a formant bump on a tilt, with narrow harmonic peaks every `f0_bins`."""
+    rows = np.arange(IMAGE_SIZE, dtype=np.float64)
+    envelope = 0.2 - 0.003 * rows + 0.4 * np.exp(-0.5 * ((rows - 60) / 20.0) ** 2)
+    peaks = sum(np.exp(-0.5 * ((rows - k * f0_bins) / 0.8) ** 2)
+                for k in range(1, int(IMAGE_SIZE / f0_bins) + 1))
+    return (envelope + 0.5 * (peaks - peaks.mean())).astype(np.float32)
+
+
+def test_pitch_shift_moves_the_harmonics_and_keeps_the_envelope():
+    k = spectro.ENVELOPE_COEFFICIENTS
+    projection = spectro.envelope_projection(IMAGE_SIZE, coefficients=k)
+    column = _voiced_column(10.0)
+    np.testing.assert_allclose(spectro.pitch_shift_matrix(IMAGE_SIZE, ratio=1.0, coefficients=k),
+                               np.eye(IMAGE_SIZE), atol=1e-5)
+    shifted = spectro.pitch_shift_matrix(IMAGE_SIZE, ratio=1.3, coefficients=k) @ column
+    np.testing.assert_allclose(projection @ shifted, projection @ column, atol=0.05)
+    fine = shifted - projection @ shifted
+    for harmonic in range(2, 12):  # each harmonic now peaks 1.3 times as high up
+        window = slice(round(13 * harmonic) - 3, round(13 * harmonic) + 4)
+        assert abs(window.start + int(np.argmax(fine[window])) - 13 * harmonic) <= 1, harmonic
+    back = spectro.pitch_shift_matrix(IMAGE_SIZE, ratio=1 / 1.3, coefficients=k) @ shifted
+    assert np.corrcoef(back[:200], column[:200])[0, 1] > 0.9  # the inverse, up to smoothing
+
+
+@pytest.mark.parametrize("ratio", [0.4, 2.5])
+def test_pitch_shift_rejects_a_ratio_out_of_range(ratio):
+    with pytest.raises(ValueError, match="ratio"):
+        spectro.pitch_shift_matrix(IMAGE_SIZE, ratio=ratio, coefficients=24)
+
+
+def test_load_generator_applies_the_pitch_shift_its_config_records(tmp_path):
+    plain_folder = _model_folder(tmp_path / "plain" / "calm2anger")
+    shifted_folder = tmp_path / "shifted" / "calm2anger"
+    runs.write_config(shifted_folder, {**runs.read_config(plain_folder),
+                                       "inference": {"pitch_ratio": 1.25}})
+    shutil.copyfile(runs.generator_path(plain_folder), runs.generator_path(shifted_folder))
+    plain = model_files.load_generator(plain_folder)
+    shifted = model_files.load_generator(shifted_folder)
+    images = np.random.default_rng(2).uniform(-0.9, 0.9, (1, IMAGE_SIZE, IMAGE_SIZE, 1))
+    images = images.astype(np.float32)
+    matrix = spectro.pitch_shift_matrix(IMAGE_SIZE, ratio=1.25,
+                                        coefficients=spectro.ENVELOPE_COEFFICIENTS)
+    expected = np.clip(np.einsum("fg,bgtc->bftc", matrix, np.asarray(plain(images))), -1, 1)
+    np.testing.assert_allclose(np.asarray(shifted(images)), expected, atol=1e-4)
+    assert "pitch x1.25" in inference.model_method(runs.read_config(shifted_folder))
+
+
+@pytest.mark.parametrize("value", [0.3, 3, "high", True])
+def test_a_bad_pitch_ratio_in_config_is_a_clear_error(tmp_path, value):
+    folder = _model_folder(tmp_path / "calm2anger", inference_config={"pitch_ratio": value})
+    with pytest.raises(UserError, match="inference.pitch_ratio"):
+        model_files.load_generator(folder)
+
+
 def test_the_cut_keeps_a_low_voice_voiced_where_the_smear_does_not(tmp_path):
     """End to end through convert's path: a 94 Hz voice (harmonics 3 bins apart) stays voiced
     through the cut model and loses its voicing through the smearing one."""

@@ -1,4 +1,4 @@
-"""Choose the post-hoc envelope cut of a shipped model on the validation actors.
+"""Choose the post-hoc envelope cut (or a pitch shift) of a shipped model on the validation actors.
 
 A model trained without the envelope constraint (the `fast` and `original` presets) smears the
 harmonics of the voice into noise: voicing and words suffer. Keeping only the frequency-smooth
@@ -18,6 +18,12 @@ the test actors afterwards with `python evaluate.py --pair <pair>` before commit
     python tools/choose_cut.py --pair calm2anger --out /work/runs/cut
     python tools/choose_cut.py --pair calm2happy calm2fearful --coefficients 0 12 24 --out runs/cut
     python tools/choose_cut.py --pair calm2anger --out /work/runs/cut --install
+    python tools/choose_cut.py --pair calm2anger --pitch-ratios 1 1.1 1.15 1.2 --out runs/pitch
+
+With --pitch-ratios the candidates are instead the model as it converts now (its recorded cut
+included) followed by an envelope-preserving pitch shift of each ratio (config.json
+"inference": {"pitch_ratio": r}, models.with_pitch_shift); the snapshot folders are named
+epoch_<100 r>, and --install records the chosen ratio beside the cut.
 
 Exit 0 when every pair was scored, 1 when a scoring run failed (its log is in
 <out>/<pair>.log), 2 for a usage error.
@@ -45,6 +51,11 @@ from spectro import IMAGE_SIZE  # noqa: E402
 
 DEFAULT_COEFFICIENTS = (0, 12, 24, 48)
 TABLE_NAME = "cut_selection.md"
+# What a candidate sets in config.json "inference", and how its value names a snapshot folder
+# (evaluate.py numbers candidates as epochs): K as it is, a pitch ratio r as round(100 r).
+CUT, PITCH = "envelope_coefficients", "pitch_ratio"
+EPOCH_OF = {CUT: int, PITCH: lambda ratio: round(100 * ratio)}
+VALUE_OF = {CUT: int, PITCH: lambda epoch: epoch / 100}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
                         default=list(DEFAULT_COEFFICIENTS), metavar="K",
                         help="candidate DCT coefficients kept along frequency; 0 = the model "
                              "as trained (default: %(default)s)")
+    parser.add_argument("--pitch-ratios", nargs="+", type=float, default=None, metavar="R",
+                        help="score pitch shifts by these frequency ratios (0.5..2; 1 = none) "
+                             "on top of the model's recorded cut, instead of envelope cuts "
+                             "(default: score the --coefficients)")
     parser.add_argument("--models", type=Path, default=RESULTS_DIR,
                         help="folder of the model folders (default: results/ beside the "
                              "scripts)")
@@ -72,30 +87,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def stage_candidates(model_dir: Path, staged: Path, coefficients: list[int]) -> None:
-    """`staged` = a run folder (the model's config) whose snapshots are the model with each K.
+def stage_candidates(model_dir: Path, staged: Path, values: list, *, option: str = CUT) -> None:
+    """`staged` = a run folder (the model's config) whose snapshots are the model with each
+    candidate value of `option` in its config's "inference".
 
-    The snapshot folders are named epoch_<K> so evaluate.py's epoch numbers are the Ks; the
-    staged run folder has no generator of its own, so nothing is installed over a model.
+    The snapshot folders are named epoch_<EPOCH_OF value> so evaluate.py's epoch numbers name
+    the candidates; the staged run folder has no generator of its own, so nothing is
+    installed over a model.
     """
     config = read_config(model_dir)
     if staged.exists():
         shutil.rmtree(staged)
-    for k in coefficients:
-        folder = staged / SNAPSHOTS_DIR / f"epoch_{k:04d}"
+    for value in values:
+        folder = staged / SNAPSHOTS_DIR / f"epoch_{EPOCH_OF[option](value):04d}"
         folder.mkdir(parents=True)
         shutil.copyfile(generator_path(model_dir), generator_path(folder))
-        inference = {**(config.get("inference") or {}), "envelope_coefficients": k}
+        inference = {**(config.get("inference") or {}), option: value}
         write_config(folder, {**config, "inference": inference})
     write_config(staged, config)
 
 
-def scored_already(model_dir: Path, staged: Path, coefficients: list[int]) -> bool:
-    """Whether `staged` holds a finished selection of these K for the same weights (so an
-    interrupted or repeated run, or --install after a look at the table, does not rescore)."""
+def scored_already(model_dir: Path, staged: Path, values: list, *, option: str = CUT) -> bool:
+    """Whether `staged` holds a finished selection of these candidates for the same weights (so
+    an interrupted or repeated run, or --install after a look at the table, does not
+    rescore)."""
     selection = read_selection(staged / SELECTION_JSON) if (staged / SELECTION_JSON).is_file() \
         else None
-    if selection is None or sorted(r["epoch"] for r in selection["epochs"]) != coefficients:
+    wanted = sorted(EPOCH_OF[option](value) for value in values)
+    if selection is None or sorted(r["epoch"] for r in selection["epochs"]) != wanted:
         return False
     snapshot = staged / selection["epochs"][0]["snapshot"]
     return same_weights(generator_path(model_dir), generator_path(snapshot))
@@ -112,8 +131,10 @@ def score(pair: str, *, staged_root: Path, ravdess: Path | None, jobs: int, log:
         return subprocess.call(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
 
 
-def install_cut(model_dir: Path, staged: Path, selection: dict[str, Any]) -> int:
-    """Record the chosen K in the model's config.json; returns K."""
+def install_cut(model_dir: Path, staged: Path, selection: dict[str, Any], *,
+                option: str = CUT) -> int | float:
+    """Record the chosen value of `option` in the model's config.json (with the validation
+    figures it was chosen on); returns it."""
     chosen = selection["chosen_epoch"]
     row = next(r for r in selection["epochs"] if r["epoch"] == chosen)
     snapshot = staged / row["snapshot"]
@@ -121,39 +142,49 @@ def install_cut(model_dir: Path, staged: Path, selection: dict[str, Any]) -> int
         raise UserError(f"{model_dir}: its generator changed since the candidates were staged in "
                         f"{staged}; run this tool again")
     config = read_config(model_dir)
-    config["inference"] = {
-        "envelope_coefficients": int(chosen),
-        "chosen_on": {"val_actors": selection["val_actors"],
-                      "candidates": [r["epoch"] for r in selection["epochs"]],
-                      "judged_target": row["judged_target"],
-                      "voiced_fraction": row["voiced_fraction"],
-                      "word_error_rate": row.get("word_error_rate"),
-                      "mcd_db": row["mcd_to_target"], "guard_held": selection["guard_held"],
-                      "tool": "tools/choose_cut.py"}}
+    value = VALUE_OF[option](chosen)
+    record = {"val_actors": selection["val_actors"],
+              "candidates": [VALUE_OF[option](r["epoch"]) for r in selection["epochs"]],
+              "judged_target": row["judged_target"], "voiced_fraction": row["voiced_fraction"],
+              "word_error_rate": row.get("word_error_rate"), "mcd_db": row["mcd_to_target"],
+              "guard_held": selection["guard_held"], "tool": "tools/choose_cut.py"}
+    inference = dict(config.get("inference") or {})
+    if option == CUT:  # the cut replaces everything chosen before it (a pitch shift came after)
+        inference = {CUT: value, "chosen_on": record}
+    else:
+        inference.update({option: value, f"{option}_chosen_on": record})
+    config["inference"] = inference
     write_config(model_dir, config)
-    return int(chosen)
+    return value
 
 
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    coefficients = sorted(set(args.coefficients))
+    option = PITCH if args.pitch_ratios else CUT
+    values = sorted(set(args.pitch_ratios or args.coefficients))
+    if option == PITCH and not all(0.5 <= r <= 2.0 for r in values):
+        raise UserError(f"--pitch-ratios must be from 0.5 to 2.0, got {values}")
+    flag = "--pitch-ratios" if option == PITCH else "--coefficients"
+    what = ("followed by a pitch shift of each ratio (1 = none)" if option == PITCH
+            else "with the envelope cut at each K (0 = as trained)")
     failed = False
     for pair in args.pair:
         _, source, target = parse_pair(pair)
         model_dir = find_model_dir(args.models, source, target)
         image_size = int(read_config(model_dir).get("image_size", IMAGE_SIZE))
-        if max(coefficients) > image_size:
+        if option == CUT and max(values) > image_size:
             raise UserError(f"--coefficients must be at most the image size {image_size}, got "
-                            f"{max(coefficients)}")
+                            f"{max(values)}")
         staged = args.out / pair
         selection_path = staged / SELECTION_JSON
         log = args.out / f"{pair}.log"
         args.out.mkdir(parents=True, exist_ok=True)
-        if scored_already(model_dir, staged, coefficients):
-            print(f"{pair}: reusing the scores in {selection_path} (same weights, same K)")
+        if scored_already(model_dir, staged, values, option=option):
+            print(f"{pair}: reusing the scores in {selection_path} (same weights, same "
+                  "candidates)")
         else:
-            stage_candidates(model_dir, staged, coefficients)
+            stage_candidates(model_dir, staged, values, option=option)
             status = score(pair, staged_root=args.out, ravdess=args.ravdess, jobs=args.jobs,
                            log=log)
             if status != 0:
@@ -161,16 +192,17 @@ def main(argv: list[str] | None = None) -> int:
                 failed = True
                 continue
         selection = read_selection(selection_path)
-        text = (selection_table(selection, candidate="K")
-                + f"\n\nCandidates: the model in {model_dir} with the envelope cut at each K (0 = "
-                "as trained). Command: `python tools/choose_cut.py --pair "
-                f"{pair} --coefficients {' '.join(map(str, coefficients))} --out {args.out}`\n")
+        text = (selection_table(selection, candidate="100 r" if option == PITCH else "K")
+                + f"\n\nCandidates: the model in {model_dir} {what}. Command: `python "
+                f"tools/choose_cut.py --pair {pair} {flag} {' '.join(f'{v:g}' for v in values)} "
+                f"--out {args.out}`\n")
         path = write_generated(staged / TABLE_NAME, text, script="tools/choose_cut.py")
         print(text)
-        print(f"{pair}: K = {selection['chosen_epoch']} chosen; table in {path}")
+        chosen = VALUE_OF[option](selection["chosen_epoch"])
+        print(f"{pair}: {option} = {chosen:g} chosen; table in {path}")
         if args.install:
-            k = install_cut(model_dir, staged, selection)
-            print(f"{pair}: recorded inference.envelope_coefficients = {k} in "
+            value = install_cut(model_dir, staged, selection, option=option)
+            print(f"{pair}: recorded inference.{option} = {value:g} in "
                   f"{model_dir / 'config.json'}")
     return 1 if failed else 0
 
