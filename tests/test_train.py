@@ -400,8 +400,10 @@ def _snapshots(out: Path) -> list[str]:
     return sorted(p.name for p in (out / runs.SNAPSHOTS_DIR).iterdir())
 
 
+# A large rate: every epoch's generator differs. Sample clips are asked for (and recorded, not
+# written, by the tests below).
 SNAPSHOT_ARGS = ["--pair", "calm2anger", "--steps-per-epoch", "1", *TINY, "--lr", "1e-2",
-                 "--sample-every", "0"]  # a large rate: every epoch's generator differs
+                 "--sample-every", "0", "--sample-clips", "1"]
 
 
 def test_snapshots_every_nth_and_last_epoch_are_loadable_float16_models(
