@@ -178,13 +178,19 @@ def _model_folder(folder: Path, *, inference_config: dict | None = None) -> Path
     return folder
 
 
-def test_load_generator_applies_the_cut_its_config_records(tmp_path):
+def _loaded_with(tmp_path: Path, inference_config: dict) -> tuple[keras.Model, keras.Model,
+                                                                    Path]:
+    """(the tiny model as trained, the same weights with `inference_config` in its config.json,
+    that folder), both loaded as convert.py loads them."""
     plain_folder = _model_folder(tmp_path / "plain" / "calm2anger")
-    cut_folder = tmp_path / "cut" / "calm2anger"
-    runs.write_config(cut_folder, {**runs.read_config(plain_folder),
-                                   "inference": {"envelope_coefficients": 24}})
-    shutil.copyfile(runs.generator_path(plain_folder), runs.generator_path(cut_folder))
-    plain, cut = model_files.load_generator(plain_folder), model_files.load_generator(cut_folder)
+    folder = tmp_path / "variant" / "calm2anger"
+    runs.write_config(folder, {**runs.read_config(plain_folder), "inference": inference_config})
+    shutil.copyfile(runs.generator_path(plain_folder), runs.generator_path(folder))
+    return model_files.load_generator(plain_folder), model_files.load_generator(folder), folder
+
+
+def test_load_generator_applies_the_cut_its_config_records(tmp_path):
+    plain, cut, _ = _loaded_with(tmp_path, {"envelope_coefficients": 24})
     images = np.random.default_rng(1).uniform(-0.9, 0.9, (1, IMAGE_SIZE, IMAGE_SIZE, 1))
     images = images.astype(np.float32)
     change = np.asarray(plain(images)) - images
@@ -235,13 +241,7 @@ def test_pitch_shift_rejects_a_ratio_out_of_range(ratio):
 
 
 def test_load_generator_applies_the_pitch_shift_its_config_records(tmp_path):
-    plain_folder = _model_folder(tmp_path / "plain" / "calm2anger")
-    shifted_folder = tmp_path / "shifted" / "calm2anger"
-    runs.write_config(shifted_folder, {**runs.read_config(plain_folder),
-                                       "inference": {"pitch_ratio": 1.25}})
-    shutil.copyfile(runs.generator_path(plain_folder), runs.generator_path(shifted_folder))
-    plain = model_files.load_generator(plain_folder)
-    shifted = model_files.load_generator(shifted_folder)
+    plain, shifted, shifted_folder = _loaded_with(tmp_path, {"pitch_ratio": 1.25})
     images = np.random.default_rng(2).uniform(-0.9, 0.9, (1, IMAGE_SIZE, IMAGE_SIZE, 1))
     images = images.astype(np.float32)
     matrix = spectro.pitch_shift_matrix(IMAGE_SIZE, ratio=1.25,
