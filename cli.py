@@ -15,7 +15,6 @@ Standard library only, so importing it costs nothing and `--help` stays instant.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import errno
 import functools
 import logging

@@ -251,7 +251,8 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="emotion of the inputs (picks the <source>2<emotion> model)")
     parser.add_argument("--models", type=Path, default=RESULTS_DIR, metavar="DIR",
                         help="folder holding train_cyclegan.py's run folders (calm2anger/, ...); "
-                             "the shipped models beside this script are found wherever you run it from")
+                             "the shipped models beside this script are found wherever you "
+                             "run it from")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("-o", "--output", type=Path, default=None, metavar="OUT.wav",
                        help="output file (one input only; its folder is created if needed); "
@@ -388,8 +389,8 @@ def main(argv: list[str] | None = None) -> int:
     generator, model_dir, direction = load_converter(args.models, source, target,
                                                      precision=args.precision)
     loaded = time.perf_counter() - started
-    print(f"loaded {shown_path(model_dir)} ({source} -> {target}, generator {direction}, {args.precision}) "
-          f"in {loaded:.1f} s", file=sys.stderr)
+    print(f"loaded {shown_path(model_dir)} ({source} -> {target}, generator {direction}, "
+          f"{args.precision}) in {loaded:.1f} s", file=sys.stderr)
 
     durations = [_duration(job.input) for job in todo]
     converted_seconds = 0.0

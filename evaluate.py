@@ -107,9 +107,8 @@ from reports import (FROM_SOURCE, METRICS_VERSION, SYSTEMS, actor_list, check_ge
                      selection_verdict, write_generated, write_metrics)
 from runs import (CONFIG_NAME, RESULTS_DIR, SELECTION_JSON, SELECTION_MARGIN_DB, SELECTION_MD,
                   SELECTION_RULE, SELECTION_VERSION, SELECTION_VOICED_MARGIN,
-                  SELECTION_WER_MARGIN, SNAPSHOTS_DIR,
-                  Snapshot, check_config, recorded_path, same_folder, choose_epoch, find_generator, find_snapshots,
-                  generator_path, install_snapshot, read_config, read_selection, same_weights,
+                  SELECTION_WER_MARGIN, SNAPSHOTS_DIR, Snapshot, check_config, choose_epoch,
+                  find_generator, find_snapshots, recorded_path, same_folder, generator_path, install_snapshot, read_config, read_selection, same_weights,
                   trained_pairs)
 from spectro import GRIFFIN_LIM_ITERS, IMAGE_SIZE, PHASES, load_audio, round_trip
 

@@ -104,8 +104,9 @@ def available_models(models_root: str | os.PathLike) -> list[dict]:
     """Every model folder directly under `models_root`, with what is known of it.
 
     Returns one dict per run folder holding a generator (runs.trained_pairs), sorted by pair:
-    pair, source, target, folder (Path), method (`model_method`), identity_start (whether a
-    strength between 0 and 1 scales its correction exactly), and from
+    pair, source, target, folder (Path), method (`model_method`), exact_strength (whether a
+    strength between 0 and 1 scales its correction exactly: an identity-start generator with no
+    pitch shift after it), and from
     `<models_root>/metrics.json` (evaluate.py, test actors) when present: judged_target,
     real_judged_target and word_error_rate of its converted clips (None when not evaluated).
     """
@@ -126,7 +127,8 @@ def available_models(models_root: str | os.PathLike) -> list[dict]:
         found.append({
             "pair": pair, "source": source, "target": target_emotion, "folder": root / pair,
             "method": model_method(config),
-            "identity_start": bool(config["generator"].get("identity_start")),
+            "exact_strength": bool(config["generator"].get("identity_start"))
+            and (config.get("inference") or {}).get("pitch_ratio", 1.0) == 1.0,
             "judged_target": converted.get("judged_target"),
             "real_judged_target": target.get("judged_target"),
             "word_error_rate": converted.get("word_error_rate"),

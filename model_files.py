@@ -101,8 +101,8 @@ def load_generator(model_dir: str | os.PathLike, direction: str = "AtoB",
 
     `input_shape` defaults to the config's `image_size` square (260x260x1); pass
     (None, None, 1) for a size-agnostic model; pass `config` when the caller has already read
-    and checked it (runs.read_config), so the file is read once. The weights file may be float32 or float16
-    (save_generator's dtype); the network is float32 either way, because Keras casts each
+    and checked it (runs.read_config), so the file is read once. The weights file may be
+    float32 or float16 (save_generator's dtype); the network is float32 either way, because Keras casts each
     stored array to its variable's dtype when assigning it (Keras 3.15 does on TensorFlow and
     JAX; tests/test_models.py checks it). Raises UserError when the folder, config or weights
     are missing or do not match.

@@ -66,6 +66,7 @@ def same_folder(first: str | os.PathLike, second: str | os.PathLike) -> bool:
     """True when two paths name the same folder (after resolving links and '..')."""
     return Path(first).resolve() == Path(second).resolve()
 
+
 DIRECTIONS = ("AtoB", "BtoA")  # A = source emotion (e.g. calm), B = target (e.g. angry)
 CONFIG_NAME = "config.json"
 CHECKPOINT_NAME = "checkpoint.weights.h5"
@@ -75,7 +76,7 @@ SAMPLES_DIR = "samples"
 SNAPSHOTS_DIR = "snapshots"
 SELECTION_JSON = "selection.json"
 SELECTION_MD = "selection.md"
-# What a config.json may say: wider or deeper than this is a typo (and would exhaust memory).
+
 
 def generator_path(model_dir: str | os.PathLike, direction: str = "AtoB") -> Path:
     """Path of the inference weights of one generator inside a run folder."""
@@ -186,7 +187,8 @@ def _config_pair(config: dict[str, Any]) -> tuple[str, str] | None:
     """(source, target) a run's config records, canonical; None when it records neither."""
     try:
         if "source" in config and "target" in config:
-            return canonical_emotion(str(config["source"])), canonical_emotion(str(config["target"]))
+            return (canonical_emotion(str(config["source"])),
+                    canonical_emotion(str(config["target"])))
         if "pair" in config:
             _, source, target = parse_pair(str(config["pair"]))
             return source, target

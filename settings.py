@@ -17,7 +17,6 @@ Usage:
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -56,7 +55,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 # Whole-number ranges of what a stored model's config.json may say about its network
-# (runs.read_config checks them before anything is built from them).
+# (runs.read_config checks them before anything is built from them): wider or deeper than
+# this is a typo, and would exhaust memory.
 NETWORK_RANGES = {"filters": (1, 512), "res_blocks": (0, 64), "image_size": (4, 4096),
                   "envelope_coefficients": (0, 4096)}
 
@@ -181,8 +181,6 @@ class TrainingSettings:
             raise UserError(f"--envelope-coefficients {self.envelope_coefficients} needs "
                             "--identity-start (it constrains the identity-start generator's "
                             "correction)")
-        if self.time_budget is not None and not math.isfinite(self.time_budget):
-            raise UserError(f"--time-budget must be a number of seconds, got {self.time_budget}")
 
     def generator_config(self) -> dict[str, Any]:
         """config.json's "generator" record: what inference rebuilds the network from."""

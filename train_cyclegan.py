@@ -110,8 +110,8 @@ def resolve_settings(args: argparse.Namespace, stored: dict[str, Any] | None
                      ) -> TrainingSettings:
     """The run's settings from parsed flags (None: not given) and the resumed run's stored
     config (see TrainingSettings.resolve; UserError for a change a resume may not make)."""
-    return TrainingSettings.resolve({name: getattr(args, name) for name in TrainingSettings.names()},
-                                    (stored or {}).get("training"), where=args.out)
+    given = {name: getattr(args, name) for name in TrainingSettings.names()}
+    return TrainingSettings.resolve(given, (stored or {}).get("training"), where=args.out)
 
 
 def inspect_out_folder(out: Path, *, resume: bool, force: bool
@@ -278,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "frequency in every frame): the model moves the spectral envelope "
                              "and keeps the input's harmonics, voicing and words; 0: "
                              f"unconstrained (default: {d['envelope_coefficients']}; the "
-                             "envelope preset: 24)")
+                             f"envelope preset: {PRESETS['envelope']['envelope_coefficients']})")
     parser.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                         help="stop cleanly after the epoch in which this many seconds of "
                              "training have passed, saving that epoch as the last (snapshot, "

@@ -33,8 +33,8 @@ EXAMPLE_CLIP = Path(__file__).resolve().parent / "examples" / "calm_speech.wav"
 STRENGTH_NOTE = ("Strength scales the model's correction: 0% is the vocoder alone (the "
                  "spectrogram round trip without a model), 100% the model's full conversion. "
                  "The scaling is exact for models that start as the identity (all shipped "
-                 "models); for a model that draws a new image it interpolates between the "
-                 "input and the output.")
+                 "models); for a model that draws a new image or shifts the pitch it "
+                 "interpolates between the input and the output.")
 
 
 class PageError(Exception):
@@ -142,9 +142,10 @@ class PageConverter:
                                   f"{100 * strength:.0f}%", after)], side_by_side=True)
         summary = (f"{model['source']} → {model['target']} at {100 * strength:.0f}% strength, "
                    f"{audio.shape[0] / SAMPLE_RATE:.1f} s; model {model['method']}.")
-        if not model["identity_start"] and 0.0 < strength < 1.0:
-            summary += (" This model draws a new image, so strengths between 0 and 100% "
-                        "interpolate between input and output rather than scale a correction.")
+        if not model["exact_strength"] and 0.0 < strength < 1.0:
+            summary += (" This model draws a new image or shifts the pitch, so strengths between "
+                        "0 and 100% interpolate between input and output rather than scale a "
+                        "correction.")
         return wav, png, summary
 
 
