@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +13,25 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+# The tests train tiny models for a step or two, so compiling the step costs far more than
+# running it: under XLA (JAX always, TensorFlow where asked) let LLVM spend the least time
+# optimising the code it generates. Tests check what the code computes, not how fast.
+FAST_COMPILE_XLA_FLAGS = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {FAST_COMPILE_XLA_FLAGS}".strip()
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 RAVDESS_DIR = REPO.parent / "shared" / "data" / "ravdess"
 needs_ravdess = pytest.mark.skipif(not RAVDESS_DIR.is_dir(),
                                    reason=f"RAVDESS not found at {RAVDESS_DIR}")
+
+
+def load_tool(name: str) -> types.ModuleType:
+    """tools/<name>.py as a module (the tools are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def chirp(seconds: float, *, sr: int = 16000, f0: float = 150.0, f1: float = 3000.0,
@@ -33,6 +48,17 @@ def tone(seconds: float, freq: float = 220.0, *, sr: int = 16000,
     t = np.arange(int(round(seconds * sr))) / sr
     wave = sum(np.sin(2 * np.pi * freq * k * t) / k for k in range(1, 5))
     return (amplitude * wave / 2.1).astype(np.float32)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # pytest-xdist hands tests out in collection order, so the longest start first and the
+    # quick ones fill the test processes at the end; otherwise one process ends the suite
+    # alone on a long test. The sort is stable: the order is kept otherwise.
+    def expected_seconds(item: pytest.Item) -> float:
+        mark = item.get_closest_marker("slow")
+        return mark.args[0] if mark and mark.args else 0.0
+
+    items.sort(key=expected_seconds, reverse=True)
 
 
 @pytest.fixture

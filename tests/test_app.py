@@ -4,7 +4,6 @@ Selenium; skipped with the reason when no browser is installed)."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import models
 import runs
 import spectro
 import webpage
-from conftest import REPO, tone
+from conftest import REPO, load_tool, tone
 from corpus import STFT_SETTINGS
 from spectro import IMAGE_SIZE, SAMPLE_RATE
 
@@ -141,16 +140,14 @@ def test_app_help_is_instant_and_bad_flags_are_one_line(capsys, tmp_path):
 
 
 # --- The page in a real browser -------------------------------------------------------------
-page_browser_spec = importlib.util.spec_from_file_location("page_browser",
-                                                           REPO / "tools" / "page_browser.py")
-page_browser = importlib.util.module_from_spec(page_browser_spec)
-page_browser_spec.loader.exec_module(page_browser)
+page_browser = load_tool("page_browser")
 needs_browser = pytest.mark.skipif(
     not all(page_browser.browser_paths()),
     reason="no headless browser: install Debian's chromium and chromium-driver (.ci/run does) "
            "to test the page")
 
 
+@pytest.mark.slow(20)
 @needs_browser
 def test_the_page_converts_an_upload_in_a_real_browser(models_root, tmp_path):
     pytest.importorskip("selenium", reason="selenium drives the browser")

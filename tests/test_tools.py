@@ -1,20 +1,17 @@
 """tools/pack_ravdess.py (the FLAC copy of RAVDESS carried to GPU machines) and examples/."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
 
-from conftest import REPO, chirp, tone
+from conftest import REPO, chirp, load_tool, tone
 from corpus import scan_ravdess
 from spectro import SAMPLE_RATE, load_audio
 
-spec = importlib.util.spec_from_file_location("pack_ravdess", REPO / "tools" / "pack_ravdess.py")
-pack_ravdess = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(pack_ravdess)
+pack_ravdess = load_tool("pack_ravdess")
 
 
 @pytest.fixture()
@@ -86,9 +83,7 @@ def test_the_shipped_example_clip_is_calm_ravdess_speech_with_attribution():
         assert needed in notes
 
 
-ablation_spec = importlib.util.spec_from_file_location("ablation", REPO / "tools" / "ablation.py")
-ablation = importlib.util.module_from_spec(ablation_spec)
-ablation_spec.loader.exec_module(ablation)
+ablation = load_tool("ablation")
 
 
 def _scored_row(judged: float, mcd_to_source: float) -> dict:
@@ -147,10 +142,7 @@ def test_ablation_without_training_data_is_a_one_line_usage_error(tmp_path, caps
     assert not any(tmp_path.iterdir())  # nothing trained, nothing written
 
 
-choose_cut_spec = importlib.util.spec_from_file_location("choose_cut",
-                                                         REPO / "tools" / "choose_cut.py")
-choose_cut = importlib.util.module_from_spec(choose_cut_spec)
-choose_cut_spec.loader.exec_module(choose_cut)
+choose_cut = load_tool("choose_cut")
 
 
 def _model_folder(folder: Path) -> Path:
@@ -207,3 +199,28 @@ def test_choose_cut_stages_each_k_and_installs_only_the_chosen_one(tmp_path):
     assert not choose_cut.scored_already(model, staged, [0, 12, 24])
     with pytest.raises(Exception, match="changed since"):
         choose_cut.install_cut(model, staged, selection)
+
+
+def test_pitch_vocoder_check_moves_f0_by_the_ratio_and_keeps_the_voicing():
+    from metrics import FEATURE_NAMES, clip_features
+
+    check = load_tool("pitch_vocoder_check")
+    makers = check.audio_makers(1.25, 24)
+    assert len(makers) == 6 and sum("shift 1.25," in label for label in makers) == 4
+    voice = np.concatenate([np.zeros(1600, np.float32), tone(1.0, 160.0),
+                            np.zeros(1600, np.float32)])
+    voiced_at, f0_at = FEATURE_NAMES.index("voiced_fraction"), FEATURE_NAMES.index("f0_mean_hz")
+    plain = clip_features(makers["vocoder alone (source phase, 32 iterations)"](voice))
+    shifted = clip_features(makers["shift 1.25, source phase, 32 iterations"](voice))
+    assert plain[f0_at] == pytest.approx(160.0, rel=0.03)
+    assert shifted[f0_at] == pytest.approx(200.0, rel=0.03)
+    assert shifted[voiced_at] >= plain[voiced_at] - 0.05 > 0.5
+
+
+def test_pitch_vocoder_check_refuses_what_it_cannot_score(tmp_path, capsys):
+    check = load_tool("pitch_vocoder_check")
+    assert check.main(["--ravdess", str(tmp_path / "nope")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        check.main(["--ratio", "3"])
+    assert exit_info.value.code == 2
