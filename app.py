@@ -67,17 +67,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: no trained model in {shown_path(args.models)}; the page will say so",
               file=sys.stderr)
     page = build_page(converter)
+    try:
+        page.queue().launch(server_name=args.host, server_port=args.port, share=False,
+                            inbrowser=False, quiet=True, prevent_thread_lock=True,
+                            allowed_paths=[str(EXAMPLE_CLIP.parent)])
+    except OSError as exc:  # the port is taken, say
+        raise UserError(f"cannot serve on {args.host}:{args.port} ({exc}); pass another "
+                        "--port") from None
+    # Only now: importing Keras in the warm-up thread would hold the interpreter while the
+    # server starts, and the page would answer later.
     if not args.no_warm_up:
         converter.warm_up()
     print(f"SpectroGAN page: http://{args.host}:{args.port} ({len(converter.models)} model(s) "
           f"from {shown_path(args.models)}); Ctrl-C stops it", flush=True)
     try:
-        page.queue().launch(server_name=args.host, server_port=args.port, share=False,
-                            inbrowser=False, quiet=True,
-                            allowed_paths=[str(EXAMPLE_CLIP.parent)])
-    except OSError as exc:  # the port is taken, say
-        raise UserError(f"cannot serve on {args.host}:{args.port} ({exc}); pass another "
-                        "--port") from None
+        page.block_thread()
+    finally:
+        page.close()
     return 0
 
 

@@ -1,0 +1,126 @@
+"""What an envelope-preserving pitch shift costs the voice and the words by itself: real calm
+clips through the vocoder alone, unshifted and shifted, with no model in the way.
+
+The shift (spectro.pitch_shift_matrix, as config.json "inference": {"pitch_ratio": r} applies
+it after a model) moves every frame's harmonic lines by the ratio and keeps its envelope;
+Griffin-Lim then starts from the clip's own STFT phase, which no longer fits harmonics that
+moved. This tool separates the two: each row is one way to make the audio, scored on the same
+clips by the evaluation's own measures (pYIN voiced share of the active frames and F0 mean,
+metrics.clip_features; open-vocabulary word error, pocketsphinx). A last row moves F0 in the
+waveform (librosa's resampling pitch shift), which moves the formants with it.
+
+    python tools/pitch_vocoder_check.py --ratio 1.2 --actors 15 16
+
+The default actors are the validation actors, never the test actors. Prints a Markdown table
+(stdout). Exit 0 when the table was printed, 2 for a usage error, 1 when no clip could be scored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cli import cli_main  # noqa: E402
+from corpus import (DEFAULT_VAL_ACTORS, default_ravdess, parse_actors, scan_ravdess,  # noqa: E402
+                    select_files)
+from errors import UserError  # noqa: E402
+
+ITERATION_COUNTS = (32, 100)  # the shipped vocoder's count, and a generous one
+
+
+def ratio_type(text: str) -> float:
+    value = float(text)
+    if not 0.5 <= value <= 2.0:
+        raise argparse.ArgumentTypeError(f"the ratio must be from 0.5 to 2.0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], epilog="\n\n".join(__doc__.split("\n\n")[1:]),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ratio", type=ratio_type, default=1.2,
+                        help="frequency ratio of the shift, 0.5..2 (default: %(default)s)")
+    parser.add_argument("--actors", type=parse_actors,
+                        default=DEFAULT_VAL_ACTORS, metavar="LIST",
+                        help="actors whose calm clips to use, e.g. '15,16' "
+                             "(default: the validation actors 15,16)")
+    parser.add_argument("--ravdess", type=Path, default=None, metavar="DIR",
+                        help="RAVDESS folder (default: data/ravdess, else "
+                             "../shared/data/ravdess)")
+    parser.add_argument("--coefficients", type=int, default=24,
+                        help="DCT coefficients of the envelope the shift keeps "
+                             "(default: %(default)s, as the shipped cut)")
+    return parser
+
+
+def audio_makers(ratio: float, coefficients: int) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+    """Row label -> function from a clip to the audio that row scores."""
+    import librosa
+
+    from spectro import IMAGE_SIZE, SAMPLE_RATE, pitch_shift_matrix, round_trip
+
+    shift_matrix = pitch_shift_matrix(IMAGE_SIZE, ratio=ratio, coefficients=coefficients)
+
+    def shift(windows: np.ndarray, report: Callable[[float], None]) -> np.ndarray:
+        shifted = np.einsum("fg,bgt->bft", shift_matrix, windows)
+        return np.clip(shifted, -1.0, 1.0).astype(np.float32)
+
+    makers: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+        "vocoder alone (source phase, 32 iterations)": lambda audio: round_trip(audio)}
+    for n_iter in ITERATION_COUNTS:
+        for phase in ("source", "random"):
+            makers[f"shift {ratio:g}, {phase} phase, {n_iter} iterations"] = (
+                lambda audio, n_iter=n_iter, phase=phase: round_trip(
+                    audio, transform=shift, n_iter=n_iter, phase=phase))
+    semitones = 12.0 * float(np.log2(ratio))
+    makers[f"waveform shift {ratio:g} (formants move too), then the vocoder"] = (
+        lambda audio: round_trip(librosa.effects.pitch_shift(
+            audio, sr=SAMPLE_RATE, n_steps=semitones).astype(np.float32)))
+    return makers
+
+
+@cli_main
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not 1 <= args.coefficients <= 257:
+        raise UserError(f"--coefficients must be from 1 to 257, got {args.coefficients}")
+    ravdess = args.ravdess or default_ravdess()
+    clips = [f for f in select_files(scan_ravdess(ravdess), "calm") if f.actor in args.actors]
+    if not clips:
+        raise UserError(f"{ravdess}: no calm clips of actors "
+                        f"{', '.join(map(str, args.actors))}; pass --ravdess or other --actors")
+    from metrics import FEATURE_NAMES, clip_features, load_recogniser
+    from spectro import load_audio
+
+    recogniser = load_recogniser()
+    voiced_at, f0_at = FEATURE_NAMES.index("voiced_fraction"), FEATURE_NAMES.index("f0_mean_hz")
+    print(f"{len(clips)} calm clips of actors {', '.join(map(str, args.actors))} "
+          f"({ravdess}); shift ratio {args.ratio:g}, envelope of {args.coefficients} DCT "
+          "coefficients kept\n")
+    print("| audio | voiced | F0 mean (Hz) | word error (open) |\n|---|---|---|---|")
+    sources = [(clip, load_audio(clip.path)) for clip in clips]
+    for label, make in audio_makers(args.ratio, args.coefficients).items():
+        voiced, f0, errors = [], [], []
+        for clip, audio in sources:
+            made = make(audio)
+            features = clip_features(made)
+            voiced.append(features[voiced_at])
+            f0.append(features[f0_at])
+            if recogniser is not None:
+                errors.append(recogniser.word_error_rate(made, clip.statement))
+        error_text = f"{np.mean(errors):.2f}" if errors else "no recogniser"
+        print(f"| {label} | {100 * np.mean(voiced):.0f}% | {np.mean(f0):.0f} | {error_text} |",
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
