@@ -50,17 +50,6 @@ def tone(seconds: float, freq: float = 220.0, *, sr: int = 16000,
     return (amplitude * wave / 2.1).astype(np.float32)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # pytest-xdist hands tests out in collection order, so the longest start first and the
-    # quick ones fill the test processes at the end; otherwise one process ends the suite
-    # alone on a long test. The sort is stable: the order is kept otherwise.
-    def expected_seconds(item: pytest.Item) -> float:
-        mark = item.get_closest_marker("slow")
-        return mark.args[0] if mark and mark.args else 0.0
-
-    items.sort(key=expected_seconds, reverse=True)
-
-
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)

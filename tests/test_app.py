@@ -147,7 +147,7 @@ needs_browser = pytest.mark.skipif(
            "to test the page")
 
 
-@pytest.mark.slow(20)
+@pytest.mark.slow
 @needs_browser
 def test_the_page_converts_an_upload_in_a_real_browser(models_root, tmp_path):
     pytest.importorskip("selenium", reason="selenium drives the browser")

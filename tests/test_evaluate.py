@@ -256,7 +256,7 @@ def base_args(ravdess: Path, out: Path) -> list[str]:
     return ["--ravdess", str(ravdess), "--out", str(out), "--test-actors", "5,6", "--no-asr"]
 
 
-@pytest.mark.slow(15)
+@pytest.mark.slow
 def test_baselines_only_run_writes_metrics_and_table(ravdess_tree, tmp_path, capsys,
                                                       monkeypatch):
     out = tmp_path / "results"
@@ -348,7 +348,7 @@ def tiny_model(models: Path, *, test_actors: list[int]) -> Path:
     return run
 
 
-@pytest.mark.slow(15)
+@pytest.mark.slow
 def test_model_run_and_results_page(ravdess_tree, tmp_path):
     models = tmp_path / "models"
     tiny_model(models, test_actors=[5, 6])
@@ -548,7 +548,7 @@ def file_states(run: Path) -> dict[str, bytes]:
     return {str(p.relative_to(run)): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
 
 
-@pytest.mark.slow(12)
+@pytest.mark.slow
 def test_select_epoch_installs_the_winner(ravdess_tree, tmp_path, capsys):
     import model_files
     from runs import find_model_dir

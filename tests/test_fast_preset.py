@@ -144,7 +144,7 @@ FAST_TINY = ["--pair", "calm2anger", "--preset", "fast", "--filters", "4", "--re
              "--quiet"]
 
 
-@pytest.mark.slow(40)
+@pytest.mark.slow
 def test_fast_preset_round_trip_through_config_resume_and_convert(data_dir, fast_tiny_run,
                                                                   tmp_path, capsys):
     out = tmp_path / "run"
@@ -189,7 +189,7 @@ def test_the_preset_defaults_fill_what_no_flag_sets(data_dir, tmp_path):
 
 
 # --- Time budget ----------------------------------------------------------------------------
-@pytest.mark.slow(15)
+@pytest.mark.slow
 def test_time_budget_stops_after_the_epoch_and_saves_it_as_the_last(data_dir, tmp_path, capsys):
     out = tmp_path / "run"
     assert tc.main([*FAST_TINY, "--data-dir", str(data_dir), "--out", str(out), "--epochs", "50",
@@ -227,7 +227,7 @@ def test_resume_refuses_a_model_folder_without_a_checkpoint(data_dir, fast_tiny_
     assert {p.name: p.read_bytes() for p in shipped.iterdir()} == before
 
 
-@pytest.mark.slow(25)
+@pytest.mark.slow
 def test_an_interrupted_first_epoch_is_said_and_restarted(data_dir, tmp_path, capsys):
     out = tmp_path / "run"
     runs.write_config(out, {"pair": "calm2anger", "generator": {"filters": 4, "res_blocks": 1},
@@ -309,7 +309,7 @@ def test_stereo_channels_that_cancel_are_named(tmp_path):
         load_audio(path)
 
 
-@pytest.mark.slow(15)
+@pytest.mark.slow
 def test_sigterm_stops_after_the_update_under_way_and_saves_it(data_dir, tmp_path, capsys):
     import os
     import signal

@@ -42,7 +42,7 @@ def test_the_shipped_models_are_found_from_any_working_folder(tmp_path, monkeypa
     assert runs.recorded_path(tmp_path / "models") == str(tmp_path / "models")
 
 
-@pytest.mark.slow(12)
+@pytest.mark.slow
 def test_a_new_run_gets_the_fast_preset_and_a_log_without_carriage_returns(fast_tiny_run):
     out, printed = fast_tiny_run  # FAST_TINY with no preset named, not --quiet
     training = runs.read_config(out)["training"]

@@ -48,7 +48,7 @@ def _members(archive: Path) -> set[str]:
         return set(tar.getnames())
 
 
-@pytest.mark.slow(70)
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("timeout") is None, reason="needs coreutils timeout")
 def test_release_brings_back_every_pair_within_its_budget(calm_angry_tree, tmp_path):
     out, work = tmp_path / "out", tmp_path / "work"

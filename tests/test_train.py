@@ -141,7 +141,7 @@ def test_unpaired_batches_shuffle_each_domain_every_epoch(rng):
 
 
 # --- The fused training step -----------------------------------------------------------------
-@pytest.mark.slow(15)
+@pytest.mark.slow
 def test_fused_step_lowers_the_losses_on_a_toy_problem():
     rng = np.random.default_rng(0)
     x = np.linspace(-1, 1, 32)
@@ -216,7 +216,7 @@ def interrupted_run(data_dir, tmp_path_factory) -> tuple[Path, str]:
     return out, printed.getvalue()
 
 
-@pytest.mark.slow(20)
+@pytest.mark.slow
 def test_one_epoch_cli_run_writes_every_artefact(interrupted_run):
     out, printed = interrupted_run
     assert "val_cycle_l1" in printed and "Epoch 2/2" in printed
@@ -268,7 +268,7 @@ def test_one_epoch_cli_run_writes_every_artefact(interrupted_run):
     assert not [p for p in out.rglob(".*")]  # no temporary file left behind
 
 
-@pytest.mark.slow(40)
+@pytest.mark.slow
 def test_resume_after_an_interrupted_epoch_matches_an_uninterrupted_run(
         interrupted_run, data_dir, tmp_path, capsys):
     cut = tmp_path / "cut"
@@ -409,7 +409,7 @@ SNAPSHOT_ARGS = ["--pair", "calm2anger", "--steps-per-epoch", "1", *TINY, "--lr"
                  "--sample-every", "0", "--sample-clips", "1"]
 
 
-@pytest.mark.slow(30)
+@pytest.mark.slow
 def test_snapshots_every_nth_and_last_epoch_are_loadable_float16_models(
         data_dir, tmp_path, monkeypatch):
     import h5py
@@ -470,7 +470,7 @@ def test_snapshots_every_nth_and_last_epoch_are_loadable_float16_models(
     assert latest["epoch"] == 7 and latest["training"]["snapshot_every"] == 3
 
 
-@pytest.mark.slow(25)
+@pytest.mark.slow
 def test_without_validation_images_the_test_split_is_held_out(tmp_path, monkeypatch, capsys):
     data_dir = _write_data(tmp_path / "data", {  # as data_prep.py --val-actors none makes it
         ("train", "A"): 4, ("train", "B"): 4, ("test", "A"): 2, ("test", "B"): 3})
@@ -524,7 +524,7 @@ _JAX_SCRIPT = """
 """
 
 
-@pytest.mark.slow(50)
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
 def test_jax_backend_matches_tensorflow_and_trains_data_parallel(data_dir, tmp_path):
     rng = np.random.default_rng(3)
@@ -600,7 +600,7 @@ _TF_TWO_DEVICE_SCRIPT = """
 """
 
 
-@pytest.mark.slow(75)
+@pytest.mark.slow
 def test_tensorflow_data_parallel_over_two_logical_devices(data_dir, tmp_path):
     printed = _run_subprocess(_TF_TWO_DEVICE_SCRIPT, str(tmp_path), str(data_dir), env={})
     assert "CODES [0, 0]" in printed

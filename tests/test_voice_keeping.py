@@ -104,7 +104,7 @@ def test_envelope_generator_needs_identity_start_and_a_known_height():
                                envelope_coefficients=33)
 
 
-@pytest.mark.slow(12)
+@pytest.mark.slow
 def test_envelope_preset_trains_records_and_reloads_a_constrained_model(data_dir, tmp_path,  # noqa: F811
                                                                        capsys):
     out = tmp_path / "run"
