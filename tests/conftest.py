@@ -16,7 +16,8 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 # The tests train tiny models for a step or two, so compiling the step costs far more than
 # running it: under XLA (JAX always, TensorFlow where asked) let LLVM spend the least time
 # optimising the code it generates. Tests check what the code computes, not how fast.
-FAST_COMPILE_XLA_FLAGS = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+FAST_COMPILE_XLA_FLAGS = ("--xla_backend_optimization_level=0"
+                          " --xla_llvm_disable_expensive_passes=true")
 os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {FAST_COMPILE_XLA_FLAGS}".strip()
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))

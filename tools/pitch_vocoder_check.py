@@ -3,16 +3,17 @@ clips through the vocoder alone, unshifted and shifted, with no model in the way
 
 The shift (spectro.pitch_shift_matrix, as config.json "inference": {"pitch_ratio": r} applies
 it after a model) moves every frame's harmonic lines by the ratio and keeps its envelope;
-Griffin-Lim then starts from the clip's own STFT phase, which no longer fits harmonics that
+Griffin-Lim then starts from the clip's own STFT phase, which may no longer fit harmonics that
 moved. This tool separates the two: each row is one way to make the audio, scored on the same
 clips by the evaluation's own measures (pYIN voiced share of the active frames and F0 mean,
 metrics.clip_features; open-vocabulary word error, pocketsphinx). A last row moves F0 in the
 waveform (librosa's resampling pitch shift), which moves the formants with it.
 
-    python tools/pitch_vocoder_check.py --ratio 1.2 --actors 15 16
+    python tools/pitch_vocoder_check.py --ratio 1.2 --actors 15,16
 
 The default actors are the validation actors, never the test actors. Prints a Markdown table
-(stdout). Exit 0 when the table was printed, 2 for a usage error, 1 when no clip could be scored.
+(stdout). Exit 0 when the table was printed, 2 for a usage error (a bad ratio, no such folder,
+no calm clips of those actors).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from cli import cli_main  # noqa: E402
 from corpus import (DEFAULT_VAL_ACTORS, default_ravdess, parse_actors, scan_ravdess,  # noqa: E402
                     select_files)
 from errors import UserError  # noqa: E402
+from spectro import IMAGE_SIZE  # noqa: E402
 
 ITERATION_COUNTS = (32, 100)  # the shipped vocoder's count, and a generous one
 
@@ -65,7 +67,7 @@ def audio_makers(ratio: float, coefficients: int) -> dict[str, Callable[[np.ndar
     """Row label -> function from a clip to the audio that row scores."""
     import librosa
 
-    from spectro import IMAGE_SIZE, SAMPLE_RATE, pitch_shift_matrix, round_trip
+    from spectro import SAMPLE_RATE, pitch_shift_matrix, round_trip
 
     shift_matrix = pitch_shift_matrix(IMAGE_SIZE, ratio=ratio, coefficients=coefficients)
 
@@ -90,8 +92,8 @@ def audio_makers(ratio: float, coefficients: int) -> dict[str, Callable[[np.ndar
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if not 1 <= args.coefficients <= 257:
-        raise UserError(f"--coefficients must be from 1 to 257, got {args.coefficients}")
+    if not 1 <= args.coefficients <= IMAGE_SIZE:  # the shift acts on whole image columns
+        raise UserError(f"--coefficients must be from 1 to {IMAGE_SIZE}, got {args.coefficients}")
     ravdess = args.ravdess or default_ravdess()
     clips = [f for f in select_files(scan_ravdess(ravdess), "calm") if f.actor in args.actors]
     if not clips:
