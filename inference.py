@@ -97,6 +97,9 @@ def model_method(config: dict) -> str:
     ratio = (config.get("inference") or {}).get("pitch_ratio", 1.0)
     if ratio != 1.0:
         words += f", pitch x{ratio:g} at conversion"
+    level = (config.get("inference") or {}).get("level_change_db", 0.0)
+    if level:
+        words += f", level {level:+.1f} dB at conversion"
     return words
 
 
@@ -151,6 +154,34 @@ def fit_full_scale(audio: np.ndarray, *, peak_dbfs: float | None = None
     if peak > 1.0:
         return (audio * (OUTPUT_PEAK / peak)).astype(np.float32), peak_db
     return audio, peak_db
+
+
+def change_level(audio: np.ndarray, *, change_db: float, ceiling: float = OUTPUT_PEAK
+                 ) -> np.ndarray:
+    """Make converted audio louder (or softer) by `change_db` decibels, never past `ceiling`.
+
+    A rise stops where the peak would pass `ceiling` (a linear peak, > 0), so a conversion
+    never clips and never needs fit_full_scale's scaling down; a recording with little
+    headroom gets less of the rise than asked. A fall is applied whole.
+
+    Args:
+        audio: float32 (L,) audio, any level.
+        change_db: the change in dB; 0 returns `audio` itself.
+        ceiling: the highest peak a rise may reach.
+    Returns:
+        float32 (L,) audio.
+    """
+    if not math.isfinite(change_db):
+        raise ValueError(f"change_db must be finite, got {change_db}")
+    if not ceiling > 0:
+        raise ValueError(f"ceiling must be positive, got {ceiling}")
+    if change_db == 0:
+        return audio
+    gain = 10.0 ** (change_db / 20.0)
+    peak = float(np.max(np.abs(audio))) if np.size(audio) else 0.0
+    if gain > 1.0 and peak > 0:
+        gain = max(1.0, min(gain, ceiling / peak))
+    return (np.asarray(audio, dtype=np.float32) * np.float32(gain)).astype(np.float32)
 
 
 def _batch_sizes(count: int, batch_size: int) -> list[int]:
@@ -215,7 +246,7 @@ def run_generator(windows: np.ndarray, generator: keras.Model, *,
 
 def convert_audio(audio: np.ndarray, generator: keras.Model, *, n_iter: int = GRIFFIN_LIM_ITERS,
                   phase: str = "source", seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE,
-                  strength: float = 1.0,
+                  strength: float = 1.0, level_change_db: float | None = None,
                   progress: Callable[[float], None] | None = None) -> np.ndarray:
     """Convert a whole utterance of any length with a loaded generator.
 
@@ -231,11 +262,16 @@ def convert_audio(audio: np.ndarray, generator: keras.Model, *, n_iter: int = GR
         strength: how much of the model's change to apply: 0 gives the vocoder-only result
             (spectro.round_trip without a model), 1 the full conversion, values between scale
             the generator's correction (spectro.scale_change; exact for identity-start
-            generators).
+            generators); it scales the level change too.
+        level_change_db: loudness change applied after Griffin-Lim (`change_level`: a rise
+            stops below full scale, or at the input's own peak if that is higher). None: the
+            generator's `level_change_db` (model_files.load_generator sets it from the
+            model's config; 0 for a model without one).
         progress: called with the estimated fraction of the work done, in [0, 1].
     Returns:
         float32 audio of exactly L samples at SAMPLE_RATE, at the input's loudness (the
-        windows share the input's dB reference, which maps the output back).
+        windows share the input's dB reference, which maps the output back) changed by the
+        level change.
     """
     def generate(windows: np.ndarray, report: Callable[[float], None]) -> np.ndarray:
         # The converted windows overwrite the input ones: one windows array for a 10-minute
@@ -244,5 +280,10 @@ def convert_audio(audio: np.ndarray, generator: keras.Model, *, n_iter: int = GR
                              strength=strength,
                              progress=lambda done: report(done / len(windows)))
 
-    return round_trip(audio, transform=generate, transform_share=GENERATOR_SHARE, n_iter=n_iter,
-                      phase=phase, seed=seed, progress=progress)
+    if level_change_db is None:
+        level_change_db = float(getattr(generator, "level_change_db", 0.0))
+    converted = round_trip(audio, transform=generate, transform_share=GENERATOR_SHARE,
+                           n_iter=n_iter, phase=phase, seed=seed, progress=progress)
+    input_peak = float(np.max(np.abs(audio))) if np.size(audio) else 0.0
+    return change_level(converted, change_db=strength * level_change_db,
+                        ceiling=max(OUTPUT_PEAK, input_peak))

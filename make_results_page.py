@@ -165,6 +165,14 @@ def selection_section(metrics: dict[str, Any], models: Path) -> list[str]:
                      f"{', '.join(map(str, chosen.get('val_actors', [])))} among K = "
                      f"{', '.join(map(str, chosen.get('candidates', [])))})."
                      if chosen else " It converts with the post-hoc envelope cut.")
+        if cut.get("level_change_db"):
+            basis = cut.get("level_change_db_chosen_on") or {}
+            line += (f" Its result is made {cut['level_change_db']:+.1f} dB louder, as far as "
+                     "the recording's headroom allows"
+                     + (f" ({basis['training_level_difference_db']:+.1f} dB is how much louder "
+                        "the training actors speak the target than the source; the fraction "
+                        "was chosen on the validation actors; see `level_change.md`)"
+                        if "training_level_difference_db" in basis else "") + ".")
         entry = metrics["pairs"].get(selection.get("pair"))
         # ISO 8601 UTC stamps of the same format compare as text.
         if entry is None or str(entry.get("evaluated", "")) < str(selection.get("selected", "")):

@@ -27,6 +27,7 @@ import numpy as np
 
 from atomic_files import atomic_output
 from corpus import STATEMENTS
+from errors import UserError
 from spectro import HOP_LENGTH, N_FFT, SAMPLE_RATE, TOP_DB, load_audio, stft
 
 # --- Metric settings ------------------------------------------------------------------------
@@ -37,6 +38,13 @@ TRIM_DB = 40.0  # leading/trailing frames this far below the clip's peak are sil
 F0_MIN, F0_MAX = 60.0, 600.0  # pYIN search range (Hz): low male to high female shouting
 PYIN_FRAME = 1024  # pYIN frame (64 ms at 16 kHz): holds two periods of F0_MIN
 FEATURE_VERSION = 3  # bump when clip_features changes, so cached vectors are recomputed
+# Speech level (speech_level_db) every clip is brought to before the recogniser hears it.
+# pocketsphinx's word error depends on the playback level, not only on the words: on the
+# validation actors' 16 calm clips through the vocoder it was 0.31 as recorded (about -49 dB
+# FS), 0.44 at +20 dB, and 0.41 / 0.34 / 0.23 brought to -30 / -40 / -50 dB FS; their real
+# angry clips 0.48 as recorded (-33 dB FS) and 0.27 at -50 dB FS. So a louder clip read as
+# "fewer words kept". Normalising first makes the figure a measure of the words alone.
+RECOGNISER_LEVEL_DB = -50.0
 SENTENCE_GRAMMAR = ("#JSGF V1.0;\ngrammar ravdess;\n"
                     "public <sentence> = (kids | dogs) are (talking | sitting) by the door;\n")
 
@@ -172,6 +180,40 @@ def active_frames(energy_db: np.ndarray, *, top_db: float = TRIM_DB) -> np.ndarr
     smooth = median_filter(energy_db, size=min(5, energy_db.shape[0]), mode="constant",
                            cval=float(energy_db.min()))
     return smooth >= smooth.max() - top_db
+
+
+def speech_level_db(audio: np.ndarray) -> float:
+    """Mean frame energy (dB FS) over a clip's active frames: `clip_features`' energy_db."""
+    energy = frame_energy_db(audio)
+    active = active_frames(energy)
+    return float(energy[active].mean() if active.sum() >= 2 else energy.mean())
+
+
+def level_difference_db(files: Sequence[Any], *, source: str, target: str,
+                        actors: Sequence[int]) -> float:
+    """How much louder `target` is spoken than `source`, in dB: per actor, the mean
+    `speech_level_db` of their `target` clips minus that of their `source` clips, averaged
+    over the `actors` who recorded both (RAVDESS records every actor at one gain, so the
+    difference is the speaking level, not the microphone's).
+
+    Args:
+        files: corpus.RavdessFile records (path, emotion, actor), e.g. corpus.scan_ravdess.
+        source, target: emotion names as the records spell them.
+        actors: whose clips count (a model's training actors).
+    Raises:
+        UserError when no actor in `actors` recorded both emotions.
+    """
+    differences = []
+    for actor in sorted(set(actors)):
+        levels = {emotion: [speech_level_db(load_audio(f.path)) for f in files
+                            if f.actor == actor and f.emotion == emotion]
+                  for emotion in (source, target)}
+        if levels[source] and levels[target]:
+            differences.append(np.mean(levels[target]) - np.mean(levels[source]))
+    if not differences:
+        raise UserError(f"no clips of both {source} and {target} by actors "
+                        f"{', '.join(map(str, sorted(set(actors))))}; check the RAVDESS folder")
+    return float(np.mean(differences))
 
 
 # --- Utterance features for the emotion classifier ------------------------------------------
@@ -328,14 +370,22 @@ class SentenceRecogniser:
         self._open_decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
         from importlib.metadata import version
 
+        level = f"speech brought to {RECOGNISER_LEVEL_DB:g} dB FS first"
         self.description = (f"pocketsphinx {version('pocketsphinx')}, en-us model, grammar of "
-                            "the two RAVDESS sentences")
+                            f"the two RAVDESS sentences, {level}")
         self.open_description = (f"pocketsphinx {version('pocketsphinx')}, en-us acoustic and "
-                                 "general language model (open vocabulary)")
+                                 f"general language model (open vocabulary), {level}")
 
     @staticmethod
     def _decode(decoder: Any, audio: np.ndarray) -> str:
-        pcm = (np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0) * 32767.0)
+        audio = np.asarray(audio, dtype=np.float32)
+        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+        if peak > 0:
+            # To RECOGNISER_LEVEL_DB, unless that would clip: then as loud as fits.
+            gain = min(10.0 ** ((RECOGNISER_LEVEL_DB - speech_level_db(audio)) / 20.0),
+                       0.99 / peak)
+            audio = audio * np.float32(gain)
+        pcm = (np.clip(audio, -1.0, 1.0) * 32767.0)
         decoder.start_utt()
         decoder.process_raw(pcm.astype("<i2").tobytes(), full_utt=True)
         decoder.end_utt()

@@ -97,7 +97,10 @@ def load_generator(model_dir: str | os.PathLike, direction: str = "AtoB",
     {"envelope_coefficients": K > 0}, chosen on the validation actors for a model trained
     without the constraint), the returned model is `with_envelope_cut(generator, K)`; when it
     asks for a pitch shift ("inference": {"pitch_ratio": r != 1}), that model is followed by
-    `models.with_pitch_shift` (the envelope of spectro.ENVELOPE_COEFFICIENTS kept).
+    `models.with_pitch_shift` (the envelope of spectro.ENVELOPE_COEFFICIENTS kept). The
+    returned model's `level_change_db` attribute holds the config's "inference":
+    {"level_change_db": g} (0 when absent), the loudness change inference.convert_audio
+    applies to the audio after Griffin-Lim.
 
     `input_shape` defaults to the config's `image_size` square (260x260x1); pass
     (None, None, 1) for a size-agnostic model; pass `config` when the caller has already read
@@ -140,4 +143,7 @@ def load_generator(model_dir: str | os.PathLike, direction: str = "AtoB",
     ratio = float(inference.get("pitch_ratio", 1.0))
     if ratio != 1.0:
         model = models.with_pitch_shift(model, ratio=ratio, coefficients=ENVELOPE_COEFFICIENTS)
+    # A change of loudness cannot live in the image (normalised to the clip's own peak, and
+    # bounded by tanh), so it rides on the model for inference.convert_audio to apply.
+    model.level_change_db = float(inference.get("level_change_db", 0.0))
     return model

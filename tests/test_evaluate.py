@@ -4,13 +4,14 @@ the command lines on a tiny synthetic RAVDESS tree, and their errors."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
 
-from conftest import RAVDESS_DIR, chirp, needs_ravdess, tone
+from conftest import RAVDESS_DIR, REPO, chirp, needs_ravdess, tone
 
 import corpus
 import evaluate as ev
@@ -327,6 +328,19 @@ def test_recogniser_on_real_speech_and_noise(rng):
     assert recogniser.recognised(clip, 2) and not recogniser.recognised(clip, 1)
     noise = (0.1 * rng.standard_normal(3 * SR)).astype(np.float32)
     assert not recogniser.recognised(noise, 1) and not recogniser.recognised(noise, 2)
+
+
+@needs_ravdess
+def test_recogniser_hears_the_same_words_at_any_playback_level():
+    pytest.importorskip("pocketsphinx")
+    recogniser = metrics.load_recogniser()
+    clip = load_audio(RAVDESS_DIR / "Actor_18" / "03-01-02-01-02-01-18.wav")
+    heard = recogniser.transcribe_open(clip)
+    assert heard  # real speech: some words
+    for gain in (0.05, 8.0):  # -26 dB and +18 dB: the clip peaks far below and near full scale
+        louder = np.clip(clip * gain, -0.99, 0.99)
+        assert recogniser.transcribe_open(louder) == heard, gain
+    assert "-50 dB FS" in recogniser.open_description  # the cache keys change with the level
 
 
 def tiny_model(models: Path, *, test_actors: list[int]) -> Path:
@@ -701,3 +715,19 @@ def test_envelope_correlation_follows_timing_not_level():
     assert metrics.envelope_correlation(speech, 0.3 * speech) == pytest.approx(1.0, abs=1e-6)
     other = tone(1.5, 150.0) * rng.permutation(syllables.reshape(12, -1)).ravel()
     assert metrics.envelope_correlation(speech, other) < 0.6
+
+
+def test_results_page_says_when_a_model_converts_with_a_level_change(tmp_path):
+    shipped = REPO / "results" / "calm2anger"
+    run = tmp_path / "models" / "calm2anger"
+    run.mkdir(parents=True)
+    shutil.copyfile(shipped / "selection.json", run / "selection.json")
+    config = runs.read_config(shipped)
+    config["inference"] = {"level_change_db": 12.5, "level_change_db_chosen_on": {
+        "training_level_difference_db": 12.5, "val_actors": [15, 16]}}
+    runs.write_config(run, config)
+    lines = page.selection_section({"pairs": {}}, tmp_path / "models")
+    assert any("made +12.5 dB louder" in line and "level_change.md" in line for line in lines)
+    runs.write_config(run, {**config, "inference": {}})
+    assert not any("louder" in line for line in page.selection_section({"pairs": {}},
+                                                                       tmp_path / "models"))

@@ -160,7 +160,8 @@ def test_choose_cut_stages_each_k_and_installs_only_the_chosen_one(tmp_path):
 
     model = _model_folder(tmp_path / "models" / "calm2anger")
     staged = tmp_path / "staged" / "calm2anger"
-    choose_cut.stage_candidates(model, staged, [0, 12, 24])
+    cuts = {0: 0, 12: 12, 24: 24}
+    choose_cut.stage_candidates(model, staged, cuts)
     snapshots = runs.find_snapshots(staged)
     assert [s.epoch for s in snapshots] == [0, 12, 24]
     assert [runs.read_config(s.path)["inference"]["envelope_coefficients"]
@@ -171,17 +172,18 @@ def test_choose_cut_stages_each_k_and_installs_only_the_chosen_one(tmp_path):
     for row in selection["epochs"]:
         row["snapshot"] = f"snapshots/epoch_{row['epoch']:04d}"
     (staged / "selection.json").write_text(__import__("json").dumps(selection))
-    assert choose_cut.scored_already(model, staged, [0, 12, 24])
-    assert not choose_cut.scored_already(model, staged, [0, 24])
+    assert choose_cut.scored_already(model, staged, cuts)
+    assert not choose_cut.scored_already(model, staged, {0: 0, 24: 24})
     before = runs.read_config(model)
-    assert choose_cut.install_cut(model, staged, selection) == 24
+    assert choose_cut.install_cut(model, staged, selection, cuts) == 24
     after = runs.read_config(model)
     assert after["inference"]["envelope_coefficients"] == 24
     assert after["inference"]["chosen_on"]["val_actors"] == [15, 16]
     assert {k: v for k, v in after.items() if k != "inference"} == before
     # A pitch shift is chosen the same way, on top of the recorded cut, and kept beside it.
     pitched = tmp_path / "pitched" / "calm2anger"
-    choose_cut.stage_candidates(model, pitched, [1.0, 1.15], option=choose_cut.PITCH)
+    ratios = {100: 1.0, 115: 1.15}
+    choose_cut.stage_candidates(model, pitched, ratios, option=choose_cut.PITCH)
     snapshots = runs.find_snapshots(pitched)
     assert [s.epoch for s in snapshots] == [100, 115]
     assert [runs.read_config(s.path)["inference"] for s in snapshots][1] == {
@@ -190,15 +192,46 @@ def test_choose_cut_stages_each_k_and_installs_only_the_chosen_one(tmp_path):
                        "guard_held": True}
     for row in pitch_selection["epochs"]:
         row["snapshot"] = f"snapshots/epoch_{row['epoch']:04d}"
-    assert choose_cut.install_cut(model, pitched, pitch_selection,
+    assert choose_cut.install_cut(model, pitched, pitch_selection, ratios,
                                   option=choose_cut.PITCH) == 1.15
     inference = runs.read_config(model)["inference"]
     assert inference["pitch_ratio"] == 1.15 and inference["envelope_coefficients"] == 24
     assert inference["pitch_ratio_chosen_on"]["candidates"] == [1.0, 1.15]
+    # A level change likewise, its candidates named by their fraction of the training
+    # actors' difference, and recorded with what they were derived from.
+    levels = {0: 0.0, 50: 9.9, 100: 19.8}
+    leveled = tmp_path / "leveled" / "calm2anger"
+    choose_cut.stage_candidates(model, leveled, levels, option=choose_cut.LEVEL)
+    assert [runs.read_config(s.path)["inference"]["level_change_db"]
+            for s in runs.find_snapshots(leveled)] == [0.0, 9.9, 19.8]
+    level_selection = {**_selection({0: 0.2, 50: 0.4, 100: 0.3}), "chosen_epoch": 50,
+                       "guard_held": True}
+    for row in level_selection["epochs"]:
+        row["snapshot"] = f"snapshots/epoch_{row['epoch']:04d}"
+    (leveled / "selection.json").write_text(__import__("json").dumps(level_selection))
+    assert choose_cut.scored_already(model, leveled, levels, option=choose_cut.LEVEL)
+    # Same names, other values (the training actors' difference changed): scored afresh.
+    assert not choose_cut.scored_already(model, leveled, {0: 0.0, 50: 5.0, 100: 10.0},
+                                         option=choose_cut.LEVEL)
+    basis = {"training_level_difference_db": 19.8}
+    assert choose_cut.install_cut(model, leveled, level_selection, levels,
+                                  option=choose_cut.LEVEL, basis=basis) == 9.9
+    inference = runs.read_config(model)["inference"]
+    assert inference["level_change_db"] == 9.9 and inference["pitch_ratio"] == 1.15
+    assert inference["level_change_db_chosen_on"]["training_level_difference_db"] == 19.8
     runs.generator_path(model).write_bytes(b"retrained since")
-    assert not choose_cut.scored_already(model, staged, [0, 12, 24])
+    assert not choose_cut.scored_already(model, staged, cuts)
     with pytest.raises(Exception, match="changed since"):
-        choose_cut.install_cut(model, staged, selection)
+        choose_cut.install_cut(model, staged, selection, cuts)
+
+
+def test_choose_cut_refuses_two_kinds_of_candidate_at_once(tmp_path, capsys):
+    code = choose_cut.main(["--pair", "calm2anger", "--pitch-ratios", "1.1",
+                            "--level-fractions", "0.5", "--out", str(tmp_path)])
+    assert code == 2 and "pass one" in capsys.readouterr().err
+    code = choose_cut.main(["--pair", "calm2anger", "--level-fractions", "2",
+                            "--out", str(tmp_path)])
+    assert code == 2 and "--level-fractions must be from 0 to 1.5" in capsys.readouterr().err
 
 
 def test_pitch_vocoder_check_moves_f0_by_the_ratio_and_keeps_the_voicing():
@@ -224,3 +257,19 @@ def test_pitch_vocoder_check_refuses_what_it_cannot_score(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         check.main(["--ratio", "3"])
     assert exit_info.value.code == 2
+
+
+def test_prosody_check_takes_the_mean_of_each_actors_log_f0_difference(capsys):
+    check = load_tool("prosody_check")
+    # Actor 1 speaks the target twice as high, actor 2 at the same pitch (one clip unvoiced).
+    features = {"calm": np.array([[100.0], [100.0], [200.0]]),
+                "target": np.array([[200.0], [200.0], [0.0]])}
+    actors = {"calm": np.array([1, 1, 2]), "target": np.array([1, 2, 2])}
+    features["target"][1, 0] = 200.0
+    assert check.mean_log_f0_ratio(features, actors, index=0) == pytest.approx(np.sqrt(2.0))
+    makers = check.audio_makers(level_db=6.0, ratio=1.2)
+    voice = 0.05 * tone(0.5, 150.0)
+    plain, louder = makers["vocoder alone"](voice), makers["level +6.0 dB"](voice)
+    np.testing.assert_allclose(louder, plain * 10 ** (6 / 20), rtol=1e-5)
+    assert check.main(["--emotions", "calm"]) == 2
+    assert "calm is the source" in capsys.readouterr().err

@@ -259,6 +259,72 @@ def test_a_bad_pitch_ratio_in_config_is_a_clear_error(tmp_path, value):
         model_files.load_generator(folder)
 
 
+# --- The level change -----------------------------------------------------------------------
+def test_change_level_raises_by_the_asked_decibels_but_never_past_the_ceiling():
+    quiet = 0.1 * tone(0.5, 200.0)  # peak about 0.05
+    peak = float(np.abs(quiet).max())
+    louder = inference.change_level(quiet, change_db=6.0)
+    np.testing.assert_allclose(louder, quiet * 10 ** (6 / 20), rtol=1e-5)
+    capped = inference.change_level(quiet, change_db=60.0)  # would be 50x full scale
+    assert float(np.abs(capped).max()) == pytest.approx(inference.OUTPUT_PEAK, rel=1e-5)
+    np.testing.assert_allclose(capped / np.abs(capped).max(), quiet / peak, rtol=1e-5)
+    softer = inference.change_level(quiet, change_db=-20.0)
+    assert float(np.abs(softer).max()) == pytest.approx(peak / 10, rel=1e-5)
+    assert inference.change_level(quiet, change_db=0.0) is quiet
+    already_loud = tone(0.5, 200.0) * 4.0  # a float input above full scale is not made quieter
+    np.testing.assert_array_equal(inference.change_level(already_loud, change_db=10.0),
+                                  already_loud)
+    with pytest.raises(ValueError, match="change_db"):
+        inference.change_level(quiet, change_db=float("nan"))
+
+
+def test_a_model_with_a_level_change_converts_louder_and_strength_scales_it(tmp_path):
+    plain, louder, folder = _loaded_with(tmp_path, {"level_change_db": 12.0})
+    assert plain.level_change_db == 0.0 and louder.level_change_db == 12.0
+    assert "level +12.0 dB" in inference.model_method(runs.read_config(folder))
+    voice = 0.05 * tone(1.0, 150.0)  # far below full scale: room for the whole rise
+    before = inference.convert_audio(voice, plain)
+    after = inference.convert_audio(voice, louder)
+    np.testing.assert_allclose(after, before * 10 ** (12 / 20), rtol=1e-4, atol=1e-6)
+    # Strength 0 (the vocoder alone) applies none of the level change either.
+    np.testing.assert_allclose(inference.convert_audio(voice, louder, strength=0.0),
+                               inference.convert_audio(voice, plain, strength=0.0), atol=1e-7)
+    asked = inference.convert_audio(voice, plain, level_change_db=-6.0)  # the caller's word wins
+    np.testing.assert_allclose(asked, before * 10 ** (-6 / 20), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("value", [-31, 40, "loud", True])
+def test_a_bad_level_change_in_config_is_a_clear_error(tmp_path, value):
+    folder = _model_folder(tmp_path / "calm2anger", inference_config={"level_change_db": value})
+    with pytest.raises(UserError, match="inference.level_change_db"):
+        model_files.load_generator(folder)
+
+
+def test_level_difference_is_the_mean_over_actors_of_each_actors_difference(tmp_path):
+    from corpus import RavdessFile
+
+    def clip(name: str, amplitude: float) -> Path:
+        path = tmp_path / f"{name}.wav"
+        spectro.write_audio(path, amplitude * tone(0.5, 180.0))
+        return path
+
+    files = []
+    for actor, (calm, angry) in {1: (0.05, 0.1), 2: (0.02, 0.2), 3: (0.3, 0.3)}.items():
+        for emotion, amplitude in (("calm", calm), ("angry", angry)):
+            files.append(RavdessFile(path=clip(f"{emotion}{actor}", amplitude), emotion=emotion,
+                                     intensity="normal", statement=1, repetition=1,
+                                     actor=actor, sex="male"))
+    # Actor 1: twice as loud (+6.02 dB); actor 2: ten times (+20 dB); actor 3 is not counted.
+    difference = metrics.level_difference_db(files, source="calm", target="angry",
+                                             actors=[1, 2])
+    assert difference == pytest.approx((6.02 + 20.0) / 2, abs=0.05)
+    assert metrics.speech_level_db(0.5 * tone(0.5, 180.0)) == pytest.approx(
+        metrics.clip_features(0.5 * tone(0.5, 180.0))[metrics.FEATURE_NAMES.index("energy_db")],
+        abs=1e-3)
+    with pytest.raises(UserError, match="no clips of both calm and angry"):
+        metrics.level_difference_db(files, source="calm", target="angry", actors=[9])
+
+
 def test_the_cut_keeps_a_low_voice_voiced_where_the_smear_does_not(tmp_path):
     """End to end through convert's path: a 94 Hz voice (harmonics 3 bins apart) stays voiced
     through the cut model and loses its voicing through the smearing one."""

@@ -25,6 +25,14 @@ included) followed by an envelope-preserving pitch shift of each ratio (config.j
 "inference": {"pitch_ratio": r}, models.with_pitch_shift); the snapshot folders are named
 epoch_<100 r>, and --install records the chosen ratio beside the cut.
 
+With --level-fractions the candidates are the model as it converts now followed by a change of
+loudness (config.json "inference": {"level_change_db": g}, inference.change_level): g is each
+fraction f of how much louder the target emotion is spoken than the source on the model's own
+training actors (metrics.level_difference_db; RAVDESS records every actor at one gain), so the
+validation and test actors never set it. The folders are named epoch_<100 f>.
+
+    python tools/choose_cut.py --pair calm2anger --level-fractions 0 0.5 1 --out runs/level
+
 Exit 0 when every pair was scored, 1 when a scoring run failed (its log is in
 <out>/<pair>.log), 2 for a usage error.
 """
@@ -53,9 +61,10 @@ DEFAULT_COEFFICIENTS = (0, 12, 24, 48)
 TABLE_NAME = "cut_selection.md"
 # What a candidate sets in config.json "inference", and how its value names a snapshot folder
 # (evaluate.py numbers candidates as epochs): K as it is, a pitch ratio r as round(100 r).
-CUT, PITCH = "envelope_coefficients", "pitch_ratio"
-EPOCH_OF = {CUT: int, PITCH: lambda ratio: round(100 * ratio)}
-VALUE_OF = {CUT: int, PITCH: lambda epoch: epoch / 100}
+CUT, PITCH, LEVEL = "envelope_coefficients", "pitch_ratio", "level_change_db"
+# The candidate's name as an epoch number: K as it is, a pitch ratio r as round(100 r), a level
+# change as round(100 f) for the fraction f of the training actors' level difference.
+CANDIDATE_COLUMN = {CUT: "K", PITCH: "100 r", LEVEL: "100 f"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="score pitch shifts by these frequency ratios (0.5..2; 1 = none) "
                              "on top of the model's recorded cut, instead of envelope cuts "
                              "(default: score the --coefficients)")
+    parser.add_argument("--level-fractions", nargs="+", type=float, default=None, metavar="F",
+                        help="score level changes of these fractions (0..1.5; 0 = none) of the "
+                             "training actors' mean level difference between the two "
+                             "emotions, on top of the model's recorded cut and shift, instead "
+                             "of envelope cuts")
     parser.add_argument("--models", type=Path, default=RESULTS_DIR,
                         help="folder of the model folders (default: results/ beside the "
                              "scripts)")
@@ -87,19 +101,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def stage_candidates(model_dir: Path, staged: Path, values: list, *, option: str = CUT) -> None:
+def stage_candidates(model_dir: Path, staged: Path, candidates: dict[int, float], *,
+                     option: str = CUT) -> None:
     """`staged` = a run folder (the model's config) whose snapshots are the model with each
     candidate value of `option` in its config's "inference".
 
-    The snapshot folders are named epoch_<EPOCH_OF value> so evaluate.py's epoch numbers name
-    the candidates; the staged run folder has no generator of its own, so nothing is
-    installed over a model.
+    `candidates` maps each candidate's number (CANDIDATE_COLUMN) to its value; the snapshot
+    folders are named epoch_<number> so evaluate.py's epoch numbers name the candidates; the
+    staged run folder has no generator of its own, so nothing is installed over a model.
     """
     config = read_config(model_dir)
     if staged.exists():
         shutil.rmtree(staged)
-    for value in values:
-        folder = staged / SNAPSHOTS_DIR / f"epoch_{EPOCH_OF[option](value):04d}"
+    for epoch, value in candidates.items():
+        folder = staged / SNAPSHOTS_DIR / f"epoch_{epoch:04d}"
         folder.mkdir(parents=True)
         shutil.copyfile(generator_path(model_dir), generator_path(folder))
         inference = {**(config.get("inference") or {}), option: value}
@@ -107,15 +122,19 @@ def stage_candidates(model_dir: Path, staged: Path, values: list, *, option: str
     write_config(staged, config)
 
 
-def scored_already(model_dir: Path, staged: Path, values: list, *, option: str = CUT) -> bool:
+def scored_already(model_dir: Path, staged: Path, candidates: dict[int, float], *,
+                   option: str = CUT) -> bool:
     """Whether `staged` holds a finished selection of these candidates for the same weights (so
     an interrupted or repeated run, or --install after a look at the table, does not
     rescore)."""
     selection = read_selection(staged / SELECTION_JSON) if (staged / SELECTION_JSON).is_file() \
         else None
-    wanted = sorted(EPOCH_OF[option](value) for value in values)
-    if selection is None or sorted(r["epoch"] for r in selection["epochs"]) != wanted:
+    if selection is None or sorted(r["epoch"] for r in selection["epochs"]) != sorted(candidates):
         return False
+    for row in selection["epochs"]:  # the same names may stand for other values (levels)
+        staged_config = read_config(staged / row["snapshot"])
+        if (staged_config.get("inference") or {}).get(option) != candidates[row["epoch"]]:
+            return False
     snapshot = staged / selection["epochs"][0]["snapshot"]
     return same_weights(generator_path(model_dir), generator_path(snapshot))
 
@@ -131,10 +150,12 @@ def score(pair: str, *, staged_root: Path, ravdess: Path | None, jobs: int, log:
         return subprocess.call(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
 
 
-def install_cut(model_dir: Path, staged: Path, selection: dict[str, Any], *,
-                option: str = CUT) -> int | float:
+def install_cut(model_dir: Path, staged: Path, selection: dict[str, Any],
+                candidates: dict[int, float], *, option: str = CUT,
+                basis: dict[str, Any] | None = None) -> int | float:
     """Record the chosen value of `option` in the model's config.json (with the validation
-    figures it was chosen on); returns it."""
+    figures it was chosen on, and `basis`: what the candidates were derived from); returns
+    it."""
     chosen = selection["chosen_epoch"]
     row = next(r for r in selection["epochs"] if r["epoch"] == chosen)
     snapshot = staged / row["snapshot"]
@@ -142,9 +163,10 @@ def install_cut(model_dir: Path, staged: Path, selection: dict[str, Any], *,
         raise UserError(f"{model_dir}: its generator changed since the candidates were staged in "
                         f"{staged}; run this tool again")
     config = read_config(model_dir)
-    value = VALUE_OF[option](chosen)
+    value = candidates[chosen]
     record = {"val_actors": selection["val_actors"],
-              "candidates": [VALUE_OF[option](r["epoch"]) for r in selection["epochs"]],
+              "candidates": [candidates[r["epoch"]] for r in selection["epochs"]],
+              **(basis or {}),
               "judged_target": row["judged_target"], "voiced_fraction": row["voiced_fraction"],
               "word_error_rate": row.get("word_error_rate"), "mcd_db": row["mcd_to_target"],
               "guard_held": selection["guard_held"], "tool": "tools/choose_cut.py"}
@@ -158,16 +180,49 @@ def install_cut(model_dir: Path, staged: Path, selection: dict[str, Any], *,
     return value
 
 
+def pair_candidates(option: str, values: list[float], *, model_dir: Path, source: str,
+                    target: str, ravdess: Path | None) -> tuple[dict[int, float], dict[str, Any]]:
+    """Candidate number -> value of `option` for one pair's model, and what they rest on.
+
+    Level changes are fractions of the mean level difference between `target` and `source` on
+    the model's own training actors (metrics.level_difference_db), so the validation and test
+    actors never set them.
+    """
+    if option == CUT:
+        return {int(k): int(k) for k in values}, {}
+    if option == PITCH:
+        return {round(100 * r): float(r) for r in values}, {}
+    from corpus import default_ravdess, scan_ravdess
+    from metrics import level_difference_db
+
+    actors = read_config(model_dir).get("train_actors")
+    if not actors:
+        raise UserError(f"{model_dir}: its config names no train_actors to take the level "
+                        "difference from; re-export the model with train_cyclegan.py")
+    folder = ravdess or default_ravdess()
+    difference = level_difference_db(scan_ravdess(folder), source=source, target=target,
+                                     actors=actors)
+    basis = {"training_level_difference_db": round(difference, 2), "train_actors": actors,
+             "fractions": values}
+    return {round(100 * f): round(f * difference, 2) for f in values}, basis
+
+
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    option = PITCH if args.pitch_ratios else CUT
-    values = sorted(set(args.pitch_ratios or args.coefficients))
+    if args.pitch_ratios and args.level_fractions:
+        raise UserError("--pitch-ratios and --level-fractions score different things; pass one")
+    option = PITCH if args.pitch_ratios else LEVEL if args.level_fractions else CUT
+    values = sorted(set(args.pitch_ratios or args.level_fractions or args.coefficients))
     if option == PITCH and not all(0.5 <= r <= 2.0 for r in values):
         raise UserError(f"--pitch-ratios must be from 0.5 to 2.0, got {values}")
-    flag = "--pitch-ratios" if option == PITCH else "--coefficients"
-    what = ("followed by a pitch shift of each ratio (1 = none)" if option == PITCH
-            else "with the envelope cut at each K (0 = as trained)")
+    if option == LEVEL and not all(0.0 <= f <= 1.5 for f in values):
+        raise UserError(f"--level-fractions must be from 0 to 1.5, got {values}")
+    flag = {PITCH: "--pitch-ratios", LEVEL: "--level-fractions", CUT: "--coefficients"}[option]
+    what = {PITCH: "followed by a pitch shift of each ratio (1 = none)",
+            LEVEL: "with its level changed by each fraction of the training actors' level "
+                   "difference (0 = none)",
+            CUT: "with the envelope cut at each K (0 = as trained)"}[option]
     failed = False
     for pair in args.pair:
         _, source, target = parse_pair(pair)
@@ -176,15 +231,17 @@ def main(argv: list[str] | None = None) -> int:
         if option == CUT and max(values) > image_size:
             raise UserError(f"--coefficients must be at most the image size {image_size}, got "
                             f"{max(values)}")
+        candidates, basis = pair_candidates(option, values, model_dir=model_dir, source=source,
+                                            target=target, ravdess=args.ravdess)
         staged = args.out / pair
         selection_path = staged / SELECTION_JSON
         log = args.out / f"{pair}.log"
         args.out.mkdir(parents=True, exist_ok=True)
-        if scored_already(model_dir, staged, values, option=option):
+        if scored_already(model_dir, staged, candidates, option=option):
             print(f"{pair}: reusing the scores in {selection_path} (same weights, same "
                   "candidates)")
         else:
-            stage_candidates(model_dir, staged, values, option=option)
+            stage_candidates(model_dir, staged, candidates, option=option)
             status = score(pair, staged_root=args.out, ravdess=args.ravdess, jobs=args.jobs,
                            log=log)
             if status != 0:
@@ -192,16 +249,19 @@ def main(argv: list[str] | None = None) -> int:
                 failed = True
                 continue
         selection = read_selection(selection_path)
-        text = (selection_table(selection, candidate="100 r" if option == PITCH else "K")
-                + f"\n\nCandidates: the model in {model_dir} {what}. Command: `python "
+        note = (f" The training actors' level difference, {target} minus {source}: "
+                f"{basis['training_level_difference_db']:+.1f} dB." if basis else "")
+        text = (selection_table(selection, candidate=CANDIDATE_COLUMN[option])
+                + f"\n\nCandidates: the model in {model_dir} {what}.{note} Command: `python "
                 f"tools/choose_cut.py --pair {pair} {flag} {' '.join(f'{v:g}' for v in values)} "
                 f"--out {args.out}`\n")
         path = write_generated(staged / TABLE_NAME, text, script="tools/choose_cut.py")
         print(text)
-        chosen = VALUE_OF[option](selection["chosen_epoch"])
+        chosen = candidates[selection["chosen_epoch"]]
         print(f"{pair}: {option} = {chosen:g} chosen; table in {path}")
         if args.install:
-            value = install_cut(model_dir, staged, selection, option=option)
+            value = install_cut(model_dir, staged, selection, candidates, option=option,
+                                basis=basis)
             print(f"{pair}: recorded inference.{option} = {value:g} in "
                   f"{model_dir / 'config.json'}")
     return 1 if failed else 0
