@@ -418,6 +418,23 @@ def pitch_shift_matrix(n_bins: int, *, ratio: float, coefficients: int) -> np.nd
     return (projection + resample @ (np.eye(n_bins) - projection)).astype(np.float32)
 
 
+def shift_pitch(images: np.ndarray, *, ratio: float, coefficients: int) -> np.ndarray:
+    """Envelope-preserving pitch shift of spectrogram images (`pitch_shift_matrix` applied to
+    every frame), clipped to the image range.
+
+    Args:
+        images: float (N, H, T) images in [-1, 1], frequency along H.
+        ratio: frequency factor, 0.5..2.0; coefficients: DCT coefficients of the envelope kept.
+    Returns:
+        float32 (N, H, T) in [-1, 1]. models.with_pitch_shift does the same inside a network.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 3:
+        raise ValueError(f"images must have shape (N, H, T), got {images.shape}")
+    matrix = pitch_shift_matrix(images.shape[1], ratio=ratio, coefficients=coefficients)
+    return np.clip(np.einsum("fg,bgt->bft", matrix, images), -1.0, 1.0).astype(np.float32)
+
+
 # --- One clip <-> one image ----------------------------------------------------------------
 def audio_to_image(audio: np.ndarray, *, ref: float | None = None) -> tuple[np.ndarray, float]:
     """Forward transform of a clip of at most N_FRAMES frames (<= 4.1 s) to one image.

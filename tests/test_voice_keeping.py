@@ -235,6 +235,19 @@ def test_pitch_shift_moves_the_harmonics_and_keeps_the_envelope():
     assert np.corrcoef(back[:200], column[:200])[0, 1] > 0.9  # the inverse, up to smoothing
 
 
+def test_shift_pitch_applies_the_matrix_to_every_frame_of_every_image():
+    images = np.random.default_rng(4).uniform(-1, 1, (2, IMAGE_SIZE, 5)).astype(np.float32)
+    images[:, :, 0] = _voiced_column(10.0)
+    shifted = spectro.shift_pitch(images, ratio=1.3, coefficients=24)
+    matrix = spectro.pitch_shift_matrix(IMAGE_SIZE, ratio=1.3, coefficients=24)
+    np.testing.assert_allclose(shifted[1, :, 0], np.clip(matrix @ images[1, :, 0], -1, 1),
+                               atol=1e-5)
+    assert shifted.shape == images.shape and shifted.dtype == np.float32
+    assert shifted.min() >= -1.0 and shifted.max() <= 1.0
+    with pytest.raises(ValueError, match="shape"):
+        spectro.shift_pitch(images[0], ratio=1.3, coefficients=24)
+
+
 @pytest.mark.parametrize("ratio", [0.4, 2.5])
 def test_pitch_shift_rejects_a_ratio_out_of_range(ratio):
     with pytest.raises(ValueError, match="ratio"):

@@ -67,13 +67,10 @@ def audio_makers(ratio: float, coefficients: int) -> dict[str, Callable[[np.ndar
     """Row label -> function from a clip to the audio that row scores."""
     import librosa
 
-    from spectro import SAMPLE_RATE, pitch_shift_matrix, round_trip
-
-    shift_matrix = pitch_shift_matrix(IMAGE_SIZE, ratio=ratio, coefficients=coefficients)
+    from spectro import SAMPLE_RATE, round_trip, shift_pitch
 
     def shift(windows: np.ndarray, report: Callable[[float], None]) -> np.ndarray:
-        shifted = np.einsum("fg,bgt->bft", shift_matrix, windows)
-        return np.clip(shifted, -1.0, 1.0).astype(np.float32)
+        return shift_pitch(windows, ratio=ratio, coefficients=coefficients)
 
     makers: dict[str, Callable[[np.ndarray], np.ndarray]] = {
         "vocoder alone (source phase, 32 iterations)": lambda audio: round_trip(audio)}

@@ -34,7 +34,6 @@ from corpus import (DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS,  # noqa: E402
                     canonical_emotion, default_ravdess, parse_actors, scan_ravdess,
                     select_files)
 from errors import UserError  # noqa: E402
-from spectro import IMAGE_SIZE  # noqa: E402
 
 TARGETS = ("angry", "fearful", "happy", "surprised", "disgust")
 
@@ -81,12 +80,10 @@ def audio_makers(*, level_db: float, ratio: float
                  ) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
     """Row label -> function from a calm clip to the audio that row scores."""
     from inference import change_level
-    from spectro import ENVELOPE_COEFFICIENTS, pitch_shift_matrix, round_trip
-
-    matrix = pitch_shift_matrix(IMAGE_SIZE, ratio=ratio, coefficients=ENVELOPE_COEFFICIENTS)
+    from spectro import ENVELOPE_COEFFICIENTS, round_trip, shift_pitch
 
     def shift(windows: np.ndarray, report: Callable[[float], None]) -> np.ndarray:
-        return np.clip(np.einsum("fg,bgt->bft", matrix, windows), -1.0, 1.0).astype(np.float32)
+        return shift_pitch(windows, ratio=ratio, coefficients=ENVELOPE_COEFFICIENTS)
 
     return {
         "vocoder alone": round_trip,
