@@ -20,6 +20,7 @@ import numpy as np
 from cli import import_keras
 from errors import UserError
 from corpus import canonical_emotion, parse_pair
+from pitch import shift_pitch
 from runs import check_config, find_generator, read_config, trained_pairs
 from settings import INFERENCE_PRECISIONS, PRECISION_POLICIES
 from spectro import GRIFFIN_LIM_ITERS, IMAGE_SIZE, AudioError, round_trip, scale_change
@@ -246,7 +247,8 @@ def run_generator(windows: np.ndarray, generator: keras.Model, *,
 
 def convert_audio(audio: np.ndarray, generator: keras.Model, *, n_iter: int = GRIFFIN_LIM_ITERS,
                   phase: str = "source", seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE,
-                  strength: float = 1.0, level_change_db: float | None = None,
+                  strength: float = 1.0, pitch_ratio: float | None = None,
+                  level_change_db: float | None = None,
                   progress: Callable[[float], None] | None = None) -> np.ndarray:
     """Convert a whole utterance of any length with a loaded generator.
 
@@ -262,7 +264,12 @@ def convert_audio(audio: np.ndarray, generator: keras.Model, *, n_iter: int = GR
         strength: how much of the model's change to apply: 0 gives the vocoder-only result
             (spectro.round_trip without a model), 1 the full conversion, values between scale
             the generator's correction (spectro.scale_change; exact for identity-start
-            generators); it scales the level change too.
+            generators); it scales the pitch shift (ratio ** strength) and the level change
+            too.
+        pitch_ratio: pitch shift that keeps the formants, applied after Griffin-Lim
+            (pitch.shift_pitch), 0.5..2.0. None: the generator's `pitch_ratio`
+            (model_files.load_generator sets it from the model's config; 1 for a model
+            without one).
         level_change_db: loudness change applied after Griffin-Lim (`change_level`: a rise
             stops below full scale, or at the input's own peak if that is higher). None: the
             generator's `level_change_db` (model_files.load_generator sets it from the
@@ -280,10 +287,13 @@ def convert_audio(audio: np.ndarray, generator: keras.Model, *, n_iter: int = GR
                              strength=strength,
                              progress=lambda done: report(done / len(windows)))
 
+    if pitch_ratio is None:
+        pitch_ratio = float(getattr(generator, "pitch_ratio", 1.0))
     if level_change_db is None:
         level_change_db = float(getattr(generator, "level_change_db", 0.0))
     converted = round_trip(audio, transform=generate, transform_share=GENERATOR_SHARE,
                            n_iter=n_iter, phase=phase, seed=seed, progress=progress)
+    converted = shift_pitch(converted, ratio=pitch_ratio ** strength)
     input_peak = float(np.max(np.abs(audio))) if np.size(audio) else 0.0
     return change_level(converted, change_db=strength * level_change_db,
                         ceiling=max(OUTPUT_PEAK, input_peak))

@@ -29,7 +29,7 @@ import models
 from atomic_files import atomic_output
 from errors import UserError
 from runs import CONFIG_NAME, generator_path, read_config
-from spectro import ENVELOPE_COEFFICIENTS, IMAGE_SIZE
+from spectro import IMAGE_SIZE
 
 keras = models.keras
 
@@ -96,11 +96,10 @@ def load_generator(model_dir: str | os.PathLike, direction: str = "AtoB",
     When the config asks for the post-hoc envelope cut ("inference":
     {"envelope_coefficients": K > 0}, chosen on the validation actors for a model trained
     without the constraint), the returned model is `with_envelope_cut(generator, K)`; when it
-    asks for a pitch shift ("inference": {"pitch_ratio": r != 1}), that model is followed by
-    `models.with_pitch_shift` (the envelope of spectro.ENVELOPE_COEFFICIENTS kept). The
-    returned model's `level_change_db` attribute holds the config's "inference":
-    {"level_change_db": g} (0 when absent), the loudness change inference.convert_audio
-    applies to the audio after Griffin-Lim.
+    asks for a pitch shift or a level change ("inference": {"pitch_ratio": r,
+    "level_change_db": g}), the returned model's `pitch_ratio` and `level_change_db`
+    attributes hold them (1 and 0 when absent): inference.convert_audio applies both to the
+    audio after Griffin-Lim (pitch.shift_pitch, inference.change_level).
 
     `input_shape` defaults to the config's `image_size` square (260x260x1); pass
     (None, None, 1) for a size-agnostic model; pass `config` when the caller has already read
@@ -140,10 +139,9 @@ def load_generator(model_dir: str | os.PathLike, direction: str = "AtoB",
     cut = int(inference.get("envelope_coefficients", 0))
     if cut:
         model = models.with_envelope_cut(model, coefficients=cut)
-    ratio = float(inference.get("pitch_ratio", 1.0))
-    if ratio != 1.0:
-        model = models.with_pitch_shift(model, ratio=ratio, coefficients=ENVELOPE_COEFFICIENTS)
-    # A change of loudness cannot live in the image (normalised to the clip's own peak, and
-    # bounded by tanh), so it rides on the model for inference.convert_audio to apply.
+    # Neither a change of loudness (each image is normalised to its clip's own peak) nor a
+    # pitch shift that keeps the words (pitch.py: grains of the waveform) can live in the
+    # image, so both ride on the model for inference.convert_audio to apply to audio.
+    model.pitch_ratio = float(inference.get("pitch_ratio", 1.0))
     model.level_change_db = float(inference.get("level_change_db", 0.0))
     return model

@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import Any
 
 from cli import import_keras
-from spectro import IDENTITY_EPSILON, IMAGE_SIZE, envelope_projection, pitch_shift_matrix
+from spectro import IDENTITY_EPSILON, IMAGE_SIZE, envelope_projection
 
 keras = import_keras()
 from keras import layers  # noqa: E402 - after the quiet import above
@@ -78,23 +78,24 @@ class IdentityLogits(layers.Layer):
         return input_shape
 
 
-class FrequencyMap(layers.Layer):
-    """A fixed linear map along the frequency rows of (batch, frequency, time, channels)
-    images: every frame's column is multiplied by `self.matrix(n_bins)` (a subclass's; no
-    weights). Computed in float32; needs the frequency size at build time."""
+@keras.saving.register_keras_serializable(package="spectrogan")
+class EnvelopeProjection(layers.Layer):
+    """Keep the frequency-smooth part of a correction: spectro.envelope_projection (its first
+    `coefficients` DCT coefficients over the frequency rows) applied to every frame's column of
+    (batch, frequency, time, channels) images. A fixed map, no weights; computed in float32;
+    needs the frequency size at build time."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, coefficients: int, **kwargs: Any) -> None:
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
-
-    def matrix(self, n_bins: int):
-        raise NotImplementedError
+        self.coefficients = int(coefficients)
 
     def build(self, input_shape) -> None:
         n_bins = input_shape[1]
         if n_bins is None:
             raise ValueError(f"{type(self).__name__} needs a known frequency size (input height)")
-        self.map = keras.ops.convert_to_tensor(self.matrix(int(n_bins)))
+        self.map = keras.ops.convert_to_tensor(
+            envelope_projection(int(n_bins), coefficients=self.coefficients))
 
     def call(self, inputs):
         return keras.ops.einsum("fg,bgtc->bftc", self.map, keras.ops.cast(inputs, "float32"))
@@ -102,37 +103,8 @@ class FrequencyMap(layers.Layer):
     def compute_output_shape(self, input_shape):
         return input_shape
 
-
-@keras.saving.register_keras_serializable(package="spectrogan")
-class EnvelopeProjection(FrequencyMap):
-    """Keep the frequency-smooth part of a correction: spectro.envelope_projection (its first
-    `coefficients` DCT coefficients over the frequency rows) on every frame."""
-
-    def __init__(self, coefficients: int, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.coefficients = int(coefficients)
-
-    def matrix(self, n_bins: int):
-        return envelope_projection(n_bins, coefficients=self.coefficients)
-
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "coefficients": self.coefficients}
-
-
-@keras.saving.register_keras_serializable(package="spectrogan")
-class PitchShift(FrequencyMap):
-    """Move the harmonics of every frame by `ratio` and keep its envelope
-    (spectro.pitch_shift_matrix with `coefficients` envelope coefficients)."""
-
-    def __init__(self, ratio: float, coefficients: int, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.ratio, self.coefficients = float(ratio), int(coefficients)
-
-    def matrix(self, n_bins: int):
-        return pitch_shift_matrix(n_bins, ratio=self.ratio, coefficients=self.coefficients)
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "ratio": self.ratio, "coefficients": self.coefficients}
 
 
 def _instance_norm(name: str) -> layers.Layer:
@@ -276,20 +248,3 @@ def with_envelope_cut(generator: keras.Model, *, coefficients: int) -> keras.Mod
     outputs = layers.Activation(lambda x: keras.ops.clip(x, -1.0, 1.0), dtype="float32",
                                 name="cut_clip")(moved)
     return keras.Model(inputs, outputs, name=f"{generator.name}_envelope_cut")
-
-
-def with_pitch_shift(generator: keras.Model, *, ratio: float, coefficients: int) -> keras.Model:
-    """`generator` followed by an envelope-preserving pitch shift of its output:
-    out = clip(M G(x), -1, 1), M = spectro.pitch_shift_matrix(ratio, coefficients) over the
-    frequency rows of every frame.
-
-    For target emotions spoken higher or lower than calm (config.json's
-    "inference": {"pitch_ratio": r}): the generator moves the envelope, the shift moves the
-    voice's harmonics, so pitch changes without the generator smearing them. Takes and returns
-    (batch, H, W, 1) float32 images in [-1, 1]; H known.
-    """
-    inputs = keras.Input(shape=generator.input_shape[1:], name="spectrogram")
-    shifted = PitchShift(ratio, coefficients, name="pitch_shift")(generator(inputs))
-    outputs = layers.Activation(lambda x: keras.ops.clip(x, -1.0, 1.0), dtype="float32",
-                                name="pitch_clip")(shifted)
-    return keras.Model(inputs, outputs, name=f"{generator.name}_pitch_shift")

@@ -353,7 +353,7 @@ def scale_change(inputs: np.ndarray, outputs: np.ndarray, *, strength: float) ->
 # --- Spectral envelope: the frequency-smooth part of a per-frame correction ---------------
 # The spectral envelope as this project uses it: the first 24 DCT coefficients along frequency
 # of a frame (shortest kept period about 22 bins, 690 Hz; the harmonics of a 94 Hz voice are 3
-# bins apart). The envelope preset, the post-hoc cut and the pitch shift all mean this.
+# bins apart). The envelope preset and the post-hoc cut both mean this.
 ENVELOPE_COEFFICIENTS = 24
 
 
@@ -383,56 +383,6 @@ def envelope_projection(n_bins: int, *, coefficients: int) -> np.ndarray:
     basis = np.cos(np.pi * (rows + 0.5) * orders / n_bins) * np.sqrt(2.0 / n_bins)
     basis[0] /= np.sqrt(2.0)
     return (basis.T @ basis).astype(np.float32)
-
-
-def pitch_shift_matrix(n_bins: int, *, ratio: float, coefficients: int) -> np.ndarray:
-    """Matrix that moves every harmonic of a frame by `ratio` in frequency and keeps the
-    spectral envelope where it is (an envelope-preserving pitch shift of one image column).
-
-    A dB column is split into its envelope E = P x (spectro.envelope_projection with
-    `coefficients`) and its fine structure x - E (the harmonic lines); the fine structure is
-    resampled along frequency, row i reading row i / ratio (linear interpolation; rows beyond
-    the input read its last row), and added back: M = P + S (I - P). Harmonic k of a voice at
-    F0 lands at k * ratio * F0 while formants, tilt and level stay. Row 0 (DC) stays row 0.
-
-    Args:
-        n_bins: rows (frequency bins) of the images it will act on, >= 1.
-        ratio: frequency factor, 0.5..2.0 (1.0: the identity).
-        coefficients: DCT coefficients of the envelope, 1..n_bins.
-    Returns:
-        float32 (n_bins, n_bins); apply as `M @ column` or along an image's frequency axis.
-        The inverse shift is `pitch_shift_matrix(n_bins, ratio=1 / ratio, ...)` (exact up to
-        the interpolation's smoothing).
-    """
-    if not 0.5 <= ratio <= 2.0:
-        raise ValueError(f"ratio must be in 0.5..2.0, got {ratio}")
-    projection = envelope_projection(n_bins, coefficients=coefficients).astype(np.float64)
-    source = np.minimum(np.arange(n_bins) / ratio, n_bins - 1)
-    low = np.floor(source).astype(int)
-    high = np.minimum(low + 1, n_bins - 1)
-    weight = source - low
-    resample = np.zeros((n_bins, n_bins))
-    rows = np.arange(n_bins)
-    np.add.at(resample, (rows, low), 1.0 - weight)
-    np.add.at(resample, (rows, high), weight)
-    return (projection + resample @ (np.eye(n_bins) - projection)).astype(np.float32)
-
-
-def shift_pitch(images: np.ndarray, *, ratio: float, coefficients: int) -> np.ndarray:
-    """Envelope-preserving pitch shift of spectrogram images (`pitch_shift_matrix` applied to
-    every frame), clipped to the image range.
-
-    Args:
-        images: float (N, H, T) images in [-1, 1], frequency along H.
-        ratio: frequency factor, 0.5..2.0; coefficients: DCT coefficients of the envelope kept.
-    Returns:
-        float32 (N, H, T) in [-1, 1]. models.with_pitch_shift does the same inside a network.
-    """
-    images = np.asarray(images, dtype=np.float32)
-    if images.ndim != 3:
-        raise ValueError(f"images must have shape (N, H, T), got {images.shape}")
-    matrix = pitch_shift_matrix(images.shape[1], ratio=ratio, coefficients=coefficients)
-    return np.clip(np.einsum("fg,bgt->bft", matrix, images), -1.0, 1.0).astype(np.float32)
 
 
 # --- One clip <-> one image ----------------------------------------------------------------

@@ -16,12 +16,13 @@ import inference
 import metrics
 import model_files
 import models
+import pitch
 import reports
 import runs
 import spectro
 import train_cyclegan as tc
 from errors import UserError
-from conftest import tone
+from conftest import tone, vowel
 from settings import PRESETS
 from spectro import IMAGE_SIZE
 
@@ -209,60 +210,25 @@ def test_a_bad_cut_in_config_is_a_clear_error(tmp_path, value):
         model_files.load_generator(folder)
 
 
-# --- The pitch shift ------------------------------------------------------------------------
-def _voiced_column(f0_bins: float) -> np.ndarray:
-    """A dB-like frame: a formant bump on a tilt, with narrow harmonic peaks every `f0_bins`."""
-    rows = np.arange(IMAGE_SIZE, dtype=np.float64)
-    envelope = 0.2 - 0.003 * rows + 0.4 * np.exp(-0.5 * ((rows - 60) / 20.0) ** 2)
-    peaks = sum(np.exp(-0.5 * ((rows - k * f0_bins) / 0.8) ** 2)
-                for k in range(1, int(IMAGE_SIZE / f0_bins) + 1))
-    return (envelope + 0.5 * (peaks - peaks.mean())).astype(np.float32)
-
-
-def test_pitch_shift_moves_the_harmonics_and_keeps_the_envelope():
-    k = spectro.ENVELOPE_COEFFICIENTS
-    projection = spectro.envelope_projection(IMAGE_SIZE, coefficients=k)
-    column = _voiced_column(10.0)
-    np.testing.assert_allclose(spectro.pitch_shift_matrix(IMAGE_SIZE, ratio=1.0, coefficients=k),
-                               np.eye(IMAGE_SIZE), atol=1e-5)
-    shifted = spectro.pitch_shift_matrix(IMAGE_SIZE, ratio=1.3, coefficients=k) @ column
-    np.testing.assert_allclose(projection @ shifted, projection @ column, atol=0.05)
-    fine = shifted - projection @ shifted
-    for harmonic in range(2, 12):  # each harmonic now peaks 1.3 times as high up
-        window = slice(round(13 * harmonic) - 3, round(13 * harmonic) + 4)
-        assert abs(window.start + int(np.argmax(fine[window])) - 13 * harmonic) <= 1, harmonic
-    back = spectro.pitch_shift_matrix(IMAGE_SIZE, ratio=1 / 1.3, coefficients=k) @ shifted
-    assert np.corrcoef(back[:200], column[:200])[0, 1] > 0.9  # the inverse, up to smoothing
-
-
-def test_shift_pitch_applies_the_matrix_to_every_frame_of_every_image():
-    images = np.random.default_rng(4).uniform(-1, 1, (2, IMAGE_SIZE, 5)).astype(np.float32)
-    images[:, :, 0] = _voiced_column(10.0)
-    shifted = spectro.shift_pitch(images, ratio=1.3, coefficients=24)
-    matrix = spectro.pitch_shift_matrix(IMAGE_SIZE, ratio=1.3, coefficients=24)
-    np.testing.assert_allclose(shifted[1, :, 0], np.clip(matrix @ images[1, :, 0], -1, 1),
-                               atol=1e-5)
-    assert shifted.shape == images.shape and shifted.dtype == np.float32
-    assert shifted.min() >= -1.0 and shifted.max() <= 1.0
-    with pytest.raises(ValueError, match="shape"):
-        spectro.shift_pitch(images[0], ratio=1.3, coefficients=24)
-
-
-@pytest.mark.parametrize("ratio", [0.4, 2.5])
-def test_pitch_shift_rejects_a_ratio_out_of_range(ratio):
-    with pytest.raises(ValueError, match="ratio"):
-        spectro.pitch_shift_matrix(IMAGE_SIZE, ratio=ratio, coefficients=24)
-
-
-def test_load_generator_applies_the_pitch_shift_its_config_records(tmp_path):
-    plain, shifted, shifted_folder = _loaded_with(tmp_path, {"pitch_ratio": 1.25})
-    images = np.random.default_rng(2).uniform(-0.9, 0.9, (1, IMAGE_SIZE, IMAGE_SIZE, 1))
-    images = images.astype(np.float32)
-    matrix = spectro.pitch_shift_matrix(IMAGE_SIZE, ratio=1.25,
-                                        coefficients=spectro.ENVELOPE_COEFFICIENTS)
-    expected = np.clip(np.einsum("fg,bgtc->bftc", matrix, np.asarray(plain(images))), -1, 1)
-    np.testing.assert_allclose(np.asarray(shifted(images)), expected, atol=1e-4)
-    assert "pitch x1.25" in inference.model_method(runs.read_config(shifted_folder))
+# --- The pitch shift at conversion (pitch.py's own tests: tests/test_pitch.py) -------------
+def test_a_model_with_a_pitch_ratio_converts_higher_and_strength_scales_it(tmp_path):
+    plain, higher, folder = _loaded_with(tmp_path, {"pitch_ratio": 1.25})
+    assert plain.pitch_ratio == 1.0 and higher.pitch_ratio == 1.25
+    assert "pitch x1.25" in inference.model_method(runs.read_config(folder))
+    voice = vowel(1.0, 150.0)
+    before = inference.convert_audio(voice, plain)
+    after = inference.convert_audio(voice, higher)
+    np.testing.assert_allclose(after, pitch.shift_pitch(before, ratio=1.25), atol=1e-6)
+    f0_before = np.nanmedian(metrics.f0_contour(before))
+    assert np.nanmedian(metrics.f0_contour(after)) == pytest.approx(1.25 * f0_before, rel=0.03)
+    half = inference.convert_audio(voice, higher, strength=0.5)  # x1.25 ** 0.5
+    assert np.nanmedian(metrics.f0_contour(half)) == pytest.approx(1.25 ** 0.5 * f0_before,
+                                                                   rel=0.03)
+    # Strength 0 is the vocoder alone: no model, no shift.
+    np.testing.assert_allclose(inference.convert_audio(voice, higher, strength=0.0),
+                               inference.convert_audio(voice, plain, strength=0.0), atol=1e-7)
+    asked = inference.convert_audio(voice, higher, pitch_ratio=1.0)  # the caller's word wins
+    np.testing.assert_allclose(asked, before, atol=1e-7)
 
 
 @pytest.mark.parametrize("value", [0.3, 3, "high", True])

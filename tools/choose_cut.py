@@ -21,9 +21,9 @@ the test actors afterwards with `python evaluate.py --pair <pair>` before commit
     python tools/choose_cut.py --pair calm2anger --pitch-ratios 1 1.1 1.15 1.2 --out runs/pitch
 
 With --pitch-ratios the candidates are instead the model as it converts now (its recorded cut
-included) followed by an envelope-preserving pitch shift of each ratio (config.json
-"inference": {"pitch_ratio": r}, models.with_pitch_shift); the snapshot folders are named
-epoch_<100 r>, and --install records the chosen ratio beside the cut.
+included) followed by a pitch shift of each ratio that keeps the formants (config.json
+"inference": {"pitch_ratio": r}, pitch.shift_pitch after Griffin-Lim); the snapshot
+folders are named epoch_<100 r>, and --install records the chosen ratio beside the cut.
 
 With --level-fractions the candidates are the model as it converts now followed by a change of
 loudness (config.json "inference": {"level_change_db": g}, inference.change_level): g is each

@@ -5,7 +5,7 @@ For each target emotion, the training actors' mean difference from calm is measu
 and averaged: level (metrics.level_difference_db, dB) and log-F0 (the clips' pYIN F0 means, as a
 frequency ratio). The calm clips of the chosen actors then go through the vocoder with the level
 change (inference.change_level, as config.json "inference": {"level_change_db"} applies it),
-with the envelope-preserving pitch shift by that ratio (spectro.pitch_shift_matrix), and with
+with the pitch shift by that ratio that keeps the formants (pitch.shift_pitch), and with
 both. Each row is scored by the evaluation's measures: judged target and target over calm (the
 classifier of `evaluate.py --select-epoch`: trained on every actor in neither --actors nor
 --exclude-actors), voiced share, F0 mean, speech level, open-vocabulary word error.
@@ -80,18 +80,19 @@ def audio_makers(*, level_db: float, ratio: float
                  ) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
     """Row label -> function from a calm clip to the audio that row scores."""
     from inference import change_level
-    from spectro import ENVELOPE_COEFFICIENTS, round_trip, shift_pitch
+    from pitch import shift_pitch
+    from spectro import round_trip
 
-    def shift(windows: np.ndarray, report: Callable[[float], None]) -> np.ndarray:
-        return shift_pitch(windows, ratio=ratio, coefficients=ENVELOPE_COEFFICIENTS)
+    def shifted(audio: np.ndarray) -> np.ndarray:
+        return shift_pitch(round_trip(audio), ratio=ratio)
 
     return {
         "vocoder alone": round_trip,
         f"level {level_db:+.1f} dB": lambda audio: change_level(round_trip(audio),
                                                                 change_db=level_db),
-        f"pitch x{ratio:.2f}": lambda audio: round_trip(audio, transform=shift),
+        f"pitch x{ratio:.2f}": shifted,
         f"pitch x{ratio:.2f} and level {level_db:+.1f} dB": lambda audio: change_level(
-            round_trip(audio, transform=shift), change_db=level_db),
+            shifted(audio), change_db=level_db),
     }
 
 
