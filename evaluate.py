@@ -98,10 +98,11 @@ from corpus import (ALL_PAIRS, DEFAULT_PAIRS, DEFAULT_TEST_ACTORS, DEFAULT_VAL_A
                     RavdessFile, default_ravdess, matching_target, parse_actors, parse_pair,
                     parse_pair_name, scan_ravdess)
 from inference import DEFAULT_BATCH_SIZE, convert_audio, load_converter
-from metrics import (F0_MAX, F0_MIN, FEATURE_NAMES, FEATURE_VERSION, MCEP_ALPHA, MCEP_ORDER,
+from metrics import (FEATURE_NAMES, FEATURE_VERSION, MCEP_ALPHA, MCEP_ORDER,
                      TRIM_DB, FeatureCache, SentenceRecogniser, audio_key, class_probabilities,
                      envelope_correlation, features_of_audio, features_of_files, judged_shares,
                      load_recogniser, mcd_dtw, prosody_from_features, train_emotion_classifier)
+from pitch import F0_MAX, F0_MIN
 from reports import (FROM_SOURCE, METRICS_VERSION, SYSTEMS, actor_list, check_generated,
                      metrics_markdown, pair_table, read_metrics, selection_table,
                      selection_verdict, write_generated, write_metrics)

@@ -28,6 +28,7 @@ import numpy as np
 from atomic_files import atomic_output
 from corpus import STATEMENTS
 from errors import UserError
+from pitch import F0_FRAME, F0_MAX, F0_MIN
 from spectro import HOP_LENGTH, N_FFT, SAMPLE_RATE, TOP_DB, load_audio, stft
 
 # --- Metric settings ------------------------------------------------------------------------
@@ -35,8 +36,6 @@ MCEP_ORDER = 24  # mel-cepstral coefficients 1..24 enter the distortion (c0 = le
 MCEP_ALPHA = 0.42  # all-pass frequency warping that approximates the mel scale at 16 kHz
 MCD_CONSTANT = 10.0 * math.sqrt(2.0) / math.log(10.0)  # cepstral distance (nepers) -> dB
 TRIM_DB = 40.0  # leading/trailing frames this far below the clip's peak are silence
-F0_MIN, F0_MAX = 60.0, 600.0  # pYIN search range (Hz): low male to high female shouting
-PYIN_FRAME = 1024  # pYIN frame (64 ms at 16 kHz): holds two periods of F0_MIN
 FEATURE_VERSION = 3  # bump when clip_features changes, so cached vectors are recomputed
 # Speech level (speech_level_db) every clip is brought to before the recogniser hears it.
 # pocketsphinx's word error depends on the playback level, not only on the words: on the
@@ -152,7 +151,7 @@ def f0_contour(audio: np.ndarray) -> np.ndarray:
     import librosa
 
     f0, _, _ = librosa.pyin(np.asarray(audio, dtype=np.float32), fmin=F0_MIN, fmax=F0_MAX,
-                            sr=SAMPLE_RATE, frame_length=PYIN_FRAME, hop_length=HOP_LENGTH)
+                            sr=SAMPLE_RATE, frame_length=F0_FRAME, hop_length=HOP_LENGTH)
     return np.asarray(f0, dtype=np.float64)
 
 

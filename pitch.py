@@ -24,8 +24,10 @@ import numpy as np
 
 from spectro import HOP_LENGTH, SAMPLE_RATE
 
-F0_MIN, F0_MAX = 60.0, 600.0  # Hz: the search range, low male to high female shouting
-TRACK_FRAME = 1024  # samples (64 ms) per YIN frame: two periods of F0_MIN
+# The voice's F0 search range and analysis frame, here and for the evaluation's pYIN
+# (metrics.f0_contour).
+F0_MIN, F0_MAX = 60.0, 600.0  # Hz: low male to high female shouting
+F0_FRAME = 1024  # samples (64 ms at 16 kHz) per frame: two periods of F0_MIN
 VOICED_CORRELATION = 0.45  # a frame is voiced when it repeats itself at its period this well
 VOICED_FLOOR_DB = 40.0  # ... and is no more than this far below the clip's loudest frame
 UNVOICED_STEP = 128  # samples between the marks of unvoiced stretches (8 ms)
@@ -51,10 +53,10 @@ def track_pitch(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if audio.ndim != 1:
         raise ValueError(f"audio must be mono 1-D, got shape {audio.shape}")
     n_frames = 1 + len(audio) // HOP_LENGTH
-    padded = np.pad(audio, (TRACK_FRAME // 2, TRACK_FRAME // 2 + HOP_LENGTH * n_frames))
-    frames = np.lib.stride_tricks.sliding_window_view(padded, TRACK_FRAME)[::HOP_LENGTH][:n_frames]
+    padded = np.pad(audio, (F0_FRAME // 2, F0_FRAME // 2 + HOP_LENGTH * n_frames))
+    frames = np.lib.stride_tricks.sliding_window_view(padded, F0_FRAME)[::HOP_LENGTH][:n_frames]
     f0 = librosa.yin(padded, fmin=F0_MIN, fmax=F0_MAX, sr=SAMPLE_RATE,
-                     frame_length=TRACK_FRAME, hop_length=HOP_LENGTH, center=False)
+                     frame_length=F0_FRAME, hop_length=HOP_LENGTH, center=False)
     f0 = np.resize(np.asarray(f0, dtype=np.float64), n_frames)
     energy = np.einsum("ti,ti->t", frames, frames)
     loud = 10.0 * np.log10(np.maximum(energy, 1e-20)) >= (
