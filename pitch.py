@@ -13,7 +13,7 @@ word error at 0.97 against 0.27 before, and at 0.49 with these grains (results/p
 
 `track_pitch` is the F0 and voicing estimate the shift needs: YIN's period per STFT hop, voiced
 where the frame is loud and repeats itself at that period. It is fast (the shift with its
-tracking took 1.3 s for a minute of audio on the 2-core CPU, with training running beside it)
+tracking took 1.6 s for a minute of audio on the 2-core CPU, with training running beside it)
 so that converting long files stays cheap; the evaluation's slower pYIN (metrics.f0_contour,
 about 0.8 s per second of audio) measures the result.
 """
