@@ -2,11 +2,16 @@
 
 Same words, same voice, another emotion: every input (any length, any sample rate, mono or
 stereo) is cut into overlapping 260x260 spectrogram windows, each window goes through the
-CycleGAN generator trained by train_cyclegan.py (`<models>/<source>2<emotion>/`), the windows
-are cross-faded back together at the input's own loudness reference, and Griffin-Lim (started
-from the input's own phase) turns the result into audio of exactly the input's duration:
-written at 16 kHz (the model's rate) by default, or with `--sr input` at each input's own rate
-with the input's sample count.
+CycleGAN generator trained by train_cyclegan.py (`<models>/<source>2<emotion>/`), and the
+windows are cross-faded back together. A model whose config asks for the WORLD vocoder applies
+that change to WORLD's spectral envelope together with its prosody change (pitch level, pitch
+range, speaking rate, learned from the training actors) in one synthesis, so the result may be
+shorter or longer than the input (`--no-prosody` keeps the input's pitch and timing); other
+models use Griffin-Lim, started from the input's own phase, and give exactly the input's
+duration. The result has the input's loudness (its speech level, within a fraction of a dB;
+peaks that would pass full scale are limited, never clipped); `--level-change` makes it
+louder or softer on request. Written at 16 kHz (the model's rate) by default, or with
+`--sr input` at each input's own rate.
 
 Usage examples:
 
@@ -16,6 +21,8 @@ Usage examples:
     python convert.py "takes/*.wav" --emotion fear --models runs/ --force
     python convert.py interview.flac --emotion surprised --sr input --iters 64
     python convert.py speech.wav --emotion happy --strength 0.5   # half the model's change
+    python convert.py speech.wav --emotion happy --no-prosody     # keep pitch and timing
+    python convert.py speech.wav --emotion anger --level-change model   # + the learned dB
     python convert.py --list                                      # the models you can use
 
 Inputs may be files, folders (every audio file directly inside; files that look like outputs
@@ -29,7 +36,7 @@ exists, a bad flag, a missing model), 1 when the run itself failed (a write refu
 disk), 0 when every input was converted. Nothing is overwritten without --force, an input
 never, and every output is written atomically. Inputs at other rates come out at 16 kHz and
 stereo is mixed to mono (the output line says so); `--sr input` keeps each input's rate, and
-`--normalize` brings quiet recordings up to a -1 dBFS peak.
+`--normalize` first brings a quiet recording up to a -1 dBFS peak.
 
 Models are loaded from weights-only `.weights.h5` files into a network rebuilt from the run's
 config.json: a model file holds arrays only and cannot run code (what Keras' safe mode
@@ -41,7 +48,6 @@ from __future__ import annotations
 import argparse
 import errno
 import glob
-import math
 import os
 import sys
 import time
@@ -54,7 +60,8 @@ import numpy as np
 from cli import check_output_path, cli_main, import_keras, number_in
 from errors import UserError
 from corpus import EMOTION_ALIASES, EMOTIONS, canonical_emotion, pair_name
-from inference import (OUTPUT_PEAK, available_models, check_not_silent, convert_audio,
+from conversion_settings import LEVEL_CHANGE_LIMIT_DB
+from inference import (available_models, check_not_silent, convert_audio, find_converter,
                        fit_full_scale, load_converter)
 from runs import RESULTS_DIR, how_to_train, shown_path
 from settings import INFERENCE_PRECISIONS
@@ -70,7 +77,9 @@ DEFAULT_SOURCE = "calm"
 # activations (peak RSS for a 1-minute file, 6-block generator: 1.09 GB at 1, 1.25 GB at 4,
 # 1.50 GB at 8); 4 still amortises per-call overhead on a GPU.
 CLI_BATCH_SIZE = 4
-NORMALIZED_PEAK_DBFS = -1.0  # --normalize: the output's peak
+NORMALIZED_PEAK_DBFS = -1.0  # --normalize: the input's peak before converting
+QUIET_PEAK = 10 ** (-40 / 20)  # inputs peaking below -40 dBFS get a hint to --normalize
+MODEL_LEVEL = "model"  # --level-change model: the model's learned level change
 EMOTION_CHOICES = EMOTIONS + tuple(EMOTION_ALIASES)
 GLOB_CHARS = frozenset("*?[")
 
@@ -96,6 +105,8 @@ class Job:
     plot: Path | None = None
     error: str | None = None
     usage_error: bool = True  # the error is the input's or the command's (exit 2), not the run's
+    note: str | None = None  # something the user should know about a converted input
+    output_rate: int = SAMPLE_RATE  # the sample rate the output was written at
 
 
 def _is_audio(path: Path) -> bool:
@@ -200,6 +211,28 @@ def _check_out_dir(out_dir: Path) -> None:
 _sample_rate = number_in(4000, 384000, kind=int, what="sample rate in Hz (or 'input')")
 
 
+def _parse_level_change(text: str) -> float | str:
+    """--level-change: 'model' or a number of dB within the config limit."""
+    if text.strip().lower() == MODEL_LEVEL:
+        return MODEL_LEVEL
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'model' or a number of dB, got {text!r}"
+                                         ) from None
+    if not -LEVEL_CHANGE_LIMIT_DB <= value <= LEVEL_CHANGE_LIMIT_DB:
+        raise argparse.ArgumentTypeError(f"must be from {-LEVEL_CHANGE_LIMIT_DB:g} to "
+                                         f"{LEVEL_CHANGE_LIMIT_DB:g} dB, got {text}")
+    return value
+
+
+def level_change_db(choice: float | str, generator: keras.Model) -> float:
+    """The dB a --level-change choice means for this model ('model': its learned amount)."""
+    if choice == MODEL_LEVEL:
+        return float(generator.conversion.level_change_db)
+    return float(choice)
+
+
 def _parse_rate(text: str) -> int | str:
     """--sr value: 'input' or a sample rate in Hz."""
     return "input" if text.strip().lower() == "input" else int(_sample_rate(text))
@@ -274,8 +307,20 @@ def _build_parser() -> argparse.ArgumentParser:
                         help="generator arithmetic: bfloat16 is ~1.7x faster on CPUs with "
                              "AVX512-BF16/AMX and on GPUs, slightly less exact, slower elsewhere")
     parser.add_argument("--normalize", action="store_true",
-                        help=f"scale each result to a {NORMALIZED_PEAK_DBFS:g} dBFS peak (for "
-                             "quiet recordings; default: the input's own loudness)")
+                        help=f"bring each input to a {NORMALIZED_PEAK_DBFS:g} dBFS peak before "
+                             "converting (for quiet recordings; default: the result keeps the "
+                             "input's own loudness)")
+    parser.add_argument("--level-change", type=_parse_level_change, default=0.0,
+                        metavar="{model,DB}",
+                        help="make the result louder (or softer): 'model' for the amount the "
+                             "training actors' target emotion is louder than their calm "
+                             "(shown by --list), or a number of dB, -30..30; peaks are limited "
+                             "below full scale. The test figures are measured without it: "
+                             "a listener at a fixed volume hears a louder clip as louder, not "
+                             "as more emotional")
+    parser.add_argument("--no-prosody", action="store_true",
+                        help="keep the input's pitch and timing: only the model's envelope "
+                             "change (for models that move prosody; see --list)")
     parser.add_argument("--plot", action="store_true",
                         help="also write <output stem>.png: input and converted spectrograms")
     parser.add_argument("--force", action="store_true",
@@ -302,25 +347,31 @@ def _convert_job(job: Job, generator: keras.Model, args: argparse.Namespace, *, 
     assert job.input is not None and job.output is not None
     audio = load_audio(job.input)
     check_not_silent(audio, job.input)
+    peak = float(np.max(np.abs(audio)))
+    if peak > 1.0 and not args.normalize:
+        job.note = (f"{job.input.name} peaks at {20 * np.log10(peak):+.1f} dBFS, above full "
+                    "scale: its loudness is kept and the result's peaks are limited to fit "
+                    "(--normalize converts it at a -1 dBFS peak instead)")
+    elif peak < QUIET_PEAK and not args.normalize:
+        job.note = (f"{job.input.name} is quiet (peak {20 * np.log10(peak):.1f} dBFS) and the "
+                    "result keeps its loudness; --normalize brings it to a -1 dBFS peak first")
+    if args.normalize:
+        audio, _ = fit_full_scale(audio, peak_dbfs=NORMALIZED_PEAK_DBFS)
     converted = convert_audio(audio, generator, n_iter=args.iters, phase=args.phase,
                               seed=args.seed, batch_size=args.batch_size,
-                              strength=args.strength, progress=progress)
-    converted, peak_db = fit_full_scale(
-        converted, peak_dbfs=NORMALIZED_PEAK_DBFS if args.normalize else None)
-    if peak_db > 0 and not args.normalize:
-        input_peak = 20 * math.log10(max(float(np.max(np.abs(audio))), 1e-12))
-        print(f"note: {job.output}: the result peaked at {peak_db:+.1f} dBFS, above full "
-              f"scale (the input peaked at {input_peak:+.1f} dBFS); scaled down by "
-              f"{peak_db - 20 * math.log10(OUTPUT_PEAK):.1f} dB to fit instead of clipping",
-              file=sys.stderr)
-    rate, length = args.sr, audio.shape[0]
+                              strength=args.strength, prosody=not args.no_prosody,
+                              level_change_db=level_change_db(args.level_change, generator),
+                              progress=progress)
+    rate, length = args.sr, converted.shape[0]
     if rate == "input" or rate != SAMPLE_RATE:
         info = soundfile.info(str(job.input))
         if rate == "input":
-            rate, length = info.samplerate, info.frames
-        else:
-            length = round(info.frames * rate / info.samplerate)
+            rate = info.samplerate
+        # A prosody change may alter the duration: the output keeps its ratio to the input.
+        length = round(info.frames * rate / info.samplerate * converted.shape[0]
+                       / audio.shape[0])
     write_audio(job.output, resample_output(converted, sr=rate, length=length), sr=rate)
+    job.output_rate = int(rate)
     if job.plot is not None:
         before, ref = magnitude_to_image(np.abs(stft(audio)))
         # The input's reference for both panels, so a louder output looks louder.
@@ -384,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     if not todo:
         return 2  # every input was unusable: no need to load the model
 
+    find_converter(args.models, source, target)  # a missing model is said before Keras loads
     started = time.perf_counter()
     import_keras()  # timed with the load, and without TensorFlow's start-up chatter
     generator, model_dir, direction = load_converter(args.models, source, target,
@@ -420,7 +472,9 @@ def main(argv: list[str] | None = None) -> int:
                 bar.update(done_before + duration - bar.n)
             else:
                 extra = f" and {job.plot}" if job.plot is not None else ""
-                tqdm.write(f"wrote {job.output}{extra}{input_note(job.input)}")
+                tqdm.write(f"wrote {job.output}{extra}{input_note(job.input, sr=job.output_rate)}")
+                if job.note:
+                    tqdm.write(f"note: {job.note}", file=sys.stderr)
 
     elapsed = time.perf_counter() - started
     converted = len(jobs) - len(failed)

@@ -4,8 +4,10 @@ The library half of convert.py (which only parses arguments and handles files), 
 evaluate.py and make_results_page.py so every converted clip comes out of the same code:
 `load_converter` finds a run folder (runs.find_generator), checks its config against this
 spectrogram transform and the requested emotions, and rebuilds the generator from config.json
-plus weights; `convert_audio` sends an utterance of any length through spectro.round_trip with
-the generator as the window transform.
+plus weights; `convert_audio` converts an utterance of any length: the generator's change to
+its spectrogram with Griffin-Lim (spectro.round_trip), or that change applied to WORLD's
+spectral envelope together with the model's prosody change (vocoder.py, prosody.py) in one
+synthesis; either way at the input's loudness (loudness.keep_speech_level).
 """
 
 from __future__ import annotations
@@ -20,10 +22,16 @@ import numpy as np
 from cli import import_keras
 from errors import UserError
 from corpus import canonical_emotion, parse_pair
+from conversion_settings import ConversionSettings
+from loudness import OUTPUT_PEAK, keep_speech_level, limit_peaks
 from pitch import shift_pitch
+from prosody import map_f0
 from runs import check_config, find_generator, read_config, trained_pairs
 from settings import INFERENCE_PRECISIONS, PRECISION_POLICIES
-from spectro import GRIFFIN_LIM_ITERS, IMAGE_SIZE, AudioError, round_trip, scale_change
+from spectro import (GRIFFIN_LIM_ITERS, IMAGE_SIZE, N_BINS, TOP_DB, AudioError,
+                     envelope_projection, join_windows, n_frames_for, round_trip, scale_change,
+                     utterance_to_windows)
+from vocoder import correct_envelope, stretch_time, with_f0, world_analyse, world_synthesise
 
 if TYPE_CHECKING:  # keras is imported lazily so scripts' --help and argument errors stay instant
     import keras
@@ -32,7 +40,6 @@ DEFAULT_BATCH_SIZE = 8  # windows per generator call, unless the caller says oth
 # Inputs whose peak is below this are treated as silence: there is no speech to convert, and
 # the image (normalised to the clip's own maximum) would only show amplified noise.
 SILENCE_DBFS = -90.0
-OUTPUT_PEAK = 0.99  # a converted result louder than full scale is scaled to this peak
 # Share of one conversion's time spent in the generator (the rest is Griffin-Lim), measured
 # with the default 6-block generator on a 2-core CPU (benchmarks/bench_convert.py); used only
 # to move progress bars evenly.
@@ -57,10 +64,7 @@ def load_converter(models_root: str | os.PathLike, source: str, target: str, *,
     if precision not in INFERENCE_PRECISIONS:
         raise ValueError(f"precision must be one of {INFERENCE_PRECISIONS}, got {precision!r}")
 
-    model_dir, direction = find_generator(models_root, source, target)
-    config = read_config(model_dir)
-    check_config(config, model_dir, source=canonical_emotion(source),
-                 target=canonical_emotion(target), direction=direction)
+    model_dir, direction, config = find_converter(models_root, source, target)
     # Windows are always IMAGE_SIZE square; a fixed shape lets TensorFlow plan the graph once.
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(PRECISION_POLICIES[precision])  # global: restored below
@@ -72,6 +76,18 @@ def load_converter(models_root: str | os.PathLike, source: str, target: str, *,
     return generator, model_dir, direction
 
 
+def find_converter(models_root: str | os.PathLike, source: str, target: str
+                   ) -> tuple[Path, str, dict]:
+    """(model folder, generator direction, checked config) of the `source` -> `target` model,
+    without Keras: UserError at once when there is none or its config does not fit, so a
+    script can say so before the slow model load."""
+    model_dir, direction = find_generator(models_root, source, target)
+    config = read_config(model_dir)
+    check_config(config, model_dir, source=canonical_emotion(source),
+                 target=canonical_emotion(target), direction=direction)
+    return model_dir, direction, config
+
+
 def check_not_silent(audio: np.ndarray, name: str | os.PathLike) -> None:
     """AudioError when `audio`'s peak is below SILENCE_DBFS (nothing to convert)."""
     peak = float(np.max(np.abs(audio))) if np.size(audio) else 0.0
@@ -79,7 +95,7 @@ def check_not_silent(audio: np.ndarray, name: str | os.PathLike) -> None:
         raise AudioError(f"{name}: silent input (every sample is zero); nothing to convert")
     peak_db = 20.0 * math.log10(peak)
     if peak_db < SILENCE_DBFS:
-        raise AudioError(f"{name}: silent input (peak {peak_db:.0f} dBFS, below "
+        raise AudioError(f"{name}: silent input (peak {peak_db:.1f} dBFS, below "
                          f"{SILENCE_DBFS:.0f} dBFS); nothing to convert")
 
 
@@ -92,15 +108,9 @@ def model_method(config: dict) -> str:
         words += f", correction kept to {generator['envelope_coefficients']} envelope coefficients"
     elif not generator.get("identity_start"):
         words += ", draws a new image"
-    cut = (config.get("inference") or {}).get("envelope_coefficients")
-    if cut:
-        words += f", envelope cut ({cut} coefficients) at conversion"
-    ratio = (config.get("inference") or {}).get("pitch_ratio", 1.0)
-    if ratio != 1.0:
-        words += f", pitch x{ratio:g} at conversion"
-    level = (config.get("inference") or {}).get("level_change_db", 0.0)
-    if level:
-        words += f", level {level:+.1f} dB at conversion"
+    applied = ConversionSettings.from_config(config, where="config.json").describe()
+    if applied:
+        words += f"; at conversion: {applied}"
     return words
 
 
@@ -132,7 +142,7 @@ def available_models(models_root: str | os.PathLike) -> list[dict]:
             "pair": pair, "source": source, "target": target_emotion, "folder": root / pair,
             "method": model_method(config),
             "exact_strength": bool(config["generator"].get("identity_start"))
-            and (config.get("inference") or {}).get("pitch_ratio", 1.0) == 1.0,
+            and ConversionSettings.from_config(config, where=str(root / pair)).pitch_ratio == 1,
             "judged_target": converted.get("judged_target"),
             "real_judged_target": target.get("judged_target"),
             "word_error_rate": converted.get("word_error_rate"),
@@ -145,44 +155,13 @@ def fit_full_scale(audio: np.ndarray, *, peak_dbfs: float | None = None
     """Make converted audio fit a 16-bit file: returns (audio, its peak before, in dBFS).
 
     With `peak_dbfs` the audio is scaled to that peak (loudness normalisation); otherwise
-    it is left alone unless it peaks above full scale (float inputs may, and the conversion
-    keeps their level), where it is scaled down to OUTPUT_PEAK rather than clipped.
+    only the peaks above OUTPUT_PEAK are limited (loudness.limit_peaks), so the level stays.
     """
     peak = float(np.max(np.abs(audio))) if np.size(audio) else 0.0
     peak_db = 20.0 * math.log10(peak) if peak > 0 else -math.inf
     if peak > 0 and peak_dbfs is not None:
         return (audio * (10 ** (peak_dbfs / 20) / peak)).astype(np.float32), peak_db
-    if peak > 1.0:
-        return (audio * (OUTPUT_PEAK / peak)).astype(np.float32), peak_db
-    return audio, peak_db
-
-
-def change_level(audio: np.ndarray, *, change_db: float, ceiling: float = OUTPUT_PEAK
-                 ) -> np.ndarray:
-    """Make converted audio louder (or softer) by `change_db` decibels, never past `ceiling`.
-
-    A rise stops where the peak would pass `ceiling` (a linear peak, > 0), so a conversion
-    never clips and never needs fit_full_scale's scaling down; a recording with little
-    headroom gets less of the rise than asked. A fall is applied whole.
-
-    Args:
-        audio: float32 (L,) audio, any level.
-        change_db: the change in dB; 0 returns `audio` itself.
-        ceiling: the highest peak a rise may reach.
-    Returns:
-        float32 (L,) audio.
-    """
-    if not math.isfinite(change_db):
-        raise ValueError(f"change_db must be finite, got {change_db}")
-    if not ceiling > 0:
-        raise ValueError(f"ceiling must be positive, got {ceiling}")
-    if change_db == 0:
-        return audio
-    gain = 10.0 ** (change_db / 20.0)
-    peak = float(np.max(np.abs(audio))) if np.size(audio) else 0.0
-    if gain > 1.0 and peak > 0:
-        gain = max(1.0, min(gain, ceiling / peak))
-    return (np.asarray(audio, dtype=np.float32) * np.float32(gain)).astype(np.float32)
+    return limit_peaks(audio, ceiling=OUTPUT_PEAK), peak_db
 
 
 def _batch_sizes(count: int, batch_size: int) -> list[int]:
@@ -245,55 +224,123 @@ def run_generator(windows: np.ndarray, generator: keras.Model, *,
     return out
 
 
-def convert_audio(audio: np.ndarray, generator: keras.Model, *, n_iter: int = GRIFFIN_LIM_ITERS,
-                  phase: str = "source", seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE,
-                  strength: float = 1.0, pitch_ratio: float | None = None,
-                  level_change_db: float | None = None,
+def envelope_change_db(audio: np.ndarray, generator: keras.Model, *, strength: float = 1.0,
+                       batch_size: int = DEFAULT_BATCH_SIZE,
+                       progress: Callable[[float], None] | None = None) -> np.ndarray:
+    """The generator's change to an utterance's spectrogram, in dB per STFT bin and frame.
+
+    Args:
+        audio: mono float32 audio at SAMPLE_RATE, L >= 1 samples, finite.
+        generator: takes (b, IMAGE_SIZE, IMAGE_SIZE, 1) images.
+        strength: how much of its change (spectro.scale_change), >= 0.
+        batch_size: windows per generator call.
+        progress: called with the fraction of windows done.
+    Returns:
+        float32 (N_BINS, 1 + L // HOP_LENGTH): output image minus input image, in dB
+        (TOP_DB / 2 per image unit), windows joined as spectro.join_windows does.
+    """
+    windows, _ = utterance_to_windows(audio)
+    before = join_windows(windows, n_frames=n_frames_for(len(audio)))
+    after = run_generator(windows, generator, batch_size=batch_size, out=windows,
+                          strength=strength,
+                          progress=(lambda done: progress(done / len(windows))) if progress
+                          else None)
+    return (join_windows(after, n_frames=n_frames_for(len(audio))) - before) * (TOP_DB / 2.0)
+
+
+def convert_with_world(audio: np.ndarray, generator: keras.Model | None, *,
+                       settings: ConversionSettings, strength: float = 1.0,
+                       batch_size: int = DEFAULT_BATCH_SIZE,
+                       progress: Callable[[float], None] | None = None) -> np.ndarray:
+    """One WORLD pass: analyse, apply the generator's envelope change (kept frequency-smooth,
+    `settings.smoothing_coefficients`) and the prosody change, both scaled by `strength`,
+    synthesise once. Strength 0 (or no generator and no prosody) is WORLD's analysis and
+    synthesis alone. Returns float32 audio, `duration_ratio ** strength` times as long, at
+    WORLD's level (the caller sets the loudness)."""
+    report = progress or (lambda fraction: None)
+    features = world_analyse(audio)
+    report(0.15)
+    if generator is not None and settings.envelope_change and strength > 0:
+        change = envelope_change_db(audio, generator, strength=strength, batch_size=batch_size,
+                                    progress=lambda f: report(0.15 + GENERATOR_SHARE * 0.8 * f))
+        smooth = envelope_projection(N_BINS, coefficients=settings.smoothing_coefficients)
+        features = correct_envelope(features, smooth @ change)
+    if settings.prosody is not None and strength > 0:
+        change = settings.prosody.scaled(strength)
+        features = stretch_time(with_f0(features, map_f0(features.f0, change)),
+                                change.duration_ratio)
+    # WORLD's frame grid rounds the length: give back exactly the input's, times the ratio.
+    duration = settings.prosody.scaled(strength).duration_ratio if settings.prosody else 1.0
+    length = max(1, int(round(len(audio) * duration)))
+    converted = world_synthesise(features)[:length]
+    report(1.0)
+    return np.pad(converted, (0, length - len(converted)))
+
+
+def vocoder_only(audio: np.ndarray, *, vocoder: str, n_iter: int = GRIFFIN_LIM_ITERS,
+                 phase: str = "source", seed: int = 0) -> np.ndarray:
+    """`audio` through a vocoder with no change: what the representation alone costs.
+    'griffin-lim': spectro.round_trip; 'world': WORLD analysis and synthesis. float32, L
+    samples, at the input's loudness."""
+    return convert_audio(audio, None, settings=ConversionSettings(vocoder=vocoder),
+                         n_iter=n_iter, phase=phase, seed=seed)
+
+
+def convert_audio(audio: np.ndarray, generator: keras.Model | None, *,
+                  n_iter: int = GRIFFIN_LIM_ITERS, phase: str = "source", seed: int = 0,
+                  batch_size: int = DEFAULT_BATCH_SIZE, strength: float = 1.0,
+                  settings: ConversionSettings | None = None, prosody: bool = True,
+                  level_change_db: float = 0.0,
                   progress: Callable[[float], None] | None = None) -> np.ndarray:
-    """Convert a whole utterance of any length with a loaded generator.
+    """Convert a whole utterance of any length with a loaded generator, at the input's
+    loudness.
 
     Args:
         audio: mono float32 audio at SAMPLE_RATE (16 kHz), L >= 1 samples, finite.
         generator: from `load_converter` / model_files.load_generator, taking
-            (b, IMAGE_SIZE, IMAGE_SIZE, 1) images.
-        n_iter: Griffin-Lim iterations (0 = keep the initial phase).
-        phase: 'source' starts Griffin-Lim from the input's own STFT phase (keeps timing and
-            voice better); 'random' from random phase drawn with `seed`.
-        seed: seed of the random initial phase.
+            (b, IMAGE_SIZE, IMAGE_SIZE, 1) images; None converts with `settings` alone
+            (a prosody change with no envelope model, or the vocoder alone).
+        n_iter, phase, seed: Griffin-Lim's iterations (0 = keep the initial phase), initial
+            phase ('source': the input's own STFT phase; 'random' drawn with `seed`); the
+            Griffin-Lim vocoder only.
         batch_size: windows per generator call.
-        strength: how much of the model's change to apply: 0 gives the vocoder-only result
-            (spectro.round_trip without a model), 1 the full conversion, values between scale
-            the generator's correction (spectro.scale_change; exact for identity-start
-            generators); it scales the pitch shift (ratio ** strength) and the level change
-            too.
-        pitch_ratio: pitch shift that keeps the formants, applied after Griffin-Lim
-            (pitch.shift_pitch), 0.5..2.0. None: the generator's `pitch_ratio`
-            (model_files.load_generator sets it from the model's config; 1 for a model
-            without one).
-        level_change_db: loudness change applied after Griffin-Lim (`change_level`: a rise
-            stops below full scale, or at the input's own peak if that is higher). None: the
-            generator's `level_change_db` (model_files.load_generator sets it from the
-            model's config; 0 for a model without one).
+        strength: how much of the model's change to apply, 0..1: 0 gives the vocoder alone
+            (the same path with no change), 1 the full conversion; values between scale the
+            generator's correction (spectro.scale_change; exact for identity-start
+            generators), the prosody change (prosody.ProsodyChange.scaled) and the pitch
+            shift (ratio ** strength).
+        settings: what to apply around the generator (vocoder, prosody, pitch shift); None:
+            the generator's own (`conversion`, set by model_files.load_generator from its
+            config), or the defaults without a generator.
+        prosody: False leaves the input's pitch and timing (the vocoder and the envelope
+            change stay): convert.py --no-prosody.
+        level_change_db: a change of loudness on top of the input's, in dB (0: the input's
+            own speech level); e.g. the model's learned `settings.level_change_db`.
         progress: called with the estimated fraction of the work done, in [0, 1].
     Returns:
-        float32 audio of exactly L samples at SAMPLE_RATE, at the input's loudness (the
-        windows share the input's dB reference, which maps the output back) changed by the
-        level change.
+        float32 audio at SAMPLE_RATE whose speech level (loudness.speech_level_db) is the
+        input's plus `level_change_db`, peak-limited below OUTPUT_PEAK; L samples long
+        except where a prosody change alters the duration.
     """
-    def generate(windows: np.ndarray, report: Callable[[float], None]) -> np.ndarray:
-        # The converted windows overwrite the input ones: one windows array for a 10-minute
-        # file (about 200 x 260 x 260 float32 = 54 MB) instead of two.
-        return run_generator(windows, generator, batch_size=batch_size, out=windows,
-                             strength=strength,
-                             progress=lambda done: report(done / len(windows)))
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"strength must be in [0, 1], got {strength}")
+    if settings is None:
+        settings = getattr(generator, "conversion", None) or ConversionSettings()
+    if not prosody:
+        settings = settings.without_prosody()
+    if settings.vocoder == "world":
+        converted = convert_with_world(audio, generator, settings=settings, strength=strength,
+                                       batch_size=batch_size, progress=progress)
+    else:
+        def generate(windows: np.ndarray, report: Callable[[float], None]) -> np.ndarray:
+            # The converted windows overwrite the input ones: one windows array for a
+            # 10-minute file (about 200 x 260 x 260 float32 = 54 MB) instead of two.
+            return run_generator(windows, generator, batch_size=batch_size, out=windows,
+                                 strength=strength,
+                                 progress=lambda done: report(done / len(windows)))
 
-    if pitch_ratio is None:
-        pitch_ratio = float(getattr(generator, "pitch_ratio", 1.0))
-    if level_change_db is None:
-        level_change_db = float(getattr(generator, "level_change_db", 0.0))
-    converted = round_trip(audio, transform=generate, transform_share=GENERATOR_SHARE,
-                           n_iter=n_iter, phase=phase, seed=seed, progress=progress)
-    converted = shift_pitch(converted, ratio=pitch_ratio ** strength)
-    input_peak = float(np.max(np.abs(audio))) if np.size(audio) else 0.0
-    return change_level(converted, change_db=strength * level_change_db,
-                        ceiling=max(OUTPUT_PEAK, input_peak))
+        converted = round_trip(audio, transform=generate if generator is not None else None,
+                               transform_share=GENERATOR_SHARE if generator is not None else 0,
+                               n_iter=n_iter, phase=phase, seed=seed, progress=progress)
+        converted = shift_pitch(converted, ratio=settings.pitch_ratio ** strength)
+    return keep_speech_level(converted, audio, change_db=level_change_db)

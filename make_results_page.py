@@ -31,6 +31,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from atomic_files import atomic_output
+from conversion_settings import ConversionSettings
 from cli import cli_main, non_negative_int, positive_int
 from errors import UserError
 from corpus import (STATEMENTS, RavdessFile, default_ravdess, matching_target, parse_pair,
@@ -166,13 +167,19 @@ def selection_section(metrics: dict[str, Any], models: Path) -> list[str]:
                      f"{', '.join(map(str, chosen.get('candidates', [])))})."
                      if chosen else " It converts with the post-hoc envelope cut.")
         if cut.get("level_change_db"):
-            basis = cut.get("level_change_db_chosen_on") or {}
-            line += (f" Its result is made {cut['level_change_db']:+.1f} dB louder, as far as "
-                     "the recording's headroom allows"
-                     + (f" ({basis['training_level_difference_db']:+.1f} dB is how much louder "
-                        "the training actors speak the target than the source; the fraction "
-                        "was chosen on the validation actors; see `level_change.md`)"
-                        if "training_level_difference_db" in basis else "") + ".")
+            line += (f" It has a learned level change of {cut['level_change_db']:+.1f} dB "
+                     "(`level_change.md`), applied only when asked (`convert.py "
+                     "--level-change model`); the figures here are measured at the input's "
+                     "own loudness.")
+        chosen_prosody = cut.get("prosody_chosen_on")
+        if chosen_prosody:
+            settings = ConversionSettings.from_config(read_config(path.parent),
+                                                      where=str(path.parent))
+            line += (f" It converts with the WORLD vocoder, its envelope change and the "
+                     f"prosody change learned on its training actors ({settings.describe()}), "
+                     f"arm '{chosen_prosody['arm']}' chosen on validation actors "
+                     f"{', '.join(map(str, chosen_prosody['val_actors']))} "
+                     "(`prosody_ablation.md`).")
         entry = metrics["pairs"].get(selection.get("pair"))
         # ISO 8601 UTC stamps of the same format compare as text.
         if entry is None or str(entry.get("evaluated", "")) < str(selection.get("selected", "")):
@@ -190,22 +197,34 @@ def selection_section(metrics: dict[str, Any], models: Path) -> list[str]:
             *lines, ""]
 
 
-HARMONICS_FIGURES = "harmonics_*.png"  # tools/harmonics_figure.py's output, one per pair
+# Figures made by tools, one per pair: (file pattern, heading, what it shows).
+FIGURE_SECTIONS = (
+    ("harmonics_*.png", "What the models do to the harmonics of a low voice",
+     "The 0-1.2 kHz band of a held-out male speaker's calm clip (F0 near 100 Hz, so his "
+     "harmonics lie three STFT bins apart): the input, the vocoder alone, and each model's "
+     "conversion. A model that fills the valleys between the harmonic lines turns voiced speech "
+     "into noise (voicing and words suffer); one that keeps the lines keeps the voice. Made with "
+     "`tools/harmonics_figure.py`."),
+    ("contour_*.png", "What the conversion does to the pitch contour",
+     "The F0 contour (WORLD's Harvest, semitones re 100 Hz) of a test actor's calm clip before "
+     "and after the conversion, beside the same actor's real clip of the target emotion: the "
+     "learned prosody change moves the pitch level, widens the range and speeds the speech up. "
+     "Made with `tools/contour_figure.py`."),
+)
 
 
-def harmonics_section(out: Path) -> list[str]:
-    """Links to the 0-1.2 kHz harmonics figures in `out` (tools/harmonics_figure.py), if any."""
-    figures = sorted(out.glob(HARMONICS_FIGURES))
-    if not figures:
-        return []
-    lines = ["## What the models do to the harmonics of a low voice", "",
-             "The 0-1.2 kHz band of a held-out male speaker's calm clip (F0 near 100 Hz, so his "
-             "harmonics lie three STFT bins apart): the input, the vocoder alone, and each "
-             "model's conversion. A model that fills the valleys between the harmonic lines "
-             "turns voiced speech into noise (voicing and words suffer); one that keeps the "
-             "lines keeps the voice. Made with `tools/harmonics_figure.py`.", ""]
-    lines += [f"* [{figure.stem.replace('harmonics_', '')}]({figure.name})" for figure in figures]
-    return lines + [""]
+def figure_sections(out: Path) -> list[str]:
+    """A linked list of each kind of figure found in `out` (FIGURE_SECTIONS), if any."""
+    lines: list[str] = []
+    for pattern, heading, text in FIGURE_SECTIONS:
+        figures = sorted(out.glob(pattern))
+        if figures:
+            prefix = pattern.split("*")[0]
+            lines += [f"## {heading}", "", text, ""]
+            lines += [f"* [{figure.stem.replace(prefix, '')}]({figure.name})"
+                      for figure in figures]
+            lines.append("")
+    return lines
 
 
 def build_page(metrics: dict[str, Any], *, out: Path, models: Path, ravdess: Path | None,
@@ -233,7 +252,7 @@ def build_page(metrics: dict[str, Any], *, out: Path, models: Path, ravdess: Pat
             parts += [f"### From {source}", "",
                       sample_grid(out, source, entries, files, models=models, clips=clips,
                                   n_iter=n_iter)]
-    parts += harmonics_section(out)
+    parts += figure_sections(out)
     parts += selection_section(metrics, models)
     parts.append(metrics_markdown(metrics, heading="## Objective evaluation"))
     parts.append(ATTRIBUTION)

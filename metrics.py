@@ -29,14 +29,18 @@ from atomic_files import atomic_output
 from corpus import STATEMENTS
 from errors import UserError
 from pitch import F0_FRAME, F0_MAX, F0_MIN
+from loudness import (TRIM_DB, active_frames, at_speech_level, frame_energy_db,  # noqa: F401
+                      speech_level_db)
 from spectro import HOP_LENGTH, N_FFT, SAMPLE_RATE, TOP_DB, load_audio, stft
 
 # --- Metric settings ------------------------------------------------------------------------
 MCEP_ORDER = 24  # mel-cepstral coefficients 1..24 enter the distortion (c0 = level excluded)
 MCEP_ALPHA = 0.42  # all-pass frequency warping that approximates the mel scale at 16 kHz
 MCD_CONSTANT = 10.0 * math.sqrt(2.0) / math.log(10.0)  # cepstral distance (nepers) -> dB
-TRIM_DB = 40.0  # leading/trailing frames this far below the clip's peak are silence
-FEATURE_VERSION = 3  # bump when clip_features changes, so cached vectors are recomputed
+FEATURE_VERSION = 4  # bump when clip_features changes, so cached vectors are recomputed
+# Speech level (speech_level_db) every clip is brought to before its classifier features: the
+# judge must hear the emotion, not the playback gain (a louder clip is not an angrier one).
+FEATURE_LEVEL_DB = -30.0
 # Speech level (speech_level_db) every clip is brought to before the recogniser hears it.
 # pocketsphinx's word error depends on the playback level, not only on the words: on the
 # validation actors' 16 calm clips through the vocoder it was 0.31 as recorded (about -49 dB
@@ -155,39 +159,6 @@ def f0_contour(audio: np.ndarray) -> np.ndarray:
     return np.asarray(f0, dtype=np.float64)
 
 
-def frame_energy_db(audio: np.ndarray) -> np.ndarray:
-    """Frame RMS in dB full scale (a full-scale sine is -3 dB), float64 (T,), on the STFT
-    frames of the project (N_FFT window, HOP_LENGTH hop)."""
-    import librosa
-
-    rms = librosa.feature.rms(y=np.asarray(audio, dtype=np.float32), frame_length=N_FFT,
-                              hop_length=HOP_LENGTH, center=True, pad_mode="constant")[0]
-    return 20.0 * np.log10(np.maximum(rms.astype(np.float64), 1e-10))
-
-
-def active_frames(energy_db: np.ndarray, *, top_db: float = TRIM_DB) -> np.ndarray:
-    """Boolean mask of the frames within `top_db` of the loudest (speech, not silence).
-
-    The frame energies are median-filtered over 5 frames (80 ms) first, so an isolated click
-    (e.g. one bad sample at the end of a Griffin-Lim output) neither counts as speech nor
-    sets the reference level.
-    """
-    from scipy.ndimage import median_filter
-
-    energy_db = np.asarray(energy_db, dtype=np.float64)
-    # Pad with the quietest level: a click in the last two frames must not fill the window.
-    smooth = median_filter(energy_db, size=min(5, energy_db.shape[0]), mode="constant",
-                           cval=float(energy_db.min()))
-    return smooth >= smooth.max() - top_db
-
-
-def speech_level_db(audio: np.ndarray) -> float:
-    """Mean frame energy (dB FS) over a clip's active frames: `clip_features`' energy_db."""
-    energy = frame_energy_db(audio)
-    active = active_frames(energy)
-    return float(energy[active].mean() if active.sum() >= 2 else energy.mean())
-
-
 def level_difference_db(files: Sequence[Any], *, source: str, target: str,
                         actors: Sequence[int]) -> float:
     """How much louder `target` is spoken than `source`, in dB: per actor, the mean
@@ -222,7 +193,8 @@ def _feature_names() -> tuple[str, ...]:
     names += [f"{name}_{stat}" for name in ("centroid", "bandwidth", "rolloff", "flatness",
                                              "zcr") for stat in ("mean", "std")]
     names += [f"contrast{i}_mean" for i in range(7)]
-    names += ["energy_db", "energy_std", "energy_max", "energy_p10"]
+    # The loudness contour only, relative to the clip's own speech level (no absolute dB).
+    names += ["energy_std", "energy_max_re_mean", "energy_p10_re_mean"]
     # (A frame-to-frame F0 slope was tried and dropped: pYIN's small steps change with the
     # slightest resynthesis, so it judged the vocoder rather than the voice.)
     names += ["f0_mean_hz", "f0_std_hz", "f0_mean_st", "f0_std_st", "f0_p5_st", "f0_p95_st",
@@ -234,13 +206,17 @@ FEATURE_NAMES = _feature_names()
 
 
 def clip_features(audio: np.ndarray) -> np.ndarray:
-    """Utterance-level acoustic functionals of one clip (the classifier's input).
+    """Utterance-level acoustic functionals of one clip (the classifier's input), the same at
+    any playback gain.
 
-    Statistics over the clip's active frames (within TRIM_DB of the loudest): MFCC 0-19 mean
-    and std, delta-MFCC std, spectral centroid/bandwidth/roll-off/flatness and zero-crossing
-    rate mean and std, spectral contrast means, energy (dB FS: mean, std, max, 10th
-    percentile), pYIN F0 (Hz mean/std; semitones re 100 Hz mean/std/5th/95th percentile),
-    voiced fraction and active duration (s). Spectral features use `floored_magnitude`.
+    The clip is first brought to one speech level (FEATURE_LEVEL_DB, `at_speech_level`), so no
+    feature reads the absolute level; the loudness contour stays (energy spread, peak and 10th
+    percentile relative to the mean). Statistics over the clip's active frames (within TRIM_DB
+    of the loudest): MFCC 0-19 mean and std, delta-MFCC std, spectral centroid/bandwidth/
+    roll-off/flatness and zero-crossing rate mean and std, spectral contrast means, energy
+    (dB: std, max and 10th percentile re the mean), pYIN F0 (Hz mean/std; semitones re
+    100 Hz mean/std/5th/95th percentile), voiced fraction and active duration (s). Spectral
+    features use `floored_magnitude`.
 
     Args:
         audio: mono float32 at SAMPLE_RATE, at least N_FFT samples.
@@ -249,7 +225,7 @@ def clip_features(audio: np.ndarray) -> np.ndarray:
     """
     import librosa
 
-    audio = np.asarray(audio, dtype=np.float32)
+    audio = at_speech_level(audio, level_db=FEATURE_LEVEL_DB)
     magnitude = floored_magnitude(audio)
     energy = frame_energy_db(audio)
     frames = min(magnitude.shape[1], energy.shape[0])
@@ -281,7 +257,7 @@ def clip_features(audio: np.ndarray) -> np.ndarray:
         values += [float(series[active].mean()), float(series[active].std())]
     values += list(contrast[:, active].mean(axis=1))
     loud = energy[:frames][active]
-    values += [loud.mean(), loud.std(), loud.max(), np.percentile(loud, 10)]
+    values += [loud.std(), loud.max() - loud.mean(), np.percentile(loud, 10) - loud.mean()]
     if voiced.sum() >= 2:
         hz = f0[voiced]
         semitones = 12.0 * np.log2(hz / 100.0)
@@ -296,11 +272,11 @@ def clip_features(audio: np.ndarray) -> np.ndarray:
 
 
 def prosody_from_features(features: np.ndarray) -> dict[str, float]:
-    """The prosody figures of a `clip_features` vector: F0 mean/spread (Hz), voiced fraction,
-    energy (dB FS mean over active frames)."""
+    """The prosody figures of a `clip_features` vector: F0 mean/spread (Hz), voiced fraction.
+    (The features hold no absolute level; `speech_level_db` gives a clip's.)"""
     index = {name: i for i, name in enumerate(FEATURE_NAMES)}
     return {name: float(features[index[name]])
-            for name in ("f0_mean_hz", "f0_std_hz", "voiced_fraction", "energy_db")}
+            for name in ("f0_mean_hz", "f0_std_hz", "voiced_fraction")}
 
 
 def audio_key(audio: np.ndarray) -> str:

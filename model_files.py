@@ -27,6 +27,7 @@ import numpy as np
 
 import models
 from atomic_files import atomic_output
+from conversion_settings import ConversionSettings
 from errors import UserError
 from runs import CONFIG_NAME, generator_path, read_config
 from spectro import IMAGE_SIZE
@@ -95,11 +96,10 @@ def load_generator(model_dir: str | os.PathLike, direction: str = "AtoB",
 
     When the config asks for the post-hoc envelope cut ("inference":
     {"envelope_coefficients": K > 0}, chosen on the validation actors for a model trained
-    without the constraint), the returned model is `with_envelope_cut(generator, K)`; when it
-    asks for a pitch shift or a level change ("inference": {"pitch_ratio": r,
-    "level_change_db": g}), the returned model's `pitch_ratio` and `level_change_db`
-    attributes hold them (1 and 0 when absent): inference.convert_audio applies both to the
-    audio after Griffin-Lim (pitch.shift_pitch, inference.change_level).
+    without the constraint), the returned model is `with_envelope_cut(generator, K)`; the
+    rest of the config's "inference" section (conversion_settings.ConversionSettings: the
+    vocoder, the prosody change, a pitch shift, the level change) is the returned model's
+    `conversion` attribute, which inference.convert_audio applies.
 
     `input_shape` defaults to the config's `image_size` square (260x260x1); pass
     (None, None, 1) for a size-agnostic model; pass `config` when the caller has already read
@@ -135,13 +135,10 @@ def load_generator(model_dir: str | os.PathLike, direction: str = "AtoB",
         raise UserError(f"{weights}: does not match the network {Path(model_dir) / CONFIG_NAME} "
                         f"describes, or is damaged ({first_line[:200]}); re-export the model "
                         "folder with train_cyclegan.py") from None
-    inference = config.get("inference") or {}
-    cut = int(inference.get("envelope_coefficients", 0))
-    if cut:
-        model = models.with_envelope_cut(model, coefficients=cut)
-    # Neither a change of loudness (each image is normalised to its clip's own peak) nor a
-    # pitch shift that keeps the words (pitch.py: grains of the waveform) can live in the
-    # image, so both ride on the model for inference.convert_audio to apply to audio.
-    model.pitch_ratio = float(inference.get("pitch_ratio", 1.0))
-    model.level_change_db = float(inference.get("level_change_db", 0.0))
+    conversion = ConversionSettings.from_config(config, where=str(Path(model_dir) / CONFIG_NAME))
+    if conversion.envelope_coefficients:
+        model = models.with_envelope_cut(model, coefficients=conversion.envelope_coefficients)
+    # What acts on audio rather than on the image (the vocoder, the prosody, a pitch shift,
+    # the level change) rides with the network for inference.convert_audio.
+    model.conversion = conversion
     return model

@@ -158,7 +158,8 @@ def pair_table(entry: dict[str, Any]) -> str:
         label = SYSTEM_LABELS[system].format(source=source, target=target)
         row = entry["systems"].get(system)
         if row is None:
-            lines.append(f"| {label} | no model | | | | | | | | | | |")
+            missing = "no model" if system == "converted" else "not measured"
+            lines.append(f"| {label} | {missing} | | | | | | | | | | |")
             continue
         lines.append("| " + " | ".join([
             label, _percent(row["judged_target"]), _percent(row["target_over_source"]),

@@ -34,6 +34,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from atomic_files import atomic_output
+from conversion_settings import ConversionSettings
 from corpus import FETCH_RAVDESS, STFT_SETTINGS, canonical_emotion, pair_name, parse_pair
 from errors import UserError
 from settings import NETWORK_RANGES
@@ -69,9 +70,6 @@ def same_folder(first: str | os.PathLike, second: str | os.PathLike) -> bool:
 
 DIRECTIONS = ("AtoB", "BtoA")  # A = source emotion (e.g. calm), B = target (e.g. angry)
 CONFIG_NAME = "config.json"
-# Largest level change, in dB, a config may ask conversion to apply ("inference":
-# {"level_change_db"}); RAVDESS's loudest emotion is about 20 dB above calm.
-LEVEL_CHANGE_LIMIT_DB = 30.0
 CHECKPOINT_NAME = "checkpoint.weights.h5"
 LOG_NAME = "log.csv"
 TENSORBOARD_DIR = "logs"
@@ -114,20 +112,7 @@ def read_config(model_dir: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(generator.get("identity_start", False), bool):
         raise UserError(f"{path}: generator.identity_start must be true or false, got "
                         f"{generator['identity_start']!r}")
-    cut = (config.get("inference") or {}).get("envelope_coefficients", 0)
-    if isinstance(cut, bool) or not isinstance(cut, int) \
-            or not 0 <= cut <= config.get("image_size", IMAGE_SIZE):
-        raise UserError(f"{path}: inference.envelope_coefficients must be a whole number from 0 "
-                        f"to the image size, got {cut!r}")
-    ratio = (config.get("inference") or {}).get("pitch_ratio", 1.0)
-    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0.5 <= ratio <= 2.0:
-        raise UserError(f"{path}: inference.pitch_ratio must be a number from 0.5 to 2.0, got "
-                        f"{ratio!r}")
-    level = (config.get("inference") or {}).get("level_change_db", 0.0)
-    if isinstance(level, bool) or not isinstance(level, (int, float)) \
-            or not -LEVEL_CHANGE_LIMIT_DB <= level <= LEVEL_CHANGE_LIMIT_DB:
-        raise UserError(f"{path}: inference.level_change_db must be a number from "
-                        f"{-LEVEL_CHANGE_LIMIT_DB:g} to {LEVEL_CHANGE_LIMIT_DB:g}, got {level!r}")
+    ConversionSettings.from_config(config, where=str(path))  # one reader checks "inference"
     if generator.get("envelope_coefficients", 0) and not generator.get("identity_start"):
         raise UserError(f"{path}: generator.envelope_coefficients needs identity_start; "
                         "re-export the model with train_cyclegan.py")

@@ -75,6 +75,8 @@ def check_audio_file(path: str | os.PathLike) -> None:
         raise AudioError(f"{path}: no such file")
     if path.is_dir():
         raise AudioError(f"{path}: is a folder, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: empty file (0 bytes)")
     try:
         frames = soundfile.info(str(path)).frames
     except Exception as exc:  # libsndfile reports every format problem as a RuntimeError
@@ -90,8 +92,9 @@ def check_audio_file(path: str | os.PathLike) -> None:
 
 
 def input_note(path: str | os.PathLike, *, sr: int = SAMPLE_RATE) -> str:
-    """What loading `path` changed, for an output line: ' (from 44100 Hz stereo, resampled to
-    16000 Hz and mixed to mono)', or '' when it was already mono at `sr`."""
+    """What converting `path` into a mono `sr` Hz result changed, for an output line: ' (from
+    44100 Hz stereo, resampled to 16000 Hz and mixed to mono)', or '' when it was already mono
+    at `sr`."""
     import soundfile
 
     try:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from conversion_settings import LEVEL_CHANGE_LIMIT_DB
 from errors import UserError
 from inference import (available_models, check_not_silent, convert_audio, fit_full_scale,
                        load_converter)
@@ -34,7 +35,12 @@ STRENGTH_NOTE = ("Strength scales the model's correction: 0% is the vocoder alon
                  "spectrogram round trip without a model), 100% the model's full conversion. "
                  "The scaling is exact for models that start as the identity (all shipped "
                  "models); for a model that draws a new image or shifts the pitch it "
-                 "interpolates between the input and the output.")
+                 "interpolates between the input and the output. It scales the change of "
+                 "pitch and speaking rate too.")
+PROSODY_NOTE = ("Models that learned how the emotion moves the pitch level, the pitch range and "
+                "the speaking rate apply it; untick to keep your clip's own pitch and timing.")
+LEVEL_NOTE = ("0 keeps your clip's loudness (the published figures are measured so); a louder "
+              "clip is not a more emotional one, and peaks are limited so nothing clips.")
 
 
 class PageError(Exception):
@@ -116,21 +122,29 @@ class PageConverter:
             raise PageError(str(exc).replace(str(path), Path(path).name)) from None
         return audio
 
-    def convert(self, path: str | os.PathLike | None, pair: str | None,
-                strength: float) -> tuple[Path, Path, str]:
+    def convert(self, path: str | os.PathLike | None, pair: str | None, strength: float, *,
+                prosody: bool = True, level_change_db: float = 0.0
+                ) -> tuple[Path, Path, str]:
         """Convert one clip: (16 kHz wav, PNG of the input and converted spectrograms side by
         side, a one-line summary), written into a fresh folder of their own.
 
-        `strength` is a fraction, 0 (vocoder alone) to 1 (the full conversion).
+        `strength` is a fraction, 0 (vocoder alone) to 1 (the full conversion); `prosody`
+        False keeps the clip's pitch and timing; `level_change_db` changes the loudness on
+        top of the clip's own (0: kept), within +-LEVEL_CHANGE_LIMIT_DB.
         """
         if pair is None:
             raise PageError("Choose an emotion first.")
         if not 0.0 <= float(strength) <= 1.0:
             raise PageError(f"Strength must be from 0 to 100%, got {100 * strength:g}%.")
+        if not abs(float(level_change_db)) <= LEVEL_CHANGE_LIMIT_DB:
+            raise PageError(f"The level change must be within +-{LEVEL_CHANGE_LIMIT_DB:g} dB, "
+                            f"got {level_change_db:g} dB.")
         audio = self.read_clip(path)
         model = self.models.get(pair)
         generator = self.generator(pair)
-        converted, _ = fit_full_scale(convert_audio(audio, generator, strength=float(strength)))
+        converted, _ = fit_full_scale(convert_audio(
+            audio, generator, strength=float(strength), prosody=bool(prosody),
+            level_change_db=float(level_change_db)))
         folder = Path(tempfile.mkdtemp(prefix="result_", dir=self.work_dir))
         stem = f"{Path(path).stem}_{model['target']}_{round(100 * strength)}"
         wav = write_audio(folder / f"{stem}.wav", converted)
@@ -140,8 +154,11 @@ class PageConverter:
                                 [(f"input ({model['source']})", before),
                                  (f"converted: {model['target']}, strength "
                                   f"{100 * strength:.0f}%", after)], side_by_side=True)
+        loudness = ("at your clip's loudness" if not level_change_db else
+                    f"{level_change_db:+.1f} dB from your clip's loudness")
         summary = (f"{model['source']} → {model['target']} at {100 * strength:.0f}% strength, "
-                   f"{audio.shape[0] / SAMPLE_RATE:.1f} s; model {model['method']}.")
+                   f"{audio.shape[0] / SAMPLE_RATE:.1f} s, {loudness}"
+                   f"{'' if prosody else ', pitch and timing kept'}; model {model['method']}.")
         if not model["exact_strength"] and 0.0 < strength < 1.0:
             summary += (" This model draws a new image or shifts the pitch, so strengths between "
                         "0 and 100% interpolate between input and output rather than scale a "
@@ -154,12 +171,16 @@ def build_page(converter: PageConverter) -> Any:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing leaves the machine
     import gradio as gr
 
-    def run(path: str | None, pair: str | None, strength_percent: float
-            ) -> tuple[str, str, str]:
+    def run(path: str | None, pair: str | None, strength_percent: float, prosody: bool,
+            level_change_db: float) -> tuple[str | None, str | None, str]:
         try:
-            wav, png, summary = converter.convert(path, pair, float(strength_percent) / 100.0)
+            wav, png, summary = converter.convert(path, pair, float(strength_percent) / 100.0,
+                                                  prosody=prosody,
+                                                  level_change_db=float(level_change_db))
         except PageError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
+            # The message stays in the page where the result was (a toast fades in seconds)
+            # and the previous result goes, so it cannot pass for this clip's.
+            return None, None, f"**Could not convert:** {exc}"
         return str(wav), str(png), summary
 
     choices = converter.choices()
@@ -179,6 +200,10 @@ def build_page(converter: PageConverter) -> Any:
                                       elem_id="emotion")
                 strength = gr.Slider(0, 100, value=100, step=5, label="Strength (%)",
                                      info=STRENGTH_NOTE, elem_id="strength")
+                prosody = gr.Checkbox(value=True, label="Change pitch and speaking rate",
+                                      info=PROSODY_NOTE, elem_id="prosody")
+                level = gr.Slider(-LEVEL_CHANGE_LIMIT_DB, LEVEL_CHANGE_LIMIT_DB, value=0, step=1,
+                                  label="Level change (dB)", info=LEVEL_NOTE, elem_id="level")
                 button = gr.Button("Convert", variant="primary", elem_id="convert")
             with gr.Column():
                 result = gr.Audio(type="filepath", label="Converted (play or download)",
@@ -191,6 +216,6 @@ def build_page(converter: PageConverter) -> Any:
                         "with `python train_cyclegan.py --pair calm2anger` (see README.md).")
         gr.Markdown("Example clip and figures: RAVDESS (Livingstone & Russo 2018, CC BY-NC-SA "
                     "4.0); converted clips fall under the same licence.")
-        button.click(run, inputs=[clip, emotion, strength], outputs=[result, spectrograms,
-                                                                     summary])
+        button.click(run, inputs=[clip, emotion, strength, prosody, level],
+                     outputs=[result, spectrograms, summary])
     return page

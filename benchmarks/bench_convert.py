@@ -17,6 +17,7 @@ Usage:
     python benchmark.py convert
     python benchmark.py convert --long-minutes 2 --separate-runs 20
     python benchmark.py convert --res-blocks 9 --files 10
+    python benchmark.py convert --vocoder world --long-minutes 1   # the shipped models' path
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="real one-file launches timed to estimate --files separate runs")
     parser.add_argument("--iters", type=int, default=32, help="Griffin-Lim iterations")
     parser.add_argument("--batch-size", type=int, default=4, help="windows per generator call")
+    parser.add_argument("--vocoder", choices=("griffin-lim", "world"), default="griffin-lim",
+                        help="the model's vocoder; 'world' also applies a prosody change "
+                             "(BENCH_PROSODY) in the same pass, as the shipped models do")
     parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
                         help="generator arithmetic of the CLI runs (the per-clip figures are "
                              "measured for both)")
@@ -72,8 +76,14 @@ def _speechlike(seconds: float, seed: int) -> np.ndarray:
     return audio.astype(np.float32)
 
 
-def _make_models(root: Path, *, filters: int, res_blocks: int) -> Path:
-    """Save a randomly initialised generator pair and config as train_cyclegan.py does."""
+# A prosody change of the size the shipped models learned (pitch up, range wider, faster).
+BENCH_PROSODY = {"f0_shift_semitones": 6.0, "f0_spread_ratio": 1.7, "duration_ratio": 0.9}
+
+
+def _make_models(root: Path, *, filters: int, res_blocks: int, vocoder: str = "griffin-lim"
+                 ) -> Path:
+    """Save a randomly initialised generator pair and config as train_cyclegan.py does (with
+    the WORLD vocoder and BENCH_PROSODY in "inference" for `vocoder` 'world')."""
     import model_files
     import models
     import runs
@@ -85,7 +95,9 @@ def _make_models(root: Path, *, filters: int, res_blocks: int) -> Path:
     runs.write_config(run, {"pair": pair, "source": source, "target": target,
                             "image_size": IMAGE_SIZE, "stft": dict(STFT_SETTINGS),
                               "generator": {"filters": filters, "res_blocks": res_blocks},
-                              "discriminator": {"filters": filters}, "note": "benchmark"})
+                              "discriminator": {"filters": filters}, "note": "benchmark",
+                              **({"inference": {"vocoder": "world", "prosody": BENCH_PROSODY}}
+                                 if vocoder == "world" else {})})
     generator = models.build_generator((IMAGE_SIZE, IMAGE_SIZE, 1), filters=filters,
                                        res_blocks=res_blocks)
     for direction in runs.DIRECTIONS:
@@ -135,15 +147,18 @@ def _worker(spec_json: str) -> None:
         windows, ref = utterance_to_windows(audio)
         converted = inference.run_generator(windows, generator, batch_size=spec["batch_size"])
         t1 = time.perf_counter()
-        windows_to_utterance(converted, ref=ref, length=audio.shape[0], n_iter=spec["iters"],
-                             init_phase=np.angle(stft(audio)))
+        if generator.conversion.vocoder == "world":  # analysis and synthesis, no change
+            inference.vocoder_only(audio, vocoder="world")
+        else:
+            windows_to_utterance(converted, ref=ref, length=audio.shape[0],
+                                 n_iter=spec["iters"], init_phase=np.angle(stft(audio)))
         generator_s.append(t1 - t0)
         griffin_s.append(time.perf_counter() - t1)
     print(json.dumps({"import_s": imported - started, "load_s": loaded - imported,
                       "first_s": first - loaded, "clip_s": float(np.median(totals)),
                       "clip_cpu_s": float(np.median(cpu)),
                       "generator_s": float(np.median(generator_s)),
-                      "griffin_lim_s": float(np.median(griffin_s)),
+                      "griffin_lim_s": float(np.median(griffin_s)),  # or WORLD's
                       "bf16_generator_s": float(np.median(bf16_s)),
                       "bf16_mean_db": float(deviation_db.mean()),
                       "bf16_max_db": float(deviation_db.max()),
@@ -205,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_convert_") as tmp:
         tmp_path = Path(tmp)
         models_root = _make_models(tmp_path / "models", filters=args.filters,
-                                   res_blocks=args.res_blocks)
+                                   res_blocks=args.res_blocks, vocoder=args.vocoder)
         clips = []
         for index in range(args.files):
             clips.append(tmp_path / "clips" / f"clip{index:02d}.wav")
@@ -229,7 +244,9 @@ def run(args: argparse.Namespace) -> int:
              f"{m['clip_s']:.3f} s = {rtf:.1f}x real time"),
             ("  CPU time per clip (all threads)", f"{m['clip_cpu_s']:.3f} s"),
             (f"  of which generator ({m['windows']} window(s))", f"{m['generator_s']:.3f} s"),
-            (f"  of which Griffin-Lim ({args.iters} iterations, {m['frames']} frames)",
+            ((f"  of which Griffin-Lim ({args.iters} iterations, {m['frames']} frames)"
+              if args.vocoder == "griffin-lim" else
+              "  of which WORLD analysis and synthesis (Harvest, CheapTrick, D4C)"),
              f"{m['griffin_lim_s']:.3f} s"),
             ("  generator with --precision bfloat16",
              f"{m['bf16_generator_s']:.3f} s ({m['generator_s'] / m['bf16_generator_s']:.1f}x; "
@@ -262,8 +279,8 @@ def run(args: argparse.Namespace) -> int:
                  ("one run vs separate runs", f"{per_run * args.files / wall_batch:.1f}x faster")]
 
     width = max(len(name) for name, _ in rows)
-    print(f"convert.py benchmark: {os.cpu_count()} CPU(s), keras backend "
-          f"{os.environ.get('KERAS_BACKEND', 'tensorflow')}, load average "
+    print(f"convert.py benchmark ({args.vocoder} vocoder): {os.cpu_count()} CPU(s), keras "
+          f"backend {os.environ.get('KERAS_BACKEND', 'tensorflow')}, load average "
           f"{load_before:.2f} before / {os.getloadavg()[0]:.2f} after")
     for name, value in rows:
         print(f"  {name:<{width}}  {value}")

@@ -23,6 +23,7 @@ import spectro
 import webpage
 from conftest import REPO, load_tool, tone
 from corpus import STFT_SETTINGS
+from loudness import speech_level_db
 from spectro import IMAGE_SIZE, SAMPLE_RATE
 
 from test_voice_keeping import _randomised
@@ -72,7 +73,7 @@ def test_strength_zero_is_the_vocoder_and_one_is_convert_pys_output(converter, t
     generator = converter.generator("calm2anger")
     none, _, _ = converter.convert(path, "calm2anger", 0.0)
     full, png, summary = converter.convert(path, "calm2anger", 1.0)
-    vocoder = spectro.round_trip(audio)
+    vocoder = inference.vocoder_only(audio, vocoder="griffin-lim")
     np.testing.assert_allclose(spectro.load_audio(none), vocoder, atol=2e-3)
     # convert.py's path: inference.convert_audio at its defaults, fitted to full scale
     expected, _ = inference.fit_full_scale(inference.convert_audio(audio, generator))
@@ -80,6 +81,13 @@ def test_strength_zero_is_the_vocoder_and_one_is_convert_pys_output(converter, t
     assert np.abs(spectro.load_audio(full) - vocoder).max() > 0.01
     assert png.read_bytes().startswith(b"\x89PNG") and "100% strength" in summary
     assert none.parent != full.parent  # every request gets a folder of its own
+    # The clip's loudness is kept unless a level change is asked for.
+    assert speech_level_db(spectro.load_audio(full)) == pytest.approx(speech_level_db(audio),
+                                                                      abs=1.0)
+    softer, _, summary = converter.convert(path, "calm2anger", 1.0, level_change_db=-10.0)
+    assert speech_level_db(spectro.load_audio(softer)) == pytest.approx(
+        speech_level_db(audio) - 10.0, abs=1.0)
+    assert "-10.0 dB" in summary
 
 
 def test_strength_moves_every_pixel_monotonically(converter):
@@ -167,4 +175,17 @@ def test_the_page_converts_an_upload_in_a_real_browser(models_root, tmp_path):
         assert body[:4] == b"RIFF" and body[8:12] == b"WAVE" and len(body) > 10000
         assert pb.css(driver, "#result button[aria-label='Play']")
         pb.wait_for(driver, lambda d: pb.css(d, "#spectrograms img"))
-        assert "100% strength" in pb.css(driver, "#summary")[0].text
+        summary = pb.css(driver, "#summary")[0].text
+        assert "100% strength" in summary and "at your clip's loudness" in summary
+        # Untick the prosody change: the same page converts keeping pitch and timing.
+        box = pb.css(driver, "#prosody input[type='checkbox']")[0]
+        assert box.is_selected()
+        box.click()
+        pb.css(driver, "#convert")[0].click()
+        pb.wait_for(driver, lambda d: "pitch and timing kept" in pb.css(d, "#summary")[0].text)
+        assert pb.css(driver, "#level input")  # the level change control is on the page
+        # A bad clip after a good one: the message stays in the page, the old result goes.
+        pb.upload(driver, _clip(tmp_path / "silence.wav", level=0.0))
+        pb.css(driver, "#convert")[0].click()
+        pb.wait_for(driver, lambda d: "Could not convert" in pb.css(d, "#summary")[0].text)
+        pb.wait_for(driver, lambda d: not pb.css(d, "#result a[href$='.wav']"))

@@ -18,6 +18,7 @@ import models
 import runs
 from conftest import chirp, tone
 from corpus import STFT_SETTINGS
+from loudness import speech_level_db
 from spectro import IMAGE_SIZE, SAMPLE_RATE, load_audio, utterance_to_windows
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -242,7 +243,8 @@ def test_unknown_emotion_lists_choices(tmp_path, capsys):
     ("garbage", "not a readable audio file"),
     ("empty", "holds no audio samples"),
     ("zeros", "silent input (every sample is zero)"),
-    ("quiet", "silent input (peak -100 dBFS"),
+    ("quiet", "silent input (peak -100.0 dBFS"),
+    ("zero_bytes", "empty file (0 bytes)"),
 ])
 def test_bad_inputs_are_one_line_errors(tmp_path, models_root, capsys, kind, message):
     path = tmp_path / f"{kind}.wav"
@@ -250,6 +252,8 @@ def test_bad_inputs_are_one_line_errors(tmp_path, models_root, capsys, kind, mes
         path.write_bytes(os.urandom(2000))
     elif kind == "empty":
         soundfile.write(str(path), np.zeros(0, dtype=np.float32), SAMPLE_RATE)
+    elif kind == "zero_bytes":
+        path.write_bytes(b"")
     elif kind in ("zeros", "quiet"):
         level = 0.0 if kind == "zeros" else 1e-5
         soundfile.write(str(path), np.full(8000, level, dtype=np.float32), SAMPLE_RATE,
@@ -353,11 +357,22 @@ def test_a_run_without_a_finished_epoch_says_so(tmp_path, capsys):
     assert runs.trained_pairs(root) == []
 
 
-def test_a_float_input_above_full_scale_is_scaled_not_clipped(tmp_path, models_root, capsys):
+def test_a_quiet_input_keeps_its_loudness_with_a_hint(tmp_path, models_root, capsys):
+    quiet = tmp_path / "quiet.wav"
+    soundfile.write(str(quiet), 0.005 * _speech(0.5) / np.abs(_speech(0.5)).max(), SAMPLE_RATE,
+                    subtype="FLOAT")  # peak -46 dBFS
+    code, _, err = _run(capsys, quiet, "--emotion", "anger", "--models", models_root)
+    assert code == 0 and "is quiet" in err and "--normalize" in err
+    converted, _ = soundfile.read(str(tmp_path / "quiet_anger.wav"), dtype="float32")
+    source, _ = soundfile.read(str(quiet), dtype="float32")
+    assert speech_level_db(converted) == pytest.approx(speech_level_db(source), abs=1.0)
+
+
+def test_a_float_input_above_full_scale_is_limited_not_clipped(tmp_path, models_root, capsys):
     loud = tmp_path / "loud.wav"
     soundfile.write(str(loud), 4.0 * _speech(0.5), SAMPLE_RATE, subtype="FLOAT")
     code, _, err = _run(capsys, loud, "--emotion", "anger", "--models", models_root)
-    assert code == 0 and "above full scale" in err and "scaled down" in err
+    assert code == 0 and "above full scale" in err and "limited" in err
     converted, _ = soundfile.read(str(tmp_path / "loud_anger.wav"), dtype="float32")
     assert np.max(np.abs(converted)) < 1.0
     assert np.mean(np.abs(converted) > 0.98) < 0.01  # not a clipped square wave

@@ -140,9 +140,8 @@ def test_energy_of_a_sine_and_of_a_quieter_copy():
     sine = (0.5 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)
     energy = metrics.frame_energy_db(sine)[5:-5]
     np.testing.assert_allclose(energy, 20 * np.log10(0.5 / np.sqrt(2)), atol=0.05)
-    loud = metrics.prosody_from_features(metrics.clip_features(sine))["energy_db"]
-    quiet = metrics.prosody_from_features(metrics.clip_features(0.1 * sine))["energy_db"]
-    assert loud - quiet == pytest.approx(20.0, abs=0.1)
+    assert metrics.speech_level_db(sine) - metrics.speech_level_db(0.1 * sine) == \
+        pytest.approx(20.0, abs=0.1)
 
 
 def test_features_are_finite_for_short_and_silent_clips(rng):
@@ -717,7 +716,7 @@ def test_envelope_correlation_follows_timing_not_level():
     assert metrics.envelope_correlation(speech, other) < 0.6
 
 
-def test_results_page_says_when_a_model_converts_with_a_level_change(tmp_path):
+def test_results_page_says_how_a_model_converts(tmp_path):
     shipped = REPO / "results" / "calm2anger"
     run = tmp_path / "models" / "calm2anger"
     run.mkdir(parents=True)
@@ -727,7 +726,16 @@ def test_results_page_says_when_a_model_converts_with_a_level_change(tmp_path):
         "training_level_difference_db": 12.5, "val_actors": [15, 16]}}
     runs.write_config(run, config)
     lines = page.selection_section({"pairs": {}}, tmp_path / "models")
-    assert any("made +12.5 dB louder" in line and "level_change.md" in line for line in lines)
+    assert any("learned level change of +12.5 dB" in line and "only when asked" in line
+               and "level_change.md" in line for line in lines)
+    # A model that converts with the prosody change says so, with the arm it was chosen as.
+    config["inference"] = {"vocoder": "world", "prosody": {"f0_shift_semitones": 6.0},
+                           "prosody_chosen_on": {"arm": "world, model + prosody",
+                                                 "val_actors": [15, 16]}}
+    runs.write_config(run, config)
+    lines = page.selection_section({"pairs": {}}, tmp_path / "models")
+    assert any("WORLD vocoder" in line and "+6.0 semitones" in line
+               and "world, model + prosody" in line for line in lines)
     runs.write_config(run, {**config, "inference": {}})
     assert not any("louder" in line for line in page.selection_section({"pairs": {}},
                                                                        tmp_path / "models"))

@@ -1,6 +1,8 @@
-"""tools/pack_ravdess.py (the FLAC copy of RAVDESS carried to GPU machines) and examples/."""
+"""The developer tools (tools/): pack_ravdess.py, ablation.py, choose_cut.py, the prosody and
+pitch checks, choose_prosody.py; and examples/."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -273,3 +275,79 @@ def test_prosody_check_takes_the_mean_of_each_actors_log_f0_difference(capsys):
     np.testing.assert_allclose(louder, plain * 10 ** (6 / 20), rtol=1e-5)
     assert check.main(["--emotions", "calm"]) == 2
     assert "calm is the source" in capsys.readouterr().err
+
+
+# --- choose_prosody.py: the arms, the report and what --install writes ------------------------
+choose_prosody = load_tool("choose_prosody")
+
+
+def _prosody_record(pair: str, chosen: str) -> dict:
+    figures = {"judged_target": 0.25, "target_over_source": 0.5, "voiced_fraction": 0.8,
+               "word_error_rate": 0.4, "mcd_to_target": 7.0}
+    arms = [{"epoch": i, "arm": arm, "passes_guard": True, "chosen": arm == chosen,
+             "conversion": {"prosody": {"f0_shift_semitones": 6.0, "f0_spread_ratio": 1.7,
+                                        "duration_ratio": 0.9}}, **figures}
+            for i, arm in enumerate(choose_prosody.ARMS)]
+    return {"pair": pair, "source": "calm", "target": pair[6:], "train_actors": [1, 2],
+            "val_actors": [15, 16], "test_actors": [17, 18, 19, 20],
+            "prosody_change": {"f0_shift_semitones": 6.0, "f0_spread_ratio": 1.7,
+                               "duration_ratio": 0.9},
+            "reference": {"source": figures, "target": figures}, "arms": arms,
+            "chosen": chosen, "guard_held": True,
+            "limits": {"mcd_limit_db": 8.0, "wer_limit": 0.5, "voiced_limit": 0.7}}
+
+
+def test_choose_prosody_arms_apply_what_their_names_say():
+    from conversion_settings import ConversionSettings
+    from prosody import ProsodyChange
+
+    base = ConversionSettings(envelope_coefficients=24, pitch_ratio=1.2)
+    change = ProsodyChange(6.0, 1.7, 0.9)
+    arms = {arm: choose_prosody.arm_settings(arm, base, change) for arm in choose_prosody.ARMS}
+    assert arms["griffin-lim, model"] == base  # the model as shipped before
+    assert arms["world, model"].vocoder == "world" and arms["world, model"].prosody is None
+    assert arms["world, prosody"].prosody == change
+    assert arms["world, model + pitch level"].prosody == ProsodyChange(6.0)
+    assert arms["world, model + level, range"].prosody == ProsodyChange(6.0, 1.7)
+    assert arms["world, model + prosody"].prosody == change
+    assert all(arms[a].pitch_ratio == 1.0 for a in choose_prosody.ARMS if a.startswith("world"))
+
+
+def test_choose_prosody_report_and_install_keep_every_other_key(tmp_path):
+    import runs
+
+    out = tmp_path / "out"
+    out.mkdir()
+    for pair, chosen in (("calm2happy", "world, model + prosody"),
+                         ("calm2sad", "griffin-lim, model")):
+        (out / f"{pair}_prosody.json").write_text(json.dumps(_prosody_record(pair, chosen)))
+    text = choose_prosody.write_report(out).read_text()
+    assert "calm2happy" in text and "calm2sad" in text
+    assert "**world, model + prosody**" in text and "**griffin-lim, model**" in text
+    model = tmp_path / "models" / "calm2happy"
+    runs.write_config(model, {"pair": "calm2happy", "generator": {"filters": 4, "res_blocks": 1},
+                              "inference": {"envelope_coefficients": 24,
+                                            "level_change_db": 14.8}})
+    record = _prosody_record("calm2happy", "world, model + prosody")
+    chosen = record["arms"][-1]
+    choose_prosody.install(model, runs.read_config(model), chosen, record)
+    inference = runs.read_config(model)["inference"]
+    assert inference["envelope_coefficients"] == 24 and inference["level_change_db"] == 14.8
+    assert inference["vocoder"] == "world"
+    assert inference["prosody"] == chosen["conversion"]["prosody"]
+    assert inference["prosody_chosen_on"]["arm"] == "world, model + prosody"
+
+
+def test_choose_prosody_installs_the_prosody_alone_without_the_envelope_change(tmp_path):
+    import runs
+    from conversion_settings import ConversionSettings
+
+    model = tmp_path / "calm2surprised"
+    runs.write_config(model, {"pair": "calm2surprised",
+                              "generator": {"filters": 4, "res_blocks": 1}})
+    record = _prosody_record("calm2surprised", "world, prosody")
+    chosen = next(arm for arm in record["arms"] if arm["chosen"])
+    choose_prosody.install(model, runs.read_config(model), chosen, record)
+    settings = ConversionSettings.from_config(runs.read_config(model), where="here")
+    assert not settings.envelope_change and settings.vocoder == "world"
+    assert "prosody change alone" in settings.describe()

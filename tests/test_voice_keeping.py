@@ -4,6 +4,7 @@ and the voice-keeping goal (tiny models and synthetic audio throughout)."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -16,12 +17,12 @@ import inference
 import metrics
 import model_files
 import models
-import pitch
 import reports
 import runs
 import spectro
 import train_cyclegan as tc
 from errors import UserError
+from loudness import speech_level_db
 from conftest import tone, vowel
 from settings import PRESETS
 from spectro import IMAGE_SIZE
@@ -213,12 +214,11 @@ def test_a_bad_cut_in_config_is_a_clear_error(tmp_path, value):
 # --- The pitch shift at conversion (pitch.py's own tests: tests/test_pitch.py) -------------
 def test_a_model_with_a_pitch_ratio_converts_higher_and_strength_scales_it(tmp_path):
     plain, higher, folder = _loaded_with(tmp_path, {"pitch_ratio": 1.25})
-    assert plain.pitch_ratio == 1.0 and higher.pitch_ratio == 1.25
+    assert plain.conversion.pitch_ratio == 1.0 and higher.conversion.pitch_ratio == 1.25
     assert "pitch x1.25" in inference.model_method(runs.read_config(folder))
     voice = vowel(1.0, 150.0)
     before = inference.convert_audio(voice, plain)
     after = inference.convert_audio(voice, higher)
-    np.testing.assert_allclose(after, pitch.shift_pitch(before, ratio=1.25), atol=1e-6)
     f0_before = np.nanmedian(metrics.f0_contour(before))
     assert np.nanmedian(metrics.f0_contour(after)) == pytest.approx(1.25 * f0_before, rel=0.03)
     half = inference.convert_audio(voice, higher, strength=0.5)  # x1.25 ** 0.5
@@ -227,7 +227,9 @@ def test_a_model_with_a_pitch_ratio_converts_higher_and_strength_scales_it(tmp_p
     # Strength 0 is the vocoder alone: no model, no shift.
     np.testing.assert_allclose(inference.convert_audio(voice, higher, strength=0.0),
                                inference.convert_audio(voice, plain, strength=0.0), atol=1e-7)
-    asked = inference.convert_audio(voice, higher, pitch_ratio=1.0)  # the caller's word wins
+    # The caller's settings win over the model's own.
+    asked = inference.convert_audio(
+        voice, higher, settings=dataclasses.replace(higher.conversion, pitch_ratio=1.0))
     np.testing.assert_allclose(asked, before, atol=1e-7)
 
 
@@ -238,38 +240,20 @@ def test_a_bad_pitch_ratio_in_config_is_a_clear_error(tmp_path, value):
         model_files.load_generator(folder)
 
 
-# --- The level change -----------------------------------------------------------------------
-def test_change_level_raises_by_the_asked_decibels_but_never_past_the_ceiling():
-    quiet = 0.1 * tone(0.5, 200.0)  # peak about 0.05
-    peak = float(np.abs(quiet).max())
-    louder = inference.change_level(quiet, change_db=6.0)
-    np.testing.assert_allclose(louder, quiet * 10 ** (6 / 20), rtol=1e-5)
-    capped = inference.change_level(quiet, change_db=60.0)  # would be 50x full scale
-    assert float(np.abs(capped).max()) == pytest.approx(inference.OUTPUT_PEAK, rel=1e-5)
-    np.testing.assert_allclose(capped / np.abs(capped).max(), quiet / peak, rtol=1e-5)
-    softer = inference.change_level(quiet, change_db=-20.0)
-    assert float(np.abs(softer).max()) == pytest.approx(peak / 10, rel=1e-5)
-    assert inference.change_level(quiet, change_db=0.0) is quiet
-    already_loud = tone(0.5, 200.0) * 4.0  # a float input above full scale is not made quieter
-    np.testing.assert_array_equal(inference.change_level(already_loud, change_db=10.0),
-                                  already_loud)
-    with pytest.raises(ValueError, match="change_db"):
-        inference.change_level(quiet, change_db=float("nan"))
-
-
-def test_a_model_with_a_level_change_converts_louder_and_strength_scales_it(tmp_path):
+# --- The level change: the user's choice, off by default -----------------------------------
+def test_a_learned_level_change_is_applied_only_when_asked(tmp_path):
     plain, louder, folder = _loaded_with(tmp_path, {"level_change_db": 12.0})
-    assert plain.level_change_db == 0.0 and louder.level_change_db == 12.0
-    assert "level +12.0 dB" in inference.model_method(runs.read_config(folder))
-    voice = 0.05 * tone(1.0, 150.0)  # far below full scale: room for the whole rise
-    before = inference.convert_audio(voice, plain)
-    after = inference.convert_audio(voice, louder)
-    np.testing.assert_allclose(after, before * 10 ** (12 / 20), rtol=1e-4, atol=1e-6)
-    # Strength 0 (the vocoder alone) applies none of the level change either.
-    np.testing.assert_allclose(inference.convert_audio(voice, louder, strength=0.0),
-                               inference.convert_audio(voice, plain, strength=0.0), atol=1e-7)
-    asked = inference.convert_audio(voice, plain, level_change_db=-6.0)  # the caller's word wins
-    np.testing.assert_allclose(asked, before * 10 ** (-6 / 20), rtol=1e-4, atol=1e-6)
+    assert plain.conversion.level_change_db == 0.0 and louder.conversion.level_change_db == 12.0
+    assert "+12.0 dB" in inference.model_method(runs.read_config(folder))
+    voice = 0.05 * vowel(1.0, 150.0)  # far below full scale: room for the whole rise
+    level = speech_level_db(voice)
+    # By default the model's learned change is not applied: the input's loudness is kept.
+    assert speech_level_db(inference.convert_audio(voice, louder)) == pytest.approx(level,
+                                                                                    abs=0.5)
+    asked = inference.convert_audio(voice, louder, level_change_db=12.0)
+    assert speech_level_db(asked) == pytest.approx(level + 12.0, abs=0.5)
+    softer = inference.convert_audio(voice, plain, level_change_db=-6.0)
+    assert speech_level_db(softer) == pytest.approx(level - 6.0, abs=0.5)
 
 
 @pytest.mark.parametrize("value", [-31, 40, "loud", True])
@@ -298,8 +282,7 @@ def test_level_difference_is_the_mean_over_actors_of_each_actors_difference(tmp_
                                              actors=[1, 2])
     assert difference == pytest.approx((6.02 + 20.0) / 2, abs=0.05)
     assert metrics.speech_level_db(0.5 * tone(0.5, 180.0)) == pytest.approx(
-        metrics.clip_features(0.5 * tone(0.5, 180.0))[metrics.FEATURE_NAMES.index("energy_db")],
-        abs=1e-3)
+        metrics.speech_level_db(0.05 * tone(0.5, 180.0)) + 20.0, abs=1e-3)
     with pytest.raises(UserError, match="no clips of both calm and angry"):
         metrics.level_difference_db(files, source="calm", target="angry", actors=[9])
 
@@ -359,3 +342,19 @@ def test_voice_goal_checks_each_bar_against_the_vocoder_and_the_real_target():
     assert reports.voice_goal(systems) is None
     text = reports.voice_goal_text({**systems, "converted": _row(0.9, 0.40, 0.59)}, "angry")
     assert "MISSED" in text and "does not meet" in text
+
+
+# --- The WORLD path with a model --------------------------------------------------------------
+def test_a_world_model_applies_its_envelope_change_and_can_leave_it_out(tmp_path):
+    prosody = {"f0_shift_semitones": 3.0, "f0_spread_ratio": 1.2, "duration_ratio": 0.9}
+    _, with_model, _ = _loaded_with(tmp_path / "a", {"vocoder": "world", "prosody": prosody})
+    _, alone, folder = _loaded_with(tmp_path / "b", {"vocoder": "world", "prosody": prosody,
+                                                     "envelope_change": False})
+    assert "prosody change alone" in inference.model_method(runs.read_config(folder))
+    voice = vowel(0.8, 140.0)
+    without = inference.convert_audio(voice, None, settings=alone.conversion)
+    np.testing.assert_array_equal(inference.convert_audio(voice, alone), without)
+    changed = inference.convert_audio(voice, with_model)
+    assert len(changed) == len(without) == round(0.9 * len(voice))
+    assert np.abs(changed - without).max() > 1e-3  # the model's envelope change is heard
+    assert speech_level_db(changed) == pytest.approx(speech_level_db(voice), abs=1.0)

@@ -26,10 +26,13 @@ included) followed by a pitch shift of each ratio that keeps the formants (confi
 folders are named epoch_<100 r>, and --install records the chosen ratio beside the cut.
 
 With --level-fractions the candidates are the model as it converts now followed by a change of
-loudness (config.json "inference": {"level_change_db": g}, inference.change_level): g is each
-fraction f of how much louder the target emotion is spoken than the source on the model's own
-training actors (metrics.level_difference_db; RAVDESS records every actor at one gain), so the
-validation and test actors never set it. The folders are named epoch_<100 f>.
+loudness (config.json "inference": {"level_change_db": g}): g is each fraction f of how much
+louder the target emotion is spoken than the source on the model's own training actors
+(metrics.level_difference_db; RAVDESS records every actor at one gain), so the validation and
+test actors never set it. The folders are named epoch_<100 f>. Conversions keep the input's
+loudness unless the user asks for this change (convert.py --level-change model) and the judge
+does not hear the level, so the candidates score alike: the option now only records the
+learned amount for users who want it.
 
     python tools/choose_cut.py --pair calm2anger --level-fractions 0 0.5 1 --out runs/level
 

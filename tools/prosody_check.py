@@ -4,7 +4,8 @@ with no model: does the emotion classifier then hear the target, and what does i
 For each target emotion, the training actors' mean difference from calm is measured per actor
 and averaged: level (metrics.level_difference_db, dB) and log-F0 (the clips' pYIN F0 means, as a
 frequency ratio). The calm clips of the chosen actors then go through the vocoder with the level
-change (inference.change_level, as config.json "inference": {"level_change_db"} applies it),
+change (loudness.keep_speech_level with the change, as `convert.py --level-change model` applies
+it; the level-invariant judge does not hear it, by design),
 with the pitch shift by that ratio that keeps the formants (pitch.shift_pitch), and with
 both. Each row is scored by the evaluation's measures: judged target and target over calm (the
 classifier of `evaluate.py --select-epoch`: trained on every actor in neither --actors nor
@@ -79,20 +80,21 @@ def mean_log_f0_ratio(features: dict[str, np.ndarray], actors: dict[str, np.ndar
 def audio_makers(*, level_db: float, ratio: float
                  ) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
     """Row label -> function from a calm clip to the audio that row scores."""
-    from inference import change_level
+    from loudness import keep_speech_level
     from pitch import shift_pitch
     from spectro import round_trip
 
     def shifted(audio: np.ndarray) -> np.ndarray:
         return shift_pitch(round_trip(audio), ratio=ratio)
 
+    def louder(make: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda audio: keep_speech_level(make(audio), audio, change_db=level_db)
+
     return {
         "vocoder alone": round_trip,
-        f"level {level_db:+.1f} dB": lambda audio: change_level(round_trip(audio),
-                                                                change_db=level_db),
+        f"level {level_db:+.1f} dB": louder(round_trip),
         f"pitch x{ratio:.2f}": shifted,
-        f"pitch x{ratio:.2f} and level {level_db:+.1f} dB": lambda audio: change_level(
-            shifted(audio), change_db=level_db),
+        f"pitch x{ratio:.2f} and level {level_db:+.1f} dB": louder(shifted),
     }
 
 
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"{', '.join(map(str, args.actors))}; pass --ravdess or other --actors")
     from metrics import (FEATURE_NAMES, FeatureCache, features_of_audio, features_of_files,
                          judged_shares, level_difference_db, load_recogniser,
-                         train_emotion_classifier)
+                         speech_level_db, train_emotion_classifier)
     from spectro import load_audio
 
     cache = FeatureCache(args.cache)
@@ -122,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     classifier = train_emotion_classifier(train_x, [f.emotion for f in training])
     recogniser = load_recogniser()
     column = {name: FEATURE_NAMES.index(name)
-              for name in ("voiced_fraction", "f0_mean_hz", "energy_db")}
+              for name in ("voiced_fraction", "f0_mean_hz")}
     train_actors = sorted({f.actor for f in training})
     calm_audio = [load_audio(f.path) for f in sources]
     print(f"{len(sources)} calm clips of actors {', '.join(map(str, args.actors))}; statistics "
@@ -158,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {label} | {100 * shares['judged_target']:.0f}% | "
                   f"{100 * shares['target_over_source']:.0f}% | "
                   f"{100 * x[:, column['voiced_fraction']].mean():.0f}% | {f0} | "
-                  f"{x[:, column['energy_db']].mean():.1f} | {error} |", flush=True)
+                  f"{np.mean([speech_level_db(clip) for clip in clips]):.1f} | {error} |",
+                  flush=True)
         cache.save()
     return 0
 

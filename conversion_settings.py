@@ -1,0 +1,140 @@
+"""What a model folder asks to be applied at conversion, read and checked in one place.
+
+config.json's "inference" section (written by the tools that choose each value on the
+validation actors) holds the post-processing of a trained generator:
+
+    {"envelope_coefficients": K,      # the post-hoc envelope cut, built into the network
+     "pitch_ratio": r,                # TD-PSOLA shift after Griffin-Lim (pitch.shift_pitch)
+     "level_change_db": g,            # the training actors' loudness difference; applied only
+                                      # when the user asks for it (convert.py --level-change)
+     "vocoder": "griffin-lim" | "world",
+     "prosody": {"f0_shift_semitones": s, "f0_spread_ratio": k, "duration_ratio": d},
+     "envelope_change": true | false}  # false: WORLD with the prosody change alone
+
+`ConversionSettings.from_config` is the one reader: defaults for what is absent (a model
+shipped before a key existed converts as it did), one clear UserError for a bad value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from errors import UserError
+from prosody import ProsodyChange
+from spectro import ENVELOPE_COEFFICIENTS, IMAGE_SIZE
+
+VOCODERS = ("griffin-lim", "world")  # Griffin-Lim: the original's; WORLD: moves prosody too
+DEFAULT_VOCODER = "griffin-lim"  # what a config without "vocoder" was made with
+PITCH_RATIO_RANGE = (0.5, 2.0)  # pitch.shift_pitch's useful range
+# A level change larger than this is a config error (RAVDESS's loudest emotion, angry, is
+# about 20 dB above calm).
+LEVEL_CHANGE_LIMIT_DB = 30.0
+
+
+@dataclass(frozen=True)
+class ConversionSettings:
+    """Everything applied around the generator when a model converts (the identity when a
+    config has no "inference" section)."""
+
+    envelope_coefficients: int = 0  # post-hoc cut K (0: none); model_files builds it in
+    pitch_ratio: float = 1.0
+    level_change_db: float = 0.0  # the model's learned amount; off unless the user asks
+    vocoder: str = DEFAULT_VOCODER
+    prosody: ProsodyChange | None = None  # WORLD vocoder only
+    # DCT coefficients that keep the model's change frequency-smooth when it is applied to
+    # WORLD's envelope: the cut's, else the envelope preset's, else spectro's default.
+    smoothing_coefficients: int = ENVELOPE_COEFFICIENTS
+    # False: the generator's envelope change is left out (the prosody change alone measured
+    # better on the validation actors); WORLD vocoder only.
+    envelope_change: bool = True
+
+    def __post_init__(self) -> None:
+        if self.vocoder not in VOCODERS:
+            raise ValueError(f"vocoder must be one of {VOCODERS}, got {self.vocoder!r}")
+        if self.prosody is not None and self.vocoder != "world":
+            raise ValueError("a prosody change needs the world vocoder")
+        if not self.envelope_change and self.vocoder != "world":
+            raise ValueError("envelope_change false needs the world vocoder")
+        if self.pitch_ratio != 1.0 and self.vocoder != "griffin-lim":
+            raise ValueError("pitch_ratio is the Griffin-Lim path's shift; the world vocoder "
+                             "moves pitch with its prosody change")
+
+    @property
+    def moves_prosody(self) -> bool:
+        """True when converting changes the pitch or the timing."""
+        return self.prosody is not None and not self.prosody.is_identity
+
+    def without_prosody(self) -> ConversionSettings:
+        """The same conversion with the prosody left as the input's (convert.py
+        --no-prosody): the vocoder and the envelope change stay."""
+        return dataclasses.replace(self, prosody=None)
+
+    def describe(self) -> str:
+        """The post-processing in words ('' when there is none)."""
+        words = []
+        if self.envelope_coefficients:
+            words.append(f"envelope cut ({self.envelope_coefficients} coefficients)")
+        if self.pitch_ratio != 1.0:
+            words.append(f"pitch x{self.pitch_ratio:g}")
+        if self.vocoder != DEFAULT_VOCODER:
+            words.append(f"{self.vocoder.upper()} vocoder")
+        if not self.envelope_change:
+            words.append("no envelope change (the prosody change alone)")
+        if self.moves_prosody:
+            words.append(self.prosody.describe())
+        if self.level_change_db:
+            words.append(f"learned level change {self.level_change_db:+.1f} dB (applied only "
+                         "when asked: convert.py --level-change model)")
+        return ", ".join(words)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], *, where: str) -> ConversionSettings:
+        """Read and check a config's "inference" section; UserError naming `where`."""
+        inference = config.get("inference") or {}
+        if not isinstance(inference, dict):
+            raise UserError(f"{where}: inference must be an object, got {inference!r}")
+        size = config.get("image_size", IMAGE_SIZE)
+        cut = inference.get("envelope_coefficients", 0)
+        if isinstance(cut, bool) or not isinstance(cut, int) or not 0 <= cut <= size:
+            raise UserError(f"{where}: inference.envelope_coefficients must be a whole number "
+                            f"from 0 to the image size, got {cut!r}")
+        ratio = inference.get("pitch_ratio", 1.0)
+        low, high = PITCH_RATIO_RANGE
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) \
+                or not low <= ratio <= high:
+            raise UserError(f"{where}: inference.pitch_ratio must be a number from {low:g} to "
+                            f"{high:g}, got {ratio!r}")
+        level = inference.get("level_change_db", 0.0)
+        if isinstance(level, bool) or not isinstance(level, (int, float)) \
+                or not -LEVEL_CHANGE_LIMIT_DB <= level <= LEVEL_CHANGE_LIMIT_DB:
+            raise UserError(f"{where}: inference.level_change_db must be a number from "
+                            f"{-LEVEL_CHANGE_LIMIT_DB:g} to {LEVEL_CHANGE_LIMIT_DB:g}, "
+                            f"got {level!r}")
+        vocoder = inference.get("vocoder", DEFAULT_VOCODER)
+        if vocoder not in VOCODERS:
+            raise UserError(f"{where}: inference.vocoder must be one of "
+                            f"{', '.join(VOCODERS)}, got {vocoder!r}")
+        envelope_change = inference.get("envelope_change", True)
+        if not isinstance(envelope_change, bool):
+            raise UserError(f"{where}: inference.envelope_change must be true or false, got "
+                            f"{envelope_change!r}")
+        prosody = inference.get("prosody")
+        if prosody is not None:
+            prosody = ProsodyChange.from_config(prosody, where=where)
+        generator_k = (config.get("generator") or {}).get("envelope_coefficients", 0)
+        smoothing = cut or generator_k or ENVELOPE_COEFFICIENTS
+        try:
+            return cls(cut, float(ratio), float(level), vocoder, prosody, int(smoothing),
+                       envelope_change)
+        except ValueError as exc:
+            raise UserError(f"{where}: inference: {exc}") from None
+
+
+def conversion_record(settings: ConversionSettings) -> dict[str, Any]:
+    """`settings` as a JSON-ready dict (metrics.json records what made each figure)."""
+    record = asdict(settings)
+    if settings.prosody is not None:
+        record["prosody"] = settings.prosody.to_config()
+    return record

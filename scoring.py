@@ -1,0 +1,283 @@
+"""Scoring converted speech on speakers a model never saw: the library half of evaluate.py.
+
+`Evaluator.evaluate_pair` converts one pair's held-out source clips and scores them beside the
+systems that need no model (evaluate.py's docstring lists the rows and columns and says how
+each figure is computed): the emotion classifier (trained once per held-out set, on features
+that do not hear the playback level), mel-cepstral distortion, prosody, and the words kept.
+Used by evaluate.py (the test table and the epoch selection) and by the tools that choose a
+model's post-processing on the validation actors.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from conversion_settings import ConversionSettings, conversion_record
+from corpus import EMOTIONS, RavdessFile, matching_target, parse_pair
+from errors import UserError
+from inference import DEFAULT_BATCH_SIZE, convert_audio, vocoder_only
+from metrics import (FEATURE_NAMES, FEATURE_VERSION, MCEP_ALPHA, MCEP_ORDER, TRIM_DB,
+                     FeatureCache, SentenceRecogniser, audio_key, class_probabilities,
+                     envelope_correlation, features_of_audio, features_of_files, judged_shares,
+                     mcd_dtw, prosody_from_features, speech_level_db, train_emotion_classifier)
+from pitch import F0_MAX, F0_MIN
+from reports import FROM_SOURCE, SYSTEMS, actor_list
+from runs import recorded_path
+from spectro import GRIFFIN_LIM_ITERS, load_audio
+
+
+# --- Evaluating pairs -----------------------------------------------------------------------
+@dataclass
+class EvalSettings:
+    """How clips are converted and how many are scored (stored with every pair's figures)."""
+
+    n_iter: int = GRIFFIN_LIM_ITERS
+    phase: str = "source"
+    seed: int = 0
+    batch_size: int = DEFAULT_BATCH_SIZE
+    limit: int | None = None  # at most this many source clips per pair (None = all)
+    jobs: int = 1  # processes for the classifier's feature pass
+
+
+@dataclass
+class _Classifier:
+    model: Any
+    report: dict[str, Any]
+    test_features: np.ndarray
+    test_labels: np.ndarray
+
+
+@dataclass
+class Evaluator:
+    """Scores pairs on one RAVDESS copy; trains one emotion classifier per held-out set."""
+
+    files: list[RavdessFile]
+    root: Path
+    cache: FeatureCache
+    settings: EvalSettings = field(default_factory=EvalSettings)
+    recogniser: SentenceRecogniser | None = None
+    _classifiers: dict[tuple[int, ...], _Classifier] = field(default_factory=dict)
+
+    def name(self, clip: RavdessFile) -> str:
+        """A clip's path relative to the RAVDESS folder (how metrics.json names clips)."""
+        return clip.path.relative_to(self.root).as_posix()
+
+    def classifier(self, test_actors: Sequence[int], *, exclude_actors: Sequence[int] = ()
+                   ) -> _Classifier:
+        """Train (once per held-out set) and check the emotion classifier.
+
+        Trained on every clip of every actor in neither `test_actors` nor `exclude_actors`
+        (e.g. the test actors while choosing an epoch on the validation actors, so the
+        classifier never heard either), all 8 emotions; scored on the `test_actors`' real
+        clips (accuracy, chance = share of the commonest emotion, recall per emotion).
+        """
+        from tqdm import tqdm
+
+        held_out = tuple(sorted(test_actors))
+        excluded = tuple(sorted(set(exclude_actors) - set(held_out)))
+        if (held_out, excluded) in self._classifiers:
+            return self._classifiers[held_out, excluded]
+        train = [f for f in self.files if f.actor not in held_out and f.actor not in excluded]
+        test = [f for f in self.files if f.actor in held_out]
+        if len({f.emotion for f in train}) < 2 or len({f.actor for f in train}) < 2:
+            raise UserError(f"{self.root}: too few training actors besides the held-out "
+                            f"{actor_list(held_out + excluded)} to train the emotion "
+                            "classifier; pass another --test-actors or a complete RAVDESS copy")
+        with tqdm(total=len(train) + len(test), desc="classifier features", unit="clip",
+                  disable=None) as bar:
+            train_x = features_of_files([f.path for f in train], self.cache,
+                                        jobs=self.settings.jobs, progress=bar.update)
+            test_x = features_of_files([f.path for f in test], self.cache,
+                                       jobs=self.settings.jobs, progress=bar.update)
+        self.cache.save()
+        model = train_emotion_classifier(train_x, [f.emotion for f in train])
+        test_y = np.asarray([f.emotion for f in test])
+        predicted = model.predict(test_x.astype(np.float64)) if len(test) else test_y
+        counts = {e: int(np.sum(test_y == e)) for e in EMOTIONS if np.any(test_y == e)}
+        report = {
+            "method": "StandardScaler + multinomial LogisticRegression (C=0.1) on "
+                      f"{len(FEATURE_NAMES)} utterance functionals (MFCC, spectral, energy, "
+                      "pYIN F0)",
+            "emotions": sorted({f.emotion for f in train}),
+            "train_actors": sorted({f.actor for f in train}), "train_clips": len(train),
+            "test_actors": list(held_out), "excluded_actors": list(excluded),
+            "test_clips": len(test),
+            "accuracy": float(np.mean(predicted == test_y)) if len(test) else None,
+            "chance": max(counts.values()) / len(test) if len(test) else None,
+            "recall": {e: float(np.mean(predicted[test_y == e] == e)) for e in counts},
+        }
+        self._classifiers[held_out, excluded] = _Classifier(model, report, test_x, test_y)
+        return self._classifiers[held_out, excluded]
+
+    def _content(self, audio: np.ndarray, statement: int) -> tuple[bool, float] | None:
+        """(sentence recognised by the grammar decoder, open-vocabulary word error rate), from
+        the cache when this audio was decoded before; None without a recogniser."""
+        if self.recogniser is None:
+            return None
+        # Keyed by recogniser too: another recogniser (or version) must decode afresh.
+        audio_id = audio_key(audio)
+        grammar_key = f"{audio_id}|{self.recogniser.description}"
+        open_key = f"{audio_id}|{statement}|{self.recogniser.open_description}"
+        if grammar_key not in self.cache.recognised:
+            self.cache.add_recognised(grammar_key,
+                                      self.recogniser.recognised(audio, statement))
+        if open_key not in self.cache.word_errors:
+            self.cache.add_word_error(open_key,
+                                      self.recogniser.word_error_rate(audio, statement))
+        return self.cache.recognised[grammar_key], self.cache.word_errors[open_key]
+
+    def evaluate_pair(self, pair: str, *, test_actors: Sequence[int], generator: Any = None,
+                      model_dir: str | os.PathLike | None = None,
+                      exclude_actors: Sequence[int] = (),
+                      systems: Sequence[str] | None = None,
+                      conversion: ConversionSettings | None = None) -> dict[str, Any]:
+        """Score one pair on the held-out actors' source clips.
+
+        Args:
+            pair: pair name, e.g. 'calm2anger'.
+            test_actors: actors the model (and so the classifier) never saw.
+            generator: the loaded source -> target generator, or None (baselines only: the
+                converted row is left empty, unless `conversion` converts without one).
+            conversion: what is applied around the generator (default: the generator's own
+                config, model_files.load_generator); its vocoder also makes the vocoder-only
+                and target-resynthesis rows, so they show what that vocoder alone does.
+            model_dir: where the generator came from (recorded only).
+            exclude_actors: actors the classifier must not train on either (see `classifier`).
+            systems: the SYSTEMS rows to score (default: all; 'converted' only with a
+                generator); the others are left None. Epoch selection scores the real clips
+                once and then only 'converted' per snapshot.
+        Returns:
+            the pair's metrics.json entry: settings, classifier report, per-system means
+            (`systems`: source, vocoder, converted (None without a model), target_resynth,
+            target) and per-clip figures (`clips`).
+        """
+        from tqdm import tqdm
+
+        pair, source, target = parse_pair(pair)
+        actors = tuple(sorted(test_actors))
+        classifier = self.classifier(actors, exclude_actors=exclude_actors)
+        sources = [f for f in self.files if f.emotion == source and f.actor in actors]
+        # Cycle through actors first, so --limit still samples every held-out speaker.
+        sources.sort(key=lambda f: (f.statement, f.intensity, f.repetition, f.actor))
+        pairs = [(clip, matching_target(self.files, clip, target)) for clip in sources]
+        skipped = sum(1 for _, match in pairs if match is None)
+        pairs = [(clip, match) for clip, match in pairs if match is not None]
+        if self.settings.limit is not None:
+            pairs = pairs[:self.settings.limit]
+        if not pairs:
+            raise UserError(f"{self.root}: no {source} clips with a matching {target} clip for "
+                            f"held-out actors {actor_list(actors)}; check --ravdess / "
+                            "--test-actors")
+        if conversion is None:
+            conversion = getattr(generator, "conversion", None) or ConversionSettings()
+        converts = generator is not None or conversion.moves_prosody
+        if systems is None:
+            systems = [s for s in SYSTEMS if s != "converted" or converts]
+        elif not set(systems) <= set(SYSTEMS) or ("converted" in systems and not converts):
+            raise ValueError(f"systems must be a subset of {SYSTEMS} ('converted' only with a "
+                             f"generator), got {systems}")
+        systems = [s for s in SYSTEMS if s in systems]
+        values: dict[str, dict[str, list[float]]] = {s: {} for s in systems}
+        features: dict[str, list[np.ndarray]] = {s: [] for s in systems}
+        clips = []
+        s = self.settings
+        for clip, match in tqdm(pairs, desc=pair, unit="clip", disable=None):
+            audio = {"source": load_audio(clip.path), "target": load_audio(match.path)}
+            for system, clip_audio in (("vocoder", audio["source"]),
+                                       ("target_resynth", audio["target"])):
+                if system in systems:
+                    audio[system] = vocoder_only(clip_audio, vocoder=conversion.vocoder,
+                                                 n_iter=s.n_iter, phase=s.phase, seed=s.seed)
+            if "converted" in systems:
+                audio["converted"] = convert_audio(audio["source"], generator, n_iter=s.n_iter,
+                                                   phase=s.phase, seed=s.seed,
+                                                   batch_size=s.batch_size, settings=conversion)
+            record: dict[str, Any] = {"source": self.name(clip), "target": self.name(match),
+                                      "mcd_to_target": {}, "mcd_to_source": {}, "judged": {}}
+            # Symmetric, so computed once, and only when a real clip's row needs it.
+            zero_effort = mcd_dtw(audio["target"], audio["source"]) \
+                if {"source", "target"} & set(systems) else None
+            for system in systems:
+                vector = features_of_audio(audio[system], self.cache)
+                features[system].append(vector)
+                row = values[system]
+                mcd_target = {"target": 0.0, "source": zero_effort}.get(system)
+                if mcd_target is None:
+                    mcd_target = mcd_dtw(audio["target"], audio[system])
+                mcd_source = {"source": 0.0, "target": zero_effort}.get(system)
+                if mcd_source is None:
+                    mcd_source = mcd_dtw(audio["source"], audio[system])
+                record["mcd_to_target"][system] = round(mcd_target, 3)
+                record["mcd_to_source"][system] = round(mcd_source, 3)
+                row.setdefault("mcd_to_target", []).append(mcd_target)
+                row.setdefault("mcd_to_source", []).append(mcd_source)
+                for name, value in prosody_from_features(vector).items():
+                    row.setdefault(name, []).append(value)
+                row.setdefault("energy_db", []).append(speech_level_db(audio[system]))
+                content = self._content(audio[system], clip.statement)
+                if content is not None:
+                    row.setdefault("recognised", []).append(float(content[0]))
+                    row.setdefault("word_error_rate", []).append(content[1])
+                if system in FROM_SOURCE:
+                    row.setdefault("envelope_correlation", []).append(
+                        envelope_correlation(audio["source"], audio[system]))
+                probabilities = class_probabilities(classifier.model, vector)
+                record["judged"][system] = max(probabilities, key=lambda e: probabilities[e][0])
+            clips.append(record)
+        self.cache.save()
+        summary: dict[str, Any] = {system: None for system in SYSTEMS}
+        for system in systems:
+            row = values[system]
+            shares = judged_shares(classifier.model, np.stack(features[system]), source=source,
+                                   target=target)
+            voiced = [v for v, f in zip(row["f0_mean_hz"], row["voiced_fraction"]) if f > 0]
+            spreads = [v for v, f in zip(row["f0_std_hz"], row["voiced_fraction"]) if f > 0]
+            summary[system] = {
+                **shares,
+                "mcd_to_target": float(np.mean(row["mcd_to_target"])),
+                "mcd_to_target_std": float(np.std(row["mcd_to_target"])),
+                "mcd_to_source": float(np.mean(row["mcd_to_source"])),
+                "mcd_to_source_std": float(np.std(row["mcd_to_source"])),
+                "f0_mean_hz": float(np.mean(voiced)) if voiced else None,
+                "f0_std_hz": float(np.mean(spreads)) if spreads else None,
+                "voiced_fraction": float(np.mean(row["voiced_fraction"])),
+                "energy_db": float(np.mean(row["energy_db"])),
+                "recognised": float(np.mean(row["recognised"])) if "recognised" in row else None,
+                "word_error_rate": (float(np.mean(row["word_error_rate"]))
+                                    if "word_error_rate" in row else None),
+                "envelope_correlation": (float(np.nanmean(row["envelope_correlation"]))
+                                         if "envelope_correlation" in row else None),
+            }
+        return {
+            "pair": pair, "source": source, "target": target, "test_actors": list(actors),
+            "model": recorded_path(model_dir) if model_dir is not None else None,
+            "n_clips": len(pairs), "skipped_no_match": skipped,
+            "settings": {"griffin_lim_iters": s.n_iter, "phase": s.phase, "seed": s.seed,
+                         "limit": s.limit, "mcep_order": MCEP_ORDER, "mcep_alpha": MCEP_ALPHA,
+                         "trim_db": TRIM_DB, "f0_range_hz": [F0_MIN, F0_MAX],
+                         "feature_version": FEATURE_VERSION},
+            "classifier": {**classifier.report,
+                           "source_vs_target": _pairwise_accuracy(classifier, source, target)},
+            "conversion": conversion_record(conversion),
+            "recogniser": self.recogniser.description if self.recogniser else None,
+            "open_recogniser": self.recogniser.open_description if self.recogniser else None,
+            "systems": summary, "clips": clips,
+            "evaluated": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec="seconds"),
+        }
+
+
+def _pairwise_accuracy(classifier: _Classifier, source: str, target: str) -> float | None:
+    """Accuracy of 'p(target) > p(source)' on the held-out real clips of the two emotions."""
+    mask = np.isin(classifier.test_labels, [source, target])
+    if not mask.any():
+        return None
+    probabilities = class_probabilities(classifier.model, classifier.test_features[mask])
+    says_target = probabilities[target] > probabilities[source]
+    return float(np.mean(says_target == (classifier.test_labels[mask] == target)))

@@ -1,0 +1,120 @@
+"""loudness.py and the level-invariant judge (metrics.clip_features): a clip's gain changes
+neither its features nor its judged emotion, and a conversion keeps its input's loudness."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import metrics
+from conftest import vowel
+from loudness import (OUTPUT_PEAK, at_speech_level, keep_speech_level, limit_peaks, soft_knee,
+                      speech_level_db)
+
+
+def _speech_like(seconds: float = 1.2, f0: float = 140.0, *, seed: int = 0) -> np.ndarray:
+    """A vowel whose pitch glides and whose loudness swells and fades (syllable-like), with
+    pauses of near silence: float32, peak 0.3."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * 16000)
+    t = np.arange(n) / 16000
+    glide = f0 * (1.0 + 0.15 * np.sin(2 * np.pi * 1.3 * t))
+    phase = 2 * np.pi * np.cumsum(glide) / 16000
+    wave = sum(np.sin(k * phase) / k for k in range(1, 30))
+    syllables = np.clip(np.sin(2 * np.pi * 2.5 * t), 0, None) ** 0.7
+    audio = wave * syllables + 1e-4 * rng.standard_normal(n)
+    return (0.3 * audio / np.abs(audio).max()).astype(np.float32)
+
+
+def _db(gain_db: float) -> float:
+    return 10.0 ** (gain_db / 20.0)
+
+
+def test_speech_level_moves_with_gain_and_at_speech_level_sets_it():
+    clip = _speech_like()
+    level = speech_level_db(clip)
+    for gain_db in (-20.0, 6.0):
+        assert speech_level_db(clip * _db(gain_db)) == pytest.approx(level + gain_db, abs=1e-3)
+    assert speech_level_db(at_speech_level(clip, level_db=-33.0)) == pytest.approx(-33.0,
+                                                                                   abs=1e-3)
+
+
+def test_the_judge_s_features_and_class_do_not_change_with_gain():
+    """The same feature vector, and the same judged class, at 0, -20 and +10 dB (unclipped)."""
+    base = 0.05 * _speech_like() / 0.3  # peak 0.05: +10 dB stays below full scale
+    features = {gain: metrics.clip_features(base * _db(gain)) for gain in (0.0, -20.0, 10.0)}
+    assert np.abs(base * _db(10.0)).max() < 1.0
+    for gain in (-20.0, 10.0):
+        np.testing.assert_allclose(features[gain], features[0.0], rtol=1e-4, atol=1e-3)
+    # A classifier trained on two synthetic 'emotions' (low and steady against high and
+    # lively voices) at mixed levels judges the three gains of one clip alike.
+    clips, labels = [], []
+    for seed in range(6):
+        level = _db(-30.0 + 6.0 * seed)
+        clips.append(level * vowel(0.8, 110.0 + 4 * seed))
+        labels.append("calm")
+        clips.append(level * _speech_like(0.8, 220.0 + 8 * seed, seed=seed))
+        labels.append("happy")
+    model = metrics.train_emotion_classifier(
+        np.stack([metrics.clip_features(c) for c in clips]), labels)
+    judged = model.predict(np.stack(list(features.values())).astype(np.float64))
+    assert len(set(judged)) == 1
+    # Nothing level-dependent is left among the features' names.
+    assert not any(name.endswith("_db") for name in metrics.FEATURE_NAMES)
+
+
+def test_limit_peaks_holds_the_ceiling_without_touching_the_rest():
+    clip = _speech_like()
+    loud = clip * 5.0  # peaks at 1.5: over full scale
+    limited = limit_peaks(loud)
+    assert limited.dtype == np.float32 and limited.shape == loud.shape
+    assert np.abs(limited).max() <= OUTPUT_PEAK + 1e-7
+    quiet_part = np.abs(loud) < 0.2 * OUTPUT_PEAK
+    far = np.convolve(~quiet_part, np.ones(400), mode="same") == 0  # 12 ms from any peak
+    np.testing.assert_allclose(limited[far], loud[far], rtol=1e-5)
+    np.testing.assert_array_equal(limit_peaks(clip), clip)  # within the ceiling: untouched
+    with pytest.raises(ValueError, match="ceiling"):
+        limit_peaks(clip, ceiling=0.0)
+
+
+@pytest.mark.parametrize("peak_dbfs", [-1.0, -40.0])
+@pytest.mark.parametrize("louder_by_db", [-12.0, 0.0, 9.0])
+def test_keep_speech_level_returns_the_input_s_level_and_never_clips(peak_dbfs, louder_by_db):
+    """The converted clip (here: a sharper, louder or softer version of the input) comes
+    back at the input's speech level within 1 dB, for an input with no headroom (-1 dB FS
+    peak) and a quiet one (-40 dB FS), and never passes the ceiling."""
+    reference = _speech_like() * (_db(peak_dbfs) / 0.3)
+    sharper = np.sign(reference) * np.abs(reference) ** 0.7  # more peaks for its loudness
+    converted = sharper * _db(louder_by_db) / np.abs(sharper).max() * np.abs(reference).max()
+    kept = keep_speech_level(converted, reference)
+    assert speech_level_db(kept) == pytest.approx(speech_level_db(reference), abs=1.0)
+    assert np.abs(kept).max() <= OUTPUT_PEAK + 1e-7
+    asked = keep_speech_level(converted, reference, change_db=-6.0)
+    assert speech_level_db(asked) == pytest.approx(speech_level_db(reference) - 6.0, abs=1.0)
+
+
+def test_keep_speech_level_leaves_silence_alone_and_rejects_a_bad_change():
+    silence = np.zeros(8000, dtype=np.float32)
+    np.testing.assert_array_equal(keep_speech_level(silence, _speech_like()), silence)
+    with pytest.raises(ValueError, match="change_db"):
+        keep_speech_level(_speech_like(), _speech_like(), change_db=float("inf"))
+
+
+def test_soft_knee_leaves_the_body_alone_and_never_reaches_the_ceiling():
+    ramp = np.linspace(-3.0, 3.0, 6001, dtype=np.float32)
+    rounded = soft_knee(ramp)
+    body = np.abs(ramp) <= 0.5 * OUTPUT_PEAK
+    np.testing.assert_allclose(rounded[body], ramp[body], atol=1e-7)
+    assert np.abs(rounded).max() < OUTPUT_PEAK
+    assert np.all(np.diff(rounded) >= 0)  # monotonic: no fold-over
+
+
+def test_a_result_with_peaks_everywhere_still_gets_the_level_back():
+    """Noise-like output of a clip with no headroom: the limiter alone saturates below the
+    input's level; the soft knee brings it back without clipping."""
+    rng = np.random.default_rng(0)
+    reference = (0.89 * np.sign(np.sin(np.linspace(0, 300, 16000)))).astype(np.float32)
+    noisy = rng.laplace(0.0, 0.1, 16000).astype(np.float32)  # crest factor ~ 20 dB
+    kept = keep_speech_level(noisy, reference)
+    assert speech_level_db(kept) == pytest.approx(speech_level_db(reference), abs=1.0)
+    assert np.abs(kept).max() <= OUTPUT_PEAK + 1e-7

@@ -1,0 +1,112 @@
+"""Draw what a conversion does to the pitch contour: the F0 of a calm clip before and after
+converting it, beside the same speaker's real recording of the target emotion.
+
+The F0 is WORLD's Harvest track (vocoder.world_f0, the tracker the prosody change itself
+uses), in semitones re 100 Hz against time, unvoiced frames left blank. A RAVDESS clip finds
+its real counterpart itself (same actor, sentence and repetition); another clip can be given
+one with --target-clip, or none.
+
+    python tools/contour_figure.py ../shared/data/ravdess/Actor_19/03-01-02-01-01-01-19.wav \\
+        --emotion happy -o results/contour_calm2happy.png
+
+Exit 0 when the figure was written, 2 for a usage error (a missing clip or model, say).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cli import cli_main  # noqa: E402
+from corpus import EMOTIONS, canonical_emotion  # noqa: E402
+from runs import RESULTS_DIR  # noqa: E402
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], epilog="\n\n".join(__doc__.split("\n\n")[1:]),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("clip", type=Path, help="the calm recording to convert")
+    parser.add_argument("--emotion", required=True, type=canonical_emotion,
+                        help=f"target emotion, one of {', '.join(EMOTIONS)} (or an alias)")
+    parser.add_argument("--source", default="calm", type=canonical_emotion,
+                        help="emotion of the clip (default: %(default)s)")
+    parser.add_argument("--models", type=Path, default=RESULTS_DIR,
+                        help="folder of model folders (default: results/ beside the scripts)")
+    parser.add_argument("--target-clip", type=Path, default=None,
+                        help="a real recording of the target emotion to draw beside (default: "
+                             "the RAVDESS counterpart of a RAVDESS clip, else none)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="PNG to write")
+    return parser
+
+
+def semitones(f0: "np.ndarray") -> "np.ndarray":  # noqa: F821 - numpy imported lazily
+    """Hz -> semitones re 100 Hz, NaN where unvoiced (0)."""
+    import numpy as np
+
+    out = np.full(f0.shape, np.nan)
+    out[f0 > 0] = 12.0 * np.log2(f0[f0 > 0] / 100.0)
+    return out
+
+
+def real_counterpart(clip: Path, target: str) -> Path | None:
+    """The same actor's sentence in `target` when `clip` is named as RAVDESS names files."""
+    from corpus import matching_target, parse_ravdess_name, scan_ravdess
+    from errors import UserError
+
+    try:
+        parsed = parse_ravdess_name(clip)
+    except (UserError, ValueError):
+        return None
+    match = matching_target(scan_ravdess(clip.parent), parsed, target)
+    return None if match is None else match.path
+
+
+@cli_main
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from atomic_files import atomic_output
+    from inference import convert_audio, load_converter
+    from spectro import load_audio
+    from vocoder import WORLD_FRAME_PERIOD_MS, world_f0
+
+    audio = load_audio(args.clip)
+    generator, model_dir, _ = load_converter(args.models, args.source, args.emotion)
+    target_clip = args.target_clip or real_counterpart(args.clip, args.emotion)
+    settings = generator.conversion
+    change = settings.prosody.describe() if settings.moves_prosody else "no prosody change"
+    curves = [(f"{args.source} input", audio, "0.4"),
+              (f"converted to {args.emotion} ({change})", convert_audio(audio, generator), "C3")]
+    if target_clip is not None:
+        curves.append((f"real {args.emotion}, same speaker", load_audio(target_clip), "C0"))
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    for label, signal, colour in curves:
+        track = semitones(world_f0(signal))
+        seconds = np.arange(track.size) * WORLD_FRAME_PERIOD_MS / 1000.0
+        ax.plot(seconds, track, color=colour, lw=1.6, label=label)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("F0 (semitones re 100 Hz)")
+    ax.set_title(f"{args.clip.name}: {args.source} -> {args.emotion} ({model_dir.name})",
+                 fontsize=10)
+    ax.legend(fontsize=7, loc="upper right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    with atomic_output(args.output) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""The WORLD vocoder path: analysis into F0, spectral envelope and aperiodicity, the changes a
+conversion makes to them, and one synthesis.
+
+Griffin-Lim (spectro.py) rebuilds audio from a magnitude image, so the pitch and timing it
+gives back are the input's. WORLD (Morise et al. 2016, the pyworld package) separates them:
+`world_analyse` gives the F0 track, the smooth spectral envelope and the aperiodicity on a
+WORLD_FRAME_PERIOD_MS grid; the image model's envelope correction (`correct_envelope`), the
+pitch change (prosody.map_f0) and the speaking-rate change (`stretch_time`) then act on those,
+and `world_synthesise` makes the audio once. Changing the envelope and the prosody in one pass
+keeps the words: a second analysis of an already vocoded clip costs them.
+
+Pure functions: float audio and arrays in, new arrays out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pitch import F0_MAX, F0_MIN
+from spectro import HOP_LENGTH, N_BINS, SAMPLE_RATE
+
+WORLD_FRAME_PERIOD_MS = 5.0  # WORLD's analysis hop: finer than the STFT's 16 ms, for the contour
+
+
+@dataclass(frozen=True)
+class WorldFeatures:
+    """One utterance in WORLD's terms, on a WORLD_FRAME_PERIOD_MS grid of T frames.
+
+    f0: float64 (T,) Hz, 0 where unvoiced. envelope: float64 (T, B) power spectral envelope
+    (B = fft_size // 2 + 1 bins from 0 Hz to SAMPLE_RATE / 2). aperiodicity: float64 (T, B)
+    in [0, 1].
+    """
+
+    f0: np.ndarray
+    envelope: np.ndarray
+    aperiodicity: np.ndarray
+
+    def __post_init__(self) -> None:
+        frames = self.f0.shape[0]
+        if self.f0.ndim != 1 or self.envelope.ndim != 2 or self.envelope.shape[0] != frames \
+                or self.aperiodicity.shape != self.envelope.shape:
+            raise ValueError(f"WorldFeatures need f0 (T,), envelope and aperiodicity (T, B) of "
+                             f"one T; got {self.f0.shape}, {self.envelope.shape}, "
+                             f"{self.aperiodicity.shape}")
+
+
+def _as_float64(audio: np.ndarray) -> np.ndarray:
+    audio = np.ascontiguousarray(audio, dtype=np.float64)
+    if audio.ndim != 1 or audio.shape[0] < 1:
+        raise ValueError(f"audio must be non-empty mono 1-D, got shape {audio.shape}")
+    if not np.all(np.isfinite(audio)):
+        raise ValueError("audio holds NaN or infinite samples")
+    return audio
+
+
+def world_f0(audio: np.ndarray) -> np.ndarray:
+    """WORLD's F0 track (Harvest, pitch.F0_MIN..F0_MAX): float64 (T,) Hz, 0 where unvoiced,
+    one frame per WORLD_FRAME_PERIOD_MS."""
+    import pyworld
+
+    f0, _ = pyworld.harvest(_as_float64(audio), SAMPLE_RATE, f0_floor=F0_MIN, f0_ceil=F0_MAX,
+                            frame_period=WORLD_FRAME_PERIOD_MS)
+    return f0
+
+
+def world_analyse(audio: np.ndarray) -> WorldFeatures:
+    """Analyse mono audio at SAMPLE_RATE: Harvest F0, CheapTrick envelope, D4C aperiodicity."""
+    import pyworld
+
+    audio = _as_float64(audio)
+    f0, times = pyworld.harvest(audio, SAMPLE_RATE, f0_floor=F0_MIN, f0_ceil=F0_MAX,
+                                frame_period=WORLD_FRAME_PERIOD_MS)
+    envelope = pyworld.cheaptrick(audio, f0, times, SAMPLE_RATE, f0_floor=F0_MIN)
+    aperiodicity = pyworld.d4c(audio, f0, times, SAMPLE_RATE)
+    return WorldFeatures(f0, envelope, aperiodicity)
+
+
+def world_synthesise(features: WorldFeatures) -> np.ndarray:
+    """Inverse of `world_analyse`: float32 mono audio at SAMPLE_RATE (about T frames long)."""
+    import pyworld
+
+    audio = pyworld.synthesize(np.ascontiguousarray(features.f0),
+                               np.ascontiguousarray(features.envelope),
+                               np.ascontiguousarray(features.aperiodicity), SAMPLE_RATE,
+                               frame_period=WORLD_FRAME_PERIOD_MS)
+    return np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+
+
+def with_f0(features: WorldFeatures, f0: np.ndarray) -> WorldFeatures:
+    """`features` with another F0 track of the same length."""
+    return WorldFeatures(np.asarray(f0, dtype=np.float64), features.envelope,
+                         features.aperiodicity)
+
+
+def stretch_time(features: WorldFeatures, ratio: float) -> WorldFeatures:
+    """Make the utterance `ratio` times as long (< 1: faster), pitch and envelope kept.
+
+    Each new frame reads the old track at position i / ratio: the envelope (in log) and the
+    aperiodicity interpolated linearly, F0 interpolated in log between voiced neighbours and
+    taken from the nearer frame at a voicing boundary. `ratio` 1 returns `features` itself.
+    """
+    if not 0.25 <= ratio <= 4.0:
+        raise ValueError(f"ratio must be in [0.25, 4], got {ratio}")
+    if ratio == 1.0:
+        return features
+    frames = features.f0.shape[0]
+    count = max(1, int(round(frames * ratio)))
+    position = np.minimum(np.arange(count) / ratio, frames - 1)
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, frames - 1)
+    weight = (position - low)[:, None]
+
+    def blend(track: np.ndarray) -> np.ndarray:
+        return track[low] * (1.0 - weight) + track[high] * weight
+
+    envelope = np.exp(blend(np.log(np.maximum(features.envelope, 1e-300))))
+    aperiodicity = np.clip(blend(features.aperiodicity), 0.0, 1.0)
+    f0 = features.f0
+    nearer = np.where(weight[:, 0] < 0.5, low, high)
+    both = (f0[low] > 0) & (f0[high] > 0)
+    new_f0 = f0[nearer].copy()
+    new_f0[both] = np.exp(np.log(f0[low[both]]) * (1.0 - weight[both, 0])
+                          + np.log(f0[high[both]]) * weight[both, 0])
+    return WorldFeatures(new_f0, envelope, aperiodicity)
+
+
+def correct_envelope(features: WorldFeatures, correction_db: np.ndarray) -> WorldFeatures:
+    """Apply an image model's spectral change to WORLD's envelope.
+
+    Args:
+        features: the input's analysis (T frames on the WORLD grid, B bins).
+        correction_db: float (N_BINS, F) change in dB per STFT bin and STFT frame of the same
+            input (frame j centred at j * HOP_LENGTH samples), e.g. the model's output image
+            minus its input image, in dB. It is interpolated linearly onto WORLD's bins and
+            frames (held constant past either end).
+    Returns:
+        the features with envelope * 10 ** (correction / 10) (a power envelope).
+    """
+    correction_db = np.asarray(correction_db, dtype=np.float64)
+    if correction_db.ndim != 2 or correction_db.shape[0] != N_BINS:
+        raise ValueError(f"correction_db must have shape ({N_BINS}, F), got "
+                         f"{correction_db.shape}")
+    frames, bins = features.envelope.shape
+    stft_hz = np.linspace(0.0, SAMPLE_RATE / 2, N_BINS)
+    world_hz = np.linspace(0.0, SAMPLE_RATE / 2, bins)
+    on_bins = np.stack([np.interp(world_hz, stft_hz, column) for column in correction_db.T])
+    stft_frame_s = np.arange(correction_db.shape[1]) * HOP_LENGTH / SAMPLE_RATE
+    world_frame_s = np.arange(frames) * WORLD_FRAME_PERIOD_MS / 1000.0
+    on_grid = np.stack([np.interp(world_frame_s, stft_frame_s, row) for row in on_bins.T],
+                       axis=1)
+    return WorldFeatures(features.f0, features.envelope * 10.0 ** (on_grid / 10.0),
+                         features.aperiodicity)
