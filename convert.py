@@ -350,8 +350,8 @@ def _convert_job(job: Job, generator: keras.Model, args: argparse.Namespace, *, 
     peak = float(np.max(np.abs(audio)))
     if peak > 1.0 and not args.normalize:
         job.note = (f"{job.input.name} peaks at {20 * np.log10(peak):+.1f} dBFS, above full "
-                    "scale: its loudness is kept and the result's peaks are limited to fit "
-                    "(--normalize converts it at a -1 dBFS peak instead)")
+                    "scale: the result has its loudness scaled down to fit a file, peaks "
+                    "limited (--normalize converts it at a -1 dBFS peak instead)")
     elif peak < QUIET_PEAK and not args.normalize:
         job.note = (f"{job.input.name} is quiet (peak {20 * np.log10(peak):.1f} dBFS) and the "
                     "result keeps its loudness; --normalize brings it to a -1 dBFS peak first")

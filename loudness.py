@@ -152,7 +152,8 @@ def _make_up(level: np.ndarray, target_db: float,
 def keep_speech_level(converted: np.ndarray, reference: np.ndarray, *, change_db: float = 0.0,
                       ceiling: float = OUTPUT_PEAK) -> np.ndarray:
     """`converted` at the speech level of `reference` (the input it was made from) plus
-    `change_db`, peak-limited below `ceiling`.
+    `change_db`, peak-limited below `ceiling`. A reference peaking above `ceiling` counts
+    as scaled down to it.
 
     Args:
         converted: float (L,) audio made from `reference`, any length.
@@ -167,7 +168,10 @@ def keep_speech_level(converted: np.ndarray, reference: np.ndarray, *, change_db
     converted = np.asarray(converted, dtype=np.float32)
     if not np.any(converted) or not np.any(reference):
         return converted
-    target_db = speech_level_db(reference) + change_db
+    # A (float) input that itself peaks above the ceiling has a loudness no file can hold:
+    # the target is its level once scaled down to fit.
+    excess_db = 20.0 * math.log10(max(float(np.max(np.abs(reference))) / ceiling, 1.0))
+    target_db = speech_level_db(reference) - excess_db + change_db
     level = at_speech_level(converted, level_db=target_db)
     limited = _make_up(level, target_db, lambda audio: limit_peaks(audio, ceiling=ceiling))
     if target_db - speech_level_db(limited) > SOFT_KNEE_SHORTFALL_DB:

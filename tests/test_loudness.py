@@ -118,3 +118,11 @@ def test_a_result_with_peaks_everywhere_still_gets_the_level_back():
     kept = keep_speech_level(noisy, reference)
     assert speech_level_db(kept) == pytest.approx(speech_level_db(reference), abs=1.0)
     assert np.abs(kept).max() <= OUTPUT_PEAK + 1e-7
+
+
+def test_a_reference_above_full_scale_counts_as_scaled_down_to_fit():
+    reference = _speech_like() * (4.0 / 0.3)  # a float recording peaking at +12 dB FS
+    kept = keep_speech_level(_speech_like(seed=1), reference)
+    expected = speech_level_db(reference) - 20 * np.log10(4.0 / OUTPUT_PEAK)
+    assert speech_level_db(kept) == pytest.approx(expected, abs=1.0)
+    assert np.abs(kept).max() <= OUTPUT_PEAK + 1e-7
