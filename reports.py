@@ -22,11 +22,18 @@ SYSTEMS = ("source", "vocoder", "converted", "target_resynth", "target")
 FROM_SOURCE = ("source", "vocoder", "converted")
 SYSTEM_LABELS = {
     "source": "source (real {source}, zero effort)",
-    "vocoder": "vocoder only ({source} → image → Griffin-Lim)",
+    "vocoder": "vocoder only ({source} → {vocoder})",
     "converted": "converted ({source} → {target} model)",
     "target_resynth": "target resynthesised (ceiling)",
     "target": "target (real {target})",
 }
+def _prosody_words(prosody: dict[str, float]) -> str:
+    return (f"pitch {prosody.get('f0_shift_semitones', 0):+.1f} semitones, range "
+            f"x{prosody.get('f0_spread_ratio', 1):.2f}, duration "
+            f"x{prosody.get('duration_ratio', 1):.2f}")
+
+
+VOCODER_WORDS = {"griffin-lim": "image → Griffin-Lim", "world": "WORLD analysis and synthesis"}
 METRICS_VERSION = 1
 
 
@@ -154,8 +161,9 @@ def pair_table(entry: dict[str, Any]) -> str:
                  "| sentence recognised | word error (open) | envelope corr. |")
     lines.append("|" + "---|" * 12)
     recogniser = entry.get("recogniser")
+    vocoder = VOCODER_WORDS[(entry.get("conversion") or {}).get("vocoder", "griffin-lim")]
     for system in SYSTEMS:
-        label = SYSTEM_LABELS[system].format(source=source, target=target)
+        label = SYSTEM_LABELS[system].format(source=source, target=target, vocoder=vocoder)
         row = entry["systems"].get(system)
         if row is None:
             missing = "no model" if system == "converted" else "not measured"
@@ -174,8 +182,13 @@ def pair_table(entry: dict[str, Any]) -> str:
     if goal:
         lines += ["", goal]
     lines.append("")
-    lines.append(f"Griffin-Lim: {settings['griffin_lim_iters']} iterations from "
-                 f"{settings['phase']} phase. Sentence recognition: "
+    conversion = entry.get("conversion") or {}
+    how = (f"Griffin-Lim: {settings['griffin_lim_iters']} iterations from {settings['phase']} "
+           "phase." if conversion.get("vocoder", "griffin-lim") == "griffin-lim" else
+           "WORLD vocoder (pyworld)" + (": the model's envelope change and the prosody change "
+                                        f"({_prosody_words(conversion['prosody'])})"
+                                        if conversion.get("prosody") else "") + ".")
+    lines.append(f"{how} Every clip at its input's loudness. Sentence recognition: "
                  + (f"{recogniser}." if recogniser else
                     "no recogniser installed (`pip install pocketsphinx`).")
                  + f" Evaluated {entry.get('evaluated', '?')}.")

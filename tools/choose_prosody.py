@@ -312,7 +312,7 @@ def write_report(out: Path) -> Path:
              "guards). The test actors are not used here.", ""]
     path = out / "prosody_ablation.md"
     with atomic_output(path) as tmp:
-        tmp.write_text("\n".join(lines) + "\n".join(table(r) for r in records))
+        tmp.write_text("\n".join(lines) + "\n" + "\n".join(table(r) for r in records))
     return path
 
 
