@@ -103,6 +103,27 @@ def import_keras() -> Any:
 
 
 # --- argparse types -------------------------------------------------------------------------
+def parser_from_doc(doc: str) -> argparse.ArgumentParser:
+    """An argument parser whose description is `doc`'s first paragraph and whose epilog is
+    the rest, kept as written (a script's module docstring: what it does, then examples)."""
+    paragraphs = (doc or "").split("\n\n")
+    return argparse.ArgumentParser(description=paragraphs[0],
+                                   epilog="\n\n".join(paragraphs[1:]),
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def clip_conversion_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of a tool that converts one clip to a target emotion: clip, --emotion,
+    --source (canonical emotion names)."""
+    from corpus import EMOTIONS, canonical_emotion
+
+    parser.add_argument("clip", type=Path, help="the calm recording to convert")
+    parser.add_argument("--emotion", required=True, type=canonical_emotion,
+                        help=f"target emotion, one of {', '.join(EMOTIONS)} (or an alias)")
+    parser.add_argument("--source", default="calm", type=canonical_emotion,
+                        help="emotion of the clip (default: %(default)s)")
+
+
 def arg_type(parse: Callable[[str], T]) -> Callable[[str], T]:
     """An argparse `type=` from a parser that raises UserError: argparse then reports the
     message as a usage error (exit 2) naming the flag."""

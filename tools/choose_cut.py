@@ -52,7 +52,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cli import arg_type, cli_main, non_negative_int, positive_int  # noqa: E402
+from cli import (arg_type, cli_main, non_negative_int, parser_from_doc,  # noqa: E402
+                 positive_int)
 from errors import UserError  # noqa: E402
 from corpus import parse_pair, parse_pair_name  # noqa: E402
 from reports import selection_table, write_generated  # noqa: E402
@@ -71,9 +72,7 @@ CANDIDATE_COLUMN = {CUT: "K", PITCH: "100 r", LEVEL: "100 f"}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], epilog="\n\n".join(__doc__.split("\n\n")[1:]),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = parser_from_doc(__doc__)
     parser.add_argument("--pair", nargs="+", required=True, type=arg_type(parse_pair_name),
                         help="pairs whose model to score, e.g. calm2anger calm2happy")
     parser.add_argument("--coefficients", nargs="+", type=non_negative_int,

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from atomic_files import atomic_output  # noqa: E402
-from cli import arg_type, cli_main, positive_int  # noqa: E402
+from cli import arg_type, cli_main, parser_from_doc, positive_int  # noqa: E402
 from corpus import (DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS, default_ravdess,  # noqa: E402
                     parse_pair, parse_pair_name, scan_ravdess)
 from errors import UserError  # noqa: E402
@@ -53,9 +53,7 @@ CACHE_NAME = "prosody_cache_v3.json"  # v3: duration = the loud voiced span
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], epilog="\n\n".join(__doc__.split("\n\n")[1:]),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = parser_from_doc(__doc__)
     parser.add_argument("--pair", nargs="+", required=True, type=arg_type(parse_pair_name),
                         help="pairs to learn and choose, e.g. calm2happy calm2surprised")
     parser.add_argument("--models", type=Path, default=RESULTS_DIR,

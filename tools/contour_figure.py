@@ -21,20 +21,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cli import cli_main  # noqa: E402
-from corpus import EMOTIONS, canonical_emotion  # noqa: E402
+from cli import cli_main, clip_conversion_arguments, parser_from_doc  # noqa: E402
 from runs import RESULTS_DIR  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], epilog="\n\n".join(__doc__.split("\n\n")[1:]),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("clip", type=Path, help="the calm recording to convert")
-    parser.add_argument("--emotion", required=True, type=canonical_emotion,
-                        help=f"target emotion, one of {', '.join(EMOTIONS)} (or an alias)")
-    parser.add_argument("--source", default="calm", type=canonical_emotion,
-                        help="emotion of the clip (default: %(default)s)")
+    parser = parser_from_doc(__doc__)
+    clip_conversion_arguments(parser)
     parser.add_argument("--models", type=Path, default=RESULTS_DIR,
                         help="folder of model folders (default: results/ beside the scripts)")
     parser.add_argument("--target-clip", type=Path, default=None,

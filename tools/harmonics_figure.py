@@ -22,9 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cli import cli_main  # noqa: E402
+from cli import cli_main, clip_conversion_arguments, parser_from_doc  # noqa: E402
 from errors import UserError  # noqa: E402
-from corpus import EMOTIONS, canonical_emotion  # noqa: E402
 
 DEFAULT_MAX_HZ = 1200.0
 
@@ -38,14 +37,8 @@ def labelled_folder(text: str) -> tuple[str, Path]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], epilog="\n\n".join(__doc__.split("\n\n")[1:]),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("clip", type=Path, help="the calm recording to convert")
-    parser.add_argument("--emotion", required=True, type=canonical_emotion,
-                        help=f"target emotion, one of {', '.join(EMOTIONS)} (or an alias)")
-    parser.add_argument("--source", default="calm", type=canonical_emotion,
-                        help="emotion of the clip (default: %(default)s)")
+    parser = parser_from_doc(__doc__)
+    clip_conversion_arguments(parser)
     parser.add_argument("--models", nargs="+", required=True, type=labelled_folder,
                         metavar="LABEL=FOLDER", help="models to compare, in panel order")
     parser.add_argument("--max-hz", type=float, default=DEFAULT_MAX_HZ,
