@@ -81,12 +81,11 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -431,7 +430,7 @@ def _conversion(args: argparse.Namespace, generator: Any) -> ConversionSettings 
         return None
     settings = generator.conversion
     if args.vocoder != "model":
-        settings = dataclasses.replace(settings, vocoder=args.vocoder)
+        settings = replace(settings, vocoder=args.vocoder)
     return settings.without_prosody() if args.no_prosody else settings
 
 

@@ -265,13 +265,12 @@ def convert_with_world(audio: np.ndarray, generator: keras.Model | None, *,
                                     progress=lambda f: report(0.15 + GENERATOR_SHARE * 0.8 * f))
         smooth = envelope_projection(N_BINS, coefficients=settings.smoothing_coefficients)
         features = correct_envelope(features, smooth @ change)
-    if settings.prosody is not None and strength > 0:
-        change = settings.prosody.scaled(strength)
-        features = stretch_time(with_f0(features, map_f0(features.f0, change)),
-                                change.duration_ratio)
+    prosody = settings.prosody.scaled(strength) if settings.prosody is not None else None
+    if prosody is not None and not prosody.is_identity:
+        features = stretch_time(with_f0(features, map_f0(features.f0, prosody)),
+                                prosody.duration_ratio)
     # WORLD's frame grid rounds the length: give back exactly the input's, times the ratio.
-    duration = settings.prosody.scaled(strength).duration_ratio if settings.prosody else 1.0
-    length = max(1, int(round(len(audio) * duration)))
+    length = max(1, int(round(len(audio) * (prosody.duration_ratio if prosody else 1.0))))
     converted = world_synthesise(features)[:length]
     report(1.0)
     return np.pad(converted, (0, length - len(converted)))
