@@ -11,14 +11,16 @@ and shows the input and converted spectrograms side by side. It is local and pri
 default: bound to 127.0.0.1, no public share link, Gradio's usage analytics off, nothing
 leaves the machine. The page is up before the models load (they load in the background,
 each once); conversions are queued, so two visitors each get their own result. Stop it with
-Ctrl-C.
+Ctrl-C (exit status 130; 143 when terminated), which removes the page's converted files.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from cli import cli_main
@@ -74,17 +76,43 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # the port is taken, say
         raise UserError(f"cannot serve on {args.host}:{args.port} ({exc}); pass another "
                         "--port") from None
+    stop = _stop_on_signals()
     # Only now: importing Keras in the warm-up thread would hold the interpreter while the
     # server starts, and the page would answer later.
     if not args.no_warm_up:
         converter.warm_up()
     print(f"SpectroGAN page: http://{args.host}:{args.port} ({len(converter.models)} model(s) "
           f"from {shown_path(args.models)}); Ctrl-C stops it", flush=True)
-    try:
-        page.block_thread()
-    finally:
-        page.close()
-    return 0
+    while not stop.wait(0.5):  # the signal handler runs between waits
+        pass
+    print("stopping the page", file=sys.stderr, flush=True)
+    page.close()
+    converter.close()
+    # A model load or conversion may be running in TensorFlow's native threads, which cannot
+    # be stopped: the usual interpreter shutdown would wait for them or abort ("terminate
+    # called without an active exception"). Every output was written atomically and the
+    # page's files are removed, so leave at once with the signal's exit status.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(stop.exit_code)
+
+
+class _Stop(threading.Event):
+    """Set by SIGINT (Ctrl-C, exit 130) or SIGTERM (exit 143)."""
+
+    exit_code = 130
+
+
+def _stop_on_signals() -> _Stop:
+    stop = _Stop()
+
+    def handle(signum: int, _frame: object) -> None:
+        stop.exit_code = 128 + signum
+        stop.set()
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+    return stop
 
 
 if __name__ == "__main__":

@@ -69,10 +69,33 @@ def check_output_path(output: Path, *, inputs: list[Path], force: bool) -> None:
         raise UserError(f"{output}: already exists; pass --force to overwrite it")
     if output.exists() and output.is_dir():
         raise UserError(f"{output}: is a folder; give a file name for the output")
-    parent = output.parent if str(output.parent) else Path(".")
-    if parent.exists() and not os.access(parent, os.W_OK):
-        # A failure (exit 1), as when the write itself is refused: see cli_main.
-        raise PermissionError(errno.EACCES, "output folder is not writable", str(parent))
+    check_writable_folder(output.parent if str(output.parent) else Path("."), name=str(output))
+
+
+def check_writable_folder(folder: Path, *, name: str) -> None:
+    """Make sure a file can be written into `folder` (created if missing) before slow work.
+
+    The nearest existing folder up the path must be a folder a file can be created in, which
+    is tried (a probe file, removed at once) because permissions alone do not tell (a
+    read-only mount, /proc). UserError when a file stands where a folder must be; an OSError
+    naming `name` (the output as the user gave it) when the file system refuses: a failure, exit 1, as when
+    the write itself is refused (see cli_main).
+    """
+    import tempfile
+
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"{name}: {existing} is a file, not a folder")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".spectrogan-write-check-", dir=existing)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise OSError(exc.errno or errno.EACCES,
+                      f"cannot write there ({existing}: {reason.lower()})", name) from None
+    os.close(handle)
+    os.remove(probe)
 
 
 def import_keras() -> Any:

@@ -15,14 +15,14 @@ louder or softer on request. Written at 16 kHz (the model's rate) by default, or
 
 Usage examples:
 
-    python convert.py speech.wav --emotion anger                 # -> speech_anger.wav
+    python convert.py speech.wav --emotion angry                 # -> speech_angry.wav
     python convert.py speech.wav --emotion sad -o sad.wav --plot  # also sad.png
     python convert.py recordings/ takes/*.flac --emotion happy --out-dir converted/
-    python convert.py "takes/*.wav" --emotion fear --models runs/ --force
+    python convert.py "takes/*.wav" --emotion fearful --models runs/ --force
     python convert.py interview.flac --emotion surprised --sr input --iters 64
     python convert.py speech.wav --emotion happy --strength 0.5   # half the model's change
     python convert.py speech.wav --emotion happy --no-prosody     # keep pitch and timing
-    python convert.py speech.wav --emotion anger --level-change model   # + the learned dB
+    python convert.py speech.wav --emotion angry --level-change model   # + the learned dB
     python convert.py --list                                      # the models you can use
 
 Inputs may be files, folders (every audio file directly inside; files that look like outputs
@@ -46,7 +46,6 @@ guarantees for whole-model files).
 from __future__ import annotations
 
 import argparse
-import errno
 import glob
 import os
 import sys
@@ -57,17 +56,19 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from cli import check_output_path, cli_main, import_keras, number_in
+from cli import (check_output_path, check_writable_folder, cli_main, import_keras,
+                 number_in)
 from errors import UserError
-from corpus import EMOTION_ALIASES, EMOTIONS, canonical_emotion, pair_name
+from corpus import EMOTION_ALIASES, EMOTIONS, canonical_emotion
 from conversion_settings import LEVEL_CHANGE_LIMIT_DB
-from inference import (available_models, check_not_silent, convert_audio, find_converter,
-                       fit_full_scale, load_converter)
+from inference import (available_models, check_audible_peak, check_not_silent, convert_audio,
+                       converted_name, find_converter, fit_full_scale, is_converted_name,
+                       load_converter)
 from runs import RESULTS_DIR, how_to_train, shown_path
 from settings import INFERENCE_PRECISIONS
 from spectro import (AUDIO_EXTENSIONS, AUDIO_KINDS, GRIFFIN_LIM_ITERS, PHASES, SAMPLE_RATE,
-                     AudioError, check_audio_file, input_note, load_audio, magnitude_to_image,
-                     plot_spectrograms, stft, write_audio)
+                     AudioError, check_audio_file, file_peak, input_note, load_audio,
+                     magnitude_to_image, plot_spectrograms, stft, write_audio)
 
 if TYPE_CHECKING:  # keras is imported lazily so --help and argument errors stay instant
     import keras
@@ -107,17 +108,18 @@ class Job:
     usage_error: bool = True  # the error is the input's or the command's (exit 2), not the run's
     note: str | None = None  # something the user should know about a converted input
     output_rate: int = SAMPLE_RATE  # the sample rate the output was written at
+    peak: float | None = None  # the input file's largest absolute sample, as stored
 
 
 def _is_audio(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in AUDIO_EXTENSIONS
 
 
-def expand_inputs(specs: Sequence[str], *, output_suffix: str) -> tuple[list[Job], int]:
+def expand_inputs(specs: Sequence[str], *, target: str) -> tuple[list[Job], int]:
     """Turn command-line inputs (files, folders, glob patterns) into jobs, in order.
 
-    Folders contribute the audio files directly inside them (sorted), except files whose name
-    ends with `output_suffix` (e.g. '_anger.wav': outputs of an earlier run). A path that
+    Folders contribute the audio files directly inside them (sorted), except files named like
+    earlier outputs for `target` (`inference.is_converted_name`: '*_angry.wav'). A path that
     does not exist and holds glob characters is expanded here (quoted patterns, Windows
     shells). The same file named twice is converted once. Inputs that match nothing become
     jobs with an error.
@@ -138,12 +140,12 @@ def expand_inputs(specs: Sequence[str], *, output_suffix: str) -> tuple[list[Job
         path = Path(spec)
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if _is_audio(p))
-            fresh = [p for p in found if not p.name.lower().endswith(output_suffix)]
+            fresh = [p for p in found if not is_converted_name(p.name, target)]
             skipped += len(found) - len(fresh)
             if not fresh:
                 jobs.append(Job(label=spec, input=None, error=(
                     f"{spec}: folder holds no audio files ({AUDIO_KINDS})" if not found else
-                    f"{spec}: folder holds only earlier outputs (*{output_suffix}); name them "
+                    f"{spec}: folder holds only earlier outputs (*_{target}.wav); name them "
                     "explicitly to convert them again")))
             for found_path in fresh:
                 add(found_path, str(found_path))
@@ -160,8 +162,8 @@ def expand_inputs(specs: Sequence[str], *, output_suffix: str) -> tuple[list[Job
     return jobs, skipped
 
 
-def plan_outputs(jobs: list[Job], *, suffix: str, output: Path | None, out_dir: Path | None,
-                 plot: bool, force: bool) -> None:
+def plan_outputs(jobs: list[Job], *, target: str, strength: float, output: Path | None,
+                 out_dir: Path | None, plot: bool, force: bool) -> None:
     """Give every job its output (and plot) path, or an error when one cannot be written.
 
     An output may not be any input, may not exist unless `force`, and may not be shared by two
@@ -173,11 +175,11 @@ def plan_outputs(jobs: list[Job], *, suffix: str, output: Path | None, out_dir: 
         if job.error is not None or job.input is None:
             continue
         if output is not None:
-            target = output
+            written = output
         else:
             folder = out_dir if out_dir is not None else job.input.parent
-            target = folder / f"{job.input.stem}{suffix}"
-        targets = [target] + ([target.with_suffix(".png")] if plot else [])
+            written = folder / converted_name(job.input.stem, target, strength=strength)
+        targets = [written] + ([written.with_suffix(".png")] if plot else [])
         try:
             for path in targets:
                 check_output_path(path, inputs=inputs, force=force)
@@ -190,7 +192,7 @@ def plan_outputs(jobs: list[Job], *, suffix: str, output: Path | None, out_dir: 
             continue
         for path in targets:
             claimed[path.resolve()] = job.label
-        job.output = target
+        job.output = written
         job.plot = targets[1] if plot else None
 
 
@@ -198,14 +200,7 @@ def _check_out_dir(out_dir: Path) -> None:
     """UserError when `out_dir` is not a folder we can create or write into."""
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"--out-dir {out_dir}: exists and is not a folder")
-    existing = out_dir
-    while not existing.exists():  # it will be created; its nearest existing parent must allow it
-        existing = existing.parent
-    if not existing.is_dir():
-        raise UserError(f"--out-dir {out_dir}: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        # A failure (exit 1), as when the write itself is refused: see cli.cli_main.
-        raise PermissionError(errno.EACCES, "output folder is not writable", str(existing))
+    check_writable_folder(out_dir, name=f"--out-dir {out_dir}")
 
 
 _sample_rate = number_in(4000, 384000, kind=int, what="sample rate in Hz (or 'input')")
@@ -347,7 +342,8 @@ def _convert_job(job: Job, generator: keras.Model, args: argparse.Namespace, *, 
     assert job.input is not None and job.output is not None
     audio = load_audio(job.input)
     check_not_silent(audio, job.input)
-    peak = float(np.max(np.abs(audio)))
+    # The file's own peak: resampling a clipped 16-bit file overshoots full scale a little.
+    peak = job.peak if job.peak is not None else float(np.max(np.abs(audio)))
     if peak > 1.0 and not args.normalize:
         job.note = (f"{job.input.name} peaks at {20 * np.log10(peak):+.1f} dBFS, above full "
                     "scale: the result has its loudness scaled down to fit a file, peaks "
@@ -409,23 +405,23 @@ def main(argv: list[str] | None = None) -> int:
     source, target = canonical_emotion(args.source), canonical_emotion(args.emotion)
     if source == target:
         raise UserError(f"--source and --emotion are both {target!r}; nothing to convert")
-    spelling = pair_name(source, target).split("2", 1)[1]  # 'anger', as in the pair names
-    suffix = f"_{spelling}.wav"
     if args.output is not None and args.output.suffix.lower() != ".wav":
         raise UserError(f"-o {args.output}: outputs are wav files; give a name ending in .wav")
     if args.out_dir is not None:
         _check_out_dir(args.out_dir)
 
-    jobs, skipped = expand_inputs(args.inputs, output_suffix=suffix.lower())
+    jobs, skipped = expand_inputs(args.inputs, target=target)
     if args.output is not None and len(jobs) > 1:
         raise UserError(f"-o {args.output} takes exactly one input, got {len(jobs)}; use "
                         "--out-dir DIR for several")
-    plan_outputs(jobs, suffix=suffix, output=args.output, out_dir=args.out_dir,
-                 plot=args.plot, force=args.force)
-    for job in jobs:  # header checks only: a bad input is reported before the slow model load
+    plan_outputs(jobs, target=target, strength=args.strength, output=args.output,
+                 out_dir=args.out_dir, plot=args.plot, force=args.force)
+    for job in jobs:  # a bad or silent input is reported before the slow model load
         if job.error is None and job.input is not None:
             try:
                 check_audio_file(job.input)
+                job.peak = file_peak(job.input)
+                check_audible_peak(job.peak, job.input)
             except AudioError as exc:
                 job.error = str(exc)
     failed = [job for job in jobs if job.error is not None]
@@ -481,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(jobs) > 1 or skipped:
         speed = (f", {converted_seconds / (elapsed - loaded):.1f}x real time"
                  if converted_seconds and elapsed > loaded else "")
-        note = (f"; skipped {skipped} earlier output(s) (*{suffix}) found in folders"
+        note = (f"; skipped {skipped} earlier output(s) (*_{target}.wav) found in folders"
                 if skipped else "")
         print(f"converted {converted} of {len(jobs)} file(s), {converted_seconds:.1f} s of audio "
               f"in {elapsed:.1f} s{speed}; {len(failed)} failed{note}", file=sys.stderr)

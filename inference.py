@@ -21,12 +21,12 @@ import numpy as np
 
 from cli import import_keras
 from errors import UserError
-from corpus import canonical_emotion, parse_pair
+from corpus import EMOTION_ALIASES, canonical_emotion, parse_pair
 from conversion_settings import ConversionSettings
 from loudness import OUTPUT_PEAK, keep_speech_level, limit_peaks
 from pitch import shift_pitch
 from prosody import map_f0
-from runs import check_config, find_generator, read_config, trained_pairs
+from runs import check_config, find_generator, model_folders, read_config
 from settings import INFERENCE_PRECISIONS, PRECISION_POLICIES
 from spectro import (GRIFFIN_LIM_ITERS, IMAGE_SIZE, N_BINS, TOP_DB, AudioError,
                      envelope_projection, join_windows, n_frames_for, round_trip, scale_change,
@@ -44,6 +44,30 @@ SILENCE_DBFS = -90.0
 # with the default 6-block generator on a 2-core CPU (benchmarks/bench_convert.py); used only
 # to move progress bars evenly.
 GENERATOR_SHARE = 0.85
+
+
+def converted_name(stem: str, target: str, *, strength: float = 1.0) -> str:
+    """File name of a clip `stem` converted to `target`, the one scheme of convert.py and the
+    page: '<stem>_<emotion>.wav' with the emotion's RAVDESS name whatever alias was asked
+    ('anger' -> 'speech_angry.wav'), and the strength in percent below full strength
+    ('speech_happy_50.wav')."""
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"strength must be in [0, 1], got {strength}")
+    percent = round(100 * strength)
+    return f"{stem}_{canonical_emotion(target)}" + ("" if percent == 100 else f"_{percent}") \
+        + ".wav"
+
+
+def is_converted_name(name: str, target: str) -> bool:
+    """Whether file name `name` looks like an earlier output for `target` (`converted_name`
+    at any strength, or the '_anger.wav' spelling of earlier versions)."""
+    import re
+
+    emotion = canonical_emotion(target)
+    spellings = [emotion] + [alias for alias, name_ in EMOTION_ALIASES.items()
+                             if name_ == emotion]
+    pattern = rf".+_({'|'.join(map(re.escape, spellings))})(_\d{{1,3}})?\.wav"
+    return re.fullmatch(pattern, name, flags=re.IGNORECASE) is not None
 
 
 def load_converter(models_root: str | os.PathLike, source: str, target: str, *,
@@ -90,7 +114,13 @@ def find_converter(models_root: str | os.PathLike, source: str, target: str
 
 def check_not_silent(audio: np.ndarray, name: str | os.PathLike) -> None:
     """AudioError when `audio`'s peak is below SILENCE_DBFS (nothing to convert)."""
-    peak = float(np.max(np.abs(audio))) if np.size(audio) else 0.0
+    check_audible_peak(float(np.max(np.abs(audio))) if np.size(audio) else 0.0, name)
+
+
+def check_audible_peak(peak: float, name: str | os.PathLike) -> None:
+    """AudioError when a clip whose largest absolute sample is `peak` (full scale 1.0) is
+    silent: below SILENCE_DBFS. For a file, `spectro.file_peak` gives the peak before the
+    slow model load."""
     if peak <= 0.0:
         raise AudioError(f"{name}: silent input (every sample is zero); nothing to convert")
     peak_db = 20.0 * math.log10(peak)
@@ -117,7 +147,8 @@ def model_method(config: dict) -> str:
 def available_models(models_root: str | os.PathLike) -> list[dict]:
     """Every model folder directly under `models_root`, with what is known of it.
 
-    Returns one dict per run folder holding a generator (runs.trained_pairs), sorted by pair:
+    Returns one dict per run folder holding a generator (runs.model_folders: `models_root`
+    itself when it is one), sorted by pair:
     pair, source, target, folder (Path), method (`model_method`), exact_strength (whether a
     strength between 0 and 1 scales its correction exactly: an identity-start generator with no
     pitch shift after it), and from
@@ -130,8 +161,8 @@ def available_models(models_root: str | os.PathLike) -> list[dict]:
     metrics = read_metrics(root / "metrics.json")["pairs"] if (root / "metrics.json").is_file() \
         else {}
     found = []
-    for pair in trained_pairs(root):
-        config = read_config(root / pair)
+    for pair, folder in model_folders(root).items():
+        config = read_config(folder)
         systems = (metrics.get(pair) or {}).get("systems") or {}
         converted, target = systems.get("converted") or {}, systems.get("target") or {}
         try:
@@ -139,10 +170,10 @@ def available_models(models_root: str | os.PathLike) -> list[dict]:
         except UserError:
             continue  # a folder that is not named after a pair
         found.append({
-            "pair": pair, "source": source, "target": target_emotion, "folder": root / pair,
+            "pair": pair, "source": source, "target": target_emotion, "folder": folder,
             "method": model_method(config),
             "exact_strength": bool(config["generator"].get("identity_start"))
-            and ConversionSettings.from_config(config, where=str(root / pair)).pitch_ratio == 1,
+            and ConversionSettings.from_config(config, where=str(folder)).pitch_ratio == 1,
             "judged_target": converted.get("judged_target"),
             "real_judged_target": target.get("judged_target"),
             "word_error_rate": converted.get("word_error_rate"),

@@ -176,6 +176,19 @@ def trained_pairs(models_root: str | os.PathLike) -> list[str]:
                   if (p / CONFIG_NAME).is_file() and generator_path(p, "AtoB").is_file())
 
 
+def model_folders(models_root: str | os.PathLike) -> dict[str, Path]:
+    """Pair name -> run folder of every model `find_model_dir` would load from `models_root`:
+    the run folders directly under it (`trained_pairs`), or `models_root` itself when it is a
+    run folder (a --out of any name) holding a finished epoch, named by its config's pair."""
+    root = Path(models_root)
+    found = {pair: root / pair for pair in trained_pairs(root)}
+    if (root / CONFIG_NAME).is_file() and generator_path(root, "AtoB").is_file():
+        recorded = _config_pair(read_config(root))
+        pair = pair_name(*recorded) if recorded else root.name
+        found.setdefault(pair, root)
+    return dict(sorted(found.items()))
+
+
 def _config_pair(config: dict[str, Any]) -> tuple[str, str] | None:
     """(source, target) a run's config records, canonical; None when it records neither."""
     try:

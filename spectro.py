@@ -91,6 +91,23 @@ def check_audio_file(path: str | os.PathLike) -> None:
                          "complete copy")
 
 
+def file_peak(path: str | os.PathLike) -> float:
+    """The largest absolute sample of an audio file as stored: every channel, the file's own
+    rate, nothing resampled (so a 16-bit file never reads above 1.0), read in blocks.
+    AudioError when the file cannot be read."""
+    import soundfile
+
+    peak = 0.0
+    try:
+        with soundfile.SoundFile(str(path)) as handle:
+            for block in handle.blocks(blocksize=1 << 16, dtype="float32", always_2d=True):
+                if block.size:
+                    peak = max(peak, float(np.nanmax(np.abs(block))))
+    except (RuntimeError, soundfile.LibsndfileError) as exc:
+        raise AudioError(f"{path}: not a readable audio file ({exc})") from None
+    return peak
+
+
 def input_note(path: str | os.PathLike, *, sr: int = SAMPLE_RATE) -> str:
     """What converting `path` into a mono `sr` Hz result changed, for an output line: ' (from
     44100 Hz stereo, resampled to 16000 Hz and mixed to mono)', or '' when it was already mono

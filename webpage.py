@@ -14,6 +14,7 @@ Gradio is imported only by `build_page`, Keras only when the first model loads.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import threading
 from pathlib import Path
@@ -23,14 +24,16 @@ import numpy as np
 
 from conversion_settings import LEVEL_CHANGE_LIMIT_DB
 from errors import UserError
-from inference import (available_models, check_not_silent, convert_audio, fit_full_scale,
-                       load_converter)
+from inference import (available_models, check_not_silent, convert_audio, converted_name,
+                       fit_full_scale, load_converter)
 from runs import shown_path
 from spectro import (SAMPLE_RATE, check_audio_file, load_audio, magnitude_to_image,
                      plot_spectrograms, stft, write_audio)
 
 MAX_SECONDS = 120.0  # longer uploads are refused in the page (convert.py takes any length)
 EXAMPLE_CLIP = Path(__file__).resolve().parent / "examples" / "calm_speech.wav"
+CLIP_LABEL = "Your clip"
+EXAMPLE_LABEL = "Your clip (the example: RAVDESS actor 19, calm)"
 STRENGTH_NOTE = ("Strength scales the model's correction: 0% is the vocoder alone (the "
                  "spectrogram round trip without a model), 100% the model's full conversion. "
                  "The scaling is exact for models that start as the identity (all shipped "
@@ -67,10 +70,16 @@ class PageConverter:
                  max_seconds: float = MAX_SECONDS) -> None:
         self.models_root = Path(models_root)
         self.models = {model["pair"]: model for model in available_models(self.models_root)}
+        self._own_work_dir = work_dir is None
         self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="spectrogan_page_"))
         self.max_seconds = float(max_seconds)
         self._generators: dict[str, Any] = {}
         self._locks: dict[str, threading.Lock] = {pair: threading.Lock() for pair in self.models}
+
+    def close(self) -> None:
+        """Remove the converted files, when the work folder is the converter's own."""
+        if self._own_work_dir:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
 
     def choices(self) -> list[tuple[str, str]]:
         """(menu label, pair) of every model, in pair order."""
@@ -146,11 +155,11 @@ class PageConverter:
             audio, generator, strength=float(strength), prosody=bool(prosody),
             level_change_db=float(level_change_db)))
         folder = Path(tempfile.mkdtemp(prefix="result_", dir=self.work_dir))
-        stem = f"{Path(path).stem}_{model['target']}_{round(100 * strength)}"
-        wav = write_audio(folder / f"{stem}.wav", converted)
+        wav = write_audio(folder / converted_name(Path(path).stem, model["target"],
+                                                  strength=float(strength)), converted)
         before, ref = magnitude_to_image(np.abs(stft(audio)))
         after, _ = magnitude_to_image(np.abs(stft(converted)), ref=ref)
-        png = plot_spectrograms(folder / f"{stem}.png",
+        png = plot_spectrograms(wav.with_suffix(".png"),
                                 [(f"input ({model['source']})", before),
                                  (f"converted: {model['target']}, strength "
                                   f"{100 * strength:.0f}%", after)], side_by_side=True)
@@ -191,9 +200,10 @@ def build_page(converter: PageConverter) -> Any:
                     "apply it, and convert. Everything runs on this machine.")
         with gr.Row():
             with gr.Column():
+                example = EXAMPLE_CLIP.is_file()
                 clip = gr.Audio(sources=["upload", "microphone"], type="filepath",
-                                value=str(EXAMPLE_CLIP) if EXAMPLE_CLIP.is_file() else None,
-                                label="Your clip (the example: RAVDESS actor 19, calm)",
+                                value=str(EXAMPLE_CLIP) if example else None,
+                                label=EXAMPLE_LABEL if example else CLIP_LABEL,
                                 elem_id="clip")
                 emotion = gr.Dropdown(choices=choices, value=choices[0][1] if choices else None,
                                       label="Emotion (test-actor figures of each model)",
@@ -209,8 +219,10 @@ def build_page(converter: PageConverter) -> Any:
                 result = gr.Audio(type="filepath", label="Converted (play or download)",
                                   interactive=False, elem_id="result")
                 summary = gr.Markdown(elem_id="summary")
-        spectrograms = gr.Image(type="filepath", label="Spectrograms: input and converted",
-                                interactive=False, elem_id="spectrograms")
+        # The image's own label would sit on the left panel's title: a heading above instead.
+        gr.Markdown("**Spectrograms:** your clip (left) and the converted clip (right)")
+        spectrograms = gr.Image(type="filepath", show_label=False, interactive=False,
+                                elem_id="spectrograms")
         if not choices:
             gr.Markdown(f"**No trained model in {shown_path(converter.models_root)}.** Train one "
                         "with `python train_cyclegan.py --pair calm2anger` (see README.md).")
@@ -218,4 +230,7 @@ def build_page(converter: PageConverter) -> Any:
                     "4.0); converted clips fall under the same licence.")
         button.click(run, inputs=[clip, emotion, strength, prosody, level],
                      outputs=[result, spectrograms, summary])
+        # Once the user brings a clip of their own, the example's description no longer fits.
+        for user_changed_clip in (clip.upload, clip.stop_recording, clip.clear):
+            user_changed_clip(lambda: gr.update(label=CLIP_LABEL), inputs=None, outputs=clip)
     return page

@@ -147,6 +147,27 @@ def test_app_help_is_instant_and_bad_flags_are_one_line(capsys, tmp_path):
     assert len(err) == 2 and all(line.startswith("error: ") for line in err)
 
 
+@pytest.mark.slow
+def test_ctrl_c_stops_the_page_with_status_130_even_while_models_load(models_root, tmp_path):
+    import signal
+
+    port = load_tool("page_browser").free_port()
+    for wait_after_start in (0.0, 3.0):  # at once (Keras still importing), and a bit later
+        server = subprocess.Popen([sys.executable, str(REPO / "app.py"), "--port", str(port),
+                                   "--models", str(models_root)], cwd=tmp_path, text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            assert "SpectroGAN page:" in server.stdout.readline()
+            time.sleep(wait_after_start)
+            server.send_signal(signal.SIGINT)
+            code = server.wait(timeout=60)
+        finally:
+            server.kill()
+        err = server.stderr.read()
+        assert code == 130, err
+        assert "Traceback" not in err and "terminate called" not in err
+
+
 # --- The page in a real browser -------------------------------------------------------------
 page_browser = load_tool("page_browser")
 needs_browser = pytest.mark.skipif(
@@ -169,12 +190,24 @@ def test_the_page_converts_an_upload_in_a_real_browser(models_root, tmp_path):
         pb.css(driver, "#convert")[0].click()
         pb.wait_for(driver, lambda d: "silent input" in pb.page_text(d))
         assert "Traceback" not in pb.page_text(driver)
+        # The clip's label no longer calls the user's own upload the example.
+        assert "the example" not in pb.css(driver, "#clip [data-testid='block-label']")[0].text
         # The example clip, uploaded and converted: a player and the wav it plays.
         pb.upload(driver, webpage.EXAMPLE_CLIP)
         body = pb.convert(driver)
         assert body[:4] == b"RIFF" and body[8:12] == b"WAVE" and len(body) > 10000
         assert pb.css(driver, "#result button[aria-label='Play']")
         pb.wait_for(driver, lambda d: pb.css(d, "#spectrograms img"))
+        # Nothing is drawn over the figure (a panel label once hid the left panel's title).
+        covering = driver.execute_script("""
+            const img = document.querySelector('#spectrograms img').getBoundingClientRect();
+            return [...document.querySelectorAll('#spectrograms label, #spectrograms span')]
+              .map(e => [e.textContent, e.getBoundingClientRect()])
+              .filter(([t, r]) => t.trim() && r.width > 0 && r.height > 0
+                      && r.left < img.right && r.right > img.left
+                      && r.top < img.bottom && r.bottom > img.top)
+              .map(([t, r]) => t.trim());""")
+        assert covering == []
         summary = pb.css(driver, "#summary")[0].text
         assert "100% strength" in summary and "at your clip's loudness" in summary
         # Untick the prosody change: the same page converts keeping pitch and timing.

@@ -72,7 +72,7 @@ def test_cli_converts_any_length(tmp_path, models_root, capsys, seconds):
     source = _wav(tmp_path / "speech.wav", seconds)
     code, out, err = _run(capsys, source, "--emotion", "anger", "--models", models_root)
     assert code == 0, err
-    output = tmp_path / "speech_anger.wav"
+    output = tmp_path / "speech_angry.wav"
     assert f"wrote {output}" in out
     info = soundfile.info(str(output))
     assert info.samplerate == SAMPLE_RATE
@@ -119,7 +119,7 @@ def test_output_at_input_rate_keeps_length(tmp_path, models_root, capsys):
     code, _, err = _run(capsys, source, "--emotion", "anger", "--models", models_root,
                         "--sr", "input", "--out-dir", tmp_path / "out", "--iters", 2)
     assert code == 0, err
-    info = soundfile.info(str(tmp_path / "out" / "take_anger.wav"))
+    info = soundfile.info(str(tmp_path / "out" / "take_angry.wav"))
     assert (info.samplerate, info.frames) == (22050, soundfile.info(str(source)).frames)
     code, _, err = _run(capsys, source, "--emotion", "anger", "--models", models_root,
                         "-o", tmp_path / "default_rate.wav", "--iters", 2)
@@ -154,16 +154,16 @@ def test_batch_run_skips_a_corrupt_file(tmp_path, models_root, capsys):
     assert "broken.wav: not a readable audio file" in err
     assert "converted 2 of 3 file(s)" in err and "1 failed" in err
     for path in good:
-        assert (folder / f"{path.stem}_anger.wav").is_file()
-    assert not (folder / "broken_anger.wav").exists()
+        assert (folder / f"{path.stem}_angry.wav").is_file()
+    assert not (folder / "broken_angry.wav").exists()
     assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == []  # no temp
 
     # A second run over the folder skips its own earlier outputs and refuses to overwrite.
     code, _, err = _run(capsys, folder, "--emotion", "anger", "--models", models_root,
                         "--iters", 2, "--out-dir", tmp_path / "again")
     assert "skipped 2 earlier output(s)" in err
-    assert sorted(p.name for p in (tmp_path / "again").iterdir()) == ["take0_anger.wav",
-                                                                      "take1_anger.wav"]
+    assert sorted(p.name for p in (tmp_path / "again").iterdir()) == ["take0_angry.wav",
+                                                                      "take1_angry.wav"]
 
 
 def test_quoted_glob_is_expanded(tmp_path, models_root, capsys):
@@ -172,7 +172,7 @@ def test_quoted_glob_is_expanded(tmp_path, models_root, capsys):
     code, _, err = _run(capsys, tmp_path / "*.wav", "--emotion", "anger", "--models",
                         models_root, "--iters", 1)
     assert code == 0, err
-    assert sorted(p.name for p in tmp_path.glob("*_anger.wav")) == ["a_anger.wav", "b_anger.wav"]
+    assert sorted(p.name for p in tmp_path.glob("*_angry.wav")) == ["a_angry.wav", "b_angry.wav"]
     code, _, err = _run(capsys, tmp_path / "*.ogg", "--emotion", "anger", "--models",
                         models_root)
     assert code == 2 and "no audio file matches" in err
@@ -180,7 +180,7 @@ def test_quoted_glob_is_expanded(tmp_path, models_root, capsys):
 
 def test_never_overwrites_without_force(tmp_path, models_root, capsys):
     source = _wav(tmp_path / "speech.wav", 1.0)
-    output = tmp_path / "speech_anger.wav"
+    output = tmp_path / "speech_angry.wav"
     output.write_bytes(b"the user's own file")
     code, _, err = _run(capsys, source, "--emotion", "anger", "--models", models_root)
     assert code == 2 and "already exists; pass --force" in err
@@ -246,7 +246,10 @@ def test_unknown_emotion_lists_choices(tmp_path, capsys):
     ("quiet", "silent input (peak -100.0 dBFS"),
     ("zero_bytes", "empty file (0 bytes)"),
 ])
-def test_bad_inputs_are_one_line_errors(tmp_path, models_root, capsys, kind, message):
+def test_bad_inputs_are_one_line_errors(tmp_path, models_root, capsys, monkeypatch, kind,
+                                        message):
+    # Every one is found before the slow model load.
+    monkeypatch.setattr(convert, "load_converter", lambda *a, **k: pytest.fail("loaded"))
     path = tmp_path / f"{kind}.wav"
     if kind == "garbage":
         path.write_bytes(os.urandom(2000))
@@ -263,7 +266,7 @@ def test_bad_inputs_are_one_line_errors(tmp_path, models_root, capsys, kind, mes
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and message in errors[0] and str(path) in errors[0]
     assert "Traceback" not in err
-    assert not (tmp_path / f"{kind}_anger.wav").exists()
+    assert not (tmp_path / f"{kind}_angry.wav").exists()
 
 
 def test_unwritable_output_folder(tmp_path, models_root, capsys, monkeypatch):
@@ -271,23 +274,68 @@ def test_unwritable_output_folder(tmp_path, models_root, capsys, monkeypatch):
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o555)
-    if os.geteuid() == 0:  # root may write anywhere: make the permission check see the lock
-        real_access = os.access
-        monkeypatch.setattr(os, "access", lambda path, mode, **kw: False if Path(path) == locked
-                            and mode & os.W_OK else real_access(path, mode, **kw))
+    if os.geteuid() == 0:  # root may write anywhere: make the write probe meet the lock
+        import tempfile
+
+        real_mkstemp = tempfile.mkstemp
+
+        def mkstemp(*args, dir=None, **kwargs):
+            if dir is not None and Path(dir) == locked:
+                raise PermissionError(13, "Permission denied")
+            return real_mkstemp(*args, dir=dir, **kwargs)
+
+        monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
     try:
         code, _, err = _run(capsys, source, "--emotion", "anger", "--models", models_root,
                             "--out-dir", locked)
-        assert code == 1 and "output folder is not writable" in err
+        assert code == 1 and f"--out-dir {locked}: cannot write there" in err
         code, _, err = _run(capsys, source, "--emotion", "anger", "--models", models_root,
                             "--out-dir", locked / "new" / "sub")
-        assert code == 1 and "output folder is not writable" in err
+        assert code == 1 and "cannot write there" in err and "permission denied" in err
         code, _, err = _run(capsys, source, "--emotion", "anger", "--models", models_root,
                             "-o", locked / "out.wav")
-        assert code == 1 and "output folder is not writable" in err
+        assert code == 1 and f"{locked / 'out.wav'}: cannot write there" in err
     finally:
         locked.chmod(0o755)
     assert list(locked.iterdir()) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_an_output_nothing_can_be_written_to_is_named_before_any_work(tmp_path, models_root,
+                                                                       capsys, monkeypatch):
+    source = _wav(tmp_path / "base.wav", 0.5)
+    monkeypatch.setattr(convert, "load_converter", lambda *a, **k: pytest.fail("loaded"))
+    code, _, err = _run(capsys, source, "--emotion", "anger", "--models", models_root,
+                        "-o", "/proc/nope/x.wav")
+    assert code == 1 and err.startswith("error: /proc/nope/x.wav: cannot write there")
+    assert "base.wav" not in err and "Traceback" not in err
+    (tmp_path / "file").write_text("a file, not a folder")
+    code, _, err = _run(capsys, source, "--emotion", "anger", "--models", models_root,
+                        "-o", tmp_path / "file" / "x.wav")
+    assert code == 2 and "is a file, not a folder" in err
+
+
+def test_outputs_are_named_by_the_emotion_whatever_its_spelling(tmp_path, models_root, capsys):
+    folder = tmp_path / "takes"
+    _wav(folder / "take.wav", 0.5)
+    code, out, err = _run(capsys, folder / "take.wav", "--emotion", "anger", "--models",
+                          models_root, "--iters", 1)
+    assert code == 0, err
+    assert f"wrote {folder / 'take_angry.wav'}" in out
+    code, out, err = _run(capsys, folder / "take.wav", "--emotion", "angry", "--models",
+                          models_root, "--iters", 1, "--strength", "0.5")
+    assert code == 0, err
+    assert f"wrote {folder / 'take_angry_50.wav'}" in out
+    assert inference.converted_name("take", "anger", strength=0.5) == "take_angry_50.wav"
+    # Earlier outputs, in this scheme or the '_anger' spelling of earlier versions, are skipped.
+    _wav(folder / "old_anger.wav", 0.5)
+    code, out, err = _run(capsys, folder, "--emotion", "angry", "--models", models_root,
+                          "--iters", 1, "--out-dir", tmp_path / "again")
+    assert code == 0, err
+    assert "skipped 3 earlier output(s)" in err
+    assert [p.name for p in (tmp_path / "again").iterdir()] == ["take_angry.wav"]
+    assert not inference.is_converted_name("angry_take.wav", "angry")
+    assert inference.is_converted_name("take_FEAR.wav", "fearful")
 
 
 def test_usage_mistakes(tmp_path, models_root, capsys):
@@ -304,7 +352,7 @@ def test_usage_mistakes(tmp_path, models_root, capsys):
     code, _, err = _run(capsys, a, same / "a.wav", "--emotion", "anger", "--models",
                         models_root, "--out-dir", tmp_path / "out", "--iters", 1)
     assert code == 2 and "writes this output too" in err
-    assert (tmp_path / "out" / "a_anger.wav").is_file()
+    assert (tmp_path / "out" / "a_angry.wav").is_file()
 
 
 def test_model_from_other_stft_settings_is_refused(tmp_path, capsys):
@@ -344,6 +392,10 @@ def test_models_may_name_the_run_folder_itself(tmp_path, models_root, capsys):
                         models_root / "calm2anger", "--force")
     assert code == 2 and "run folder of another model (calm2anger), not of calm2sad" in err
     assert err.count("calm2anger/calm2anger") == 0
+    # --list agrees with the conversion: the run folder itself is its model.
+    code, out, err = _run(capsys, "--list", "--models", models_root / "calm2anger")
+    assert code == 0, err
+    assert "calm2anger" in out and "--emotion angry" in out
 
 
 def test_a_run_without_a_finished_epoch_says_so(tmp_path, capsys):
@@ -363,7 +415,7 @@ def test_a_quiet_input_keeps_its_loudness_with_a_hint(tmp_path, models_root, cap
                     subtype="FLOAT")  # peak -46 dBFS
     code, _, err = _run(capsys, quiet, "--emotion", "anger", "--models", models_root)
     assert code == 0 and "is quiet" in err and "--normalize" in err
-    converted, _ = soundfile.read(str(tmp_path / "quiet_anger.wav"), dtype="float32")
+    converted, _ = soundfile.read(str(tmp_path / "quiet_angry.wav"), dtype="float32")
     source, _ = soundfile.read(str(quiet), dtype="float32")
     assert speech_level_db(converted) == pytest.approx(speech_level_db(source), abs=1.0)
 
@@ -373,6 +425,19 @@ def test_a_float_input_above_full_scale_is_limited_not_clipped(tmp_path, models_
     soundfile.write(str(loud), 4.0 * _speech(0.5), SAMPLE_RATE, subtype="FLOAT")
     code, _, err = _run(capsys, loud, "--emotion", "anger", "--models", models_root)
     assert code == 0 and "above full scale" in err and "limited" in err
-    converted, _ = soundfile.read(str(tmp_path / "loud_anger.wav"), dtype="float32")
+    converted, _ = soundfile.read(str(tmp_path / "loud_angry.wav"), dtype="float32")
     assert np.max(np.abs(converted)) < 1.0
     assert np.mean(np.abs(converted) > 0.98) < 0.01  # not a clipped square wave
+
+
+def test_a_clipped_16_bit_file_is_not_reported_above_full_scale(tmp_path, models_root, capsys):
+    rate = 44100
+    t = np.arange(rate) / rate
+    clipped = np.clip(3.0 * np.sin(2 * np.pi * 220.0 * t), -1.0, 1.0)  # square-ish, at 0 dBFS
+    path = tmp_path / "clipped.wav"
+    soundfile.write(str(path), clipped, rate, subtype="PCM_16")
+    assert float(np.max(np.abs(load_audio(path)))) > 1.0  # resampling overshoots full scale
+    code, _, err = _run(capsys, path, "--emotion", "anger", "--models", models_root,
+                        "--iters", 1)
+    assert code == 0, err
+    assert "above full scale" not in err

@@ -123,7 +123,7 @@ def test_normalize_and_the_resampling_note(models_root, tmp_path, capsys):
                           "--normalize", "--iters", 2)
     assert code == 0, err
     assert "from 44100 Hz stereo, resampled to 16000 Hz and mixed to mono" in out
-    written, written_rate = soundfile.read(str(tmp_path / "quiet_anger.wav"))
+    written, written_rate = soundfile.read(str(tmp_path / "quiet_angry.wav"))
     assert written_rate == SAMPLE_RATE
     # --normalize converts the input brought to a -1 dBFS peak, and the result keeps that
     # loudness (its speech level), peaks limited below full scale.
