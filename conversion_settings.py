@@ -9,6 +9,7 @@ validation actors) holds the post-processing of a trained generator:
                                       # when the user asks for it (convert.py --level-change)
      "vocoder": "griffin-lim" | "world",
      "prosody": {"f0_shift_semitones": s, "f0_spread_ratio": k, "duration_ratio": d},
+     "spectral_balance": {"band_hz": [...], "gains_db": [...]},   # WORLD only
      "envelope_change": true | false}  # false: WORLD with the prosody change alone
 
 `ConversionSettings.from_config` is the one reader: defaults for what is absent (a model
@@ -23,6 +24,7 @@ from typing import Any
 
 from errors import UserError
 from prosody import ProsodyChange
+from spectral_balance import SpectralBalance
 from spectro import ENVELOPE_COEFFICIENTS, IMAGE_SIZE
 
 VOCODERS = ("griffin-lim", "world")  # Griffin-Lim: the original's; WORLD: moves prosody too
@@ -49,12 +51,16 @@ class ConversionSettings:
     # False: the generator's envelope change is left out (the prosody change alone measured
     # better on the validation actors); WORLD vocoder only.
     envelope_change: bool = True
+    # The emotion's learned change of spectral balance (spectral_balance.py); WORLD only.
+    spectral_balance: SpectralBalance | None = None
 
     def __post_init__(self) -> None:
         if self.vocoder not in VOCODERS:
             raise ValueError(f"vocoder must be one of {VOCODERS}, got {self.vocoder!r}")
         if self.prosody is not None and self.vocoder != "world":
             raise ValueError("a prosody change needs the world vocoder")
+        if self.spectral_balance is not None and self.vocoder != "world":
+            raise ValueError("a spectral balance change needs the world vocoder")
         if not self.envelope_change and self.vocoder != "world":
             raise ValueError("envelope_change false needs the world vocoder")
         if self.pitch_ratio != 1.0 and self.vocoder != "griffin-lim":
@@ -68,14 +74,15 @@ class ConversionSettings:
 
     def without_prosody(self) -> ConversionSettings:
         """The same conversion with the prosody left as the input's (convert.py
-        --no-prosody): the vocoder and the envelope change stay."""
+        --no-prosody): the vocoder, the envelope change and the spectral balance stay."""
         return dataclasses.replace(self, prosody=None)
 
     def describe(self) -> str:
         """The post-processing in words ('' when there is none)."""
         words = []
         if self.envelope_coefficients:
-            words.append(f"envelope cut ({self.envelope_coefficients} coefficients)")
+            words.append(f"change smoothed along frequency ({self.envelope_coefficients} "
+                         "coefficients)")
         if self.pitch_ratio != 1.0:
             words.append(f"pitch x{self.pitch_ratio:g}")
         if self.vocoder != DEFAULT_VOCODER:
@@ -84,6 +91,8 @@ class ConversionSettings:
             words.append("no envelope change (the prosody change alone)")
         if self.moves_prosody:
             words.append(self.prosody.describe())
+        if self.spectral_balance is not None and not self.spectral_balance.is_identity:
+            words.append(self.spectral_balance.describe())
         if self.level_change_db:
             words.append(f"learned level change {self.level_change_db:+.1f} dB (applied only "
                          "when asked: convert.py --level-change model)")
@@ -123,11 +132,14 @@ class ConversionSettings:
         prosody = inference.get("prosody")
         if prosody is not None:
             prosody = ProsodyChange.from_config(prosody, where=where)
+        balance = inference.get("spectral_balance")
+        if balance is not None:
+            balance = SpectralBalance.from_config(balance, where=where)
         generator_k = (config.get("generator") or {}).get("envelope_coefficients", 0)
         smoothing = cut or generator_k or ENVELOPE_COEFFICIENTS
         try:
             return cls(cut, float(ratio), float(level), vocoder, prosody, int(smoothing),
-                       envelope_change)
+                       envelope_change, balance)
         except ValueError as exc:
             raise UserError(f"{where}: inference: {exc}") from None
 
@@ -137,4 +149,6 @@ def conversion_record(settings: ConversionSettings) -> dict[str, Any]:
     record = asdict(settings)
     if settings.prosody is not None:
         record["prosody"] = settings.prosody.to_config()
+    if settings.spectral_balance is not None:
+        record["spectral_balance"] = settings.spectral_balance.to_config()
     return record

@@ -26,6 +26,7 @@ from conversion_settings import ConversionSettings
 from loudness import OUTPUT_PEAK, keep_speech_level, limit_peaks
 from pitch import shift_pitch
 from prosody import map_f0
+from spectral_balance import apply_balance
 from runs import check_config, find_generator, model_folders, read_config
 from settings import INFERENCE_PRECISIONS, PRECISION_POLICIES
 from spectro import (GRIFFIN_LIM_ITERS, IMAGE_SIZE, N_BINS, TOP_DB, AudioError,
@@ -135,7 +136,8 @@ def model_method(config: dict) -> str:
     preset = (config.get("training") or {}).get("preset")
     words = f"{preset} preset" if preset else "custom settings"
     if generator.get("envelope_coefficients"):
-        words += f", correction kept to {generator['envelope_coefficients']} envelope coefficients"
+        words += (f", its change kept smooth along frequency "
+                  f"({generator['envelope_coefficients']} coefficients)")
     elif not generator.get("identity_start"):
         words += ", draws a new image"
     applied = ConversionSettings.from_config(config, where="config.json").describe()
@@ -284,7 +286,8 @@ def convert_with_world(audio: np.ndarray, generator: keras.Model | None, *,
                        batch_size: int = DEFAULT_BATCH_SIZE,
                        progress: Callable[[float], None] | None = None) -> np.ndarray:
     """One WORLD pass: analyse, apply the generator's envelope change (kept frequency-smooth,
-    `settings.smoothing_coefficients`) and the prosody change, both scaled by `strength`,
+    `settings.smoothing_coefficients`), the spectral balance and the prosody change, all
+    scaled by `strength`,
     synthesise once. Strength 0 (or no generator and no prosody) is WORLD's analysis and
     synthesis alone. Returns float32 audio, `duration_ratio ** strength` times as long, at
     WORLD's level (the caller sets the loudness)."""
@@ -296,6 +299,8 @@ def convert_with_world(audio: np.ndarray, generator: keras.Model | None, *,
                                     progress=lambda f: report(0.15 + GENERATOR_SHARE * 0.8 * f))
         smooth = envelope_projection(N_BINS, coefficients=settings.smoothing_coefficients)
         features = correct_envelope(features, smooth @ change)
+    if settings.spectral_balance is not None:
+        features = apply_balance(features, settings.spectral_balance.scaled(strength))
     prosody = settings.prosody.scaled(strength) if settings.prosody is not None else None
     if prosody is not None and not prosody.is_identity:
         features = stretch_time(with_f0(features, map_f0(features.f0, prosody)),

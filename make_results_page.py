@@ -13,6 +13,9 @@ The committed files stay small: clips are trimmed of leading/trailing silence an
 16 kHz 16-bit mono wav, images are 400x200 px 32-colour PNGs (about 20 kB), so two clips of
 seven pairs come to about 2.5 MB. Only files this script names are written (under
 results/samples/); README.md is replaced only if this script wrote it (or with --force).
+With the default --out, the table of what ships in the project's own README.md (between its
+shipped-table markers) is refreshed from the same metrics.json, so the guide never quotes
+other figures than the results page.
 
 Usage:
     python evaluate.py --all && python make_results_page.py
@@ -38,14 +41,16 @@ from corpus import (STATEMENTS, RavdessFile, default_ravdess, matching_target, p
                     scan_ravdess)
 from inference import convert_audio, load_converter
 from metrics import speech_span, trim_silence
-from reports import (check_generated, metrics_markdown, read_metrics, selection_verdict,
-                     write_generated)
-from runs import RESULTS_DIR, SELECTION_JSON, read_config, read_selection, selection_rule_text
+from reports import (check_generated, metrics_markdown, read_metrics, replace_shipped_table,
+                     selection_verdict, shipped_table, write_generated)
+from runs import (RESULTS_DIR, SELECTION_JSON, read_config, read_selection, same_folder,
+                  selection_rule_text)
 from spectro import GRIFFIN_LIM_ITERS, load_audio, magnitude_to_image, stft, write_audio
 
 THUMB_SIZE = (200, 400)  # (height, width) px of a cell's spectrogram image
 THUMB_LEVELS = 32  # colours of the palette PNG: 2.5 dB steps over the 80 dB range
 SCRIPT = "make_results_page.py"
+GUIDE = Path(__file__).resolve().parent / "README.md"
 ATTRIBUTION = """\
 ## Audio and licence
 
@@ -284,6 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"Griffin-Lim iterations (default: {GRIFFIN_LIM_ITERS})")
     parser.add_argument("--force", action="store_true",
                         help="replace a README.md this script did not write (default: refuse)")
+    parser.add_argument("--guide", type=Path, default=None, metavar="FILE",
+                        help="README whose table of what ships is refreshed (default: the "
+                             "project's README.md when --out is results/, else none)")
     return parser
 
 
@@ -301,6 +309,12 @@ def main(argv: list[str] | None = None) -> int:
     text = build_page(metrics, out=args.out, models=args.models, ravdess=args.ravdess,
                       clips=args.clips, n_iter=args.iters)
     write_generated(page, text, script=SCRIPT)
+    guide = args.guide or (GUIDE if same_folder(args.out, RESULTS_DIR) else None)
+    if guide is not None:
+        updated = replace_shipped_table(guide.read_text(), shipped_table(metrics))
+        with atomic_output(guide) as tmp:
+            tmp.write_text(updated)
+        print(f"refreshed the table of what ships in {guide}")
     samples = args.out / "samples"
     note = ""
     if samples.is_dir():

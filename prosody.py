@@ -149,26 +149,34 @@ class UtteranceProsody:
     duration_s: float
 
 
+def speech_frames(audio: np.ndarray, f0: np.ndarray) -> np.ndarray:
+    """Boolean (T,) mask of the WORLD frames of `f0` (vocoder.world_f0 of `audio`) that are
+    speech: voiced and within SPAN_DB of the clip's loudest STFT frame."""
+    from loudness import frame_energy_db
+    from spectro import HOP_LENGTH, SAMPLE_RATE
+    from vocoder import WORLD_FRAME_PERIOD_MS
+
+    energy = frame_energy_db(audio)
+    on_world_grid = np.interp(np.arange(f0.size) * WORLD_FRAME_PERIOD_MS / 1000.0,
+                              np.arange(energy.size) * HOP_LENGTH / SAMPLE_RATE, energy)
+    return (np.asarray(f0) > 0) & (on_world_grid >= energy.max() - SPAN_DB)
+
+
 def utterance_prosody(audio: np.ndarray) -> UtteranceProsody | None:
     """The prosody of one clip, with the conversion's own F0 tracker (vocoder.world_f0).
 
-    The duration is the span from the first to the last frame that is both voiced and within
-    SPAN_DB of the clip's loudest frame: breaths and room noise before or after the sentence
-    (RAVDESS has both) lengthen an energy span, and the F0 tracker calls some of them voiced.
-    None when the clip has too little voicing to measure.
+    The duration is the span from the first to the last `speech_frames` frame (voiced and
+    within SPAN_DB of the clip's loudest frame): breaths and room noise before or after the
+    sentence (RAVDESS has both) lengthen an energy span, and the F0 tracker calls some of
+    them voiced. None when the clip has too little voicing to measure.
     """
-    from loudness import frame_energy_db
-    from spectro import HOP_LENGTH, SAMPLE_RATE
     from vocoder import WORLD_FRAME_PERIOD_MS, world_f0
 
     f0 = world_f0(audio)
     stats = log2_f0_centre_and_spread(f0)
     if stats is None:
         return None
-    energy = frame_energy_db(audio)
-    on_world_grid = np.interp(np.arange(f0.size) * WORLD_FRAME_PERIOD_MS / 1000.0,
-                              np.arange(energy.size) * HOP_LENGTH / SAMPLE_RATE, energy)
-    speech = np.flatnonzero((f0 > 0) & (on_world_grid >= energy.max() - SPAN_DB))
+    speech = np.flatnonzero(speech_frames(audio, f0))
     if speech.size == 0:
         return None
     duration = (int(speech[-1]) - int(speech[0]) + 1) * WORLD_FRAME_PERIOD_MS / 1000.0

@@ -65,15 +65,24 @@ def world_f0(audio: np.ndarray) -> np.ndarray:
     return f0
 
 
-def world_analyse(audio: np.ndarray) -> WorldFeatures:
-    """Analyse mono audio at SAMPLE_RATE: Harvest F0, CheapTrick envelope, D4C aperiodicity."""
+def world_envelope(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(Harvest F0 (T,) Hz, CheapTrick power envelope (T, B)) of mono audio at SAMPLE_RATE:
+    `world_analyse` without the aperiodicity, for measuring."""
     import pyworld
 
     audio = _as_float64(audio)
     f0, times = pyworld.harvest(audio, SAMPLE_RATE, f0_floor=F0_MIN, f0_ceil=F0_MAX,
                                 frame_period=WORLD_FRAME_PERIOD_MS)
-    envelope = pyworld.cheaptrick(audio, f0, times, SAMPLE_RATE, f0_floor=F0_MIN)
-    aperiodicity = pyworld.d4c(audio, f0, times, SAMPLE_RATE)
+    return f0, pyworld.cheaptrick(audio, f0, times, SAMPLE_RATE, f0_floor=F0_MIN)
+
+
+def world_analyse(audio: np.ndarray) -> WorldFeatures:
+    """Analyse mono audio at SAMPLE_RATE: Harvest F0, CheapTrick envelope, D4C aperiodicity."""
+    import pyworld
+
+    f0, envelope = world_envelope(audio)
+    times = np.arange(f0.size) * WORLD_FRAME_PERIOD_MS / 1000.0
+    aperiodicity = pyworld.d4c(_as_float64(audio), f0, times, SAMPLE_RATE)
     return WorldFeatures(f0, envelope, aperiodicity)
 
 

@@ -34,12 +34,14 @@ MAX_SECONDS = 120.0  # longer uploads are refused in the page (convert.py takes 
 EXAMPLE_CLIP = Path(__file__).resolve().parent / "examples" / "calm_speech.wav"
 CLIP_LABEL = "Your clip"
 EXAMPLE_LABEL = "Your clip (the example: RAVDESS actor 19, calm)"
-STRENGTH_NOTE = ("Strength scales the model's correction: 0% is the vocoder alone (the "
-                 "spectrogram round trip without a model), 100% the model's full conversion. "
-                 "The scaling is exact for models that start as the identity (all shipped "
-                 "models); for a model that draws a new image or shifts the pitch it "
-                 "interpolates between the input and the output. It scales the change of "
-                 "pitch and speaking rate too.")
+STRENGTH_NOTE = ("How much of the change to apply: 0% only re-synthesises your clip, with no "
+                 "change of emotion (what the sound representation alone costs); 100% applies "
+                 "the model's whole change, pitch and speaking rate included; 50% is half of "
+                 "it.")
+EMOTION_NOTE = ("Figures from speakers no model saw. 'judged': the share of converted clips an "
+                "emotion classifier takes for this emotion; in brackets, the same speakers' "
+                "real recordings of it (the best to expect). 'word error': the share of words "
+                "a speech recogniser gets wrong (0 is perfect).")
 PROSODY_NOTE = ("Models that learned how the emotion moves the pitch level, the pitch range and "
                 "the speaking rate apply it; untick to keep your clip's own pitch and timing.")
 LEVEL_NOTE = ("0 keeps your clip's loudness (the published figures are measured so); a louder "
@@ -170,8 +172,7 @@ class PageConverter:
                    f"{'' if prosody else ', pitch and timing kept'}; model {model['method']}.")
         if not model["exact_strength"] and 0.0 < strength < 1.0:
             summary += (" This model draws a new image or shifts the pitch, so strengths between "
-                        "0 and 100% interpolate between input and output rather than scale a "
-                        "correction.")
+                        "0 and 100% mix its input and output rather than scale its change.")
         return wav, png, summary
 
 
@@ -206,8 +207,7 @@ def build_page(converter: PageConverter) -> Any:
                                 label=EXAMPLE_LABEL if example else CLIP_LABEL,
                                 elem_id="clip")
                 emotion = gr.Dropdown(choices=choices, value=choices[0][1] if choices else None,
-                                      label="Emotion (test-actor figures of each model)",
-                                      elem_id="emotion")
+                                      label="Emotion", info=EMOTION_NOTE, elem_id="emotion")
                 strength = gr.Slider(0, 100, value=100, step=5, label="Strength (%)",
                                      info=STRENGTH_NOTE, elem_id="strength")
                 prosody = gr.Checkbox(value=True, label="Change pitch and speaking rate",

@@ -185,6 +185,10 @@ def test_the_page_converts_an_upload_in_a_real_browser(models_root, tmp_path):
         driver.get(url)
         pb.wait_for(driver, lambda d: pb.css(d, "#convert"))
         assert "angry" in pb.css(driver, "#emotion input")[0].get_attribute("value")
+        # The figures and controls are explained in plain words.
+        text = pb.page_text(driver)
+        assert "emotion classifier" in text and "speech recogniser" in text
+        assert "correction" not in text and "identity" not in text
         # A silent clip: a message in the page, and the server keeps serving.
         pb.upload(driver, _clip(tmp_path / "silence.wav", level=0.0))
         pb.css(driver, "#convert")[0].click()

@@ -284,9 +284,14 @@ choose_prosody = load_tool("choose_prosody")
 def _prosody_record(pair: str, chosen: str) -> dict:
     figures = {"judged_target": 0.25, "target_over_source": 0.5, "voiced_fraction": 0.8,
                "word_error_rate": 0.4, "mcd_to_target": 7.0}
+    from spectral_balance import BAND_COUNT, SpectralBalance
+
+    balance = SpectralBalance((-2.0,) * (BAND_COUNT // 2) + (2.0,) * (BAND_COUNT // 2))
     arms = [{"epoch": i, "arm": arm, "passes_guard": True, "chosen": arm == chosen,
              "conversion": {"prosody": {"f0_shift_semitones": 6.0, "f0_spread_ratio": 1.7,
-                                        "duration_ratio": 0.9}}, **figures}
+                                        "duration_ratio": 0.9},
+                            "spectral_balance": balance.to_config() if "balance" in arm
+                            else None}, **figures}
             for i, arm in enumerate(choose_prosody.ARMS)]
     return {"pair": pair, "source": "calm", "target": pair[6:], "train_actors": [1, 2],
             "val_actors": [15, 16], "test_actors": [17, 18, 19, 20],
@@ -311,6 +316,17 @@ def test_choose_prosody_arms_apply_what_their_names_say():
     assert arms["world, model + level, range"].prosody == ProsodyChange(6.0, 1.7)
     assert arms["world, model + prosody"].prosody == change
     assert all(arms[a].pitch_ratio == 1.0 for a in choose_prosody.ARMS if a.startswith("world"))
+    assert all(arms[a].spectral_balance is None for a in choose_prosody.ARMS)  # none learned
+    from spectral_balance import BAND_COUNT, SpectralBalance
+
+    balance = SpectralBalance((1.0,) * BAND_COUNT)
+    with_balance = {arm: choose_prosody.arm_settings(arm, base, change, balance)
+                    for arm in choose_prosody.ARMS}
+    for arm, settings in with_balance.items():
+        assert (settings.spectral_balance == balance) == ("balance" in arm), arm
+    assert with_balance["world, prosody + balance"].envelope_change is False
+    assert with_balance["world, model + balance"].prosody is None
+    assert with_balance["world, model + prosody + balance"].prosody == change
 
 
 def test_choose_prosody_report_and_install_keep_every_other_key(tmp_path):
@@ -328,14 +344,17 @@ def test_choose_prosody_report_and_install_keep_every_other_key(tmp_path):
     runs.write_config(model, {"pair": "calm2happy", "generator": {"filters": 4, "res_blocks": 1},
                               "inference": {"envelope_coefficients": 24,
                                             "level_change_db": 14.8}})
-    record = _prosody_record("calm2happy", "world, model + prosody")
-    chosen = record["arms"][-1]
-    choose_prosody.install(model, runs.read_config(model), chosen, record)
-    inference = runs.read_config(model)["inference"]
-    assert inference["envelope_coefficients"] == 24 and inference["level_change_db"] == 14.8
-    assert inference["vocoder"] == "world"
-    assert inference["prosody"] == chosen["conversion"]["prosody"]
-    assert inference["prosody_chosen_on"]["arm"] == "world, model + prosody"
+    for arm in ("world, model + prosody + balance", "world, model + prosody"):
+        record = _prosody_record("calm2happy", arm)
+        chosen = next(entry for entry in record["arms"] if entry["chosen"])
+        choose_prosody.install(model, runs.read_config(model), chosen, record)
+        inference = runs.read_config(model)["inference"]
+        assert inference["envelope_coefficients"] == 24 and inference["level_change_db"] == 14.8
+        assert inference["vocoder"] == "world"
+        assert inference["prosody"] == chosen["conversion"]["prosody"]
+        assert inference["prosody_chosen_on"]["arm"] == arm
+        # The balance is installed with its arm and removed when a later choice has none.
+        assert inference.get("spectral_balance") == chosen["conversion"]["spectral_balance"]
 
 
 def test_choose_prosody_installs_the_prosody_alone_without_the_envelope_change(tmp_path):

@@ -2,8 +2,9 @@
 validation actors: an ablation of every arm, the winner installed with --install.
 
 For each pair the change of pitch level, pitch range and speaking rate from calm to the target
-emotion is measured on the model's training actors (prosody.learn_prosody_change; each actor
-against their own calm speech), never on the validation or test actors. The arms are then
+emotion (prosody.learn_prosody_change) and the change of spectral balance
+(spectral_balance.learn_spectral_balance) are measured on the model's training actors, each
+actor against their own calm speech, never on the validation or test actors. The arms are then
 scored on the validation actors exactly as `evaluate.py --select-epoch` scores epochs
 (classifier trained on neither the validation nor the test actors, the same guards and rule):
 
@@ -13,12 +14,15 @@ scored on the validation actors exactly as `evaluate.py --select-epoch` scores e
     world, model + pitch level    ... with the model: the pitch level only
     world, model + level, range   ... the pitch level and range
     world, model + prosody        ... level, range and speaking rate (one synthesis)
+    world, model + balance        the model's envelope change and the spectral balance
+    world, prosody + balance      the prosody change and the spectral balance, no model
+    world, model + prosody + balance   all three in one synthesis
 
 A pair with no model folder yet is scored with the prosody arm alone. --install records the
-winner in <models>/<pair>/config.json "inference" ("vocoder", "prosody", and the figures it was
-chosen on), keeping every other key; a Griffin-Lim win changes nothing. The tables go to
+winner in <models>/<pair>/config.json "inference" ("vocoder", "prosody", "spectral_balance",
+and the figures it was chosen on), keeping every other key; a Griffin-Lim win changes nothing. The tables go to
 <out>/<pair>_prosody.md and .json, all pairs' tables to <out>/prosody_ablation.md; the prosody
-measured per clip is cached in <out>.
+and the band levels measured per clip are cached in <out>.
 
     python tools/choose_prosody.py --pair calm2happy --out /work/runs/prosody
     python tools/choose_prosody.py --pair calm2happy calm2sad --out runs/prosody --install
@@ -48,8 +52,10 @@ from runs import (RESULTS_DIR, SELECTION_MARGIN_DB, SELECTION_VOICED_MARGIN,  # 
                   SELECTION_WER_MARGIN, choose_epoch, read_config, write_config)
 
 ARMS = ("griffin-lim, model", "world, model", "world, prosody", "world, model + pitch level",
-        "world, model + level, range", "world, model + prosody")
+        "world, model + level, range", "world, model + prosody", "world, model + balance",
+        "world, prosody + balance", "world, model + prosody + balance")
 CACHE_NAME = "prosody_cache_v3.json"  # v3: duration = the loud voiced span
+BALANCE_CACHE_NAME = "balance_cache_v1.json"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _measure_file(path: str) -> tuple[str, list[float] | None]:
+def _measure_prosody(path: str) -> tuple[str, list[float] | None]:
     """Worker: (path, [centre, spread, duration] or None) of one clip."""
     from prosody import utterance_prosody
     from spectro import load_audio
@@ -84,11 +90,22 @@ def _measure_file(path: str) -> tuple[str, list[float] | None]:
                                                 measured.spread_octaves, measured.duration_s]
 
 
-class ProsodyCache:
-    """UtteranceProsody per file path (relative to the RAVDESS folder), kept in a JSON file."""
+def _measure_balance(path: str) -> tuple[str, list[float] | None]:
+    """Worker: (path, band levels in dB or None) of one clip."""
+    from spectral_balance import utterance_band_levels
+    from spectro import load_audio
 
-    def __init__(self, path: Path, root: Path) -> None:
-        self.path, self.root = path, root
+    levels = utterance_band_levels(load_audio(path))
+    return path, None if levels is None else [round(float(v), 4) for v in levels]
+
+
+class ClipCache:
+    """One measurement per file path (relative to the RAVDESS folder), kept in a JSON file:
+    `worker(path)` gives (path, list of numbers or None); `convert` turns a list into what
+    `measure` returns."""
+
+    def __init__(self, path: Path, root: Path, worker: Any, convert: Any) -> None:
+        self.path, self.root, self.worker, self.convert = path, root, worker, convert
         self.values: dict[str, list[float] | None] = (
             json.loads(path.read_text()) if path.is_file() else {})
 
@@ -100,25 +117,38 @@ class ProsodyCache:
         context = multiprocessing.get_context("spawn")
         with concurrent.futures.ProcessPoolExecutor(max_workers=jobs,
                                                     mp_context=context) as pool:
-            for path, value in pool.map(_measure_file, missing, chunksize=4):
+            for path, value in pool.map(self.worker, missing, chunksize=4):
                 self.values[self._key(Path(path))] = value
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_output(self.path) as tmp:
             tmp.write_text(json.dumps(self.values, indent=0, sort_keys=True))
 
     def measure(self, path: Path) -> Any:
-        from prosody import UtteranceProsody
-
         value = self.values[self._key(path)]
-        return None if value is None else UtteranceProsody(*value)
+        return None if value is None else self.convert(value)
 
     def _key(self, path: Path) -> str:
         return Path(path).resolve().relative_to(self.root.resolve()).as_posix()
 
 
-def arm_settings(arm: str, base: Any, change: Any) -> Any:
-    """The ConversionSettings of one arm, from the model's own (`base`) and the learned
-    ProsodyChange."""
+def prosody_cache(out: Path, root: Path) -> ClipCache:
+    """The UtteranceProsody of each clip, cached in `out`."""
+    from prosody import UtteranceProsody
+
+    return ClipCache(out / CACHE_NAME, root, _measure_prosody,
+                     lambda value: UtteranceProsody(*value))
+
+
+def balance_cache(out: Path, root: Path) -> ClipCache:
+    """The band levels (spectral_balance.utterance_band_levels) of each clip, cached in `out`."""
+    import numpy as np
+
+    return ClipCache(out / BALANCE_CACHE_NAME, root, _measure_balance, np.asarray)
+
+
+def arm_settings(arm: str, base: Any, change: Any, balance: Any = None) -> Any:
+    """The ConversionSettings of one arm, from the model's own (`base`), the learned
+    ProsodyChange and the learned SpectralBalance."""
     from conversion_settings import ConversionSettings
     from prosody import ProsodyChange
 
@@ -127,25 +157,34 @@ def arm_settings(arm: str, base: Any, change: Any) -> Any:
     prosody = {"world, model": None, "world, prosody": change, "world, model + prosody": change,
                "world, model + pitch level": ProsodyChange(change.f0_shift_semitones),
                "world, model + level, range": ProsodyChange(change.f0_shift_semitones,
-                                                            change.f0_spread_ratio)}
+                                                            change.f0_spread_ratio),
+               "world, model + balance": None, "world, prosody + balance": change,
+               "world, model + prosody + balance": change}
     if arm == "griffin-lim, model":
         return ConversionSettings(base.envelope_coefficients, base.pitch_ratio,
                                   base.level_change_db, "griffin-lim", None,
                                   base.smoothing_coefficients)
     return ConversionSettings(**world, prosody=prosody[arm],
-                              envelope_change="model" in arm)
+                              envelope_change="model" in arm,
+                              spectral_balance=balance if "balance" in arm else None)
 
 
 def table(record: dict[str, Any]) -> str:
     """The ablation as markdown."""
+    from spectral_balance import SpectralBalance
+
     change = record["prosody_change"]
+    balance = record.get("spectral_balance")
+    balance_words = ("; " + SpectralBalance.from_config(balance, where="record").describe()
+                     if balance else "")
     lines = [f"### {record['pair']}: prosody ablation on validation actors "
              f"{', '.join(map(str, record['val_actors']))}",
              "",
              f"Prosody change learned on training actors "
              f"{', '.join(map(str, record['train_actors']))}: pitch "
              f"{change['f0_shift_semitones']:+.1f} semitones, range "
-             f"x{change['f0_spread_ratio']:.2f}, duration x{change['duration_ratio']:.2f}.",
+             f"x{change['f0_spread_ratio']:.2f}, duration x{change['duration_ratio']:.2f}"
+             f"{balance_words}.",
              "",
              f"| arm | judged {record['target']} | {record['target']} over "
              f"{record['source']} | voiced | open word error | MCD to target (dB) | "
@@ -176,11 +215,12 @@ def table(record: dict[str, Any]) -> str:
 
 
 def choose_pair(pair: str, args: argparse.Namespace, files: list, evaluator: Any,
-                cache: ProsodyCache) -> dict[str, Any]:
+                caches: tuple[ClipCache, ClipCache]) -> dict[str, Any]:
     """Learn, score every arm, and (with --install) record the winner; returns the record."""
     from conversion_settings import ConversionSettings, conversion_record
     from prosody import learn_prosody_change
     from runs import find_model_dir
+    from spectral_balance import learn_spectral_balance
 
     _, source, target = parse_pair(pair)
     try:
@@ -194,19 +234,25 @@ def choose_pair(pair: str, args: argparse.Namespace, files: list, evaluator: Any
     test = tuple((config or {}).get("test_actors") or DEFAULT_TEST_ACTORS)
     if set(train) & (set(val) | set(test)):
         raise UserError(f"{pair}: training actors overlap the validation or test actors")
-    cache.fill([f.path for f in files if f.actor in train and f.emotion in (source, target)],
-               jobs=args.jobs)
+    prosody_clips, balance_clips = caches
+    training_clips = [f.path for f in files if f.actor in train and f.emotion in (source, target)]
+    prosody_clips.fill(training_clips, jobs=args.jobs)
     change, per_actor = learn_prosody_change(files, source=source, target=target, actors=train,
-                                             measure=cache.measure)
-    print(f"{pair}: learned on actors {','.join(map(str, train))}: {change.describe()}",
-          flush=True)
+                                             measure=prosody_clips.measure)
+    balance = None
+    if any("balance" in arm for arm in args.arms):
+        balance_clips.fill(training_clips, jobs=args.jobs)
+        balance, _ = learn_spectral_balance(files, source=source, target=target, actors=train,
+                                            measure=balance_clips.measure)
+    print(f"{pair}: learned on actors {','.join(map(str, train))}: {change.describe()}"
+          + (f"; {balance.describe()}" if balance is not None else ""), flush=True)
     generator, base = None, ConversionSettings()
     if model_dir is not None:
         from inference import load_converter
 
         generator, _, _ = load_converter(args.models, source, target)
         base = generator.conversion
-    arms = [a for a in args.arms if generator is not None or a == "world, prosody"]
+    arms = [a for a in args.arms if generator is not None or "model" not in a]
 
     def score(**kwargs: Any) -> dict[str, Any]:
         return evaluator.evaluate_pair(pair, test_actors=val, exclude_actors=test, **kwargs)
@@ -217,7 +263,7 @@ def choose_pair(pair: str, args: argparse.Namespace, files: list, evaluator: Any
         systems=("vocoder",), conversion=ConversionSettings(vocoder="world"))["systems"]["vocoder"]
     rows = []
     for number, arm in enumerate(arms):
-        settings = arm_settings(arm, base, change)
+        settings = arm_settings(arm, base, change, balance)
         entry = score(generator=generator if "model" in arm else None, conversion=settings,
                       systems=("converted",))
         rows.append({"epoch": number, "arm": arm, "conversion": conversion_record(settings),
@@ -241,6 +287,7 @@ def choose_pair(pair: str, args: argparse.Namespace, files: list, evaluator: Any
         "val_actors": list(val), "test_actors": list(test),
         "model": None if model_dir is None else str(model_dir),
         "prosody_change": change.to_config(),
+        "spectral_balance": None if balance is None else balance.to_config(),
         "per_actor": {str(a): c.to_config() for a, c in per_actor.items()},
         "reference": reference, "arms": rows, "chosen": chosen["arm"],
         "guard_held": choice["guard_held"],
@@ -267,10 +314,11 @@ def install(model_dir: Path, config: dict[str, Any], chosen: dict[str, Any],
         inference.pop("envelope_change", None)
     else:
         inference["envelope_change"] = False
-    if chosen["conversion"]["prosody"] is not None:
-        inference["prosody"] = chosen["conversion"]["prosody"]
-    else:
-        inference.pop("prosody", None)
+    for key in ("prosody", "spectral_balance"):
+        if chosen["conversion"].get(key) is not None:
+            inference[key] = chosen["conversion"][key]
+        else:
+            inference.pop(key, None)
     inference["prosody_chosen_on"] = {
         "tool": "tools/choose_prosody.py", "arm": chosen["arm"],
         "val_actors": record["val_actors"], "train_actors": record["train_actors"],
@@ -291,9 +339,9 @@ def main(argv: list[str] | None = None) -> int:
     evaluator = Evaluator(files=files, root=ravdess,
                           cache=FeatureCache(args.out / ".cache" / "eval_features.npz"),
                           settings=EvalSettings(jobs=args.jobs), recogniser=load_recogniser())
-    cache = ProsodyCache(args.out / CACHE_NAME, ravdess)
+    caches = (prosody_cache(args.out, ravdess), balance_cache(args.out, ravdess))
     for pair in args.pair:
-        choose_pair(pair, args, files, evaluator, cache)
+        choose_pair(pair, args, files, evaluator, caches)
     report = write_report(args.out)
     print(f"wrote {report} (every pair scored in {args.out})")
     return 0
