@@ -66,9 +66,10 @@ from inference import (available_models, check_audible_peak, check_not_silent, c
                        load_converter)
 from runs import RESULTS_DIR, how_to_train, shown_path
 from settings import INFERENCE_PRECISIONS
-from spectro import (AUDIO_EXTENSIONS, AUDIO_KINDS, GRIFFIN_LIM_ITERS, PHASES, SAMPLE_RATE,
-                     AudioError, check_audio_file, file_peak, input_note, load_audio,
-                     magnitude_to_image, plot_spectrograms, stft, write_audio)
+from audio_files import (AUDIO_EXTENSIONS, AUDIO_KINDS, AudioError, check_audio_file, file_peak,
+                         input_note, load_audio, write_audio)
+from plots import plot_spectrograms
+from spectro import GRIFFIN_LIM_ITERS, PHASES, SAMPLE_RATE, magnitude_to_image, stft
 
 if TYPE_CHECKING:  # keras is imported lazily so --help and argument errors stay instant
     import keras

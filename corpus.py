@@ -25,8 +25,8 @@ import numpy as np
 
 from atomic_files import atomic_output
 from errors import UserError
-from spectro import (AUDIO_EXTENSIONS, HOP_LENGTH, IMAGE_SIZE, N_FFT, N_FRAMES, SAMPLE_RATE,
-                     TOP_DB)
+from audio_files import AUDIO_EXTENSIONS
+from spectro import HOP_LENGTH, IMAGE_SIZE, N_FFT, N_FRAMES, SAMPLE_RATE, TOP_DB
 
 DATA_DIR = Path("data")  # data_prep.py writes <pair>.npz here; train_cyclegan.py reads them
 

@@ -21,7 +21,7 @@ How a data set is made (the same way every time; no randomness, so no seed is in
   * Files: a RAVDESS tree as distributed, `Actor_XX/03-01-EE-II-SS-RR-AA.wav` (modality 03
     audio-only, vocal channel 01 speech, EE emotion, II intensity, SS statement, RR repetition,
     AA actor; odd actors are male, even female). Any sample rate, mono or stereo (see
-    spectro.load_audio). Every file that does not follow the scheme is skipped and counted in
+    audio_files.load_audio). Every file that does not follow the scheme is skipped and counted in
     the summary; so is every file that cannot be read.
   * Pairs: SRC2DST for any two of the eight RAVDESS emotions (neutral, calm, happy, sad,
     angry, fearful, disgust, surprised); the original's names anger, fear, surprise are
@@ -87,8 +87,9 @@ from corpus import (ALL_PAIRS, DATA_DIR, DEFAULT_PAIRS, DEFAULT_TEST_ACTORS, DEF
                     scan_ravdess, select_files, split_by_actor)
 from downloads import SEED_FILES, download_ravdess, fetch_seed, file_digest
 from errors import UserError
+from audio_files import AudioError, load_audio
 from spectro import (HOP_LENGTH, IMAGE_SIZE, N_BINS, N_FFT, N_FRAMES, PAD_VALUE, WINDOW_OVERLAP,
-                     AudioError, load_audio, magnitude_to_image, pad_image, split_windows, stft)
+                     magnitude_to_image, pad_image, split_windows, stft)
 
 TRIM_TOP_DB = 40.0  # silence = more than 40 dB below the clip's loudest frame (trimmed)
 WINDOW_MODES = ("all", "center")

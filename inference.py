@@ -29,9 +29,9 @@ from prosody import map_f0
 from spectral_balance import apply_balance
 from runs import check_config, find_generator, model_folders, read_config
 from settings import INFERENCE_PRECISIONS, PRECISION_POLICIES
-from spectro import (GRIFFIN_LIM_ITERS, IMAGE_SIZE, N_BINS, TOP_DB, AudioError,
-                     envelope_projection, join_windows, n_frames_for, round_trip, scale_change,
-                     utterance_to_windows)
+from audio_files import AudioError
+from spectro import (GRIFFIN_LIM_ITERS, IMAGE_SIZE, N_BINS, TOP_DB, envelope_projection,
+                     join_windows, n_frames_for, round_trip, scale_change, utterance_to_windows)
 from vocoder import correct_envelope, stretch_time, with_f0, world_analyse, world_synthesise
 
 if TYPE_CHECKING:  # keras is imported lazily so scripts' --help and argument errors stay instant
@@ -120,7 +120,7 @@ def check_not_silent(audio: np.ndarray, name: str | os.PathLike) -> None:
 
 def check_audible_peak(peak: float, name: str | os.PathLike) -> None:
     """AudioError when a clip whose largest absolute sample is `peak` (full scale 1.0) is
-    silent: below SILENCE_DBFS. For a file, `spectro.file_peak` gives the peak before the
+    silent: below SILENCE_DBFS. For a file, `audio_files.file_peak` gives the peak before the
     slow model load."""
     if peak <= 0.0:
         raise AudioError(f"{name}: silent input (every sample is zero); nothing to convert")

@@ -45,7 +45,8 @@ from reports import (check_generated, metrics_markdown, read_metrics, replace_sh
                      selection_verdict, shipped_table, write_generated)
 from runs import (RESULTS_DIR, SELECTION_JSON, read_config, read_selection, same_folder,
                   selection_rule_text)
-from spectro import GRIFFIN_LIM_ITERS, load_audio, magnitude_to_image, stft, write_audio
+from audio_files import load_audio, write_audio
+from spectro import GRIFFIN_LIM_ITERS, magnitude_to_image, stft
 
 THUMB_SIZE = (200, 400)  # (height, width) px of a cell's spectrogram image
 THUMB_LEVELS = 32  # colours of the palette PNG: 2.5 dB steps over the 80 dB range

@@ -31,7 +31,8 @@ from errors import UserError
 from pitch import F0_FRAME, F0_MAX, F0_MIN
 from loudness import (TRIM_DB, active_frames, at_speech_level, frame_energy_db,  # noqa: F401
                       speech_level_db)
-from spectro import HOP_LENGTH, N_FFT, SAMPLE_RATE, TOP_DB, load_audio, stft
+from audio_files import load_audio
+from spectro import AMIN, HOP_LENGTH, N_FFT, SAMPLE_RATE, TOP_DB, stft
 
 # --- Metric settings ------------------------------------------------------------------------
 MCEP_ORDER = 24  # mel-cepstral coefficients 1..24 enter the distortion (c0 = level excluded)
@@ -184,6 +185,16 @@ def level_difference_db(files: Sequence[Any], *, source: str, target: str,
         raise UserError(f"no clips of both {source} and {target} by actors "
                         f"{', '.join(map(str, sorted(set(actors))))}; check the RAVDESS folder")
     return float(np.mean(differences))
+
+
+def spectral_convergence_db(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """Spectral convergence in dB of `estimate` against `reference` audio (lower is better):
+    20 log10(||S_ref| - |S_est||_F / ||S_ref||_F), on the project's STFT."""
+    target = np.abs(stft(np.asarray(reference, dtype=np.float32)))
+    rebuilt = np.abs(stft(np.asarray(estimate, dtype=np.float32)))
+    frames = min(target.shape[1], rebuilt.shape[1])
+    error = np.linalg.norm(target[:, :frames] - rebuilt[:, :frames])
+    return float(20.0 * np.log10(max(error, AMIN) / max(np.linalg.norm(target), AMIN)))
 
 
 # --- Utterance features for the emotion classifier ------------------------------------------

@@ -29,7 +29,8 @@ from metrics import (FEATURE_NAMES, FEATURE_VERSION, MCEP_ALPHA, MCEP_ORDER, TRI
 from pitch import F0_MAX, F0_MIN
 from reports import FROM_SOURCE, SYSTEMS, actor_list
 from runs import recorded_path
-from spectro import GRIFFIN_LIM_ITERS, load_audio
+from audio_files import load_audio
+from spectro import GRIFFIN_LIM_ITERS
 
 
 # --- Evaluating pairs -----------------------------------------------------------------------

@@ -185,7 +185,7 @@ def learn_spectral_balance(files: Sequence[Any], *, source: str, target: str,
     Raises:
         UserError when no actor in `actors` has measurable clips of both emotions.
     """
-    from spectro import load_audio
+    from audio_files import load_audio
 
     if measure is None:
         def measure(path: Any) -> np.ndarray | None:

@@ -6,11 +6,11 @@ to a reference (by default the clip's own maximum) mapped linearly from [-80, 0]
 [-1, 1], and the last three rows and columns are padding at -1 (the floor). Audio comes back
 through fast Griffin-Lim, optionally started from the source clip's own STFT phase.
 
-Every constant of the transform lives here, once; the other scripts import them.
-
 Whole utterances of any length are cut into overlapping 257-frame windows
 (`utterance_to_windows`) and joined back with cross-fades (`windows_to_utterance`), so a
 0.3 s clip and a 10-minute file both work and the output has the input's length exactly.
+Every constant of the transform lives here, once; the other modules import them. Audio files
+are audio_files.py's job, figures plots.py's.
 
 Command line -- hear what the spectrogram + Griffin-Lim path costs before any model:
 
@@ -22,14 +22,12 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
 import sys
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from atomic_files import atomic_output
 from cli import check_output_path, cli_main
 from errors import UserError
 
@@ -41,174 +39,15 @@ WINDOW = "hann"  # STFT analysis/synthesis window.
 CENTER = True  # Frames are centred on multiples of HOP_LENGTH (zero-padded at both ends).
 N_BINS = N_FFT // 2 + 1  # 257 frequency rows in every image.
 N_FRAMES = 257  # Time columns per image: 257 frames = 4.1 s of audio, the original's crop.
-IMAGE_SIZE = 260  # Images are zero-padded (with PAD_VALUE) to 260x260: divisible by 4 for the
-#                   generator's two stride-2 stages.
+IMAGE_SIZE = 260  # 257 padded with PAD_VALUE to 260: divisible by 4 for two stride-2 stages.
 TOP_DB = 80.0  # Dynamic range: magnitudes more than 80 dB below the reference hit the floor.
 PAD_VALUE = -1.0  # Image value of the floor (-TOP_DB dB); used for padding and silence.
 AMIN = 1e-10  # Smallest magnitude before taking the log, so silence gives -inf never.
 GRIFFIN_LIM_ITERS = 32  # Default Griffin-Lim iterations: fast, audibly close to 100.
 GRIFFIN_LIM_MOMENTUM = 0.99  # Fast Griffin-Lim momentum (Perraudin et al. 2013), librosa's.
-WINDOW_OVERLAP = 64  # Frames shared by neighbouring 257-frame windows of a long utterance;
-#                      the cross-fade over them hides the seam between converted windows.
-GL_BLOCK_FRAMES = 2048  # Griffin-Lim works on blocks of this many frames (33 s) so memory
-#                         stays bounded on long files; blocks share GL_BLOCK_OVERLAP frames.
+WINDOW_OVERLAP = 64  # Frames neighbouring windows share; a cross-fade over them hides the seam.
+GL_BLOCK_FRAMES = 2048  # Griffin-Lim's blocks (33 s, sharing GL_BLOCK_OVERLAP): bounded memory.
 GL_BLOCK_OVERLAP = 64
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3")
-
-
-class AudioError(UserError, ValueError):
-    """An audio file that cannot be used: missing, unreadable, empty, too short or not finite."""
-
-
-# --- Loading and writing -------------------------------------------------------------------
-AUDIO_KINDS = "/".join(ext.lstrip(".") for ext in AUDIO_EXTENSIONS)  # for help and messages
-
-
-def check_audio_file(path: str | os.PathLike) -> None:
-    """Cheap checks of an input file before any slow work: AudioError when it is missing, a
-    folder, not a readable audio file, empty, or a truncated wav. Reads the header only;
-    `load_audio` makes the same checks and the ones that need the samples."""
-    import soundfile
-
-    path = Path(path)
-    if not path.exists():
-        raise AudioError(f"{path}: no such file")
-    if path.is_dir():
-        raise AudioError(f"{path}: is a folder, not an audio file")
-    if path.stat().st_size == 0:
-        raise AudioError(f"{path}: empty file (0 bytes)")
-    try:
-        frames = soundfile.info(str(path)).frames
-    except Exception as exc:  # libsndfile reports every format problem as a RuntimeError
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise AudioError(f"{path}: not a readable audio file ({reason})") from None
-    if frames == 0:
-        raise AudioError(f"{path}: the file holds no audio samples")
-    missing = wav_missing_bytes(path)
-    if missing:
-        raise AudioError(f"{path}: truncated file (its header promises {missing} more bytes of "
-                         "audio than it holds: an interrupted copy or download?); use a "
-                         "complete copy")
-
-
-def file_peak(path: str | os.PathLike) -> float:
-    """The largest absolute sample of an audio file as stored: every channel, the file's own
-    rate, nothing resampled (so a 16-bit file never reads above 1.0), read in blocks.
-    AudioError when the file cannot be read."""
-    import soundfile
-
-    peak = 0.0
-    try:
-        with soundfile.SoundFile(str(path)) as handle:
-            for block in handle.blocks(blocksize=1 << 16, dtype="float32", always_2d=True):
-                if block.size:
-                    peak = max(peak, float(np.nanmax(np.abs(block))))
-    except (RuntimeError, soundfile.LibsndfileError) as exc:
-        raise AudioError(f"{path}: not a readable audio file ({exc})") from None
-    return peak
-
-
-def input_note(path: str | os.PathLike, *, sr: int = SAMPLE_RATE) -> str:
-    """What converting `path` into a mono `sr` Hz result changed, for an output line: ' (from
-    44100 Hz stereo, resampled to 16000 Hz and mixed to mono)', or '' when it was already mono
-    at `sr`."""
-    import soundfile
-
-    try:
-        info = soundfile.info(str(path))
-    except Exception:  # noqa: BLE001 - only a note; load_audio reports unreadable files
-        return ""
-    changes = []
-    if info.samplerate != sr:
-        changes.append(f"resampled to {sr} Hz")
-    if info.channels > 1:
-        changes.append("mixed to mono")
-    if not changes:
-        return ""
-    channels = {1: "mono", 2: "stereo"}.get(info.channels, f"{info.channels} channels")
-    return f" (from {info.samplerate} Hz {channels}, {' and '.join(changes)})"
-
-
-def load_audio(path: str | os.PathLike, *, sr: int = SAMPLE_RATE) -> np.ndarray:
-    """Read any audio file libsndfile reads (wav/flac/ogg/aiff/mp3, AUDIO_EXTENSIONS) as mono
-    float32 at `sr` Hz.
-
-    Accepts any sample rate, 8/16/24/32-bit integer or float samples and any channel count
-    (channels are averaged). Returns a 1-D float32 array in roughly [-1, 1].
-
-    Raises:
-        AudioError: the file is missing, is not audio, holds no samples, is shorter than one
-            STFT frame (N_FFT samples at `sr`), or holds NaN/inf samples. The message names
-            the file and the problem.
-    """
-    import soundfile
-
-    path = Path(path)
-    check_audio_file(path)
-    try:
-        data, file_sr = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except Exception as exc:  # libsndfile reports every format problem as a RuntimeError
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise AudioError(f"{path}: not a readable audio file ({reason})") from None
-    if data.size == 0:
-        raise AudioError(f"{path}: the file holds no audio samples")
-    if not np.all(np.isfinite(data)):
-        raise AudioError(f"{path}: holds NaN or infinite samples")
-    audio = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
-    if data.shape[1] > 1 and not np.any(audio) and np.any(data):
-        raise AudioError(f"{path}: its {data.shape[1]} channels cancel out when mixed to mono "
-                         "(one is the other inverted); export one channel and use that")
-    if file_sr != sr:
-        import librosa
-
-        audio = librosa.resample(audio, orig_sr=file_sr, target_sr=sr, res_type="soxr_hq")
-    audio = np.ascontiguousarray(audio, dtype=np.float32)
-    if audio.shape[0] < N_FFT:
-        raise AudioError(
-            f"{path}: clip is too short ({audio.shape[0] / sr:.3f} s); at least one STFT frame "
-            f"({N_FFT} samples = {N_FFT / sr * 1000:.0f} ms at {sr} Hz) is needed"
-        )
-    return audio
-
-
-def wav_missing_bytes(path: str | os.PathLike) -> int:
-    """Bytes of audio a RIFF/WAVE file's `data` chunk header promises beyond the end of the
-    file (0 for a complete file, for other formats and for headers that leave the size open,
-    as streaming writers do with 0 or 0xFFFFFFFF). libsndfile reads such a file without
-    complaint, silently shortened."""
-    import struct
-
-    with open(path, "rb") as handle:
-        head = handle.read(12)
-        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-            return 0
-        size = Path(path).stat().st_size
-        while True:
-            chunk = handle.read(8)
-            if len(chunk) < 8:
-                return 0
-            name, length = chunk[:4], struct.unpack("<I", chunk[4:])[0]
-            if name == b"data":
-                if length in (0, 0xFFFFFFFF):
-                    return 0
-                return max(0, handle.tell() + length - size)
-            handle.seek(length + (length & 1), os.SEEK_CUR)
-
-
-def write_audio(path: str | os.PathLike, audio: np.ndarray, *, sr: int = SAMPLE_RATE) -> Path:
-    """Write mono float audio as 16-bit PCM wav atomically (temp file, then rename).
-
-    Samples outside [-1, 1] are clipped. Returns the written path.
-    """
-    import soundfile
-
-    audio = np.asarray(audio, dtype=np.float32)
-    if audio.ndim != 1:
-        raise ValueError(f"write_audio expects mono 1-D audio, got shape {audio.shape}")
-    with atomic_output(path) as tmp:
-        soundfile.write(str(tmp), np.clip(audio, -1.0, 1.0), sr, subtype="PCM_16",
-                        format="WAV")
-    return Path(path)
 
 
 # --- STFT pair -----------------------------------------------------------------------------
@@ -640,7 +479,7 @@ def windows_to_utterance(windows: np.ndarray, *, ref: float, length: int,
                        init_phase=init_phase, seed=seed, progress=progress)
 
 
-PHASES = ("source", "random")  # Griffin-Lim's initial phase: the input's own STFT phase, or random
+PHASES = ("source", "random")  # Griffin-Lim's start: the input's own STFT phase, or random
 WindowTransform = Callable[[np.ndarray, Callable[[float], None]], np.ndarray]
 
 
@@ -693,63 +532,6 @@ def round_trip(audio: np.ndarray, *, transform: WindowTransform | None = None,
     return result
 
 
-def spectral_convergence_db(reference: np.ndarray, estimate: np.ndarray) -> float:
-    """Spectral convergence in dB of `estimate` against `reference` audio (lower is better):
-    20 log10(||S_ref| - |S_est||_F / ||S_ref||_F), on the project's STFT."""
-    target = np.abs(stft(np.asarray(reference, dtype=np.float32)))
-    rebuilt = np.abs(stft(np.asarray(estimate, dtype=np.float32)))
-    frames = min(target.shape[1], rebuilt.shape[1])
-    error = np.linalg.norm(target[:, :frames] - rebuilt[:, :frames])
-    return float(20.0 * np.log10(max(error, AMIN) / max(np.linalg.norm(target), AMIN)))
-
-
-# --- Plotting ------------------------------------------------------------------------------
-def plot_spectrograms(path: str | os.PathLike, panels: list[tuple[str, np.ndarray]], *,
-                      top_db: float = TOP_DB, max_hz: float | None = None,
-                      side_by_side: bool = False) -> Path:
-    """Draw one or more (N_BINS, T) normalised dB images as stacked panels into a PNG.
-
-    Each panel gets time (s) and frequency (Hz) axes and a dB colour bar (0 dB = reference).
-    Written atomically. `panels` is a list of (title, image) pairs. `max_hz` (0 < max_hz <=
-    SAMPLE_RATE / 2) shows only the bins up to that frequency, e.g. 1200 to see the harmonics
-    of a low voice; default: all. `side_by_side` puts the panels in one row instead of one
-    column.
-    """
-    nyquist = SAMPLE_RATE / 2
-    if max_hz is not None and not 0 < max_hz <= nyquist:
-        raise ValueError(f"max_hz must be in (0, {nyquist:g}], got {max_hz}")
-    rows = N_BINS if max_hz is None else int(np.ceil(max_hz / nyquist * (N_BINS - 1))) + 1
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    if not panels:
-        raise ValueError("plot_spectrograms needs at least one panel")
-    shape, size = (((1, len(panels)), (6 * len(panels), 3.2)) if side_by_side
-                   else ((len(panels), 1), (8, 3 * len(panels))))
-    fig, axes = plt.subplots(*shape, figsize=size, squeeze=False)
-    for ax, (title, image) in zip(axes.ravel(), panels):
-        image = np.asarray(image, dtype=np.float32)
-        if image.ndim != 2 or image.shape[0] != N_BINS:
-            plt.close(fig)
-            raise ValueError(f"panel {title!r} must have shape ({N_BINS}, T), got {image.shape}")
-        db = (image[:rows] - 1.0) / 2.0 * top_db
-        extent = (0.0, image.shape[1] * HOP_LENGTH / SAMPLE_RATE, 0.0,
-                  (rows - 1) / (N_BINS - 1) * nyquist)
-        mesh = ax.imshow(db, origin="lower", aspect="auto", extent=extent, cmap="magma",
-                         vmin=-top_db, vmax=0.0, interpolation="nearest")
-        ax.set_title(title)
-        ax.set_xlabel("time (s)")
-        ax.set_ylabel("frequency (Hz)")
-        fig.colorbar(mesh, ax=ax, label="dB re reference")
-    fig.tight_layout()
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    return Path(path)
-
-
 # --- Command line ---------------------------------------------------------------------------
 PLOT_BESIDE_OUTPUT = Path("<beside OUTPUT>")  # what a bare --plot stands for
 
@@ -761,8 +543,8 @@ def _build_parser() -> argparse.ArgumentParser:
                     "path (no model), to hear what the representation alone costs.",
         epilog=__doc__.split("Command line", 1)[1].split("\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("input", type=Path, help=f"audio file to resynthesise ({AUDIO_KINDS}, "
-                        "any rate, bit depth and channel count)")
+    parser.add_argument("input", type=Path, help="audio file to resynthesise (wav, flac, ogg, "
+                        "aiff or mp3; any rate, bit depth and channel count)")
     parser.add_argument("-o", "--output", type=Path, required=True,
                         help="output wav (16 kHz, 16-bit mono)")
     parser.add_argument("--iters", type=int, default=GRIFFIN_LIM_ITERS,
@@ -783,6 +565,10 @@ def _build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry: resynthesise INPUT through the image path into OUTPUT."""
     from tqdm import tqdm
+
+    from audio_files import input_note, load_audio, write_audio  # they import this module
+    from metrics import spectral_convergence_db
+    from plots import plot_spectrograms
 
     args = _build_parser().parse_args(argv)
     if args.iters < 0:

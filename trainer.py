@@ -40,7 +40,9 @@ from errors import UserError
 from runs import (CHECKPOINT_NAME, LOG_NAME, SAMPLES_DIR, SNAPSHOTS_DIR, TENSORBOARD_DIR,
                   epoch_dir, generator_path, remove_run_files, write_config)
 from settings import PRECISION_POLICIES, TrainingSettings
-from spectro import crop_image, image_to_audio, plot_spectrograms, write_audio
+from audio_files import write_audio
+from plots import plot_spectrograms
+from spectro import crop_image, image_to_audio
 
 keras = import_keras()
 

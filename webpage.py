@@ -27,8 +27,9 @@ from errors import UserError
 from inference import (available_models, check_not_silent, convert_audio, converted_name,
                        fit_full_scale, load_converter)
 from runs import shown_path
-from spectro import (SAMPLE_RATE, check_audio_file, load_audio, magnitude_to_image,
-                     plot_spectrograms, stft, write_audio)
+from audio_files import check_audio_file, load_audio, write_audio
+from plots import plot_spectrograms
+from spectro import SAMPLE_RATE, magnitude_to_image, stft
 
 MAX_SECONDS = 120.0  # longer uploads are refused in the page (convert.py takes any length)
 EXAMPLE_CLIP = Path(__file__).resolve().parent / "examples" / "calm_speech.wav"

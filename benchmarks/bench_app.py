@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     """Print the page's start-up and conversion times (stdout)."""
     sys.path.insert(0, str(ROOT))
     import webpage
-    from spectro import SAMPLE_RATE, load_audio, write_audio
+    from audio_files import load_audio, write_audio
+    from spectro import SAMPLE_RATE
 
     ready = []
     for _ in range(args.starts):

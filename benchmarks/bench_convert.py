@@ -112,8 +112,9 @@ def _worker(spec_json: str) -> None:
     import convert  # noqa: F401 - imported to time it
     import inference
     import keras  # noqa: F401 - convert imports it lazily; count it as import time
-    from spectro import (N_BINS, SAMPLE_RATE, TOP_DB, load_audio, n_frames_for, stft,
-                         utterance_to_windows, windows_to_utterance)
+    from audio_files import load_audio
+    from spectro import (N_BINS, SAMPLE_RATE, TOP_DB, n_frames_for, stft, utterance_to_windows,
+                         windows_to_utterance)
 
     imported = time.perf_counter()
     generator, _, _ = inference.load_converter(spec["models"], "calm", "anger")

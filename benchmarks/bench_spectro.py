@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+import audio_files
+import metrics
 import spectro
 from errors import UserError
 
@@ -71,15 +73,15 @@ def run(args: argparse.Namespace) -> int:
     scores: dict[str, list[float]] = {name: [] for name in rows}
     seconds: dict[str, float] = {name: 0.0 for name in rows}
     total_audio = 0.0
-    spectro.round_trip(spectro.load_audio(chosen[0]), n_iter=1)  # warm-up (JIT)
+    spectro.round_trip(audio_files.load_audio(chosen[0]), n_iter=1)  # warm-up (JIT)
     for clip in chosen:
-        audio = spectro.load_audio(clip)
+        audio = audio_files.load_audio(clip)
         total_audio += len(audio) / spectro.SAMPLE_RATE
         for name, (n_iter, source) in rows.items():
             start = time.perf_counter()
             out = spectro.round_trip(audio, n_iter=n_iter, phase="source" if source else "random")
             seconds[name] += time.perf_counter() - start
-            scores[name].append(spectro.spectral_convergence_db(audio, out))
+            scores[name].append(metrics.spectral_convergence_db(audio, out))
     print(f"spectral convergence over {len(chosen)} RAVDESS clips ({total_audio:.1f} s of audio)")
     print(f"{'path':<24}{'SC mean dB':>12}{'SC std':>9}{'s per s audio':>15}{'x real time':>13}")
     for name in rows:
@@ -87,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name:<24}{np.mean(scores[name]):>12.2f}{np.std(scores[name]):>9.2f}"
               f"{per_second:>15.4f}{1 / per_second:>13.1f}")
 
-    audio = spectro.load_audio(chosen[0])
+    audio = audio_files.load_audio(chosen[0])
     four = np.resize(audio, 4 * spectro.SAMPLE_RATE)  # exactly 4 s
     timings = []
     for _ in range(args.repeats):

@@ -19,6 +19,7 @@ import inference
 import model_files
 import models
 import runs
+import audio_files
 import spectro
 import webpage
 from conftest import REPO, load_tool, tone
@@ -69,23 +70,23 @@ def test_the_page_lists_the_models_it_finds_with_their_figures(converter, models
 
 def test_strength_zero_is_the_vocoder_and_one_is_convert_pys_output(converter, tmp_path):
     path = _clip(tmp_path / "take.wav")
-    audio = spectro.load_audio(path)
+    audio = audio_files.load_audio(path)
     generator = converter.generator("calm2anger")
     none, _, _ = converter.convert(path, "calm2anger", 0.0)
     full, png, summary = converter.convert(path, "calm2anger", 1.0)
     vocoder = inference.vocoder_only(audio, vocoder="griffin-lim")
-    np.testing.assert_allclose(spectro.load_audio(none), vocoder, atol=2e-3)
+    np.testing.assert_allclose(audio_files.load_audio(none), vocoder, atol=2e-3)
     # convert.py's path: inference.convert_audio at its defaults, fitted to full scale
     expected, _ = inference.fit_full_scale(inference.convert_audio(audio, generator))
-    np.testing.assert_allclose(spectro.load_audio(full), expected, atol=2e-3)
-    assert np.abs(spectro.load_audio(full) - vocoder).max() > 0.01
+    np.testing.assert_allclose(audio_files.load_audio(full), expected, atol=2e-3)
+    assert np.abs(audio_files.load_audio(full) - vocoder).max() > 0.01
     assert png.read_bytes().startswith(b"\x89PNG") and "100% strength" in summary
     assert none.parent != full.parent  # every request gets a folder of its own
     # The clip's loudness is kept unless a level change is asked for.
-    assert speech_level_db(spectro.load_audio(full)) == pytest.approx(speech_level_db(audio),
+    assert speech_level_db(audio_files.load_audio(full)) == pytest.approx(speech_level_db(audio),
                                                                       abs=1.0)
     softer, _, summary = converter.convert(path, "calm2anger", 1.0, level_change_db=-10.0)
-    assert speech_level_db(spectro.load_audio(softer)) == pytest.approx(
+    assert speech_level_db(audio_files.load_audio(softer)) == pytest.approx(
         speech_level_db(audio) - 10.0, abs=1.0)
     assert "-10.0 dB" in summary
 

@@ -19,7 +19,8 @@ import runs
 from conftest import chirp, tone
 from corpus import STFT_SETTINGS
 from loudness import speech_level_db
-from spectro import IMAGE_SIZE, SAMPLE_RATE, load_audio, utterance_to_windows
+from audio_files import load_audio
+from spectro import IMAGE_SIZE, SAMPLE_RATE, utterance_to_windows
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -20,7 +20,8 @@ import reports
 import runs
 import spectro
 import make_results_page as page
-from spectro import HOP_LENGTH, SAMPLE_RATE, load_audio
+from audio_files import load_audio
+from spectro import HOP_LENGTH, SAMPLE_RATE
 
 SR = SAMPLE_RATE
 

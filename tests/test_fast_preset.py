@@ -286,7 +286,7 @@ def test_symlinked_actor_folders_are_found(tmp_path):
 def test_a_truncated_wav_is_refused_with_its_reason(tmp_path):
     import soundfile
 
-    from spectro import AudioError, load_audio
+    from audio_files import AudioError, load_audio
 
     whole = tmp_path / "whole.wav"
     soundfile.write(str(whole), tone(1.0), 16000, subtype="PCM_16")
@@ -300,7 +300,7 @@ def test_a_truncated_wav_is_refused_with_its_reason(tmp_path):
 def test_stereo_channels_that_cancel_are_named(tmp_path):
     import soundfile
 
-    from spectro import AudioError, load_audio
+    from audio_files import AudioError, load_audio
 
     audio = tone(0.5)
     path = tmp_path / "cancel.wav"

@@ -18,7 +18,8 @@ import train_cyclegan as tc
 from conftest import REPO
 from settings import DEFAULT_PRESET
 from loudness import speech_level_db
-from spectro import SAMPLE_RATE, load_audio
+from audio_files import load_audio
+from spectro import SAMPLE_RATE
 
 from test_convert import _run, _save_run, _speech, _wav
 from test_fast_preset import data_dir  # noqa: F401 - the shared data fixture

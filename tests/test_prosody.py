@@ -15,7 +15,8 @@ from corpus import RavdessFile
 from errors import UserError
 from loudness import speech_level_db
 from prosody import ProsodyChange, map_f0
-from spectro import N_BINS, SAMPLE_RATE, write_audio
+from audio_files import write_audio
+from spectro import N_BINS, SAMPLE_RATE
 
 
 def _gliding_vowel(seconds: float, f0: float, *, depth: float = 0.1, rate_hz: float = 2.0,

@@ -6,6 +6,9 @@ import numpy as np
 import pytest
 import soundfile
 
+import audio_files
+import plots
+import metrics
 import spectro
 from conftest import RAVDESS_DIR, chirp, needs_ravdess, tone
 
@@ -77,7 +80,7 @@ def test_utterance_length_is_sample_exact(seconds, rng):
     assert out.shape == audio.shape and out.dtype == np.float32
     assert np.all(np.isfinite(out))
     # From the source phase with an unchanged magnitude the waveform comes back closely.
-    assert spectro.spectral_convergence_db(audio, out) < -25
+    assert metrics.spectral_convergence_db(audio, out) < -25
 
 
 def test_window_count_grows_with_length():
@@ -122,8 +125,8 @@ def test_griffin_lim_blocks_leave_no_seam(monkeypatch, rng):
         # The shared span of two blocks plus a margin, in samples.
         lo = max(0, (start - 20) * spectro.HOP_LENGTH)
         hi = (start + spectro.GL_BLOCK_OVERLAP + 20) * spectro.HOP_LENGTH
-        seam_sc = spectro.spectral_convergence_db(audio[lo:hi], blocks[lo:hi])
-        whole_sc = spectro.spectral_convergence_db(audio[lo:hi], one_block[lo:hi])
+        seam_sc = metrics.spectral_convergence_db(audio[lo:hi], blocks[lo:hi])
+        whole_sc = metrics.spectral_convergence_db(audio[lo:hi], one_block[lo:hi])
         assert seam_sc < whole_sc + 3.0, (start, seam_sc, whole_sc)
         # No click: the largest sample step at the seam is no bigger than the signal's own.
         step_at_seam = np.abs(np.diff(blocks[lo:hi])).max()
@@ -140,15 +143,15 @@ def test_griffin_lim_output_is_finite_real_and_source_phase_wins(rng):
     for out in (random_start, source_start):
         assert out.dtype == np.float32 and np.isrealobj(out) and np.all(np.isfinite(out))
         assert out.shape == audio.shape
-    sc_random = spectro.spectral_convergence_db(audio, random_start)
-    sc_source = spectro.spectral_convergence_db(audio, source_start)
+    sc_random = metrics.spectral_convergence_db(audio, random_start)
+    sc_source = metrics.spectral_convergence_db(audio, source_start)
     assert sc_source < sc_random - 10.0, (sc_source, sc_random)
 
 
 def test_more_iterations_converge_further(rng):
     audio = chirp(1.5) + 0.01 * rng.standard_normal(24000).astype(np.float32)
     magnitude = np.abs(spectro.stft(audio))
-    sc = [spectro.spectral_convergence_db(
+    sc = [metrics.spectral_convergence_db(
         audio, spectro.griffin_lim(magnitude, length=len(audio), n_iter=n, seed=1))
         for n in (2, 32)]
     assert sc[1] < sc[0] - 3.0, sc
@@ -165,7 +168,7 @@ def test_load_audio_formats(tmp_path, subtype, rate, channels):
     data = np.stack([mono] * channels, axis=1)
     path = tmp_path / f"x_{subtype}_{rate}.wav"
     soundfile.write(path, data, rate, subtype=subtype)
-    audio = spectro.load_audio(path)
+    audio = audio_files.load_audio(path)
     assert audio.dtype == np.float32 and audio.ndim == 1
     assert abs(len(audio) - seconds * SR) <= 2
     spectrum = np.abs(np.fft.rfft(audio * np.hanning(len(audio))))
@@ -178,7 +181,7 @@ def test_load_audio_formats(tmp_path, subtype, rate, channels):
 def test_load_audio_flac_and_ogg(tmp_path, fmt, subtype):
     path = tmp_path / f"x.{fmt.lower()}"
     soundfile.write(path, tone(0.5, sr=22050), 22050, format=fmt, subtype=subtype)
-    assert len(spectro.load_audio(path)) == pytest.approx(8000, abs=2)
+    assert len(audio_files.load_audio(path)) == pytest.approx(8000, abs=2)
 
 
 def _write_raw(path, data, rate=16000, subtype="PCM_16"):
@@ -208,8 +211,8 @@ def test_load_audio_bad_inputs(tmp_path, case, message):
         data = np.zeros(4000, dtype=np.float32)
         data[10] = np.nan
         _write_raw(path, data, subtype="FLOAT")
-    with pytest.raises(spectro.AudioError, match=message) as info:
-        spectro.load_audio(path)
+    with pytest.raises(audio_files.AudioError, match=message) as info:
+        audio_files.load_audio(path)
     text = str(info.value)
     assert str(path) in text and "\n" not in text
 
@@ -217,7 +220,7 @@ def test_load_audio_bad_inputs(tmp_path, case, message):
 # --- Writing -------------------------------------------------------------------------------
 def test_write_audio_is_atomic(tmp_path, monkeypatch):
     target = tmp_path / "out.wav"
-    spectro.write_audio(target, tone(0.2))
+    audio_files.write_audio(target, tone(0.2))
     before = target.read_bytes()
 
     def broken_write(*args, **kwargs):
@@ -225,7 +228,7 @@ def test_write_audio_is_atomic(tmp_path, monkeypatch):
 
     monkeypatch.setattr(soundfile, "write", broken_write)
     with pytest.raises(OSError):
-        spectro.write_audio(target, tone(0.3))
+        audio_files.write_audio(target, tone(0.3))
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.wav"]
 
@@ -238,7 +241,7 @@ def test_cli_resynthesis_and_plot(tmp_path, capsys):
     assert spectro.main([str(source), "-o", str(output), "--iters", "8",
                          "--plot", str(plot)]) == 0
     data, rate = soundfile.read(output)
-    assert rate == SR and len(data) == len(spectro.load_audio(source))
+    assert rate == SR and len(data) == len(audio_files.load_audio(source))
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "spectral convergence" in capsys.readouterr().out
     # An existing output is kept unless --force.
@@ -265,12 +268,12 @@ def test_cli_errors_are_one_line(tmp_path, monkeypatch, capsys, argv, message):
 @needs_ravdess
 def test_ravdess_clip_resynthesis_quality():
     clip = RAVDESS_DIR / "Actor_01" / "03-01-02-01-01-01-01.wav"
-    audio = spectro.load_audio(clip)
+    audio = audio_files.load_audio(clip)
     windows, ref = spectro.utterance_to_windows(audio)
     out = spectro.windows_to_utterance(windows, ref=ref, length=len(audio),
                                        init_phase=np.angle(spectro.stft(audio)))
     assert len(out) == len(audio)
-    assert spectro.spectral_convergence_db(audio, out) < -20
+    assert metrics.spectral_convergence_db(audio, out) < -20
 
 
 @pytest.mark.parametrize("tail", [0, 100, 200, 255])
@@ -290,7 +293,7 @@ def test_cli_file_system_failure_is_one_line(tmp_path, monkeypatch, capsys):
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device", str(tmp_path / "out.wav"))
 
-    monkeypatch.setattr(spectro, "write_audio", disk_full)
+    monkeypatch.setattr(audio_files, "write_audio", disk_full)
     assert spectro.main([str(tmp_path / "in.wav"), "-o", str(tmp_path / "out.wav"),
                          "--iters", "1"]) == 1
     err = capsys.readouterr().err.strip()
@@ -300,9 +303,9 @@ def test_cli_file_system_failure_is_one_line(tmp_path, monkeypatch, capsys):
 
 def test_plots_can_show_a_low_band_side_by_side(tmp_path):
     image = np.linspace(-1, 1, spectro.N_BINS * 20, dtype=np.float32).reshape(spectro.N_BINS, 20)
-    path = spectro.plot_spectrograms(tmp_path / "low.png", [("a", image), ("b", image)],
+    path = plots.plot_spectrograms(tmp_path / "low.png", [("a", image), ("b", image)],
                                      max_hz=1200, side_by_side=True)
     assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     with pytest.raises(ValueError, match="max_hz"):
-        spectro.plot_spectrograms(tmp_path / "bad.png", [("a", image)], max_hz=9000)
+        plots.plot_spectrograms(tmp_path / "bad.png", [("a", image)], max_hz=9000)
     assert not (tmp_path / "bad.png").exists()

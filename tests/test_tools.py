@@ -11,7 +11,8 @@ import soundfile
 
 from conftest import REPO, chirp, load_tool, tone
 from corpus import scan_ravdess
-from spectro import SAMPLE_RATE, load_audio
+from audio_files import load_audio
+from spectro import SAMPLE_RATE
 
 pack_ravdess = load_tool("pack_ravdess")
 

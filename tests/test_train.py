@@ -29,7 +29,8 @@ import cyclegan as cg
 import runs
 import train_cyclegan as tc
 from settings import TrainingSettings
-from spectro import IMAGE_SIZE, SAMPLE_RATE, load_audio
+from audio_files import load_audio
+from spectro import IMAGE_SIZE, SAMPLE_RATE
 
 REPO = Path(__file__).resolve().parents[1]
 # XLA compilation costs tens of seconds per run on a CPU; tiny runs are faster without it.

@@ -19,6 +19,7 @@ import model_files
 import models
 import reports
 import runs
+import audio_files
 import spectro
 import train_cyclegan as tc
 from errors import UserError
@@ -268,7 +269,7 @@ def test_level_difference_is_the_mean_over_actors_of_each_actors_difference(tmp_
 
     def clip(name: str, amplitude: float) -> Path:
         path = tmp_path / f"{name}.wav"
-        spectro.write_audio(path, amplitude * tone(0.5, 180.0))
+        audio_files.write_audio(path, amplitude * tone(0.5, 180.0))
         return path
 
     files = []

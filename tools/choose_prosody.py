@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _measure_prosody(path: str) -> tuple[str, list[float] | None]:
     """Worker: (path, [centre, spread, duration] or None) of one clip."""
     from prosody import utterance_prosody
-    from spectro import load_audio
+    from audio_files import load_audio
 
     measured = utterance_prosody(load_audio(path))
     return path, None if measured is None else [measured.centre_octaves,
@@ -93,7 +93,7 @@ def _measure_prosody(path: str) -> tuple[str, list[float] | None]:
 def _measure_balance(path: str) -> tuple[str, list[float] | None]:
     """Worker: (path, band levels in dB or None) of one clip."""
     from spectral_balance import utterance_band_levels
-    from spectro import load_audio
+    from audio_files import load_audio
 
     levels = utterance_band_levels(load_audio(path))
     return path, None if levels is None else [round(float(v), 4) for v in levels]

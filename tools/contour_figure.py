@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from atomic_files import atomic_output
     from inference import convert_audio, load_converter
-    from spectro import load_audio
+    from audio_files import load_audio
     from vocoder import WORLD_FRAME_PERIOD_MS, world_f0
 
     audio = load_audio(args.clip)

@@ -51,8 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from inference import convert_audio, load_converter
-    from spectro import (N_FRAMES, audio_to_image, crop_image, load_audio, n_frames_for,
-                         plot_spectrograms, round_trip)
+    from audio_files import load_audio
+    from plots import plot_spectrograms
+    from spectro import N_FRAMES, audio_to_image, crop_image, n_frames_for, round_trip
 
     audio = load_audio(args.clip)
     if n_frames_for(len(audio)) > N_FRAMES:

@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"{ravdess}: no calm clips of actors "
                         f"{', '.join(map(str, args.actors))}; pass --ravdess or other --actors")
     from metrics import FEATURE_NAMES, clip_features, load_recogniser
-    from spectro import load_audio
+    from audio_files import load_audio
 
     recogniser = load_recogniser()
     voiced_at, f0_at = FEATURE_NAMES.index("voiced_fraction"), FEATURE_NAMES.index("f0_mean_hz")

@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     from metrics import (FEATURE_NAMES, FeatureCache, features_of_audio, features_of_files,
                          judged_shares, level_difference_db, load_recogniser,
                          speech_level_db, train_emotion_classifier)
-    from spectro import load_audio
+    from audio_files import load_audio
 
     cache = FeatureCache(args.cache)
     held_out = set(args.actors) | set(args.exclude_actors)
