@@ -433,12 +433,15 @@ def install_snapshot(run_dir: str | os.PathLike, snapshot: Snapshot,
                      selected_on: dict[str, Any]) -> Path:
     """Make `snapshot` the run's shipped model: copy its generator file over
     `<run_dir>/generator_AtoB.weights.h5` and write `<run_dir>/config.json` = the snapshot's
-    config plus "epoch" and `selected_on`, each atomically. Returns the generator path."""
+    config plus "epoch" and `selected_on`, each atomically; sections only the run's config has
+    (how it converts, "inference", chosen later) are kept. Returns the generator path."""
     installed = generator_path(run_dir)
     with atomic_output(installed) as tmp:
         shutil.copyfile(generator_path(snapshot.path), tmp)
+    kept = read_config(run_dir) if (Path(run_dir) / CONFIG_NAME).is_file() else {}
     config = read_config(snapshot.path)
-    write_config(run_dir, {**config, "epoch": snapshot.epoch, "selected_on": selected_on})
+    write_config(run_dir, {**kept, **config, "epoch": snapshot.epoch,
+                           "selected_on": selected_on})
     return installed
 
 
