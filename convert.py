@@ -47,32 +47,28 @@ from __future__ import annotations
 
 import argparse
 import glob
-import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
+from audio_files import (AUDIO_EXTENSIONS, AUDIO_KINDS, AudioError, check_audio_file, file_peak,
+                         input_note, load_audio, write_audio)
 from cli import (check_output_path, check_writable_folder, cli_main, import_keras,
                  number_in)
 from errors import UserError
 from corpus import EMOTION_ALIASES, EMOTIONS, canonical_emotion
 from conversion_settings import LEVEL_CHANGE_LIMIT_DB
-from inference import (available_models, check_audible_peak, check_not_silent, convert_audio,
+from inference import (Converter, available_models, check_audible_peak, check_not_silent,
                        converted_name, find_converter, fit_full_scale, is_converted_name,
                        load_converter)
+from plots import plot_conversion
 from runs import RESULTS_DIR, how_to_train, shown_path
 from settings import INFERENCE_PRECISIONS
-from audio_files import (AUDIO_EXTENSIONS, AUDIO_KINDS, AudioError, check_audio_file, file_peak,
-                         input_note, load_audio, write_audio)
-from plots import plot_spectrograms
-from spectro import GRIFFIN_LIM_ITERS, PHASES, SAMPLE_RATE, magnitude_to_image, stft
-
-if TYPE_CHECKING:  # keras is imported lazily so --help and argument errors stay instant
-    import keras
+from spectro import GRIFFIN_LIM_ITERS, PHASES, SAMPLE_RATE
 
 DEFAULT_SOURCE = "calm"
 # The command's default: on CPU a bigger batch is no faster per window but holds more
@@ -222,10 +218,10 @@ def _parse_level_change(text: str) -> float | str:
     return value
 
 
-def level_change_db(choice: float | str, generator: keras.Model) -> float:
+def level_change_db(choice: float | str, converter: Converter) -> float:
     """The dB a --level-change choice means for this model ('model': its learned amount)."""
     if choice == MODEL_LEVEL:
-        return float(generator.conversion.level_change_db)
+        return float(converter.settings.level_change_db)
     return float(choice)
 
 
@@ -335,7 +331,7 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter,
 
 
 # --- Command line ---------------------------------------------------------------------------
-def _convert_job(job: Job, generator: keras.Model, args: argparse.Namespace, *, source: str,
+def _convert_job(job: Job, converter: Converter, args: argparse.Namespace, *, source: str,
                  target: str, progress: Callable[[float], None]) -> float:
     """Convert one planned job; returns the input's duration in seconds. Raises on failure."""
     import soundfile
@@ -354,11 +350,11 @@ def _convert_job(job: Job, generator: keras.Model, args: argparse.Namespace, *, 
                     "result keeps its loudness; --normalize brings it to a -1 dBFS peak first")
     if args.normalize:
         audio, _ = fit_full_scale(audio, peak_dbfs=NORMALIZED_PEAK_DBFS)
-    converted = convert_audio(audio, generator, n_iter=args.iters, phase=args.phase,
-                              seed=args.seed, batch_size=args.batch_size,
-                              strength=args.strength, prosody=not args.no_prosody,
-                              level_change_db=level_change_db(args.level_change, generator),
-                              progress=progress)
+    converted = converter.convert(audio, n_iter=args.iters, phase=args.phase, seed=args.seed,
+                                  batch_size=args.batch_size, strength=args.strength,
+                                  prosody=not args.no_prosody,
+                                  level_change_db=level_change_db(args.level_change, converter),
+                                  progress=progress)
     rate, length = args.sr, converted.shape[0]
     if rate == "input" or rate != SAMPLE_RATE:
         info = soundfile.info(str(job.input))
@@ -370,11 +366,9 @@ def _convert_job(job: Job, generator: keras.Model, args: argparse.Namespace, *, 
     write_audio(job.output, resample_output(converted, sr=rate, length=length), sr=rate)
     job.output_rate = int(rate)
     if job.plot is not None:
-        before, ref = magnitude_to_image(np.abs(stft(audio)))
-        # The input's reference for both panels, so a louder output looks louder.
-        after, _ = magnitude_to_image(np.abs(stft(converted)), ref=ref)
-        plot_spectrograms(job.plot, [(f"{job.input.name}: input ({source})", before),
-                                     (f"{job.output.name}: converted to {target}", after)])
+        plot_conversion(job.plot, audio, converted,
+                        titles=(f"{job.input.name}: input ({source})",
+                                f"{job.output.name}: converted to {target}"))
     return audio.shape[0] / SAMPLE_RATE
 
 
@@ -435,10 +429,10 @@ def main(argv: list[str] | None = None) -> int:
     find_converter(args.models, source, target)  # a missing model is said before Keras loads
     started = time.perf_counter()
     import_keras()  # timed with the load, and without TensorFlow's start-up chatter
-    generator, model_dir, direction = load_converter(args.models, source, target,
-                                                     precision=args.precision)
+    converter = load_converter(args.models, source, target, precision=args.precision)
     loaded = time.perf_counter() - started
-    print(f"loaded {shown_path(model_dir)} ({source} -> {target}, generator {direction}, "
+    print(f"loaded {shown_path(converter.folder)} ({source} -> {target}, generator "
+          f"{converter.direction}, "
           f"{args.precision}) in {loaded:.1f} s", file=sys.stderr)
 
     durations = [_duration(job.input) for job in todo]
@@ -455,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
                 bar.update(base + fraction * span - bar.n)
 
             try:
-                converted_seconds += _convert_job(job, generator, args, source=source,
+                converted_seconds += _convert_job(job, converter, args, source=source,
                                                   target=target, progress=progress)
             except UserError as exc:  # AudioError included: unreadable, empty, silent, ...
                 job.error = str(exc)

@@ -91,13 +91,13 @@ from typing import Any, Sequence
 
 
 from atomic_files import atomic_output
-from conversion_settings import VOCODERS, ConversionSettings
+from conversion_settings import VOCODERS
 from cli import arg_type, cli_main, non_negative_int, positive_int
 from corpus import (ALL_PAIRS, DEFAULT_PAIRS, DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS,
                     RavdessFile, default_ravdess, parse_actors, parse_pair, parse_pair_name,
                     scan_ravdess)
 from errors import UserError
-from inference import DEFAULT_BATCH_SIZE, load_converter
+from inference import DEFAULT_BATCH_SIZE, Converter, load_converter
 from metrics import FeatureCache, load_recogniser
 from reports import (METRICS_VERSION, SYSTEMS, actor_list, check_generated, metrics_markdown,
                      pair_table, read_metrics, selection_table, selection_verdict,
@@ -108,7 +108,7 @@ from runs import (CONFIG_NAME, RESULTS_DIR, SELECTION_JSON, SELECTION_MARGIN_DB,
                   find_generator, find_snapshots, generator_path, install_snapshot,
                   read_config, read_selection, same_folder, same_weights, trained_pairs)
 from scoring import EvalSettings, Evaluator
-from spectro import GRIFFIN_LIM_ITERS, IMAGE_SIZE, PHASES
+from spectro import GRIFFIN_LIM_ITERS, PHASES
 
 
 # --- Epoch selection on validation actors ---------------------------------------------------
@@ -195,7 +195,7 @@ def select_epoch(evaluator: Evaluator, plan: SelectionPlan, *,
     """
     from tqdm import tqdm
 
-    from model_files import load_generator  # Keras: only once snapshots are scored
+    from inference import open_converter  # Keras: only once snapshots are scored
 
     def score(**kwargs: Any) -> dict[str, Any]:
         return evaluator.evaluate_pair(plan.pair, test_actors=plan.val_actors,
@@ -206,10 +206,9 @@ def select_epoch(evaluator: Evaluator, plan: SelectionPlan, *,
     rows = []
     for snapshot in tqdm(plan.snapshots, desc=f"{plan.pair} snapshots", unit="epoch",
                          disable=None):
-        # Windows are always IMAGE_SIZE square, as inference.load_converter builds them.
-        generator = load_generator(snapshot.path, "AtoB", input_shape=(IMAGE_SIZE, IMAGE_SIZE, 1))
-        entry = score(generator=generator, model_dir=snapshot.path, systems=("converted",))
-        del generator
+        converter = open_converter(snapshot.path)
+        entry = score(converter=converter, systems=("converted",))
+        del converter
         # Relative to the run folder: selection.json is committed, local paths are not.
         rows.append({"epoch": snapshot.epoch,
                      "snapshot": snapshot.path.relative_to(plan.run_dir).as_posix(),
@@ -313,7 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--vocoder", choices=("model", *VOCODERS), default="model",
                         help="test report: the vocoder to convert with; 'model' is each "
                              "model's own (config.json inference.vocoder), another measures "
-                             "the same models through that vocoder (default: %(default)s)")
+                             "the same models' change through that vocoder, without the "
+                             "prosody change and spectral balance only WORLD applies "
+                             "(default: %(default)s)")
     parser.add_argument("--no-prosody", action="store_true",
                         help="test report: convert without the models' prosody change, as "
                              "convert.py --no-prosody (default: off)")
@@ -423,23 +424,25 @@ def _select_epochs(args: argparse.Namespace, files: list[RavdessFile]) -> int:
     return 0
 
 
-def _conversion(args: argparse.Namespace, generator: Any) -> ConversionSettings | None:
-    """The generator's own conversion settings changed by --vocoder and --no-prosody (None:
-    no generator, or nothing changed)."""
-    if generator is None or (args.vocoder == "model" and not args.no_prosody):
-        return None
-    settings = generator.conversion
-    if args.vocoder != "model":
-        settings = replace(settings, vocoder=args.vocoder)
-    return settings.without_prosody() if args.no_prosody else settings
+def _as_asked(args: argparse.Namespace, converter: Converter) -> Converter:
+    """The model applied as --vocoder and --no-prosody ask (its own way by default). Another
+    vocoder than its own converts with the model's change alone: Griffin-Lim cannot apply a
+    prosody change or a spectral balance."""
+    settings = converter.settings
+    if args.vocoder != "model" and args.vocoder != settings.vocoder:
+        settings = replace(settings, vocoder=args.vocoder, prosody=None, spectral_balance=None,
+                           envelope_change=True)
+    if args.no_prosody:
+        settings = settings.without_prosody()
+    return converter.with_settings(settings)
 
 
-def _systems(args: argparse.Namespace, generator: Any) -> list[str] | None:
+def _systems(args: argparse.Namespace, converter: Converter | None) -> list[str] | None:
     """The rows a test report scores (None: all that apply)."""
     if not args.no_ceiling:
         return None
     return [s for s in SYSTEMS if s != "target_resynth"
-            and (s != "converted" or generator is not None)]
+            and (s != "converted" or converter is not None)]
 
 
 @cli_main
@@ -479,15 +482,13 @@ def main(argv: list[str] | None = None) -> int:
     held_out = {pair: _held_out(args, plans[pair], files, pair) for pair in pairs}
     evaluator = _make_evaluator(args, files)
     for pair in pairs:
-        generator, model_dir = None, None
+        converter = None
         if plans[pair] is not None:
             _, source, target = parse_pair(pair)
-            generator, model_dir, _ = load_converter(args.models, source, target)
-        entry = evaluator.evaluate_pair(pair, test_actors=held_out[pair], generator=generator,
-                                        model_dir=model_dir,
-                                        conversion=_conversion(args, generator),
-                                        systems=_systems(args, generator))
-        del generator
+            converter = _as_asked(args, load_converter(args.models, source, target))
+        entry = evaluator.evaluate_pair(pair, test_actors=held_out[pair], converter=converter,
+                                        systems=_systems(args, converter))
+        del converter
         metrics["pairs"][pair] = entry
         write_metrics(metrics_path, metrics)
         write_generated(table_path, metrics_markdown(metrics), script="evaluate.py")

@@ -12,10 +12,12 @@ synthesis; either way at the input's loudness (loudness.keep_speech_level).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -27,7 +29,7 @@ from loudness import OUTPUT_PEAK, keep_speech_level, limit_peaks
 from pitch import shift_pitch
 from prosody import map_f0
 from spectral_balance import apply_balance
-from runs import check_config, find_generator, model_folders, read_config
+from runs import CONFIG_NAME, check_config, find_generator, model_folders, read_config
 from settings import INFERENCE_PRECISIONS, PRECISION_POLICIES
 from audio_files import AudioError
 from spectro import (GRIFFIN_LIM_ITERS, IMAGE_SIZE, N_BINS, TOP_DB, envelope_projection,
@@ -71,34 +73,75 @@ def is_converted_name(name: str, target: str) -> bool:
     return re.fullmatch(pattern, name, flags=re.IGNORECASE) is not None
 
 
-def load_converter(models_root: str | os.PathLike, source: str, target: str, *,
-                   precision: str = "float32") -> tuple[keras.Model, Path, str]:
-    """Find, check and load the generator for `source` -> `target`.
+@dataclass(frozen=True)
+class Converter:
+    """A model ready to convert: the generator network (None: `settings` alone, e.g. a
+    prosody change with no envelope model, or the vocoder alone), what its config asks to be
+    applied around it, and where it came from. What convert.py, the page, evaluate.py and
+    make_results_page.py all convert with."""
+
+    generator: Any = None  # keras.Model for (b, IMAGE_SIZE, IMAGE_SIZE, 1) images in [-1, 1]
+    settings: ConversionSettings = field(default_factory=ConversionSettings)
+    folder: Path | None = None
+    direction: str = "AtoB"
+
+    def convert(self, audio: np.ndarray, *, strength: float = 1.0, prosody: bool = True,
+                level_change_db: float = 0.0, n_iter: int = GRIFFIN_LIM_ITERS,
+                phase: str = "source", seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE,
+                progress: Callable[[float], None] | None = None) -> np.ndarray:
+        """`convert_audio` with this model and its settings (see there for the arguments)."""
+        return convert_audio(audio, self.generator, settings=self.settings, strength=strength,
+                             prosody=prosody, level_change_db=level_change_db, n_iter=n_iter,
+                             phase=phase, seed=seed, batch_size=batch_size, progress=progress)
+
+    def with_settings(self, settings: ConversionSettings) -> Converter:
+        """The same model applied another way (a candidate the tools score)."""
+        return dataclasses.replace(self, settings=settings)
+
+
+def open_converter(model_dir: str | os.PathLike, direction: str = "AtoB", *,
+                   config: dict | None = None, precision: str = "float32") -> Converter:
+    """The Converter of one model folder (a run folder or a snapshot): the plain network from
+    model_files.load_generator, with the post-hoc envelope cut its config's "inference" asks
+    for (models.with_envelope_cut), and the rest of that section as its settings.
 
     `precision` 'bfloat16' builds the network under Keras' mixed_bfloat16 policy (float32
-    weights, bfloat16 arithmetic, float32 output); see settings.PRECISION_POLICIES.
-
-    Returns (generator for (batch, IMAGE_SIZE, IMAGE_SIZE, 1) float32 images in [-1, 1],
-    run folder, direction). Raises UserError when no model exists, when its config was made
-    with other STFT settings or another pair than spectro.py / the request, or when the
-    weights are missing or do not fit the config.
+    weights, bfloat16 arithmetic, float32 output); see settings.PRECISION_POLICIES. Windows
+    are always IMAGE_SIZE square: a fixed shape lets TensorFlow plan the graph once.
     """
     keras = import_keras()  # quiet: TensorFlow's start-up lines stay off the terminal
     import model_files  # builds on Keras, so imported only once a model is needed
+    import models
 
     if precision not in INFERENCE_PRECISIONS:
         raise ValueError(f"precision must be one of {INFERENCE_PRECISIONS}, got {precision!r}")
-
-    model_dir, direction, config = find_converter(models_root, source, target)
-    # Windows are always IMAGE_SIZE square; a fixed shape lets TensorFlow plan the graph once.
+    model_dir = Path(model_dir)
+    config = read_config(model_dir) if config is None else config
+    settings = ConversionSettings.from_config(config, where=str(model_dir / CONFIG_NAME))
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(PRECISION_POLICIES[precision])  # global: restored below
     try:
         generator = model_files.load_generator(model_dir, direction, config=config,
                                                input_shape=(IMAGE_SIZE, IMAGE_SIZE, 1))
+        if settings.envelope_coefficients:
+            generator = models.with_envelope_cut(generator,
+                                                 coefficients=settings.envelope_coefficients)
     finally:
         keras.config.set_dtype_policy(previous)
-    return generator, model_dir, direction
+    return Converter(generator, settings, model_dir, direction)
+
+
+def load_converter(models_root: str | os.PathLike, source: str, target: str, *,
+                   precision: str = "float32") -> Converter:
+    """Find, check and load the `source` -> `target` model of `models_root`
+    (`find_converter`, then `open_converter`).
+
+    Raises UserError when no model exists, when its config was made with other STFT settings
+    or another pair than spectro.py / the request, or when the weights are missing or do not
+    fit the config.
+    """
+    model_dir, direction, config = find_converter(models_root, source, target)
+    return open_converter(model_dir, direction, config=config, precision=precision)
 
 
 def find_converter(models_root: str | os.PathLike, source: str, target: str
@@ -332,9 +375,9 @@ def convert_audio(audio: np.ndarray, generator: keras.Model | None, *,
 
     Args:
         audio: mono float32 audio at SAMPLE_RATE (16 kHz), L >= 1 samples, finite.
-        generator: from `load_converter` / model_files.load_generator, taking
-            (b, IMAGE_SIZE, IMAGE_SIZE, 1) images; None converts with `settings` alone
-            (a prosody change with no envelope model, or the vocoder alone).
+        generator: a `Converter`'s network, taking (b, IMAGE_SIZE, IMAGE_SIZE, 1) images;
+            None converts with `settings` alone (a prosody change with no envelope model, or
+            the vocoder alone). `Converter.convert` passes both.
         n_iter, phase, seed: Griffin-Lim's iterations (0 = keep the initial phase), initial
             phase ('source': the input's own STFT phase; 'random' drawn with `seed`); the
             Griffin-Lim vocoder only.
@@ -344,9 +387,8 @@ def convert_audio(audio: np.ndarray, generator: keras.Model | None, *,
             generator's correction (spectro.scale_change; exact for identity-start
             generators), the prosody change (prosody.ProsodyChange.scaled) and the pitch
             shift (ratio ** strength).
-        settings: what to apply around the generator (vocoder, prosody, pitch shift); None:
-            the generator's own (`conversion`, set by model_files.load_generator from its
-            config), or the defaults without a generator.
+        settings: what to apply around the generator (vocoder, prosody, spectral balance,
+            pitch shift); None: the defaults (Griffin-Lim, nothing around the generator).
         prosody: False leaves the input's pitch and timing (the vocoder and the envelope
             change stay): convert.py --no-prosody.
         level_change_db: a change of loudness on top of the input's, in dB (0: the input's
@@ -360,7 +402,7 @@ def convert_audio(audio: np.ndarray, generator: keras.Model | None, *,
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength must be in [0, 1], got {strength}")
     if settings is None:
-        settings = getattr(generator, "conversion", None) or ConversionSettings()
+        settings = ConversionSettings()
     if not prosody:
         settings = settings.without_prosody()
     if settings.vocoder == "world":

@@ -39,7 +39,7 @@ from cli import cli_main, non_negative_int, positive_int
 from errors import UserError
 from corpus import (STATEMENTS, RavdessFile, default_ravdess, matching_target, parse_pair,
                     scan_ravdess)
-from inference import convert_audio, load_converter
+from inference import load_converter
 from metrics import speech_span, trim_silence
 from reports import (check_generated, metrics_markdown, read_metrics, replace_shipped_table,
                      selection_verdict, shipped_table, write_generated)
@@ -136,10 +136,10 @@ def sample_grid(out: Path, source: str, entries: list[dict[str, Any]],
               f"{source}, actor {f.actor}") for f in chosen) + " |")
     for entry in tqdm(entries, desc=f"{source} grid", unit="pair", disable=None):
         target = entry["target"]
-        generator, _, _ = load_converter(models, source, target)
+        converter = load_converter(models, source, target)
         converted, real = [], []
         for f in chosen:
-            audio = convert_audio(sources[f], generator, n_iter=n_iter)
+            audio = converter.convert(sources[f], n_iter=n_iter)
             # Cut to the source's speech span, so source and converted rows line up in time.
             start, stop = speech_span(sources[f])
             converted.append(_cell(out, f"{entry['pair']}_a{f.actor:02d}_s{f.statement}",
@@ -149,7 +149,7 @@ def sample_grid(out: Path, source: str, entries: list[dict[str, Any]],
             real.append(_cell(out, f"{target}_a{f.actor:02d}_s{f.statement}_real",
                               trim_silence(load_audio(match.path)),
                               f"{target} (real), actor {f.actor}") if match else "n/a")
-        del generator
+        del converter
         rows.append(f"| **{target}** (converted) | " + " | ".join(converted) + " |")
         rows.append(f"| {target} (real) | " + " | ".join(real) + " |")
     return "\n".join(rows) + "\n"

@@ -2,14 +2,13 @@
 run's `config.json`.
 
 `save_generator` writes one generator's weights atomically; `load_generator` rebuilds the
-network from `config.json` (models.build_generator, plus the post-hoc envelope cut the config
-may ask for) and loads the weights. A weights file holds arrays only, so loading one cannot run
+network from `config.json` (models.build_generator) and loads the weights; what is applied
+around it at conversion is inference.open_converter's. A weights file holds arrays only, so loading one cannot run
 code (the guarantee Keras' safe mode gives for whole-model files).
 `save_generator(..., dtype="float16")` writes the same file layout with every float array
-rounded to float16: half the size (15.8 MB instead of 31.5 MB at N = 6), for shipped models
-and per-epoch snapshots; `load_generator` reads either kind into a float32 network (Keras casts
-on assignment), so nothing else changes. Rounding moved a freshly initialised N = 6
-generator's outputs (tanh range [-1, 1]) by at most 4e-3, 4e-4 on average.
+rounded to float16 (half the size), for shipped models and per-epoch snapshots;
+`load_generator` reads either kind into a float32 network (Keras casts on assignment), so
+nothing else changes.
 
 Usage:
     from model_files import load_generator
@@ -27,7 +26,6 @@ import numpy as np
 
 import models
 from atomic_files import atomic_output
-from conversion_settings import ConversionSettings
 from errors import UserError
 from runs import CONFIG_NAME, generator_path, read_config
 from spectro import IMAGE_SIZE
@@ -94,12 +92,9 @@ def load_generator(model_dir: str | os.PathLike, direction: str = "AtoB",
                    config: dict[str, Any] | None = None) -> keras.Model:
     """Rebuild a generator from `<model_dir>/config.json` and load its weights.
 
-    When the config asks for the post-hoc envelope cut ("inference":
-    {"envelope_coefficients": K > 0}, chosen on the validation actors for a model trained
-    without the constraint), the returned model is `with_envelope_cut(generator, K)`; the
-    rest of the config's "inference" section (conversion_settings.ConversionSettings: the
-    vocoder, the prosody change, a pitch shift, the level change) is the returned model's
-    `conversion` attribute, which inference.convert_audio applies.
+    The plain network the config describes: what is applied around it at conversion (the
+    config's "inference" section, the post-hoc envelope cut included) is
+    inference.open_converter's.
 
     `input_shape` defaults to the config's `image_size` square (260x260x1); pass
     (None, None, 1) for a size-agnostic model; pass `config` when the caller has already read
@@ -135,10 +130,4 @@ def load_generator(model_dir: str | os.PathLike, direction: str = "AtoB",
         raise UserError(f"{weights}: does not match the network {Path(model_dir) / CONFIG_NAME} "
                         f"describes, or is damaged ({first_line[:200]}); re-export the model "
                         "folder with train_cyclegan.py") from None
-    conversion = ConversionSettings.from_config(config, where=str(Path(model_dir) / CONFIG_NAME))
-    if conversion.envelope_coefficients:
-        model = models.with_envelope_cut(model, coefficients=conversion.envelope_coefficients)
-    # What acts on audio rather than on the image (the vocoder, the prosody, a pitch shift,
-    # the level change) rides with the network for inference.convert_audio.
-    model.conversion = conversion
     return model

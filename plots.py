@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from atomic_files import atomic_output
-from spectro import HOP_LENGTH, N_BINS, SAMPLE_RATE, TOP_DB
+from spectro import HOP_LENGTH, N_BINS, SAMPLE_RATE, TOP_DB, magnitude_to_image, stft
 
 def plot_spectrograms(path: str | os.PathLike, panels: list[tuple[str, np.ndarray]], *,
                       top_db: float = TOP_DB, max_hz: float | None = None,
@@ -55,3 +55,14 @@ def plot_spectrograms(path: str | os.PathLike, panels: list[tuple[str, np.ndarra
         fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)
     return Path(path)
+
+
+def plot_conversion(path: str | os.PathLike, audio: np.ndarray, converted: np.ndarray, *,
+                    titles: tuple[str, str], side_by_side: bool = False) -> Path:
+    """A clip's spectrogram and its conversion's into one PNG (`plot_spectrograms`), both on
+    the input's dB reference, so a louder result looks louder. `audio`, `converted`: mono
+    float32 at SAMPLE_RATE, any lengths."""
+    before, ref = magnitude_to_image(np.abs(stft(audio)))
+    after, _ = magnitude_to_image(np.abs(stft(converted)), ref=ref)
+    return plot_spectrograms(path, [(titles[0], before), (titles[1], after)],
+                             side_by_side=side_by_side)

@@ -11,7 +11,6 @@ model's post-processing on the validation actors.
 from __future__ import annotations
 
 import datetime
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -21,7 +20,7 @@ import numpy as np
 from conversion_settings import ConversionSettings, conversion_record
 from corpus import EMOTIONS, RavdessFile, matching_target, parse_pair
 from errors import UserError
-from inference import DEFAULT_BATCH_SIZE, convert_audio, vocoder_only
+from inference import DEFAULT_BATCH_SIZE, Converter, vocoder_only
 from metrics import (FEATURE_NAMES, FEATURE_VERSION, MCEP_ALPHA, MCEP_ORDER, TRIM_DB,
                      FeatureCache, SentenceRecogniser, audio_key, class_probabilities,
                      envelope_correlation, features_of_audio, features_of_files, judged_shares,
@@ -133,22 +132,20 @@ class Evaluator:
                                       self.recogniser.word_error_rate(audio, statement))
         return self.cache.recognised[grammar_key], self.cache.word_errors[open_key]
 
-    def evaluate_pair(self, pair: str, *, test_actors: Sequence[int], generator: Any = None,
-                      model_dir: str | os.PathLike | None = None,
+    def evaluate_pair(self, pair: str, *, test_actors: Sequence[int],
+                      converter: Converter | None = None,
                       exclude_actors: Sequence[int] = (),
-                      systems: Sequence[str] | None = None,
-                      conversion: ConversionSettings | None = None) -> dict[str, Any]:
+                      systems: Sequence[str] | None = None) -> dict[str, Any]:
         """Score one pair on the held-out actors' source clips.
 
         Args:
             pair: pair name, e.g. 'calm2anger'.
             test_actors: actors the model (and so the classifier) never saw.
-            generator: the loaded source -> target generator, or None (baselines only: the
-                converted row is left empty, unless `conversion` converts without one).
-            conversion: what is applied around the generator (default: the generator's own
-                config, model_files.load_generator); its vocoder also makes the vocoder-only
-                and target-resynthesis rows, so they show what that vocoder alone does.
-            model_dir: where the generator came from (recorded only).
+            converter: the source -> target model and how it is applied
+                (inference.Converter; its folder is recorded), or None (baselines only: the
+                converted row is left empty). Its settings' vocoder also makes the
+                vocoder-only and target-resynthesis rows, so they show what that vocoder
+                alone does; a converter with no network but a prosody change converts too.
             exclude_actors: actors the classifier must not train on either (see `classifier`).
             systems: the SYSTEMS rows to score (default: all; 'converted' only with a
                 generator); the others are left None. Epoch selection scores the real clips
@@ -175,9 +172,10 @@ class Evaluator:
             raise UserError(f"{self.root}: no {source} clips with a matching {target} clip for "
                             f"held-out actors {actor_list(actors)}; check --ravdess / "
                             "--test-actors")
-        if conversion is None:
-            conversion = getattr(generator, "conversion", None) or ConversionSettings()
-        converts = generator is not None or conversion.moves_prosody
+        conversion = converter.settings if converter is not None else ConversionSettings()
+        converts = converter is not None and (converter.generator is not None
+                                              or conversion.moves_prosody
+                                              or conversion.spectral_balance is not None)
         if systems is None:
             systems = [s for s in SYSTEMS if s != "converted" or converts]
         elif not set(systems) <= set(SYSTEMS) or ("converted" in systems and not converts):
@@ -196,9 +194,9 @@ class Evaluator:
                     audio[system] = vocoder_only(clip_audio, vocoder=conversion.vocoder,
                                                  n_iter=s.n_iter, phase=s.phase, seed=s.seed)
             if "converted" in systems:
-                audio["converted"] = convert_audio(audio["source"], generator, n_iter=s.n_iter,
-                                                   phase=s.phase, seed=s.seed,
-                                                   batch_size=s.batch_size, settings=conversion)
+                audio["converted"] = converter.convert(audio["source"], n_iter=s.n_iter,
+                                                       phase=s.phase, seed=s.seed,
+                                                       batch_size=s.batch_size)
             record: dict[str, Any] = {"source": self.name(clip), "target": self.name(match),
                                       "mcd_to_target": {}, "mcd_to_source": {}, "judged": {}}
             # Symmetric, so computed once, and only when a real clip's row needs it.
@@ -257,7 +255,8 @@ class Evaluator:
             }
         return {
             "pair": pair, "source": source, "target": target, "test_actors": list(actors),
-            "model": recorded_path(model_dir) if model_dir is not None else None,
+            "model": (recorded_path(converter.folder)
+                      if converter is not None and converter.folder is not None else None),
             "n_clips": len(pairs), "skipped_no_match": skipped,
             "settings": {"griffin_lim_iters": s.n_iter, "phase": s.phase, "seed": s.seed,
                          "limit": s.limit, "mcep_order": MCEP_ORDER, "mcep_alpha": MCEP_ALPHA,

@@ -22,14 +22,14 @@ from typing import Any
 
 import numpy as np
 
+from audio_files import check_audio_file, load_audio, write_audio
 from conversion_settings import LEVEL_CHANGE_LIMIT_DB
 from errors import UserError
-from inference import (available_models, check_not_silent, convert_audio, converted_name,
+from inference import (Converter, available_models, check_not_silent, converted_name,
                        fit_full_scale, load_converter)
+from plots import plot_conversion
 from runs import shown_path
-from audio_files import check_audio_file, load_audio, write_audio
-from plots import plot_spectrograms
-from spectro import SAMPLE_RATE, magnitude_to_image, stft
+from spectro import SAMPLE_RATE
 
 MAX_SECONDS = 120.0  # longer uploads are refused in the page (convert.py takes any length)
 EXAMPLE_CLIP = Path(__file__).resolve().parent / "examples" / "calm_speech.wav"
@@ -76,7 +76,7 @@ class PageConverter:
         self._own_work_dir = work_dir is None
         self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="spectrogan_page_"))
         self.max_seconds = float(max_seconds)
-        self._generators: dict[str, Any] = {}
+        self._converters: dict[str, Converter] = {}
         self._locks: dict[str, threading.Lock] = {pair: threading.Lock() for pair in self.models}
 
     def close(self) -> None:
@@ -88,27 +88,27 @@ class PageConverter:
         """(menu label, pair) of every model, in pair order."""
         return [(model_label(model), pair) for pair, model in self.models.items()]
 
-    def generator(self, pair: str) -> Any:
-        """The pair's generator, loaded on first use and kept."""
+    def converter_for(self, pair: str) -> Converter:
+        """The pair's model, loaded on first use and kept."""
         if pair not in self.models:
             raise PageError(f"There is no model for {pair!r} on this server; choose one of the "
                             "emotions in the menu.")
         with self._locks[pair]:
-            if pair not in self._generators:
+            if pair not in self._converters:
                 model = self.models[pair]
                 try:
-                    self._generators[pair] = load_converter(self.models_root, model["source"],
-                                                            model["target"])[0]
+                    self._converters[pair] = load_converter(self.models_root, model["source"],
+                                                            model["target"])
                 except UserError as exc:
                     raise PageError(f"The {pair} model cannot be loaded: {exc}") from None
-        return self._generators[pair]
+        return self._converters[pair]
 
     def warm_up(self, pairs: list[str] | None = None) -> threading.Thread:
         """Load `pairs` (default: all) in a background thread, so the page is up first."""
         def load() -> None:
             for pair in pairs if pairs is not None else list(self.models):
                 try:
-                    self.generator(pair)
+                    self.converter_for(pair)
                 except PageError:
                     pass  # reported to the visitor who chooses it
         thread = threading.Thread(target=load, name="model-warm-up", daemon=True)
@@ -153,19 +153,16 @@ class PageConverter:
                             f"got {level_change_db:g} dB.")
         audio = self.read_clip(path)
         model = self.models.get(pair)
-        generator = self.generator(pair)
-        converted, _ = fit_full_scale(convert_audio(
-            audio, generator, strength=float(strength), prosody=bool(prosody),
+        converted, _ = fit_full_scale(self.converter_for(pair).convert(
+            audio, strength=float(strength), prosody=bool(prosody),
             level_change_db=float(level_change_db)))
         folder = Path(tempfile.mkdtemp(prefix="result_", dir=self.work_dir))
         wav = write_audio(folder / converted_name(Path(path).stem, model["target"],
                                                   strength=float(strength)), converted)
-        before, ref = magnitude_to_image(np.abs(stft(audio)))
-        after, _ = magnitude_to_image(np.abs(stft(converted)), ref=ref)
-        png = plot_spectrograms(wav.with_suffix(".png"),
-                                [(f"input ({model['source']})", before),
-                                 (f"converted: {model['target']}, strength "
-                                  f"{100 * strength:.0f}%", after)], side_by_side=True)
+        png = plot_conversion(wav.with_suffix(".png"), audio, converted,
+                              titles=(f"input ({model['source']})",
+                                      f"converted: {model['target']}, strength "
+                                      f"{100 * strength:.0f}%"), side_by_side=True)
         loudness = ("at your clip's loudness" if not level_change_db else
                     f"{level_change_db:+.1f} dB from your clip's loudness")
         summary = (f"{model['source']} → {model['target']} at {100 * strength:.0f}% strength, "

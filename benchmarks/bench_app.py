@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         path = write_audio(Path(work) / "four_seconds.wav", clip)
         converter = webpage.PageConverter(args.models, work_dir=work)
         started = time.perf_counter()
-        converter.generator(args.pair)
+        converter.converter_for(args.pair)
         print(f"{args.pair}: model loaded in {time.perf_counter() - started:.2f} s")
         converter.convert(path, args.pair, 1.0)  # the first call traces the network
         for strength in (1.0, 0.5):

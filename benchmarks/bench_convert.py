@@ -117,14 +117,16 @@ def _worker(spec_json: str) -> None:
                          windows_to_utterance)
 
     imported = time.perf_counter()
-    generator, _, _ = inference.load_converter(spec["models"], "calm", "anger")
+    converter = inference.load_converter(spec["models"], "calm", "anger")
+    generator = converter.generator
     loaded = time.perf_counter()
     audio = load_audio(spec["clip"])
-    inference.convert_audio(audio, generator, n_iter=spec["iters"], batch_size=spec["batch_size"])
+    converter.convert(audio, n_iter=spec["iters"], batch_size=spec["batch_size"])
     first = time.perf_counter()
     # The opt-in bfloat16 generator on the same windows: its speed and its deviation.
     windows, _ = utterance_to_windows(audio)
-    fast, _, _ = inference.load_converter(spec["models"], "calm", "anger", precision="bfloat16")
+    fast = inference.load_converter(spec["models"], "calm", "anger",
+                                    precision="bfloat16").generator
     exact = inference.run_generator(windows, generator)
     inference.run_generator(windows, fast)  # trace once
     bf16_s = []
@@ -138,8 +140,7 @@ def _worker(spec_json: str) -> None:
     for _ in range(spec["repeats"]):
         t0, c0 = time.perf_counter(), time.process_time()
         audio = load_audio(spec["clip"])
-        inference.convert_audio(audio, generator, n_iter=spec["iters"],
-                              batch_size=spec["batch_size"])
+        converter.convert(audio, n_iter=spec["iters"], batch_size=spec["batch_size"])
         totals.append(time.perf_counter() - t0)
         # CPU seconds (all threads): less sensitive than wall time to other processes.
         cpu.append(time.process_time() - c0)
@@ -148,7 +149,7 @@ def _worker(spec_json: str) -> None:
         windows, ref = utterance_to_windows(audio)
         converted = inference.run_generator(windows, generator, batch_size=spec["batch_size"])
         t1 = time.perf_counter()
-        if generator.conversion.vocoder == "world":  # analysis and synthesis, no change
+        if converter.settings.vocoder == "world":  # analysis and synthesis, no change
             inference.vocoder_only(audio, vocoder="world")
         else:
             windows_to_utterance(converted, ref=ref, length=audio.shape[0],

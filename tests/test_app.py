@@ -71,13 +71,13 @@ def test_the_page_lists_the_models_it_finds_with_their_figures(converter, models
 def test_strength_zero_is_the_vocoder_and_one_is_convert_pys_output(converter, tmp_path):
     path = _clip(tmp_path / "take.wav")
     audio = audio_files.load_audio(path)
-    generator = converter.generator("calm2anger")
+    model = converter.converter_for("calm2anger")
     none, _, _ = converter.convert(path, "calm2anger", 0.0)
     full, png, summary = converter.convert(path, "calm2anger", 1.0)
     vocoder = inference.vocoder_only(audio, vocoder="griffin-lim")
     np.testing.assert_allclose(audio_files.load_audio(none), vocoder, atol=2e-3)
-    # convert.py's path: inference.convert_audio at its defaults, fitted to full scale
-    expected, _ = inference.fit_full_scale(inference.convert_audio(audio, generator))
+    # convert.py's path: the model's Converter at its defaults, fitted to full scale
+    expected, _ = inference.fit_full_scale(model.convert(audio))
     np.testing.assert_allclose(audio_files.load_audio(full), expected, atol=2e-3)
     assert np.abs(audio_files.load_audio(full) - vocoder).max() > 0.01
     assert png.read_bytes().startswith(b"\x89PNG") and "100% strength" in summary
@@ -93,7 +93,7 @@ def test_strength_zero_is_the_vocoder_and_one_is_convert_pys_output(converter, t
 
 def test_strength_moves_every_pixel_monotonically(converter):
     windows, _ = spectro.utterance_to_windows(tone(2.0, 150.0))
-    generator = converter.generator("calm2anger")
+    generator = converter.converter_for("calm2anger").generator
     steps = [inference.run_generator(windows.copy(), generator, strength=s)
              for s in (0.0, 0.25, 0.5, 0.75, 1.0)]
     np.testing.assert_allclose(steps[0], windows, atol=2e-4)

@@ -86,8 +86,9 @@ def test_cli_converts_any_length(tmp_path, models_root, capsys, seconds):
 
 
 def test_convert_audio_api_is_batch_independent(models_root):
-    generator, model_dir, direction = inference.load_converter(models_root, "calm", "anger")
-    assert (model_dir.name, direction) == ("calm2anger", "AtoB")
+    converter = inference.load_converter(models_root, "calm", "anger")
+    assert (converter.folder.name, converter.direction) == ("calm2anger", "AtoB")
+    generator = converter.generator
     audio = _speech(13.0)  # 5 windows: batches 4 + 1 with batch_size=4
     seen = []
     one = inference.convert_audio(audio, generator, n_iter=4, batch_size=1)
@@ -368,8 +369,8 @@ def test_model_from_other_stft_settings_is_refused(tmp_path, capsys):
 
 
 def test_bfloat16_generator_is_close_and_leaves_the_policy_alone(models_root):
-    exact, _, _ = inference.load_converter(models_root, "calm", "anger")
-    fast, _, _ = inference.load_converter(models_root, "calm", "anger", precision="bfloat16")
+    exact = inference.load_converter(models_root, "calm", "anger").generator
+    fast = inference.load_converter(models_root, "calm", "anger", precision="bfloat16").generator
     assert keras.config.dtype_policy().name == "float32"
     assert {layer.compute_dtype for layer in exact.layers} == {"float32"}
     assert "bfloat16" in {layer.compute_dtype for layer in fast.layers}

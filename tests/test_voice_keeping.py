@@ -182,19 +182,20 @@ def _model_folder(folder: Path, *, inference_config: dict | None = None) -> Path
     return folder
 
 
-def _loaded_with(tmp_path: Path, inference_config: dict) -> tuple[keras.Model, keras.Model,
-                                                                    Path]:
+def _loaded_with(tmp_path: Path, inference_config: dict
+                 ) -> tuple[inference.Converter, inference.Converter, Path]:
     """(the tiny model as trained, the same weights with `inference_config` in its config.json,
-    that folder), both loaded as convert.py loads them."""
+    that folder), both opened as convert.py opens them."""
     plain_folder = _model_folder(tmp_path / "plain" / "calm2anger")
     folder = tmp_path / "variant" / "calm2anger"
     runs.write_config(folder, {**runs.read_config(plain_folder), "inference": inference_config})
     shutil.copyfile(runs.generator_path(plain_folder), runs.generator_path(folder))
-    return model_files.load_generator(plain_folder), model_files.load_generator(folder), folder
+    return inference.open_converter(plain_folder), inference.open_converter(folder), folder
 
 
-def test_load_generator_applies_the_cut_its_config_records(tmp_path):
+def test_a_converter_applies_the_cut_its_config_records(tmp_path):
     plain, cut, _ = _loaded_with(tmp_path, {"envelope_coefficients": 24})
+    plain, cut = plain.generator, cut.generator
     images = np.random.default_rng(1).uniform(-0.9, 0.9, (1, IMAGE_SIZE, IMAGE_SIZE, 1))
     images = images.astype(np.float32)
     change = np.asarray(plain(images)) - images
@@ -209,51 +210,50 @@ def test_a_bad_cut_in_config_is_a_clear_error(tmp_path, value):
     folder = _model_folder(tmp_path / "calm2anger", inference_config={"envelope_coefficients":
                                                                       value})
     with pytest.raises(UserError, match="inference.envelope_coefficients"):
-        model_files.load_generator(folder)
+        inference.open_converter(folder)
 
 
 # --- The pitch shift at conversion (pitch.py's own tests: tests/test_pitch.py) -------------
 def test_a_model_with_a_pitch_ratio_converts_higher_and_strength_scales_it(tmp_path):
     plain, higher, folder = _loaded_with(tmp_path, {"pitch_ratio": 1.25})
-    assert plain.conversion.pitch_ratio == 1.0 and higher.conversion.pitch_ratio == 1.25
+    assert plain.settings.pitch_ratio == 1.0 and higher.settings.pitch_ratio == 1.25
     assert "pitch x1.25" in inference.model_method(runs.read_config(folder))
     voice = vowel(1.0, 150.0)
-    before = inference.convert_audio(voice, plain)
-    after = inference.convert_audio(voice, higher)
+    before = plain.convert(voice)
+    after = higher.convert(voice)
     f0_before = np.nanmedian(metrics.f0_contour(before))
     assert np.nanmedian(metrics.f0_contour(after)) == pytest.approx(1.25 * f0_before, rel=0.03)
-    half = inference.convert_audio(voice, higher, strength=0.5)  # x1.25 ** 0.5
+    half = higher.convert(voice, strength=0.5)  # x1.25 ** 0.5
     assert np.nanmedian(metrics.f0_contour(half)) == pytest.approx(1.25 ** 0.5 * f0_before,
                                                                    rel=0.03)
     # Strength 0 is the vocoder alone: no model, no shift.
-    np.testing.assert_allclose(inference.convert_audio(voice, higher, strength=0.0),
-                               inference.convert_audio(voice, plain, strength=0.0), atol=1e-7)
-    # The caller's settings win over the model's own.
-    asked = inference.convert_audio(
-        voice, higher, settings=dataclasses.replace(higher.conversion, pitch_ratio=1.0))
-    np.testing.assert_allclose(asked, before, atol=1e-7)
+    np.testing.assert_allclose(higher.convert(voice, strength=0.0),
+                               plain.convert(voice, strength=0.0), atol=1e-7)
+    # Another way of applying the same model: its settings changed.
+    asked = higher.with_settings(dataclasses.replace(higher.settings, pitch_ratio=1.0))
+    np.testing.assert_allclose(asked.convert(voice), before, atol=1e-7)
 
 
 @pytest.mark.parametrize("value", [0.3, 3, "high", True])
 def test_a_bad_pitch_ratio_in_config_is_a_clear_error(tmp_path, value):
     folder = _model_folder(tmp_path / "calm2anger", inference_config={"pitch_ratio": value})
     with pytest.raises(UserError, match="inference.pitch_ratio"):
-        model_files.load_generator(folder)
+        inference.open_converter(folder)
 
 
 # --- The level change: the user's choice, off by default -----------------------------------
 def test_a_learned_level_change_is_applied_only_when_asked(tmp_path):
     plain, louder, folder = _loaded_with(tmp_path, {"level_change_db": 12.0})
-    assert plain.conversion.level_change_db == 0.0 and louder.conversion.level_change_db == 12.0
+    assert plain.settings.level_change_db == 0.0 and louder.settings.level_change_db == 12.0
     assert "+12.0 dB" in inference.model_method(runs.read_config(folder))
     voice = 0.05 * vowel(1.0, 150.0)  # far below full scale: room for the whole rise
     level = speech_level_db(voice)
     # By default the model's learned change is not applied: the input's loudness is kept.
-    assert speech_level_db(inference.convert_audio(voice, louder)) == pytest.approx(level,
+    assert speech_level_db(louder.convert(voice)) == pytest.approx(level,
                                                                                     abs=0.5)
-    asked = inference.convert_audio(voice, louder, level_change_db=12.0)
+    asked = louder.convert(voice, level_change_db=12.0)
     assert speech_level_db(asked) == pytest.approx(level + 12.0, abs=0.5)
-    softer = inference.convert_audio(voice, plain, level_change_db=-6.0)
+    softer = plain.convert(voice, level_change_db=-6.0)
     assert speech_level_db(softer) == pytest.approx(level - 6.0, abs=0.5)
 
 
@@ -261,7 +261,7 @@ def test_a_learned_level_change_is_applied_only_when_asked(tmp_path):
 def test_a_bad_level_change_in_config_is_a_clear_error(tmp_path, value):
     folder = _model_folder(tmp_path / "calm2anger", inference_config={"level_change_db": value})
     with pytest.raises(UserError, match="inference.level_change_db"):
-        model_files.load_generator(folder)
+        inference.open_converter(folder)
 
 
 def test_level_difference_is_the_mean_over_actors_of_each_actors_difference(tmp_path):
@@ -353,9 +353,9 @@ def test_a_world_model_applies_its_envelope_change_and_can_leave_it_out(tmp_path
                                                      "envelope_change": False})
     assert "prosody change alone" in inference.model_method(runs.read_config(folder))
     voice = vowel(0.8, 140.0)
-    without = inference.convert_audio(voice, None, settings=alone.conversion)
-    np.testing.assert_array_equal(inference.convert_audio(voice, alone), without)
-    changed = inference.convert_audio(voice, with_model)
+    without = inference.convert_audio(voice, None, settings=alone.settings)
+    np.testing.assert_array_equal(alone.convert(voice), without)
+    changed = with_model.convert(voice)
     assert len(changed) == len(without) == round(0.9 * len(voice))
     assert np.abs(changed - without).max() > 1e-3  # the model's envelope change is heard
     assert speech_level_db(changed) == pytest.approx(speech_level_db(voice), abs=1.0)

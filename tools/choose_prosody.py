@@ -218,6 +218,7 @@ def choose_pair(pair: str, args: argparse.Namespace, files: list, evaluator: Any
                 caches: tuple[ClipCache, ClipCache]) -> dict[str, Any]:
     """Learn, score every arm, and (with --install) record the winner; returns the record."""
     from conversion_settings import ConversionSettings, conversion_record
+    from inference import Converter, load_converter
     from prosody import learn_prosody_change
     from runs import find_model_dir
     from spectral_balance import learn_spectral_balance
@@ -246,13 +247,9 @@ def choose_pair(pair: str, args: argparse.Namespace, files: list, evaluator: Any
                                             measure=balance_clips.measure)
     print(f"{pair}: learned on actors {','.join(map(str, train))}: {change.describe()}"
           + (f"; {balance.describe()}" if balance is not None else ""), flush=True)
-    generator, base = None, ConversionSettings()
-    if model_dir is not None:
-        from inference import load_converter
-
-        generator, _, _ = load_converter(args.models, source, target)
-        base = generator.conversion
-    arms = [a for a in args.arms if generator is not None or "model" not in a]
+    model = load_converter(args.models, source, target) if model_dir is not None else None
+    base = model.settings if model is not None else ConversionSettings()
+    arms = [a for a in args.arms if model is not None or "model" not in a]
 
     def score(**kwargs: Any) -> dict[str, Any]:
         return evaluator.evaluate_pair(pair, test_actors=val, exclude_actors=test, **kwargs)
@@ -260,11 +257,14 @@ def choose_pair(pair: str, args: argparse.Namespace, files: list, evaluator: Any
     reference = {name: figures for name, figures in
                  score(systems=("source", "target"))["systems"].items() if figures is not None}
     reference["vocoder (world)"] = score(
-        systems=("vocoder",), conversion=ConversionSettings(vocoder="world"))["systems"]["vocoder"]
+        systems=("vocoder",),
+        converter=Converter(settings=ConversionSettings(vocoder="world")))["systems"]["vocoder"]
     rows = []
     for number, arm in enumerate(arms):
         settings = arm_settings(arm, base, change, balance)
-        entry = score(generator=generator if "model" in arm else None, conversion=settings,
+        uses_model = model is not None and "model" in arm
+        entry = score(converter=Converter(model.generator if uses_model else None, settings,
+                                          model.folder if uses_model else None),
                       systems=("converted",))
         rows.append({"epoch": number, "arm": arm, "conversion": conversion_record(settings),
                      **entry["systems"]["converted"]})

@@ -69,17 +69,17 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from atomic_files import atomic_output
-    from inference import convert_audio, load_converter
+    from inference import load_converter
     from audio_files import load_audio
     from vocoder import WORLD_FRAME_PERIOD_MS, world_f0
 
     audio = load_audio(args.clip)
-    generator, model_dir, _ = load_converter(args.models, args.source, args.emotion)
+    converter = load_converter(args.models, args.source, args.emotion)
     target_clip = args.target_clip or real_counterpart(args.clip, args.emotion)
-    settings = generator.conversion
+    settings = converter.settings
     change = settings.prosody.describe() if settings.moves_prosody else "no prosody change"
     curves = [(f"{args.source} input", audio, "0.4"),
-              (f"converted to {args.emotion} ({change})", convert_audio(audio, generator), "C3")]
+              (f"converted to {args.emotion} ({change})", converter.convert(audio), "C3")]
     if target_clip is not None:
         curves.append((f"real {args.emotion}, same speaker", load_audio(target_clip), "C0"))
     fig, ax = plt.subplots(figsize=(9, 3.6))

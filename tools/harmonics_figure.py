@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from inference import convert_audio, load_converter
+    from inference import load_converter
     from audio_files import load_audio
     from plots import plot_spectrograms
     from spectro import N_FRAMES, audio_to_image, crop_image, n_frames_for, round_trip
@@ -68,9 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     panels = [(f"input ({args.clip.name})", image(audio)),
               ("vocoder only (image -> Griffin-Lim)", image(round_trip(audio)))]
     for label, folder in args.models:
-        generator, model_dir, _ = load_converter(folder, args.source, args.emotion)
-        print(f"{label}: {model_dir}")
-        panels.append((label, image(convert_audio(audio, generator))))
+        converter = load_converter(folder, args.source, args.emotion)
+        print(f"{label}: {converter.folder}")
+        panels.append((label, image(converter.convert(audio))))
     plot_spectrograms(args.output, panels, max_hz=args.max_hz)
     print(f"wrote {args.output}")
     return 0
