@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         ax.plot(seconds, track, color=colour, lw=1.6, label=label)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("F0 (semitones re 100 Hz)")
-    ax.set_title(f"{args.clip.name}: {args.source} -> {args.emotion} ({model_dir.name})",
+    ax.set_title(f"{args.clip.name}: {args.source} -> {args.emotion} ({converter.folder.name})",
                  fontsize=10)
     ax.legend(fontsize=7, loc="upper right")
     ax.grid(alpha=0.3)
