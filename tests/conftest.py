@@ -77,11 +77,18 @@ def rng() -> np.random.Generator:
 @pytest.fixture(scope="session")
 def tiny_fast_data(tmp_path_factory) -> Path:
     """calm2anger.npz with 4 + 4 training, 2 + 2 validation and 2 + 2 test images."""
-    from test_train import _write_data
+    from helpers import write_training_data
 
-    return _write_data(tmp_path_factory.mktemp("fast_data"), {
+    return write_training_data(tmp_path_factory.mktemp("fast_data"), {
         ("train", "A"): 4, ("train", "B"): 4, ("val", "A"): 2, ("val", "B"): 2,
         ("test", "A"): 2, ("test", "B"): 2})
+
+
+@pytest.fixture
+def data_dir(tiny_fast_data) -> Path:
+    """The shared tiny calm2anger.npz (`tiny_fast_data`), under the name the tests use (a
+    module may define its own)."""
+    return tiny_fast_data
 
 
 @pytest.fixture(scope="session")
@@ -92,7 +99,7 @@ def fast_tiny_run(tiny_fast_data, tmp_path_factory) -> tuple[Path, str]:
     import io
 
     import train_cyclegan as tc
-    from test_fast_preset import FAST_TINY
+    from helpers import FAST_TINY
 
     out = tmp_path_factory.mktemp("fast_run") / "run"
     argv = [a for a in FAST_TINY if a != "--quiet"]

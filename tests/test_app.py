@@ -16,34 +16,22 @@ import soundfile
 
 import app
 import inference
-import model_files
-import models
-import runs
 import audio_files
 import spectro
 import webpage
 from conftest import REPO, load_tool, tone
-from corpus import STFT_SETTINGS
 from loudness import speech_level_db
-from spectro import IMAGE_SIZE, SAMPLE_RATE
+from spectro import SAMPLE_RATE
 
-from test_voice_keeping import _randomised
+from helpers import save_tiny_model
 
 
 @pytest.fixture(scope="module")
 def models_root(tmp_path_factory) -> Path:
     """One tiny identity-start calm2anger model whose correction is far from zero."""
     root = tmp_path_factory.mktemp("page_models")
-    run = root / "calm2anger"
-    runs.write_config(run, {"pair": "calm2anger", "source": "calm", "target": "angry",
-                            "image_size": IMAGE_SIZE, "stft": dict(STFT_SETTINGS),
-                            "generator": {"filters": 4, "res_blocks": 1,
-                                          "identity_start": True},
-                            "training": {"preset": "fast"}})
-    models.keras.utils.set_random_seed(5)  # the same network whichever tests ran before
-    generator = models.build_generator((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4, res_blocks=1,
-                                       identity_start=True)
-    model_files.save_generator(_randomised(generator, seed=5), run, "AtoB")
+    save_tiny_model(root / "calm2anger", identity_start=True, randomise=5, seed=5,
+                    directions=("AtoB",), training={"preset": "fast"})
     return root
 
 

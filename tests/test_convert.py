@@ -13,32 +13,20 @@ import soundfile
 import errors
 import convert
 import inference
-import model_files
-import models
 import runs
-from conftest import chirp, tone
+from helpers import run_convert, save_tiny_model, speech, speech_wav
 from corpus import STFT_SETTINGS
 from loudness import speech_level_db
 from audio_files import load_audio
-from spectro import IMAGE_SIZE, SAMPLE_RATE, utterance_to_windows
+from spectro import SAMPLE_RATE, utterance_to_windows
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _save_run(root: Path, pair: str, source: str, target: str, **overrides) -> Path:
     """A run folder as train_cyclegan.py writes it, with a tiny generator per direction."""
-    run = root / pair
-    config = {"pair": pair, "source": source, "target": target, "image_size": IMAGE_SIZE,
-              "generator": {"filters": 4, "res_blocks": 1}, "discriminator": {"filters": 4},
-              "stft": dict(STFT_SETTINGS), "test_actors": [19, 20], "epochs": 1}
-    config.update(overrides)
-    runs.write_config(run, config)
-    for seed, direction in enumerate(runs.DIRECTIONS):
-        # The product's window size: the tiny model must still process 260x260 images.
-        keras.utils.set_random_seed(seed)
-        generator = models.build_generator((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4, res_blocks=1)
-        model_files.save_generator(generator, run, direction)
-    return run
+    return save_tiny_model(root / pair, pair=pair, source=source, target=target, seed=0,
+                           test_actors=[19, 20], epochs=1, **overrides)
 
 
 @pytest.fixture(scope="module")
@@ -48,24 +36,7 @@ def models_root(tmp_path_factory) -> Path:
     return root
 
 
-def _speech(seconds: float) -> np.ndarray:
-    """A voiced, speech-like test signal: a gliding tone with a chirp and a little noise."""
-    rng = np.random.default_rng(7)
-    audio = tone(seconds, 180.0) + 0.5 * chirp(seconds, f0=300.0, f1=2500.0)
-    return (audio + 0.01 * rng.standard_normal(audio.shape[0])).astype(np.float32)
-
-
-def _wav(path: Path, seconds: float, *, sr: int = SAMPLE_RATE) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(str(path), _speech(seconds) if sr == SAMPLE_RATE
-                    else _speech(seconds * sr / SAMPLE_RATE), sr, subtype="PCM_16")
-    return path
-
-
-def _run(capsys, *argv) -> tuple[int, str, str]:
-    code = convert.main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+_speech, _wav, _run = speech, speech_wav, run_convert
 
 
 @pytest.mark.parametrize("seconds", [0.3, 4.0, 37.0])

@@ -12,6 +12,7 @@ import pytest
 import soundfile
 
 from conftest import RAVDESS_DIR, REPO, chirp, needs_ravdess, tone
+from helpers import save_tiny_model, synthetic_emotion
 
 import corpus
 import evaluate as ev
@@ -154,27 +155,6 @@ def test_features_are_finite_for_short_and_silent_clips(rng):
 
 
 # --- Classifier --------------------------------------------------------------------------------
-def synthetic_emotion(emotion: str, actor: int, take: int, *, seconds: float = 0.7
-                      ) -> np.ndarray:
-    """Toy 'emotions' a classifier can learn across 'actors': calm = low, quiet, steady
-    voice; angry = higher, loud, bright voice with a pitch glide; sad = low and breathy."""
-    rng = np.random.default_rng(actor * 100 + take)
-    voice = 1.0 + 0.15 * (actor % 3)  # each actor has its own pitch
-    n = int(seconds * SR)
-    t = np.arange(n) / SR
-    if emotion == "calm":
-        f0, amplitude, bright, glide, breath = 120 * voice, 0.08, 0.0, 0.0, 0.002
-    elif emotion == "angry":
-        f0, amplitude, bright, glide, breath = 230 * voice, 0.5, 0.6, 60.0, 0.002
-    else:
-        f0, amplitude, bright, glide, breath = 100 * voice, 0.05, 0.0, 0.0, 0.02
-    f0 *= 1.0 + 0.03 * rng.standard_normal()
-    phase = 2 * np.pi * np.cumsum(f0 + glide * t / seconds) / SR
-    wave = sum(np.sin(k * phase) * (1.0 / k + bright * (k > 3)) for k in range(1, 9))
-    wave = amplitude * wave / np.max(np.abs(wave)) + breath * rng.standard_normal(n)
-    return wave.astype(np.float32)
-
-
 def test_classifier_pipeline_on_a_tiny_synthetic_set():
     emotions = ("calm", "angry", "sad")
     rows = [(e, actor, take) for e in emotions for actor in range(1, 7) for take in range(2)]
@@ -344,22 +324,7 @@ def test_recogniser_hears_the_same_words_at_any_playback_level():
 
 
 def tiny_model(models: Path, *, test_actors: list[int]) -> Path:
-    import model_files
-    import models as model_lib
-    from corpus import STFT_SETTINGS
-    from spectro import IMAGE_SIZE
-
-    run = models / "calm2anger"
-    config = {"pair": "calm2anger", "source": "calm", "target": "angry",
-              "image_size": IMAGE_SIZE, "generator": {"filters": 2, "res_blocks": 1},
-              "discriminator": {"filters": 2}, "stft": dict(STFT_SETTINGS),
-              "test_actors": test_actors}
-    runs.write_config(run, config)
-    for direction in runs.DIRECTIONS:
-        generator = model_lib.build_generator((IMAGE_SIZE, IMAGE_SIZE, 1), filters=2,
-                                              res_blocks=1)
-        model_files.save_generator(generator, run, direction)
-    return run
+    return save_tiny_model(models / "calm2anger", filters=2, test_actors=test_actors)
 
 
 @pytest.mark.slow

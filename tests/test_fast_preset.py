@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,13 +28,7 @@ from conftest import tone
 from settings import PRESETS
 from spectro import IMAGE_SIZE, PAD_VALUE
 
-from test_train import TINY
-
-
-@pytest.fixture
-def data_dir(tiny_fast_data) -> Path:
-    """The shared tiny calm2anger.npz (conftest.tiny_fast_data), under the name tests use."""
-    return tiny_fast_data
+from helpers import FAST_TINY, TINY
 
 
 # --- Identity start -------------------------------------------------------------------------
@@ -138,10 +131,6 @@ def test_bad_crop_settings_are_one_line_usage_errors(data_dir, tmp_path, capsys)
 
 
 # --- The preset through config, resume and convert ------------------------------------------
-FAST_TINY = ["--pair", "calm2anger", "--preset", "fast", "--filters", "4", "--res-blocks", "1",
-             "--crop-frames", "16", "--steps-per-epoch", "2", "--pool-size", "2",
-             "--eval-images", "2", "--sample-clips", "0", "--sample-every", "0", "--xla", "off",
-             "--quiet"]
 
 
 @pytest.mark.slow

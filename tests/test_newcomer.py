@@ -21,14 +21,13 @@ from loudness import speech_level_db
 from audio_files import load_audio
 from spectro import SAMPLE_RATE
 
-from test_convert import _run, _save_run, _speech, _wav
-from test_fast_preset import data_dir  # noqa: F401 - the shared data fixture
+from helpers import run_convert as _run, save_tiny_model, speech as _speech, speech_wav as _wav
 
 
 @pytest.fixture(scope="module")
 def models_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("models")
-    _save_run(root, "calm2anger", "calm", "angry")
+    save_tiny_model(root / "calm2anger", seed=0)
     return root
 
 
@@ -83,7 +82,7 @@ def test_a_missing_pair_is_advised_with_data_prep_and_the_default_preset(models_
 
 def test_the_reverse_direction_without_its_generator_says_so(tmp_path, capsys):
     root = tmp_path / "shipped"
-    run = _save_run(root, "calm2anger", "calm", "angry")
+    run = save_tiny_model(root / "calm2anger", seed=0)
     runs.generator_path(run, "BtoA").unlink()  # as shipped: only calm -> angry
     code, _, err = _run(capsys, _wav(tmp_path / "angry.wav", 0.5), "--source", "anger",
                         "--emotion", "calm", "--models", root)

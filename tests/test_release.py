@@ -17,7 +17,7 @@ import pytest
 import soundfile
 
 from conftest import REPO, load_tool
-from test_evaluate import synthetic_emotion
+from helpers import synthetic_emotion
 
 pytest.importorskip("jax", reason="the release runs Keras on JAX; JAX is not installed")
 

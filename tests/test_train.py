@@ -32,47 +32,21 @@ from settings import TrainingSettings
 from audio_files import load_audio
 from spectro import IMAGE_SIZE, SAMPLE_RATE
 
+from helpers import TINY, write_training_data
+
 REPO = Path(__file__).resolve().parents[1]
 # XLA compilation costs tens of seconds per run on a CPU; tiny runs are faster without it.
 # These tests are about the original's settings (whole windows, a plain generator); the fast
 # preset, the default, has tests/test_fast_preset.py.
 # No sample clips (Griffin-Lim and plots cost seconds a run): the one test of samples asks for
 # them (interrupted_run).
-TINY = ["--preset", "original", "--filters", "4", "--res-blocks", "1", "--pool-size", "2",
-        "--eval-images", "2", "--sample-clips", "0", "--xla", "off", "--quiet"]
-
-
-def _spectrogram_like(rng: np.random.Generator, count: int, tilt: float) -> np.ndarray:
-    """(count, H, W) smooth band images in [-1, 1]; `tilt` separates the two domains."""
-    rows = np.linspace(-1, 1, IMAGE_SIZE)[None, :, None]
-    cols = np.linspace(-1, 1, IMAGE_SIZE)[None, None, :]
-    offsets = rng.uniform(-0.3, 0.3, (count, 1, 1))
-    images = np.tanh(4 * (rows + tilt * cols + offsets))
-    return np.clip(images + 0.05 * rng.standard_normal((count, IMAGE_SIZE, IMAGE_SIZE)), -1, 1)
-
-
-FIRST_ACTOR = {"train": 1, "val": 15, "test": 19}  # each split: this actor and the next
-
-
-def _write_data(folder: Path, sizes: dict[tuple[str, str], int], *, seed: int = 7) -> Path:
-    """calm2anger.npz in `folder` with `sizes` images per (split, domain): actors 1, 2 train,
-    15, 16 validate, 19, 20 test."""
-    rng = np.random.default_rng(seed)
-    images = {key: _spectrogram_like(rng, n, 0.5 if key[1] == "A" else -0.5)
-              for key, n in sizes.items()}
-    actors = {key: [FIRST_ACTOR[key[0]] + i % 2 for i in range(n)] for key, n in sizes.items()}
-    files = {key: [f"Actor_{a:02d}/clip_{i}.wav" for i, a in enumerate(actors[key])]
-             for key in sizes}
-    corpus.save_pair_npz(folder / "calm2anger.npz", pair="calm2anger", images=images,
-                            files=files, actors=actors)
-    return folder
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
     """A contract-conforming calm2anger.npz with 6 + 5 training, 3 + 3 validation and 3 + 3
     test images."""
-    return _write_data(tmp_path_factory.mktemp("data"), {
+    return write_training_data(tmp_path_factory.mktemp("data"), {
         ("train", "A"): 6, ("train", "B"): 5, ("val", "A"): 3, ("val", "B"): 3,
         ("test", "A"): 3, ("test", "B"): 3})
 
@@ -473,7 +447,7 @@ def test_snapshots_every_nth_and_last_epoch_are_loadable_float16_models(
 
 @pytest.mark.slow
 def test_without_validation_images_the_test_split_is_held_out(tmp_path, monkeypatch, capsys):
-    data_dir = _write_data(tmp_path / "data", {  # as data_prep.py --val-actors none makes it
+    data_dir = write_training_data(tmp_path / "data", {  # as data_prep.py --val-actors none makes it
         ("train", "A"): 4, ("train", "B"): 4, ("test", "A"): 2, ("test", "B"): 3})
     seen = _record_held_out(monkeypatch)
     out = tmp_path / "run"

@@ -28,7 +28,7 @@ from conftest import tone, vowel
 from settings import PRESETS
 from spectro import IMAGE_SIZE
 
-from test_fast_preset import FAST_TINY, data_dir  # noqa: F401 - the shared data fixture
+from helpers import FAST_TINY, randomised as _randomised, save_tiny_model
 
 
 def _comb(n_bins: int, period: int) -> np.ndarray:
@@ -63,16 +63,6 @@ def test_envelope_projection_rejects_bad_sizes(n_bins, coefficients):
 
 
 # --- The envelope-constrained generator -----------------------------------------------------
-def _randomised(generator: keras.Model, seed: int = 3) -> keras.Model:
-    """The generator with its zero-initialised correction layer given random weights, as
-    training would, so its correction is far from zero."""
-    rng = np.random.default_rng(seed)
-    layer = generator.get_layer("out_conv")
-    layer.set_weights([rng.normal(0, 0.02, w.shape).astype(np.float32)
-                       for w in layer.get_weights()])
-    return generator
-
-
 def test_an_envelope_generator_starts_as_the_identity_and_corrects_only_the_envelope():
     images = np.random.default_rng(0).uniform(-0.95, 0.95, (2, 32, 24, 1)).astype(np.float32)
     generator = models.build_generator((32, None, 1), filters=4, res_blocks=1,
@@ -171,15 +161,9 @@ def test_the_cut_keeps_the_models_envelope_change_and_drops_its_smear():
 
 
 def _model_folder(folder: Path, *, inference_config: dict | None = None) -> Path:
-    config = {"pair": "calm2anger", "image_size": IMAGE_SIZE,
-              "generator": {"filters": 4, "res_blocks": 1, "identity_start": True}}
-    if inference_config is not None:
-        config["inference"] = inference_config
-    runs.write_config(folder, config)
-    generator = models.build_generator((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4, res_blocks=1,
-                                       identity_start=True)
-    model_files.save_generator(_randomised(generator), folder, "AtoB", dtype="float16")
-    return folder
+    extra = {} if inference_config is None else {"inference": inference_config}
+    return save_tiny_model(folder, identity_start=True, randomise=3, directions=("AtoB",),
+                           dtype="float16", **extra)
 
 
 def _loaded_with(tmp_path: Path, inference_config: dict
