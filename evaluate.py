@@ -81,16 +81,11 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import os
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
-
-from atomic_files import atomic_output
 from conversion_settings import VOCODERS
 from cli import arg_type, cli_main, non_negative_int, positive_int
 from corpus import (ALL_PAIRS, DEFAULT_PAIRS, DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS,
@@ -103,24 +98,12 @@ from reports import (METRICS_VERSION, SYSTEMS, actor_list, check_generated, metr
                      pair_table, read_metrics, selection_table, selection_verdict,
                      write_generated, write_metrics)
 from runs import (CONFIG_NAME, RESULTS_DIR, SELECTION_JSON, SELECTION_MARGIN_DB, SELECTION_MD,
-                  SELECTION_RULE, SELECTION_VERSION, SELECTION_VOICED_MARGIN,
-                  SELECTION_WER_MARGIN, SNAPSHOTS_DIR, Snapshot, check_config, choose_epoch,
-                  find_generator, find_snapshots, generator_path, install_snapshot,
-                  read_config, read_selection, same_folder, same_weights, trained_pairs)
+                  SNAPSHOTS_DIR, check_config, find_generator, find_snapshots, generator_path,
+                  install_snapshot, read_config, read_selection, same_folder, same_weights,
+                  trained_pairs)
 from scoring import EvalSettings, Evaluator
+from selection import SelectionPlan, select_epoch, write_selection
 from spectro import GRIFFIN_LIM_ITERS, PHASES
-
-
-# --- Epoch selection on validation actors ---------------------------------------------------
-@dataclass
-class SelectionPlan:
-    """What `--select-epoch` does for one pair, checked before any slow work starts."""
-
-    pair: str
-    run_dir: Path
-    snapshots: list[Snapshot]
-    val_actors: tuple[int, ...]
-    test_actors: tuple[int, ...]  # kept out of the classifier's training too
 
 
 def plan_selection(args: argparse.Namespace, pair: str, files: Sequence[RavdessFile]
@@ -178,82 +161,6 @@ def plan_selection(args: argparse.Namespace, pair: str, files: Sequence[RavdessF
     return SelectionPlan(pair, run_dir, snapshots, val_actors, test_actors)
 
 
-def select_epoch(evaluator: Evaluator, plan: SelectionPlan, *,
-                 margin_db: float = SELECTION_MARGIN_DB,
-                 wer_margin: float = SELECTION_WER_MARGIN,
-                 voiced_margin: float = SELECTION_VOICED_MARGIN) -> dict[str, Any]:
-    """Score every snapshot of a run on its validation actors and apply `choose_epoch`.
-
-    The real clips (source = zero effort, target) are scored once, then each snapshot's
-    converted clips, through `Evaluator.evaluate_pair` with the classifier trained on actors
-    in neither the validation nor the test set.
-
-    Returns:
-        the selection.json record: pair, actors, rule, zero-effort MCD and guard limit, the
-        reference rows, one row per epoch (`epochs`: evaluate_pair's converted figures plus
-        epoch, snapshot, passes_guard, chosen), chosen_epoch, guard_held, classifier report.
-    """
-    from tqdm import tqdm
-
-    from inference import open_converter  # Keras: only once snapshots are scored
-
-    def score(**kwargs: Any) -> dict[str, Any]:
-        return evaluator.evaluate_pair(plan.pair, test_actors=plan.val_actors,
-                                       exclude_actors=plan.test_actors, **kwargs)
-
-    reference = score(systems=("source", "target"))
-    zero_effort = reference["systems"]["source"]["mcd_to_target"]
-    rows = []
-    for snapshot in tqdm(plan.snapshots, desc=f"{plan.pair} snapshots", unit="epoch",
-                         disable=None):
-        converter = open_converter(snapshot.path)
-        entry = score(converter=converter, systems=("converted",))
-        del converter
-        # Relative to the run folder: selection.json is committed, local paths are not.
-        rows.append({"epoch": snapshot.epoch,
-                     "snapshot": snapshot.path.relative_to(plan.run_dir).as_posix(),
-                     **entry["systems"]["converted"]})
-    zero_effort_wer = reference["systems"]["source"].get("word_error_rate")
-    voiced_reference = min(reference["systems"][name]["voiced_fraction"]
-                           for name in ("source", "target"))
-    choice = choose_epoch(rows, zero_effort, margin_db=margin_db, zero_effort_wer=zero_effort_wer,
-                          wer_margin=wer_margin, voiced_reference=voiced_reference,
-                          voiced_margin=voiced_margin)
-    for row in rows:
-        row["passes_guard"] = row["epoch"] in choice["passing"]
-        row["chosen"] = row["epoch"] == choice["epoch"]
-    return {
-        "version": SELECTION_VERSION, "pair": reference["pair"],
-        "source": reference["source"], "target": reference["target"],
-        "val_actors": list(plan.val_actors), "test_actors": list(plan.test_actors),
-        "rule": {"text": SELECTION_RULE.format(margin=margin_db, wer_margin=wer_margin,
-                                               voiced_margin=voiced_margin),
-                 "margin_db": margin_db, "wer_margin": wer_margin,
-                 "voiced_margin": voiced_margin},
-        "zero_effort_mcd_db": zero_effort, "mcd_limit_db": choice["mcd_limit_db"],
-        "zero_effort_wer": zero_effort_wer, "wer_limit": choice["wer_limit"],
-        "voiced_reference": voiced_reference, "voiced_limit": choice["voiced_limit"],
-        "chosen_epoch": choice["epoch"], "guard_held": choice["guard_held"],
-        "n_clips": reference["n_clips"],
-        "reference": {name: reference["systems"][name] for name in ("source", "target")},
-        "epochs": rows, "classifier": reference["classifier"],
-        "recogniser": reference["recogniser"], "settings": reference["settings"],
-        "selected": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
-def write_selection(run_dir: str | os.PathLike, selection: dict[str, Any]) -> tuple[Path, Path]:
-    """Write `<run_dir>/selection.json` and selection.md atomically; returns both paths."""
-    run_dir = Path(run_dir)
-    json_path = run_dir / SELECTION_JSON
-    with atomic_output(json_path) as tmp:
-        tmp.write_text(json.dumps(selection, indent=2) + "\n")
-    md_path = write_generated(run_dir / SELECTION_MD, selection_table(selection) + "\n",
-                              script="evaluate.py")
-    return json_path, md_path
-
-
-# --- Command line ---------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser of evaluate.py."""
     parser = argparse.ArgumentParser(
