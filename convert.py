@@ -193,6 +193,19 @@ def plan_outputs(jobs: list[Job], *, target: str, strength: float, output: Path 
         job.plot = targets[1] if plot else None
 
 
+def check_inputs(jobs: list[Job]) -> None:
+    """Give every planned job whose input is missing, unreadable, empty, truncated or silent
+    its error, reading the files but loading no model; record each input's peak."""
+    for job in jobs:
+        if job.error is None and job.input is not None:
+            try:
+                check_audio_file(job.input)
+                job.peak = file_peak(job.input)
+                check_audible_peak(job.peak, job.input)
+            except AudioError as exc:
+                job.error = str(exc)
+
+
 def _check_out_dir(out_dir: Path) -> None:
     """UserError when `out_dir` is not a folder we can create or write into."""
     if out_dir.exists() and not out_dir.is_dir():
@@ -382,58 +395,11 @@ def _duration(path: Path | None) -> float:
         return 0.0
 
 
-@cli_main
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry: convert INPUT... to --emotion; see the module docstring."""
+def _convert_all(todo: list[Job], converter: Converter, args: argparse.Namespace, *,
+                 source: str, target: str) -> float:
+    """Convert the checked jobs in order under one progress bar (on a terminal), each failure
+    its job's error and the batch going on; returns the seconds of audio converted."""
     from tqdm import tqdm
-
-    parser = _build_parser()
-    args = parser.parse_args(argv)
-    if args.list:
-        return list_models(args.models)
-    if not args.inputs or args.emotion is None:
-        parser.error("give the INPUT file(s) and --emotion (or --list to see the models)")
-    if args.iters < 0:
-        raise UserError(f"--iters must be >= 0, got {args.iters}")
-    if args.batch_size < 1:
-        raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
-    source, target = canonical_emotion(args.source), canonical_emotion(args.emotion)
-    if source == target:
-        raise UserError(f"--source and --emotion are both {target!r}; nothing to convert")
-    if args.output is not None and args.output.suffix.lower() != ".wav":
-        raise UserError(f"-o {args.output}: outputs are wav files; give a name ending in .wav")
-    if args.out_dir is not None:
-        _check_out_dir(args.out_dir)
-
-    jobs, skipped = expand_inputs(args.inputs, target=target)
-    if args.output is not None and len(jobs) > 1:
-        raise UserError(f"-o {args.output} takes exactly one input, got {len(jobs)}; use "
-                        "--out-dir DIR for several")
-    plan_outputs(jobs, target=target, strength=args.strength, output=args.output,
-                 out_dir=args.out_dir, plot=args.plot, force=args.force)
-    for job in jobs:  # a bad or silent input is reported before the slow model load
-        if job.error is None and job.input is not None:
-            try:
-                check_audio_file(job.input)
-                job.peak = file_peak(job.input)
-                check_audible_peak(job.peak, job.input)
-            except AudioError as exc:
-                job.error = str(exc)
-    failed = [job for job in jobs if job.error is not None]
-    for job in failed:
-        print(f"error: {job.error}", file=sys.stderr)
-    todo = [job for job in jobs if job.error is None]
-    if not todo:
-        return 2  # every input was unusable: no need to load the model
-
-    find_converter(args.models, source, target)  # a missing model is said before Keras loads
-    started = time.perf_counter()
-    import_keras()  # timed with the load, and without TensorFlow's start-up chatter
-    converter = load_converter(args.models, source, target, precision=args.precision)
-    loaded = time.perf_counter() - started
-    print(f"loaded {shown_path(converter.folder)} ({source} -> {target}, generator "
-          f"{converter.direction}, "
-          f"{args.precision}) in {loaded:.1f} s", file=sys.stderr)
 
     durations = [_duration(job.input) for job in todo]
     converted_seconds = 0.0
@@ -458,7 +424,6 @@ def main(argv: list[str] | None = None) -> int:
                 job.error = f"{job.label}: cannot convert ({type(exc).__name__}: {first_line})"
                 job.usage_error = False
             if job.error is not None:
-                failed.append(job)
                 tqdm.write(f"error: {job.error}", file=sys.stderr)
                 bar.update(done_before + duration - bar.n)
             else:
@@ -467,6 +432,54 @@ def main(argv: list[str] | None = None) -> int:
                 if job.note:
                     tqdm.write(f"note: {job.note}", file=sys.stderr)
 
+    return converted_seconds
+
+
+@cli_main
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry: convert INPUT... to --emotion; see the module docstring."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if args.list:
+        return list_models(args.models)
+    if not args.inputs or args.emotion is None:
+        parser.error("give the INPUT file(s) and --emotion (or --list to see the models)")
+    if args.iters < 0:
+        raise UserError(f"--iters must be >= 0, got {args.iters}")
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
+    source, target = canonical_emotion(args.source), canonical_emotion(args.emotion)
+    if source == target:
+        raise UserError(f"--source and --emotion are both {target!r}; nothing to convert")
+    if args.output is not None and args.output.suffix.lower() != ".wav":
+        raise UserError(f"-o {args.output}: outputs are wav files; give a name ending in .wav")
+    if args.out_dir is not None:
+        _check_out_dir(args.out_dir)
+
+    jobs, skipped = expand_inputs(args.inputs, target=target)
+    if args.output is not None and len(jobs) > 1:
+        raise UserError(f"-o {args.output} takes exactly one input, got {len(jobs)}; use "
+                        "--out-dir DIR for several")
+    plan_outputs(jobs, target=target, strength=args.strength, output=args.output,
+                 out_dir=args.out_dir, plot=args.plot, force=args.force)
+    check_inputs(jobs)
+    failed = [job for job in jobs if job.error is not None]
+    for job in failed:
+        print(f"error: {job.error}", file=sys.stderr)
+    todo = [job for job in jobs if job.error is None]
+    if not todo:
+        return 2  # every input was unusable: no need to load the model
+
+    find_converter(args.models, source, target)  # a missing model is said before Keras loads
+    started = time.perf_counter()
+    import_keras()  # timed with the load, and without TensorFlow's start-up chatter
+    converter = load_converter(args.models, source, target, precision=args.precision)
+    loaded = time.perf_counter() - started
+    print(f"loaded {shown_path(converter.folder)} ({source} -> {target}, generator "
+          f"{converter.direction}, {args.precision}) in {loaded:.1f} s", file=sys.stderr)
+
+    converted_seconds = _convert_all(todo, converter, args, source=source, target=target)
+    failed += [job for job in todo if job.error is not None]
     elapsed = time.perf_counter() - started
     converted = len(jobs) - len(failed)
     if len(jobs) > 1 or skipped:

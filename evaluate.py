@@ -197,6 +197,18 @@ def build_parser() -> argparse.ArgumentParser:
                              "config's test_actors)")
     parser.add_argument("--limit", type=positive_int, default=None, metavar="N",
                         help="score at most N source clips per pair (default: all)")
+    _conversion_arguments(parser)
+    _selection_arguments(parser)
+    parser.add_argument("--force", action="store_true",
+                        help="replace a metrics.json / metrics.md in --out that evaluate.py did "
+                             "not write; with --select-epoch also a selection.json / .md it did "
+                             "not write and a run-folder generator that matches no snapshot "
+                             "(default: refuse)")
+    return parser
+
+
+def _conversion_arguments(parser: argparse.ArgumentParser) -> None:
+    """How the clips are converted and scored."""
     parser.add_argument("--iters", type=non_negative_int, default=GRIFFIN_LIM_ITERS,
                         help=f"Griffin-Lim iterations (default: {GRIFFIN_LIM_ITERS}, as "
                              "convert.py)")
@@ -225,6 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-prosody", action="store_true",
                         help="test report: convert without the models' prosody change, as "
                              "convert.py --no-prosody (default: off)")
+
+
+def _selection_arguments(parser: argparse.ArgumentParser) -> None:
+    """--select-epoch and its bound."""
     parser.add_argument("--select-epoch", action="store_true",
                         help="instead of the test report: score every snapshot "
                              "<models>/<pair>/snapshots/epoch_*/ on the run's validation actors, "
@@ -238,12 +254,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-snapshots", type=positive_int, default=None, metavar="K",
                         help="with --select-epoch: score only the K newest snapshots of each "
                              "run, to bound the time (default: all)")
-    parser.add_argument("--force", action="store_true",
-                        help="replace a metrics.json / metrics.md in --out that evaluate.py did "
-                             "not write; with --select-epoch also a selection.json / .md it did "
-                             "not write and a run-folder generator that matches no snapshot "
-                             "(default: refuse)")
-    return parser
 
 
 def _plan_model(args: argparse.Namespace, pair: str, source: str, target: str

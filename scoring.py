@@ -155,11 +155,48 @@ class Evaluator:
             (`systems`: source, vocoder, converted (None without a model), target_resynth,
             target) and per-clip figures (`clips`).
         """
-        from tqdm import tqdm
-
         pair, source, target = parse_pair(pair)
         actors = tuple(sorted(test_actors))
         classifier = self.classifier(actors, exclude_actors=exclude_actors)
+        pairs, skipped = self._clip_pairs(source, target, actors)
+        conversion = converter.settings if converter is not None else ConversionSettings()
+        converts = converter is not None and (converter.generator is not None
+                                              or conversion.moves_prosody
+                                              or conversion.spectral_balance is not None)
+        if systems is None:
+            systems = [s for s in SYSTEMS if s != "converted" or converts]
+        elif not set(systems) <= set(SYSTEMS) or ("converted" in systems and not converts):
+            raise ValueError(f"systems must be a subset of {SYSTEMS} ('converted' only with a "
+                             f"generator), got {systems}")
+        systems = [s for s in SYSTEMS if s in systems]
+        values, features, clips = self._score_clips(pair, pairs, converter, conversion,
+                                                    systems, classifier)
+        s = self.settings
+        return {
+            "pair": pair, "source": source, "target": target, "test_actors": list(actors),
+            "model": (recorded_path(converter.folder)
+                      if converter is not None and converter.folder is not None else None),
+            "n_clips": len(pairs), "skipped_no_match": skipped,
+            "settings": {"griffin_lim_iters": s.n_iter, "phase": s.phase, "seed": s.seed,
+                         "limit": s.limit, "mcep_order": MCEP_ORDER, "mcep_alpha": MCEP_ALPHA,
+                         "trim_db": TRIM_DB, "f0_range_hz": [F0_MIN, F0_MAX],
+                         "feature_version": FEATURE_VERSION},
+            "classifier": {**classifier.report,
+                           "source_vs_target": _pairwise_accuracy(classifier, source, target)},
+            "conversion": conversion_record(conversion),
+            "recogniser": self.recogniser.description if self.recogniser else None,
+            "open_recogniser": self.recogniser.open_description if self.recogniser else None,
+            "systems": _summarise(values, features, systems, classifier.model, source=source,
+                                  target=target),
+            "clips": clips,
+            "evaluated": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec="seconds"),
+        }
+
+    def _clip_pairs(self, source: str, target: str, actors: tuple[int, ...]
+                    ) -> tuple[list[tuple[RavdessFile, RavdessFile]], int]:
+        """(source clip, the same actor's matching target clip) of the held-out actors, at
+        most `settings.limit`, and how many source clips had no match."""
         sources = [f for f in self.files if f.emotion == source and f.actor in actors]
         # Cycle through actors first, so --limit still samples every held-out speaker.
         sources.sort(key=lambda f: (f.statement, f.intensity, f.repetition, f.actor))
@@ -172,16 +209,17 @@ class Evaluator:
             raise UserError(f"{self.root}: no {source} clips with a matching {target} clip for "
                             f"held-out actors {actor_list(actors)}; check --ravdess / "
                             "--test-actors")
-        conversion = converter.settings if converter is not None else ConversionSettings()
-        converts = converter is not None and (converter.generator is not None
-                                              or conversion.moves_prosody
-                                              or conversion.spectral_balance is not None)
-        if systems is None:
-            systems = [s for s in SYSTEMS if s != "converted" or converts]
-        elif not set(systems) <= set(SYSTEMS) or ("converted" in systems and not converts):
-            raise ValueError(f"systems must be a subset of {SYSTEMS} ('converted' only with a "
-                             f"generator), got {systems}")
-        systems = [s for s in SYSTEMS if s in systems]
+        return pairs, skipped
+
+    def _score_clips(self, pair: str, pairs: list[tuple[RavdessFile, RavdessFile]],
+                     converter: Converter | None, conversion: ConversionSettings,
+                     systems: list[str], classifier: _Classifier
+                     ) -> tuple[dict[str, dict[str, list[float]]], dict[str, list[np.ndarray]],
+                                list[dict[str, Any]]]:
+        """Make every system's audio of every clip pair and score it: (per-system lists of
+        figures, per-system feature vectors, per-clip records)."""
+        from tqdm import tqdm
+
         values: dict[str, dict[str, list[float]]] = {s: {} for s in systems}
         features: dict[str, list[np.ndarray]] = {s: [] for s in systems}
         clips = []
@@ -205,72 +243,67 @@ class Evaluator:
             for system in systems:
                 vector = features_of_audio(audio[system], self.cache)
                 features[system].append(vector)
-                row = values[system]
-                mcd_target = {"target": 0.0, "source": zero_effort}.get(system)
-                if mcd_target is None:
-                    mcd_target = mcd_dtw(audio["target"], audio[system])
-                mcd_source = {"source": 0.0, "target": zero_effort}.get(system)
-                if mcd_source is None:
-                    mcd_source = mcd_dtw(audio["source"], audio[system])
-                record["mcd_to_target"][system] = round(mcd_target, 3)
-                record["mcd_to_source"][system] = round(mcd_source, 3)
-                row.setdefault("mcd_to_target", []).append(mcd_target)
-                row.setdefault("mcd_to_source", []).append(mcd_source)
-                for name, value in prosody_from_features(vector).items():
-                    row.setdefault(name, []).append(value)
-                row.setdefault("energy_db", []).append(speech_level_db(audio[system]))
-                content = self._content(audio[system], clip.statement)
-                if content is not None:
-                    row.setdefault("recognised", []).append(float(content[0]))
-                    row.setdefault("word_error_rate", []).append(content[1])
-                if system in FROM_SOURCE:
-                    row.setdefault("envelope_correlation", []).append(
-                        envelope_correlation(audio["source"], audio[system]))
+                self._score_system(values[system], record, system, audio, vector, zero_effort,
+                                   statement=clip.statement)
                 probabilities = class_probabilities(classifier.model, vector)
                 record["judged"][system] = max(probabilities, key=lambda e: probabilities[e][0])
             clips.append(record)
         self.cache.save()
-        summary: dict[str, Any] = {system: None for system in SYSTEMS}
-        for system in systems:
-            row = values[system]
-            shares = judged_shares(classifier.model, np.stack(features[system]), source=source,
-                                   target=target)
-            voiced = [v for v, f in zip(row["f0_mean_hz"], row["voiced_fraction"]) if f > 0]
-            spreads = [v for v, f in zip(row["f0_std_hz"], row["voiced_fraction"]) if f > 0]
-            summary[system] = {
-                **shares,
-                "mcd_to_target": float(np.mean(row["mcd_to_target"])),
-                "mcd_to_target_std": float(np.std(row["mcd_to_target"])),
-                "mcd_to_source": float(np.mean(row["mcd_to_source"])),
-                "mcd_to_source_std": float(np.std(row["mcd_to_source"])),
-                "f0_mean_hz": float(np.mean(voiced)) if voiced else None,
-                "f0_std_hz": float(np.mean(spreads)) if spreads else None,
-                "voiced_fraction": float(np.mean(row["voiced_fraction"])),
-                "energy_db": float(np.mean(row["energy_db"])),
-                "recognised": float(np.mean(row["recognised"])) if "recognised" in row else None,
-                "word_error_rate": (float(np.mean(row["word_error_rate"]))
-                                    if "word_error_rate" in row else None),
-                "envelope_correlation": (float(np.nanmean(row["envelope_correlation"]))
-                                         if "envelope_correlation" in row else None),
-            }
-        return {
-            "pair": pair, "source": source, "target": target, "test_actors": list(actors),
-            "model": (recorded_path(converter.folder)
-                      if converter is not None and converter.folder is not None else None),
-            "n_clips": len(pairs), "skipped_no_match": skipped,
-            "settings": {"griffin_lim_iters": s.n_iter, "phase": s.phase, "seed": s.seed,
-                         "limit": s.limit, "mcep_order": MCEP_ORDER, "mcep_alpha": MCEP_ALPHA,
-                         "trim_db": TRIM_DB, "f0_range_hz": [F0_MIN, F0_MAX],
-                         "feature_version": FEATURE_VERSION},
-            "classifier": {**classifier.report,
-                           "source_vs_target": _pairwise_accuracy(classifier, source, target)},
-            "conversion": conversion_record(conversion),
-            "recogniser": self.recogniser.description if self.recogniser else None,
-            "open_recogniser": self.recogniser.open_description if self.recogniser else None,
-            "systems": summary, "clips": clips,
-            "evaluated": datetime.datetime.now(datetime.timezone.utc).isoformat(
-                timespec="seconds"),
+        return values, features, clips
+
+    def _score_system(self, row: dict[str, list[float]], record: dict[str, Any], system: str,
+                      audio: dict[str, np.ndarray], vector: np.ndarray,
+                      zero_effort: float | None, *, statement: int) -> None:
+        """Add one system's figures of one clip to its `row` and the clip's `record`."""
+        mcd_target = {"target": 0.0, "source": zero_effort}.get(system)
+        if mcd_target is None:
+            mcd_target = mcd_dtw(audio["target"], audio[system])
+        mcd_source = {"source": 0.0, "target": zero_effort}.get(system)
+        if mcd_source is None:
+            mcd_source = mcd_dtw(audio["source"], audio[system])
+        record["mcd_to_target"][system] = round(mcd_target, 3)
+        record["mcd_to_source"][system] = round(mcd_source, 3)
+        row.setdefault("mcd_to_target", []).append(mcd_target)
+        row.setdefault("mcd_to_source", []).append(mcd_source)
+        for name, value in prosody_from_features(vector).items():
+            row.setdefault(name, []).append(value)
+        row.setdefault("energy_db", []).append(speech_level_db(audio[system]))
+        content = self._content(audio[system], statement)
+        if content is not None:
+            row.setdefault("recognised", []).append(float(content[0]))
+            row.setdefault("word_error_rate", []).append(content[1])
+        if system in FROM_SOURCE:
+            row.setdefault("envelope_correlation", []).append(
+                envelope_correlation(audio["source"], audio[system]))
+
+
+def _summarise(values: dict[str, dict[str, list[float]]], features: dict[str, list[np.ndarray]],
+               systems: list[str], model: Any, *, source: str, target: str
+               ) -> dict[str, Any]:
+    """Per-system means of the clips' figures and the judged shares (None: not scored)."""
+    summary: dict[str, Any] = {system: None for system in SYSTEMS}
+    for system in systems:
+        row = values[system]
+        shares = judged_shares(model, np.stack(features[system]), source=source, target=target)
+        voiced = [v for v, f in zip(row["f0_mean_hz"], row["voiced_fraction"]) if f > 0]
+        spreads = [v for v, f in zip(row["f0_std_hz"], row["voiced_fraction"]) if f > 0]
+        summary[system] = {
+            **shares,
+            "mcd_to_target": float(np.mean(row["mcd_to_target"])),
+            "mcd_to_target_std": float(np.std(row["mcd_to_target"])),
+            "mcd_to_source": float(np.mean(row["mcd_to_source"])),
+            "mcd_to_source_std": float(np.std(row["mcd_to_source"])),
+            "f0_mean_hz": float(np.mean(voiced)) if voiced else None,
+            "f0_std_hz": float(np.mean(spreads)) if spreads else None,
+            "voiced_fraction": float(np.mean(row["voiced_fraction"])),
+            "energy_db": float(np.mean(row["energy_db"])),
+            "recognised": float(np.mean(row["recognised"])) if "recognised" in row else None,
+            "word_error_rate": (float(np.mean(row["word_error_rate"]))
+                                if "word_error_rate" in row else None),
+            "envelope_correlation": (float(np.nanmean(row["envelope_correlation"]))
+                                     if "envelope_correlation" in row else None),
         }
+    return summary
 
 
 def _pairwise_accuracy(classifier: _Classifier, source: str, target: str) -> float | None:

@@ -236,6 +236,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=None,
                         help="run folder for models, checkpoint, logs, samples and snapshots "
                              "(default: results/<pair> beside this script)")
+    _training_arguments(parser, d)
+    _run_arguments(parser, d)
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from its last completed epoch with its "
+                             "stored settings, keeping its snapshots (default: start a new "
+                             "run)")
+    parser.add_argument("--force", action="store_true",
+                        help="start a new run even if --out holds one, deleting that run's "
+                             "files, samples and snapshots (default: refuse)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="one line per epoch instead of a progress bar (default: bar)")
+    return parser
+
+
+def _training_arguments(parser: argparse.ArgumentParser, d: dict) -> None:
+    """The length of training, the networks and the losses (`d`: the default preset's)."""
     parser.add_argument("--epochs", type=int, default=None,
                         help=f"total epochs to train (default: {d['epochs']}); with --resume, "
                              "a larger number trains on")
@@ -279,6 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "and keeps the input's harmonics, voicing and words; 0: "
                              f"unconstrained (default: {d['envelope_coefficients']}; the "
                              f"envelope preset: {PRESETS['envelope']['envelope_coefficients']})")
+
+
+def _run_arguments(parser: argparse.ArgumentParser, d: dict) -> None:
+    """The run's budget, saving, samples and hardware (`d`: the default preset's)."""
     parser.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                         help="stop cleanly after the epoch in which this many seconds of "
                              "training have passed, saving that epoch as the last (snapshot, "
@@ -317,16 +337,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="XLA-compile the TensorFlow training step; auto: on whenever "
                              "one device trains (measured faster on CPU and GPU), off for "
                              "several (JAX always compiles with XLA) (default: auto)")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue the run in --out from its last completed epoch with its "
-                             "stored settings, keeping its snapshots (default: start a new "
-                             "run)")
-    parser.add_argument("--force", action="store_true",
-                        help="start a new run even if --out holds one, deleting that run's "
-                             "files, samples and snapshots (default: refuse)")
-    parser.add_argument("--quiet", action="store_true",
-                        help="one line per epoch instead of a progress bar (default: bar)")
-    return parser
 
 
 def train(args: argparse.Namespace, *, extra_callbacks: Sequence[Any] = ()) -> Any:

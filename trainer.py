@@ -466,14 +466,7 @@ def _fit(out: Path, *, config: dict[str, Any], data: dict[str, Any], data_path: 
         print(f"note: {data_path} has no validation images; held-out metrics and samples use "
               f"its test actors {config['test_actors']}", file=sys.stderr)
     held_out = {domain: data[npz_key(split, domain)] for domain in DOMAINS}
-    eval_count = settings.eval_images
-    validation = HeldOutBatches(
-        *(stack[spread_indices(len(stack), eval_count)] for stack in held_out.values()),
-        batch_size=batch_size)
-    validate = bool(eval_count and len(validation))
-    if eval_count and not validate:
-        print(f"note: fewer than {batch_size} held-out ({split}) images per domain in "
-              f"{data_path}; no held-out metrics", file=sys.stderr)
+    validation, validate = _validation(held_out, settings, where=f"{data_path} ({split})")
     clips = {domain: stack[spread_indices(len(stack), settings.sample_clips)]
              for domain, stack in held_out.items()}
     budget = TimeBudget(settings.time_budget or math.inf)
@@ -502,6 +495,29 @@ def _fit(out: Path, *, config: dict[str, Any], data: dict[str, Any], data_path: 
                   validation_steps=len(validation) if validate else None,
                   # A bar only on a terminal: redirected into a log it is carriage-return noise.
                   callbacks=callbacks, verbose=1 if not quiet and sys.stdout.isatty() else 2)
+    _report_end(out, budget, settings, source=source, target=target)
+    return model
+
+
+def _validation(held_out: dict[str, np.ndarray], settings: TrainingSettings, *, where: str
+                ) -> tuple[HeldOutBatches, bool]:
+    """The held-out batches of the per-epoch validation (at most `eval_images` per domain,
+    spread over the set) and whether there are enough of them to validate at all."""
+    count, batch_size = settings.eval_images, settings.batch_size
+    validation = HeldOutBatches(
+        *(stack[spread_indices(len(stack), count)] for stack in held_out.values()),
+        batch_size=batch_size)
+    validate = bool(count and len(validation))
+    if count and not validate:
+        print(f"note: fewer than {batch_size} held-out images per domain in {where}; no "
+              "held-out metrics", file=sys.stderr)
+    return validation, validate
+
+
+def _report_end(out: Path, budget: TimeBudget, settings: TrainingSettings, *, source: str,
+                target: str) -> None:
+    """Say where the run stopped (budget or SIGTERM, and how to go on) and what it wrote."""
+    epochs, steps = settings.epochs, settings.steps_per_epoch
     if budget.stopped_after is not None and (
             budget.stopped_after < epochs or budget.updates_in_last_epoch is not None):
         epochs = budget.stopped_after
@@ -514,4 +530,3 @@ def _fit(out: Path, *, config: dict[str, Any], data: dict[str, Any], data_path: 
     print(f"done: {epochs} epochs; generators in {generator_path(out, 'AtoB')} "
           f"({source} -> {target}) and {generator_path(out, 'BtoA')}"
           + (f"; snapshots in {out / SNAPSHOTS_DIR}" if settings.snapshot_every else ""))
-    return model
