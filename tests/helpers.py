@@ -146,3 +146,27 @@ def write_training_data(folder: Path, sizes: dict[tuple[str, str], int], *, seed
     corpus.save_pair_npz(folder / "calm2anger.npz", pair="calm2anger", images=images,
                             files=files, actors=actors)
     return folder
+
+
+# --- Stand-ins for what a model does to a spectrogram -----------------------------------------
+def comb(n_bins: int, period: int) -> np.ndarray:
+    """A harmonic-like ripple along frequency: +1 on every `period`-th row, else 0."""
+    ripple = np.zeros(n_bins, np.float32)
+    ripple[::period] = 1.0
+    return ripple - ripple.mean()
+
+
+def smearing_generator(n_bins: int | None = None) -> Any:
+    """A stand-in for a model that smears the harmonics: it raises the image by a smooth tilt
+    (an envelope change) and fills the valleys between harmonics (a 9-bin running maximum
+    along frequency: the broadband smear)."""
+    import keras
+
+    from spectro import IMAGE_SIZE
+
+    n_bins = IMAGE_SIZE if n_bins is None else n_bins
+    inputs = keras.Input((n_bins, n_bins, 1))
+    smeared = keras.layers.MaxPooling2D((9, 1), strides=1, padding="same")(inputs)
+    tilt = np.linspace(0.15, -0.05, n_bins, dtype=np.float32)[None, :, None, None]
+    outputs = keras.layers.Lambda(lambda x: keras.ops.clip(x + tilt, -1.0, 1.0))(smeared)
+    return keras.Model(inputs, outputs)

@@ -15,14 +15,14 @@ import pytest
 import soundfile
 
 import app
-import inference
 import audio_files
+import inference
 import spectro
 import webpage
-from conftest import REPO, load_tool, tone
 from loudness import speech_level_db
 from spectro import SAMPLE_RATE
 
+from conftest import REPO, load_tool, tone
 from helpers import save_tiny_model
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import keras
@@ -10,15 +11,18 @@ import numpy as np
 import pytest
 import soundfile
 
-import errors
 import convert
+import errors
+import evaluate
 import inference
 import runs
-from helpers import run_convert, save_tiny_model, speech, speech_wav
+from audio_files import load_audio
 from corpus import STFT_SETTINGS
 from loudness import speech_level_db
-from audio_files import load_audio
 from spectro import SAMPLE_RATE, utterance_to_windows
+
+from conftest import REPO
+from helpers import run_convert as _run, save_tiny_model, speech as _speech, speech_wav as _wav
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -36,7 +40,6 @@ def models_root(tmp_path_factory) -> Path:
     return root
 
 
-_speech, _wav, _run = speech, speech_wav, run_convert
 
 
 @pytest.mark.parametrize("seconds", [0.3, 4.0, 37.0])
@@ -414,3 +417,71 @@ def test_a_clipped_16_bit_file_is_not_reported_above_full_scale(tmp_path, models
                         "--iters", 1)
     assert code == 0, err
     assert "above full scale" not in err
+
+
+# --- What a newcomer meets -----------------------------------------------------------------------
+def test_the_shipped_models_are_found_from_any_working_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = convert._build_parser().parse_args(["speech.wav", "--emotion", "anger"])
+    assert runs.find_model_dir(args.models, "calm", "angry") == REPO / "results" / "calm2anger"
+    assert evaluate.build_parser().parse_args(["--all"]).models == REPO / "results"
+    assert runs.RESULTS_DIR.is_absolute()
+    # Records keep paths inside the project relative, so no machine's folders are committed.
+    assert runs.recorded_path(REPO / "results" / "calm2anger") == "results/calm2anger"
+    assert runs.recorded_path(tmp_path / "models") == str(tmp_path / "models")
+
+
+def test_a_missing_pair_is_advised_with_data_prep_and_the_default_preset(models_root, capsys,
+                                                                         tmp_path):
+    code, _, err = _run(capsys, _wav(tmp_path / "a.wav", 0.5), "--emotion", "surprised",
+                        "--models", models_root)
+    assert code == 2
+    assert "python data_prep.py --ravdess DIR --pair calm2surprised" in err
+    assert "python train_cyclegan.py --pair calm2surprised" in err and "--preset" not in err
+    assert "--time-budget" in err
+
+
+def test_the_reverse_direction_without_its_generator_says_so(tmp_path, capsys):
+    root = tmp_path / "shipped"
+    run = save_tiny_model(root / "calm2anger", seed=0)
+    runs.generator_path(run, "BtoA").unlink()  # as shipped: only calm -> angry
+    code, _, err = _run(capsys, _wav(tmp_path / "angry.wav", 0.5), "--source", "anger",
+                        "--emotion", "calm", "--models", root)
+    assert code == 2
+    assert "holds only the calm -> angry generator" in err
+    assert "--pair anger2calm" in err
+
+
+def test_a_smoke_run_folder_of_any_name_is_a_model_folder(models_root, tmp_path, capsys):
+    smoke = tmp_path / "smoke"
+    shutil.copytree(models_root / "calm2anger", smoke)
+    assert runs.find_model_dir(smoke, "calm", "anger") == smoke
+    code, _, err = _run(capsys, _wav(tmp_path / "a.wav", 0.5), "--emotion", "sad",
+                        "--models", smoke)
+    assert code == 2 and "run folder of another model (calm2anger), not of calm2sad" in err
+
+
+def test_a_missing_input_is_reported_before_any_model_is_looked_for(tmp_path, capsys):
+    code, _, err = _run(capsys, tmp_path / "missing.wav", "--emotion", "anger", "--models",
+                        tmp_path / "no_models")
+    assert code == 2
+    assert "missing.wav: no such file" in err and "no model" not in err
+
+
+def test_normalize_and_the_resampling_note(models_root, tmp_path, capsys):
+    quiet = tmp_path / "quiet.wav"
+    rate = 44100
+    stereo = np.stack([_speech(1.0 * rate / SAMPLE_RATE)] * 2, axis=1) * 0.01
+    soundfile.write(str(quiet), stereo, rate, subtype="PCM_16")
+    code, out, err = _run(capsys, quiet, "--emotion", "anger", "--models", models_root,
+                          "--normalize", "--iters", 2)
+    assert code == 0, err
+    assert "from 44100 Hz stereo, resampled to 16000 Hz and mixed to mono" in out
+    written, written_rate = soundfile.read(str(tmp_path / "quiet_angry.wav"))
+    assert written_rate == SAMPLE_RATE
+    # --normalize converts the input brought to a -1 dBFS peak, and the result keeps that
+    # loudness (its speech level), peaks limited below full scale.
+    loaded = load_audio(quiet)
+    normalized = loaded * (10 ** (-1 / 20) / np.abs(loaded).max())
+    assert speech_level_db(written) == pytest.approx(speech_level_db(normalized), abs=1.0)
+    assert np.abs(written).max() < 1.0

@@ -7,8 +7,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import urllib.error
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +16,13 @@ import soundfile
 import corpus
 import data_prep
 import downloads
-from errors import UserError
-from conftest import RAVDESS_DIR, needs_ravdess, tone
+import urllib.error
+import zipfile
 from data_prep import build_pair, build_pairs, main
-from spectro import (IMAGE_SIZE, N_BINS, N_FRAMES, SAMPLE_RATE, n_frames_for,
-                     window_starts)
+from errors import UserError
+from spectro import IMAGE_SIZE, N_BINS, N_FRAMES, SAMPLE_RATE, n_frames_for, window_starts
+
+from conftest import RAVDESS_DIR, needs_ravdess, tone
 
 EMOTION_CODES = {"calm": 2, "angry": 5, "fearful": 6}
 ACTORS = (1, 2, 3, 4, 5)
@@ -634,3 +634,20 @@ def test_real_ravdess_calm2anger(tmp_path):
         assert set(data[f"val_{domain}_actors"]) == set(corpus.DEFAULT_VAL_ACTORS)
         assert set(data[f"train_{domain}_actors"]) == set(actors) - held_out
     assert summary["unreadable"] == []
+
+
+# --- Symlinked actor folders ---------------------------------------------------------------------
+def test_symlinked_actor_folders_are_found(tmp_path):
+    import soundfile
+
+    real = tmp_path / "real"
+    for actor in (1, 2):
+        folder = real / f"Actor_{actor:02d}"
+        folder.mkdir(parents=True)
+        soundfile.write(str(folder / f"03-01-02-01-01-01-{actor:02d}.wav"), tone(0.5), 16000)
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    for actor in (1, 2):
+        (linked / f"Actor_{actor:02d}").symlink_to(real / f"Actor_{actor:02d}")
+    (linked / "loop").symlink_to(linked)  # walked once, not forever
+    assert sorted(f.actor for f in corpus.scan_ravdess(linked)) == [1, 2]

@@ -11,18 +11,21 @@ import numpy as np
 import pytest
 import soundfile
 
-from conftest import RAVDESS_DIR, REPO, chirp, needs_ravdess, tone
-from helpers import save_tiny_model, synthetic_emotion
-
+import audio_files
 import corpus
+import evaluate
 import evaluate as ev
+import make_results_page as page
 import metrics
 import reports
 import runs
 import spectro
-import make_results_page as page
 from audio_files import load_audio
+from errors import UserError
 from spectro import HOP_LENGTH, SAMPLE_RATE
+
+from conftest import RAVDESS_DIR, REPO, chirp, needs_ravdess, tone
+from helpers import save_tiny_model, synthetic_emotion
 
 SR = SAMPLE_RATE
 
@@ -705,3 +708,35 @@ def test_results_page_says_how_a_model_converts(tmp_path):
     runs.write_config(run, {**config, "inference": {}})
     assert not any("louder" in line for line in page.selection_section({"pairs": {}},
                                                                        tmp_path / "models"))
+
+
+# --- The level difference between two emotions ---------------------------------------------------
+def test_level_difference_is_the_mean_over_actors_of_each_actors_difference(tmp_path):
+    from corpus import RavdessFile
+
+    def clip(name: str, amplitude: float) -> Path:
+        path = tmp_path / f"{name}.wav"
+        audio_files.write_audio(path, amplitude * tone(0.5, 180.0))
+        return path
+
+    files = []
+    for actor, (calm, angry) in {1: (0.05, 0.1), 2: (0.02, 0.2), 3: (0.3, 0.3)}.items():
+        for emotion, amplitude in (("calm", calm), ("angry", angry)):
+            files.append(RavdessFile(path=clip(f"{emotion}{actor}", amplitude), emotion=emotion,
+                                     intensity="normal", statement=1, repetition=1,
+                                     actor=actor, sex="male"))
+    # Actor 1: twice as loud (+6.02 dB); actor 2: ten times (+20 dB); actor 3 is not counted.
+    difference = metrics.level_difference_db(files, source="calm", target="angry",
+                                             actors=[1, 2])
+    assert difference == pytest.approx((6.02 + 20.0) / 2, abs=0.05)
+    assert metrics.speech_level_db(0.5 * tone(0.5, 180.0)) == pytest.approx(
+        metrics.speech_level_db(0.05 * tone(0.5, 180.0)) + 20.0, abs=1e-3)
+    with pytest.raises(UserError, match="no clips of both calm and angry"):
+        metrics.level_difference_db(files, source="calm", target="angry", actors=[9])
+
+
+# --- What a newcomer meets -----------------------------------------------------------------------
+def test_evaluate_suggests_a_download_command_that_exists(tmp_path, capsys):
+    assert evaluate.main(["--pair", "calm2anger", "--ravdess", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert "python data_prep.py --download ravdess" in err

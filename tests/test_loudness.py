@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 import metrics
-from conftest import vowel
 from loudness import (OUTPUT_PEAK, at_speech_level, keep_speech_level, limit_peaks, soft_knee,
                       speech_level_db)
+
+from conftest import vowel
 
 
 def _speech_like(seconds: float = 1.2, f0: float = 140.0, *, seed: int = 0) -> np.ndarray:

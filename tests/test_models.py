@@ -1,18 +1,21 @@
-"""models.py: generator and PatchGAN discriminator shapes, structure and inference files."""
+"""models.py and model_files.py: generator and PatchGAN discriminator shapes and structure,
+identity start, the envelope-constrained generator and the post-hoc cut, and the inference
+weight files."""
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
-import keras
-
 import model_files
-
 import models
 import runs
+import spectro
 from errors import UserError
-from spectro import IMAGE_SIZE
+from spectro import IMAGE_SIZE, PAD_VALUE
+
+from helpers import comb, randomised as _randomised, smearing_generator
 
 
 def _expected_generator_params(filters: int, res_blocks: int) -> int:
@@ -173,3 +176,111 @@ def test_float16_refuses_weights_out_of_range_and_unknown_dtypes(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["generator_AtoB.weights.h5"]
     with pytest.raises(ValueError, match="dtype must be one of"):
         model_files.save_generator(generator, tmp_path, dtype="bfloat16")
+
+
+# --- The envelope-constrained generator and the cut ----------------------------------------------
+def test_an_envelope_generator_starts_as_the_identity_and_corrects_only_the_envelope():
+    images = np.random.default_rng(0).uniform(-0.95, 0.95, (2, 32, 24, 1)).astype(np.float32)
+    generator = models.build_generator((32, None, 1), filters=4, res_blocks=1,
+                                       identity_start=True, envelope_coefficients=4)
+    np.testing.assert_allclose(np.asarray(generator(images)), images,
+                               atol=2 * models.IDENTITY_EPSILON)
+    _randomised(generator)
+    output = np.asarray(generator(images))
+    correction = np.arctanh(np.clip(output, -0.9999, 0.9999)) \
+        - np.arctanh(np.clip(images, -0.9999, 0.9999))
+    assert np.abs(correction).max() > 0.05  # it does change the image...
+    projection = spectro.envelope_projection(32, coefficients=4)
+    smooth = np.einsum("fg,bgtc->bftc", projection, correction)
+    np.testing.assert_allclose(correction, smooth, atol=2e-3)  # ...only along the envelope
+    # The unconstrained generator with the same weights changes the fine structure too.
+    free = _randomised(models.build_generator((32, None, 1), filters=4, res_blocks=1,
+                                              identity_start=True))
+    free_correction = np.arctanh(np.clip(np.asarray(free(images)), -0.9999, 0.9999)) \
+        - np.arctanh(np.clip(images, -0.9999, 0.9999))
+    rough = free_correction - np.einsum("fg,bgtc->bftc", projection, free_correction)
+    assert np.abs(rough).max() > 0.05
+
+
+def test_envelope_generator_needs_identity_start_and_a_known_height():
+    with pytest.raises(ValueError, match="identity_start"):
+        models.build_generator((32, 32, 1), filters=4, res_blocks=1, envelope_coefficients=4)
+    with pytest.raises(ValueError, match="envelope_coefficients"):
+        models.build_generator((None, None, 1), filters=4, res_blocks=1, identity_start=True,
+                               envelope_coefficients=4)
+    with pytest.raises(ValueError, match="envelope_coefficients"):
+        models.build_generator((32, 32, 1), filters=4, res_blocks=1, identity_start=True,
+                               envelope_coefficients=33)
+
+
+def test_the_cut_keeps_the_models_envelope_change_and_drops_its_smear():
+    rng = np.random.default_rng(4)
+    images = np.clip(rng.uniform(-0.8, -0.2, (1, 32, 32, 1))
+                     + 0.5 * comb(32, 4)[None, :, None, None], -1, 1).astype(np.float32)
+    generator = smearing_generator(32)
+    cut = models.with_envelope_cut(generator, coefficients=6)
+    change = np.asarray(generator(images)) - images
+    projection = spectro.envelope_projection(32, coefficients=6)
+    expected = np.clip(images + np.einsum("fg,bgtc->bftc", projection, change), -1, 1)
+    np.testing.assert_allclose(np.asarray(cut(images)), expected, atol=1e-5)
+    # The harmonic ripple of every frame survives the cut and not the smear.
+    ripple = comb(32, 4)
+    def strength(x):  # noqa: E306
+        return float(np.mean(np.einsum("f,btf->bt", ripple, x[..., 0].transpose(0, 2, 1))))
+    assert strength(np.asarray(cut(images))) > 0.8 * strength(images)
+    assert strength(np.asarray(generator(images))) < 0.5 * strength(images)
+
+
+# --- Identity start ------------------------------------------------------------------------------
+def test_a_fresh_identity_start_generator_returns_its_input():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (2, 32, 48, 1)).astype(np.float32)
+    images[0, :, :8] = PAD_VALUE  # the floor must survive too
+    keras.utils.set_random_seed(1)
+    generator = models.build_generator((32, None, 1), filters=4, res_blocks=1,
+                                       identity_start=True)
+    output = np.asarray(generator(images))
+    assert output.shape == images.shape
+    np.testing.assert_allclose(output, images, atol=2 * models.IDENTITY_EPSILON)
+    assert np.all(np.abs(output) < 1)
+    # The paper's generator draws a new image: far from its input when fresh.
+    plain = models.build_generator((32, None, 1), filters=4, res_blocks=1)
+    assert np.mean(np.abs(np.asarray(plain(images)) - images)) > 0.2
+
+
+def test_identity_start_gradients_reach_every_layer():
+    generator = models.build_generator((32, 32, 1), filters=4, res_blocks=1,
+                                       identity_start=True)
+    images = np.random.default_rng(2).uniform(-0.9, 0.9, (1, 32, 32, 1)).astype(np.float32)
+    target = np.clip(images + 0.3, -1, 1)
+    optimizer = keras.optimizers.Adam(1e-2)
+    first = np.mean(np.abs(np.asarray(generator(images)) - target))
+    for _ in range(20):
+        _train_one(generator, optimizer, images, target)
+    assert np.mean(np.abs(np.asarray(generator(images)) - target)) < 0.8 * first
+
+
+def test_weights_that_do_not_match_the_config_are_one_line(tmp_path, capsys):
+    run = tmp_path / "calm2anger"
+    runs.write_config(run, {"pair": "calm2anger", "generator": {"filters": 4,
+                                                                  "res_blocks": 1}})
+    model_files.save_generator(models.build_generator((32, 32, 1), filters=4, res_blocks=1), run)
+    runs.write_config(run, {"pair": "calm2anger", "generator": {"filters": 8,
+                                                                  "res_blocks": 1}})
+    with pytest.raises(UserError) as caught:
+        model_files.load_generator(run)
+    assert "does not match" in str(caught.value) and "\n" not in str(caught.value)
+    assert capsys.readouterr().err.count("\n") <= 1
+
+
+def _train_one(generator, optimizer, images, target):
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = keras.ops.mean(keras.ops.abs(generator(images, training=True) - target))
+        grads = tape.gradient(loss, generator.trainable_variables)
+        optimizer.apply(grads, generator.trainable_variables)
+    else:  # the suite runs on TensorFlow (the default backend)
+        pytest.skip(f"gradient check written for TensorFlow, not {backend}")

@@ -8,8 +8,9 @@ import pytest
 import metrics
 import pitch
 import spectro
-from conftest import vowel
 from spectro import HOP_LENGTH, SAMPLE_RATE
+
+from conftest import vowel
 
 
 def mean_envelope_db(audio: np.ndarray) -> np.ndarray:

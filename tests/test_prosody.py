@@ -9,14 +9,15 @@ import pytest
 import inference
 import prosody
 import vocoder
-from conftest import vowel
+from audio_files import write_audio
 from conversion_settings import ConversionSettings
 from corpus import RavdessFile
 from errors import UserError
 from loudness import speech_level_db
 from prosody import ProsodyChange, map_f0
-from audio_files import write_audio
 from spectro import N_BINS, SAMPLE_RATE
+
+from conftest import vowel
 
 
 def _gliding_vowel(seconds: float, f0: float, *, depth: float = 0.1, rate_hz: float = 2.0,

@@ -9,6 +9,7 @@ import pytest
 
 import make_results_page
 import reports
+
 from conftest import REPO
 
 README = REPO / "README.md"

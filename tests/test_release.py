@@ -8,13 +8,14 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
+
+import tarfile
 
 from conftest import REPO, load_tool
 from helpers import synthetic_emotion

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 import runs
+from errors import UserError
 
 
 def test_installing_a_snapshot_keeps_the_sections_chosen_after_training(tmp_path):
@@ -20,3 +25,29 @@ def test_installing_a_snapshot_keeps_the_sections_chosen_after_training(tmp_path
     config = runs.read_config(run)
     assert config["epoch"] == 12 and config["selected_on"] == {"judged_target": 0.5}
     assert config["inference"] == inference  # chosen later, for the run: not lost
+
+
+# --- The epoch selection's voicing guard ---------------------------------------------------------
+def test_choose_epoch_voicing_guard():
+    rows = [{"epoch": 10, "judged_target": 0.2, "target_over_source": 0.5, "mcd_to_target": 7.0,
+             "voiced_fraction": 0.80},
+            {"epoch": 20, "judged_target": 0.6, "target_over_source": 0.9, "mcd_to_target": 7.0,
+             "voiced_fraction": 0.40}]
+    assert runs.choose_epoch(rows, 7.5)["epoch"] == 20  # no voicing guard: the higher share
+    choice = runs.choose_epoch(rows, 7.5, voiced_reference=0.62)
+    assert choice["epoch"] == 10 and choice["passing"] == [10]
+    assert choice["voiced_limit"] == pytest.approx(0.57)
+    assert runs.choose_epoch(rows, 7.5, voiced_reference=0.62, voiced_margin=0.3)["epoch"] == 20
+    assert "voiced" in runs.selection_rule_text()
+
+
+# --- Config fields are checked on load -----------------------------------------------------------
+@pytest.mark.parametrize("field, value", [("filters", "eight"), ("filters", -3),
+                                          ("filters", 100000), ("res_blocks", 2.5),
+                                          ("identity_start", "yes"), ("filters", True)])
+def test_a_malformed_config_field_is_one_line(tmp_path, field, value):
+    generator = {"filters": 4, "res_blocks": 1, field: value}
+    (tmp_path / runs.CONFIG_NAME).write_text(json.dumps({"generator": generator}))
+    with pytest.raises(UserError) as caught:
+        runs.read_config(tmp_path)
+    assert field in str(caught.value) and "\n" not in str(caught.value)

@@ -9,13 +9,14 @@ import pytest
 import inference
 import spectral_balance as sb
 import vocoder
-from conftest import vowel
 from conversion_settings import ConversionSettings
 from corpus import RavdessFile
 from errors import UserError
 from loudness import speech_level_db
 from spectral_balance import BAND_COUNT, BAND_HZ, SpectralBalance
 from spectro import SAMPLE_RATE
+
+from conftest import vowel
 
 TILT = SpectralBalance(tuple(float(g) for g in np.linspace(-6.0, 6.0, BAND_COUNT)))
 

@@ -7,10 +7,13 @@ import pytest
 import soundfile
 
 import audio_files
-import plots
 import metrics
+import plots
 import spectro
+from spectro import IMAGE_SIZE
+
 from conftest import RAVDESS_DIR, chirp, needs_ravdess, tone
+from helpers import comb
 
 SR = spectro.SAMPLE_RATE
 
@@ -309,3 +312,27 @@ def test_plots_can_show_a_low_band_side_by_side(tmp_path):
     with pytest.raises(ValueError, match="max_hz"):
         plots.plot_spectrograms(tmp_path / "bad.png", [("a", image)], max_hz=9000)
     assert not (tmp_path / "bad.png").exists()
+
+
+# --- The envelope projection ---------------------------------------------------------------------
+def test_envelope_projection_is_an_orthogonal_projection_onto_smooth_columns():
+    projection = spectro.envelope_projection(IMAGE_SIZE, coefficients=24)
+    assert projection.shape == (IMAGE_SIZE, IMAGE_SIZE) and projection.dtype == np.float32
+    np.testing.assert_allclose(projection, projection.T, atol=1e-6)
+    np.testing.assert_allclose(projection @ projection, projection, atol=1e-5)
+    assert np.trace(projection) == pytest.approx(24, abs=1e-3)  # its rank
+    rows = np.arange(IMAGE_SIZE)
+    level_and_tilt = 0.3 - 0.002 * rows  # a level change and a spectral tilt: kept
+    np.testing.assert_allclose(projection @ level_and_tilt, level_and_tilt, atol=5e-3)
+    formant = np.exp(-0.5 * ((rows - 40) / 12.0) ** 2)  # a broad formant bump: kept
+    assert np.abs(projection @ formant - formant).max() < 0.05
+    harmonics = comb(IMAGE_SIZE, 3)  # a 94 Hz voice's harmonics, 3 bins apart: dropped
+    assert np.linalg.norm(projection @ harmonics) < 0.03 * np.linalg.norm(harmonics)
+    np.testing.assert_allclose(spectro.envelope_projection(16, coefficients=16), np.eye(16),
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("n_bins, coefficients", [(0, 1), (10, 0), (10, 11)])
+def test_envelope_projection_rejects_bad_sizes(n_bins, coefficients):
+    with pytest.raises(ValueError, match=str(coefficients) if n_bins else "n_bins"):
+        spectro.envelope_projection(n_bins, coefficients=coefficients)

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import soundfile
 
-from conftest import REPO, chirp, load_tool, tone
-from corpus import scan_ravdess
 from audio_files import load_audio
+from corpus import scan_ravdess
 from spectro import SAMPLE_RATE
+
+from conftest import REPO, chirp, load_tool, tone
 
 pack_ravdess = load_tool("pack_ravdess")
 

@@ -1,6 +1,7 @@
-"""train_cyclegan.py: the fused CycleGAN step, the history pool, the run folder, resume,
-held-out data from the validation split, per-epoch snapshots, bad input, the JAX backend and
-two-device data parallelism (tiny models throughout)."""
+"""train_cyclegan.py and trainer.py: the fused CycleGAN step, the history pool, the run folder,
+resume, held-out data from the validation split, per-epoch snapshots, the presets (original,
+fast, envelope), the time budget and SIGTERM, bad input, the JAX backend and two-device data
+parallelism (tiny models throughout)."""
 
 from __future__ import annotations
 
@@ -16,34 +17,31 @@ import sys
 import textwrap
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
-import keras
-
-import corpus
-import model_files
 import batches
-import trainer
+import corpus
 import cyclegan as cg
+import model_files
 import runs
 import train_cyclegan as tc
-from settings import TrainingSettings
+import trainer
 from audio_files import load_audio
+from settings import DEFAULT_PRESET, PRESETS, TrainingSettings
 from spectro import IMAGE_SIZE, SAMPLE_RATE
 
-from helpers import TINY, write_training_data
+from conftest import REPO
+from helpers import FAST_TINY, TINY, write_training_data
 
-REPO = Path(__file__).resolve().parents[1]
 # XLA compilation costs tens of seconds per run on a CPU; tiny runs are faster without it.
-# These tests are about the original's settings (whole windows, a plain generator); the fast
-# preset, the default, has tests/test_fast_preset.py.
 # No sample clips (Griffin-Lim and plots cost seconds a run): the one test of samples asks for
 # them (interrupted_run).
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
+def train_data(tmp_path_factory) -> Path:
     """A contract-conforming calm2anger.npz with 6 + 5 training, 3 + 3 validation and 3 + 3
     test images."""
     return write_training_data(tmp_path_factory.mktemp("data"), {
@@ -180,10 +178,10 @@ RUN_ARGS = ["--pair", "calm2anger", "--epochs", "2", "--steps-per-epoch", "2", *
 
 
 @pytest.fixture(scope="module")
-def interrupted_run(data_dir, tmp_path_factory) -> tuple[Path, str]:
+def interrupted_run(train_data, tmp_path_factory) -> tuple[Path, str]:
     """A CLI run of 2 epochs stopped by Ctrl-C in the middle of epoch 2: (folder, stdout)."""
     out = tmp_path_factory.mktemp("interrupted") / "run"
-    argv = [*RUN_ARGS, "--data-dir", str(data_dir), "--out", str(out), "--sample-every", "1",
+    argv = [*RUN_ARGS, "--data-dir", str(train_data), "--out", str(out), "--sample-every", "1",
             "--sample-clips", "1"]
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed), pytest.raises(KeyboardInterrupt):
@@ -245,15 +243,15 @@ def test_one_epoch_cli_run_writes_every_artefact(interrupted_run):
 
 @pytest.mark.slow
 def test_resume_after_an_interrupted_epoch_matches_an_uninterrupted_run(
-        interrupted_run, data_dir, tmp_path, capsys):
+        interrupted_run, train_data, tmp_path, capsys):
     cut = tmp_path / "cut"
     shutil.copytree(interrupted_run[0], cut)
-    common = [*RUN_ARGS, "--data-dir", str(data_dir), "--sample-clips", "0"]
+    common = [*RUN_ARGS, "--data-dir", str(train_data), "--sample-clips", "0"]
     assert tc.main([*common, "--out", str(tmp_path / "straight")]) == 0
     assert tc.main([*common, "--out", str(cut)]) == 2  # no overwrite without --resume
     # Resume naming only the pair and folder: every other setting comes from the run.
     assert tc.main(["--pair", "calm2anger", "--out", str(cut), "--resume", "--data-dir",
-                    str(data_dir), "--sample-clips", "0", "--quiet"]) == 0
+                    str(train_data), "--sample-clips", "0", "--quiet"]) == 0
     assert "epochs 2-2" in capsys.readouterr().out
 
     straight_rows = _csv_rows(tmp_path / "straight" / runs.LOG_NAME)
@@ -272,12 +270,12 @@ def test_resume_after_an_interrupted_epoch_matches_an_uninterrupted_run(
         np.testing.assert_allclose(outputs[1], outputs[0], atol=1e-5)
 
 
-def test_refuses_to_reuse_a_run_folder_without_resume_or_force(data_dir, tmp_path, capsys):
+def test_refuses_to_reuse_a_run_folder_without_resume_or_force(train_data, tmp_path, capsys):
     out = tmp_path / "run"
     runs.write_config(out, {"pair": "calm2anger", "generator": {"filters": 4, "res_blocks": 1},
                               "training": {"batch_size": 1, "res_blocks": 1, "filters": 4}})
     (out / "notes.txt").write_text("mine")
-    base = ["--pair", "calm2anger", "--data-dir", str(data_dir), "--out", str(out)]
+    base = ["--pair", "calm2anger", "--data-dir", str(train_data), "--out", str(out)]
     assert tc.main(base) == 2
     err = capsys.readouterr().err
     assert "holds a training run" in err and "pass --resume" in err
@@ -287,19 +285,19 @@ def test_refuses_to_reuse_a_run_folder_without_resume_or_force(data_dir, tmp_pat
     # --force with a mistake elsewhere deletes nothing.
     assert tc.main([*base, "--force", "--batch-size", "9"]) == 2
     assert (out / runs.CONFIG_NAME).is_file() and (out / "notes.txt").read_text() == "mine"
-    assert tc.main(["--pair", "calm2sad", "--data-dir", str(data_dir), "--out", str(out),
+    assert tc.main(["--pair", "calm2sad", "--data-dir", str(train_data), "--out", str(out),
                     "--resume"]) == 2
     assert "holds a calm2anger run" in capsys.readouterr().err
 
 
-def test_bad_input_gives_one_line_errors(data_dir, tmp_path, capsys):
+def test_bad_input_gives_one_line_errors(train_data, tmp_path, capsys):
     def error_of(*argv: str) -> str:
         assert tc.main(list(argv)) == 2
         lines = capsys.readouterr().err.strip().splitlines()
         assert len(lines) == 1, lines
         return lines[0]
 
-    message = error_of("--pair", "calm2sad", "--data-dir", str(data_dir), "--out",
+    message = error_of("--pair", "calm2sad", "--data-dir", str(train_data), "--out",
                        str(tmp_path / "a"))
     assert "calm2sad.npz: no such data set" in message
     assert "python data_prep.py --ravdess" in message and "--pair calm2sad" in message
@@ -325,13 +323,13 @@ def test_bad_input_gives_one_line_errors(data_dir, tmp_path, capsys):
     assert "made before the validation split" in message
     assert "python data_prep.py --ravdess DIR --pair calm2anger" in message
 
-    message = error_of("--pair", "calm2anger", "--data-dir", str(data_dir), "--out",
+    message = error_of("--pair", "calm2anger", "--data-dir", str(train_data), "--out",
                        str(tmp_path / "c"), "--batch-size", "6")
     assert "--batch-size 6 is larger than the data" in message and "5 angry" in message
-    message = error_of("--pair", "calm2anger", "--data-dir", str(data_dir), "--out",
+    message = error_of("--pair", "calm2anger", "--data-dir", str(train_data), "--out",
                        str(tmp_path / "d"), "--res-blocks", "-1")
     assert "--res-blocks must be >= 0" in message
-    message = error_of("--pair", "calm2anger", "--data-dir", str(data_dir), "--out",
+    message = error_of("--pair", "calm2anger", "--data-dir", str(train_data), "--out",
                        str(tmp_path / "d"), "--snapshot-every", "-1")
     assert "--snapshot-every must be >= 0" in message
     assert not (tmp_path / "c").exists() and not (tmp_path / "d").exists()
@@ -386,20 +384,20 @@ SNAPSHOT_ARGS = ["--pair", "calm2anger", "--steps-per-epoch", "1", *TINY, "--lr"
 
 @pytest.mark.slow
 def test_snapshots_every_nth_and_last_epoch_are_loadable_float16_models(
-        data_dir, tmp_path, monkeypatch):
+        train_data, tmp_path, monkeypatch):
     import h5py
 
     seen = _record_held_out(monkeypatch)
     out = tmp_path / "run"
     image = np.random.default_rng(5).uniform(-1, 1, (1, IMAGE_SIZE, IMAGE_SIZE, 1))
     probe = _Probe(image.astype(np.float32))
-    args = [*SNAPSHOT_ARGS, "--data-dir", str(data_dir), "--out", str(out)]
+    args = [*SNAPSHOT_ARGS, "--data-dir", str(train_data), "--out", str(out)]
     with contextlib.redirect_stdout(io.StringIO()) as printed:
         model = tc.train(tc.build_parser().parse_args(
             [*args, "--epochs", "5", "--snapshot-every", "2"]), extra_callbacks=[probe])
     assert "held-out metrics and samples: validation actors [15, 16]" in printed.getvalue()
     # Held-out metrics and sample clips come from the validation actors, not the test ones.
-    data = corpus.load_pair_npz(data_dir / "calm2anger.npz")
+    data = corpus.load_pair_npz(train_data / "calm2anger.npz")
     for domain in "AB":
         np.testing.assert_array_equal(seen["metrics"][domain],
                                       data[f"val_{domain}"][batches.spread_indices(3, 2)])
@@ -436,7 +434,7 @@ def test_snapshots_every_nth_and_last_epoch_are_loadable_float16_models(
     # --resume keeps the snapshots and may change how often they are taken.
     kept = (out / runs.SNAPSHOTS_DIR / "epoch_0002" / "generator_AtoB.weights.h5").read_bytes()
     assert tc.main(["--pair", "calm2anger", "--out", str(out), "--resume", "--data-dir",
-                    str(data_dir), "--epochs", "7", "--snapshot-every", "3", "--quiet"]) == 0
+                    str(train_data), "--epochs", "7", "--snapshot-every", "3", "--quiet"]) == 0
     assert _snapshots(out) == ["epoch_0002", "epoch_0004", "epoch_0005", "epoch_0006",
                                "epoch_0007"]
     assert (out / runs.SNAPSHOTS_DIR / "epoch_0002" / "generator_AtoB.weights.h5"
@@ -447,7 +445,7 @@ def test_snapshots_every_nth_and_last_epoch_are_loadable_float16_models(
 
 @pytest.mark.slow
 def test_without_validation_images_the_test_split_is_held_out(tmp_path, monkeypatch, capsys):
-    data_dir = write_training_data(tmp_path / "data", {  # as data_prep.py --val-actors none makes it
+    train_data = write_training_data(tmp_path / "data", {  # as data_prep.py --val-actors none makes it
         ("train", "A"): 4, ("train", "B"): 4, ("test", "A"): 2, ("test", "B"): 3})
     seen = _record_held_out(monkeypatch)
     out = tmp_path / "run"
@@ -458,12 +456,12 @@ def test_without_validation_images_the_test_split_is_held_out(tmp_path, monkeypa
     old_snapshot = out / runs.SNAPSHOTS_DIR / "epoch_0010"
     runs.write_config(old_snapshot, {**runs.read_config(out), "epoch": 10})
     (out / "notes.txt").write_text("mine")
-    assert tc.main([*SNAPSHOT_ARGS, "--data-dir", str(data_dir), "--out", str(out),
+    assert tc.main([*SNAPSHOT_ARGS, "--data-dir", str(train_data), "--out", str(out),
                     "--epochs", "1", "--snapshot-every", "0", "--force"]) == 0
     assert (out / "notes.txt").read_text() == "mine"
     assert "has no validation images; held-out metrics and samples use its test actors" in (
         capsys.readouterr().err)
-    data = corpus.load_pair_npz(data_dir / "calm2anger.npz")
+    data = corpus.load_pair_npz(train_data / "calm2anger.npz")
     np.testing.assert_array_equal(seen["metrics"]["A"], data["test_A"])
     np.testing.assert_array_equal(seen["metrics"]["B"], data["test_B"][[0, 2]])
     config = runs.read_config(out)
@@ -479,7 +477,7 @@ _JAX_SCRIPT = """
     import batches
     import cyclegan as cg
     import train_cyclegan as tc
-    work, data_dir = sys.argv[1], sys.argv[2]
+    work, train_data = sys.argv[1], sys.argv[2]
     arrays = np.load(work + "/toy.npz")
     model = cg.build_cyclegan((32, 32, 1), filters=4, res_blocks=1, pool_size=50)
     cg.compile_cyclegan(model, lr=1e-3)
@@ -489,7 +487,7 @@ _JAX_SCRIPT = """
     first = model.fit(stream, epochs=1, steps_per_epoch=1, shuffle=False, verbose=0).history
     history = model.fit(stream, epochs=2, steps_per_epoch=3, shuffle=False, verbose=0).history
     output = np.asarray(model.gen_AB(arrays["probe"])).tolist()
-    common = ["--pair", "calm2anger", "--preset", "original", "--data-dir", data_dir,
+    common = ["--pair", "calm2anger", "--preset", "original", "--data-dir", train_data,
               "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2", "--filters", "4",
               "--res-blocks", "1", "--pool-size", "2", "--eval-images", "2",
               "--sample-clips", "0", "--quiet"]
@@ -501,7 +499,7 @@ _JAX_SCRIPT = """
 
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
-def test_jax_backend_matches_tensorflow_and_trains_data_parallel(data_dir, tmp_path):
+def test_jax_backend_matches_tensorflow_and_trains_data_parallel(train_data, tmp_path):
     rng = np.random.default_rng(3)
     arrays = {"A": rng.uniform(-1, 1, (6, 32, 32)).astype(np.float16),
               "B": rng.uniform(-1, 1, (5, 32, 32)).astype(np.float16),
@@ -517,7 +515,7 @@ def test_jax_backend_matches_tensorflow_and_trains_data_parallel(data_dir, tmp_p
     first = model.fit(dataset, epochs=1, steps_per_epoch=1, shuffle=False, verbose=0).history
     expected = model.fit(dataset, epochs=2, steps_per_epoch=3, shuffle=False, verbose=0).history
 
-    printed = _run_subprocess(_JAX_SCRIPT, str(tmp_path), str(data_dir),
+    printed = _run_subprocess(_JAX_SCRIPT, str(tmp_path), str(train_data),
                               env={"KERAS_BACKEND": "jax",
                                    "XLA_FLAGS": os.environ["XLA_FLAGS"]
                                    + " --xla_force_host_platform_device_count=2"})
@@ -567,10 +565,10 @@ _TF_TWO_DEVICE_SCRIPT = """
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import train_cyclegan as tc
-    work, data_dir = sys.argv[1], sys.argv[2]
+    work, train_data = sys.argv[1], sys.argv[2]
     # The pool never fills here: under tf.distribute only the first replica's images are
     # stored, so a full pool would make the two runs differ (by design, not by error).
-    common = ["--pair", "calm2anger", "--preset", "original", "--data-dir", data_dir,
+    common = ["--pair", "calm2anger", "--preset", "original", "--data-dir", train_data,
               "--epochs", "2", "--steps-per-epoch", "1", "--batch-size", "2", "--filters", "4",
               "--res-blocks", "1", "--pool-size", "8", "--eval-images", "2",
               "--sample-clips", "0", "--xla", "off", "--quiet"]
@@ -581,8 +579,8 @@ _TF_TWO_DEVICE_SCRIPT = """
 
 
 @pytest.mark.slow
-def test_tensorflow_data_parallel_over_two_logical_devices(data_dir, tmp_path):
-    printed = _run_subprocess(_TF_TWO_DEVICE_SCRIPT, str(tmp_path), str(data_dir), env={})
+def test_tensorflow_data_parallel_over_two_logical_devices(train_data, tmp_path):
+    printed = _run_subprocess(_TF_TWO_DEVICE_SCRIPT, str(tmp_path), str(train_data), env={})
     assert "CODES [0, 0]" in printed
     assert "MirroredStrategy over ['/device:CPU:0', '/device:CPU:1']" in printed
     one, two = (_csv_rows(tmp_path / run / runs.LOG_NAME) for run in ("one", "two"))
@@ -594,3 +592,191 @@ def test_tensorflow_data_parallel_over_two_logical_devices(data_dir, tmp_path):
     cg.compile_cyclegan(model)
     assert trainer.load_checkpoint(model, tmp_path / "two" / runs.CHECKPOINT_NAME) == 2
     assert int(np.asarray(model.pool_A.count)) == 2  # first replica's image of each step
+
+
+# --- The envelope preset -------------------------------------------------------------------------
+@pytest.mark.slow
+def test_envelope_preset_trains_records_and_reloads_a_constrained_model(data_dir, tmp_path,  # noqa: F811
+                                                                       capsys):
+    out = tmp_path / "run"
+    argv = [*FAST_TINY, "--preset", "envelope", "--data-dir", str(data_dir), "--out", str(out),
+            "--epochs", "1"]
+    assert tc.main(argv) == 0
+    config = runs.read_config(out)
+    assert config["training"]["preset"] == "envelope"
+    assert config["generator"]["envelope_coefficients"] == \
+        PRESETS["envelope"]["envelope_coefficients"]
+    generator = model_files.load_generator(out)
+    assert generator.get_layer("out_envelope").coefficients == config["generator"][
+        "envelope_coefficients"]
+    # A setting fixed for the run cannot change on resume.
+    assert tc.main([*argv[:-2], "--epochs", "2", "--resume", "--envelope-coefficients",
+                    "12"]) == 2
+    assert "used --envelope-coefficients 24, not 12" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--preset", "original", "--envelope-coefficients", "24"], "needs --identity-start"),
+    (["--preset", "fast", "--envelope-coefficients", "261"], "from 0 to 260"),
+])
+def test_bad_envelope_flags_are_one_line_usage_errors(data_dir, tmp_path, capsys, flags,  # noqa: F811
+                                                      message):
+    assert tc.main(["--pair", "calm2anger", "--data-dir", str(data_dir), "--out",
+                    str(tmp_path / "run"), *flags]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not (tmp_path / "run").exists()
+
+
+# --- The fast preset: flags, config, resume, budget, signals -------------------------------------
+def test_bad_crop_settings_are_one_line_usage_errors(data_dir, tmp_path, capsys):
+    for value in ("30", "264", "-4"):
+        assert tc.main(["--pair", "calm2anger", "--data-dir", str(data_dir), "--out",
+                        str(tmp_path / value), "--crop-frames", value, *TINY]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--crop-frames must be 0" in err[0]
+        assert not (tmp_path / value).exists()
+
+
+@pytest.mark.slow
+def test_fast_preset_round_trip_through_config_resume_and_convert(data_dir, fast_tiny_run,
+                                                                  tmp_path, capsys):
+    out = tmp_path / "run"
+    shutil.copytree(fast_tiny_run[0], out)  # one epoch of FAST_TINY, as `tc.main` leaves it
+    base = [*FAST_TINY, "--data-dir", str(data_dir), "--out", str(out)]
+    config = runs.read_config(out)
+    training = config["training"]
+    assert training["preset"] == "fast" and training["crop_frames"] == 16
+    assert training["identity_start"] is True and config["generator"]["identity_start"] is True
+    assert training["filters"] == 4  # a flag overrides its preset's value
+    # Resuming with another preset is refused, without touching the run.
+    log = (out / runs.LOG_NAME).read_text()
+    assert tc.main([*base, "--epochs", "2", "--resume", "--preset", "original"]) == 2
+    assert "used --preset fast, not original" in capsys.readouterr().err
+    assert (out / runs.LOG_NAME).read_text() == log
+    # Resuming without naming the preset takes the stored one.
+    resume = ["--pair", "calm2anger", "--data-dir", str(data_dir), "--out", str(out),
+              "--epochs", "2", "--resume", "--quiet"]
+    assert tc.main(resume) == 0
+    assert runs.read_config(out)["training"]["crop_frames"] == 16
+    assert [row.split(",")[0] for row in (out / runs.LOG_NAME).read_text().split()[1:]] == \
+        ["1", "2"]
+    # Inference rebuilds the identity-start generator from config.json and converts whole
+    # windows although training saw 16-frame crops.
+    generator = model_files.load_generator(out)
+    assert generator.get_layer("input_logits") is not None
+    image = np.random.default_rng(0).uniform(-1, 1, (1, IMAGE_SIZE, IMAGE_SIZE, 1))
+    assert np.asarray(generator(image.astype(np.float32))).shape == image.shape
+
+
+def test_the_preset_defaults_fill_what_no_flag_sets(data_dir, tmp_path):
+    parser = tc.build_parser()
+    args = parser.parse_args(["--pair", "calm2anger", "--preset", "fast", "--out",
+                              str(tmp_path)])
+    settings = tc.resolve_settings(args, None).as_dict()
+    for name, value in PRESETS["fast"].items():
+        assert settings[name] == value, name
+    original = tc.resolve_settings(parser.parse_args(["--pair", "calm2anger", "--preset",
+                                                      "original"]), None).as_dict()
+    assert original["crop_frames"] == 0 and original["identity_start"] is False
+    assert original["filters"] == 64 and original["res_blocks"] == 6
+
+
+@pytest.mark.slow
+def test_time_budget_stops_after_the_epoch_and_saves_it_as_the_last(data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert tc.main([*FAST_TINY, "--data-dir", str(data_dir), "--out", str(out), "--epochs", "50",
+                    "--time-budget", "0.01", "--snapshot-every", "10",
+                    "--checkpoint-every", "10"]) == 0
+    printed = capsys.readouterr().out
+    # Checked after every update: the first epoch ends after its first update and is saved.
+    assert "stopped during epoch 1, after 1 of its 2 updates (saved as epoch 1)" in printed
+    assert sorted(p.name for p in (out / runs.SNAPSHOTS_DIR).iterdir()) == ["epoch_0001"]
+    assert runs.read_config(out / runs.SNAPSHOTS_DIR / "epoch_0001")["epoch"] == 1
+    model = cg.build_cyclegan((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4, res_blocks=1,
+                              pool_size=2, crop_frames=16, identity_start=True)
+    cg.compile_cyclegan(model)
+    assert trainer.load_checkpoint(model, out / runs.CHECKPOINT_NAME) == 1
+
+
+def test_resume_refuses_a_model_folder_without_a_checkpoint(data_dir, fast_tiny_run, tmp_path,
+                                                           capsys):
+    trained = fast_tiny_run[0]
+    shipped = tmp_path / "shipped"  # what a committed model folder holds
+    shipped.mkdir()
+    for name in (runs.CONFIG_NAME, "generator_AtoB.weights.h5", runs.LOG_NAME):
+        (shipped / name).write_bytes((trained / name).read_bytes())
+    before = {p.name: p.read_bytes() for p in shipped.iterdir()}
+    assert tc.main(["--pair", "calm2anger", "--data-dir", str(data_dir), "--out", str(shipped),
+                    "--resume", "--epochs", "10", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no resume state" in err[0] and "another --out" in err[0]
+    assert {p.name: p.read_bytes() for p in shipped.iterdir()} == before
+    # Without --resume too: the advice is another --out, not a --resume that would refuse.
+    assert tc.main(["--pair", "calm2anger", "--data-dir", str(data_dir), "--out", str(shipped),
+                    "--epochs", "1", "--quiet"]) == 2
+    assert "no resume state" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in shipped.iterdir()} == before
+
+
+@pytest.mark.slow
+def test_an_interrupted_first_epoch_is_said_and_restarted(data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    runs.write_config(out, {"pair": "calm2anger", "generator": {"filters": 4, "res_blocks": 1},
+                              "training": {"batch_size": 1, "res_blocks": 1, "filters": 4}})
+    base = ["--pair", "calm2anger", "--data-dir", str(data_dir), "--out", str(out), *TINY,
+            "--steps-per-epoch", "1", "--epochs", "1", "--sample-every", "0"]
+    assert tc.main(base) == 2
+    assert "no finished epoch (interrupted); pass --resume" in capsys.readouterr().err
+    assert tc.main([*base, "--resume"]) == 0
+    assert "has no finished epoch; starting it again from epoch 1" in capsys.readouterr().err
+    assert runs.generator_path(out).is_file()
+
+
+@pytest.mark.slow
+def test_sigterm_stops_after_the_update_under_way_and_saves_it(data_dir, tmp_path, capsys):
+    import os
+    import signal
+
+    class _Terminate(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 0:
+                os.kill(os.getpid(), signal.SIGTERM)  # what `timeout` sends
+
+    out = tmp_path / "run"
+    argv = [*FAST_TINY, "--data-dir", str(data_dir), "--out", str(out), "--epochs", "50",
+            "--steps-per-epoch", "4", "--snapshot-every", "10"]
+    previous = signal.getsignal(signal.SIGTERM)
+    model = tc.train(tc.build_parser().parse_args(argv), extra_callbacks=[_Terminate()])
+    assert model is not None
+    printed = capsys.readouterr().out
+    assert "asked to stop (SIGTERM): stopped during epoch 1, after 2 of its 4 updates" in printed
+    assert sorted(p.name for p in (out / runs.SNAPSHOTS_DIR).iterdir()) == ["epoch_0001"]
+    assert signal.getsignal(signal.SIGTERM) == previous  # the handler is put back
+
+
+# --- What a newcomer meets -----------------------------------------------------------------------
+@pytest.mark.slow
+def test_a_new_run_gets_the_fast_preset_and_a_log_without_carriage_returns(fast_tiny_run):
+    out, printed = fast_tiny_run  # FAST_TINY with no preset named, not --quiet
+    training = runs.read_config(out)["training"]
+    assert training["preset"] == DEFAULT_PRESET == "fast"
+    assert training["identity_start"] is True
+    assert "\r" not in printed  # not a terminal: one line per epoch
+
+
+def test_a_run_stored_before_presets_resumes_with_the_original_settings(tmp_path):
+    args = tc.build_parser().parse_args(["--pair", "calm2anger", "--resume", "--out",
+                                         str(tmp_path)])
+    settings = tc.resolve_settings(args, {"training": {"epochs": 5, "filters": 64}}).as_dict()
+    assert settings["preset"] == "original" and settings["crop_frames"] == 0
+    assert settings["identity_start"] is False
+
+
+def test_resume_with_nothing_to_resume_starts_nothing(data_dir, tmp_path, capsys):  # noqa: F811
+    out = tmp_path / "typo"
+    assert tc.main(["--pair", "calm2anger", "--data-dir", str(data_dir), "--out", str(out),
+                    "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no run to resume" in err[0] and "drop --resume" in err[0]
+    assert not out.exists()

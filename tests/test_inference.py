@@ -1,0 +1,164 @@
+"""inference.py: a model opened as a Converter and what its config asks at conversion (the
+post-hoc envelope cut, the pitch shift, the learned level change, the WORLD path), and an
+untrained identity-start model converting as the vocoder alone."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import inference
+import metrics
+import model_files
+import models
+import runs
+import spectro
+from errors import UserError
+from loudness import speech_level_db
+from spectro import IMAGE_SIZE
+
+from conftest import tone, vowel
+from helpers import save_tiny_model, smearing_generator
+
+
+# --- A model's conversion settings: the cut, the pitch shift, the level change, WORLD ------------
+def _model_folder(folder: Path, *, inference_config: dict | None = None) -> Path:
+    extra = {} if inference_config is None else {"inference": inference_config}
+    return save_tiny_model(folder, identity_start=True, randomise=3, directions=("AtoB",),
+                           dtype="float16", **extra)
+
+
+def _loaded_with(tmp_path: Path, inference_config: dict
+                 ) -> tuple[inference.Converter, inference.Converter, Path]:
+    """(the tiny model as trained, the same weights with `inference_config` in its config.json,
+    that folder), both opened as convert.py opens them."""
+    plain_folder = _model_folder(tmp_path / "plain" / "calm2anger")
+    folder = tmp_path / "variant" / "calm2anger"
+    runs.write_config(folder, {**runs.read_config(plain_folder), "inference": inference_config})
+    shutil.copyfile(runs.generator_path(plain_folder), runs.generator_path(folder))
+    return inference.open_converter(plain_folder), inference.open_converter(folder), folder
+
+
+def test_a_converter_applies_the_cut_its_config_records(tmp_path):
+    plain, cut, _ = _loaded_with(tmp_path, {"envelope_coefficients": 24})
+    plain, cut = plain.generator, cut.generator
+    images = np.random.default_rng(1).uniform(-0.9, 0.9, (1, IMAGE_SIZE, IMAGE_SIZE, 1))
+    images = images.astype(np.float32)
+    change = np.asarray(plain(images)) - images
+    projection = spectro.envelope_projection(IMAGE_SIZE, coefficients=24)
+    expected = np.clip(images + np.einsum("fg,bgtc->bftc", projection, change), -1, 1)
+    np.testing.assert_allclose(np.asarray(cut(images)), expected, atol=1e-4)
+    assert np.abs(np.asarray(cut(images)) - np.asarray(plain(images))).max() > 0.01
+
+
+@pytest.mark.parametrize("value", [-1, 261, 2.5, True, "24"])
+def test_a_bad_cut_in_config_is_a_clear_error(tmp_path, value):
+    folder = _model_folder(tmp_path / "calm2anger", inference_config={"envelope_coefficients":
+                                                                      value})
+    with pytest.raises(UserError, match="inference.envelope_coefficients"):
+        inference.open_converter(folder)
+
+
+def test_a_model_with_a_pitch_ratio_converts_higher_and_strength_scales_it(tmp_path):
+    plain, higher, folder = _loaded_with(tmp_path, {"pitch_ratio": 1.25})
+    assert plain.settings.pitch_ratio == 1.0 and higher.settings.pitch_ratio == 1.25
+    assert "pitch x1.25" in inference.model_method(runs.read_config(folder))
+    voice = vowel(1.0, 150.0)
+    before = plain.convert(voice)
+    after = higher.convert(voice)
+    f0_before = np.nanmedian(metrics.f0_contour(before))
+    assert np.nanmedian(metrics.f0_contour(after)) == pytest.approx(1.25 * f0_before, rel=0.03)
+    half = higher.convert(voice, strength=0.5)  # x1.25 ** 0.5
+    assert np.nanmedian(metrics.f0_contour(half)) == pytest.approx(1.25 ** 0.5 * f0_before,
+                                                                   rel=0.03)
+    # Strength 0 is the vocoder alone: no model, no shift.
+    np.testing.assert_allclose(higher.convert(voice, strength=0.0),
+                               plain.convert(voice, strength=0.0), atol=1e-7)
+    # Another way of applying the same model: its settings changed.
+    asked = higher.with_settings(dataclasses.replace(higher.settings, pitch_ratio=1.0))
+    np.testing.assert_allclose(asked.convert(voice), before, atol=1e-7)
+
+
+@pytest.mark.parametrize("value", [0.3, 3, "high", True])
+def test_a_bad_pitch_ratio_in_config_is_a_clear_error(tmp_path, value):
+    folder = _model_folder(tmp_path / "calm2anger", inference_config={"pitch_ratio": value})
+    with pytest.raises(UserError, match="inference.pitch_ratio"):
+        inference.open_converter(folder)
+
+
+def test_a_learned_level_change_is_applied_only_when_asked(tmp_path):
+    plain, louder, folder = _loaded_with(tmp_path, {"level_change_db": 12.0})
+    assert plain.settings.level_change_db == 0.0 and louder.settings.level_change_db == 12.0
+    assert "+12.0 dB" in inference.model_method(runs.read_config(folder))
+    voice = 0.05 * vowel(1.0, 150.0)  # far below full scale: room for the whole rise
+    level = speech_level_db(voice)
+    # By default the model's learned change is not applied: the input's loudness is kept.
+    assert speech_level_db(louder.convert(voice)) == pytest.approx(level,
+                                                                                    abs=0.5)
+    asked = louder.convert(voice, level_change_db=12.0)
+    assert speech_level_db(asked) == pytest.approx(level + 12.0, abs=0.5)
+    softer = plain.convert(voice, level_change_db=-6.0)
+    assert speech_level_db(softer) == pytest.approx(level - 6.0, abs=0.5)
+
+
+@pytest.mark.parametrize("value", [-31, 40, "loud", True])
+def test_a_bad_level_change_in_config_is_a_clear_error(tmp_path, value):
+    folder = _model_folder(tmp_path / "calm2anger", inference_config={"level_change_db": value})
+    with pytest.raises(UserError, match="inference.level_change_db"):
+        inference.open_converter(folder)
+
+
+def test_the_cut_keeps_a_low_voice_voiced_where_the_smear_does_not(tmp_path):
+    """End to end through convert's path: a 94 Hz voice (harmonics 3 bins apart) stays voiced
+    through the cut model and loses its voicing through the smearing one."""
+    root = tmp_path / "models"
+    smear = root / "calm2anger"
+    runs.write_config(smear, {"pair": "calm2anger", "image_size": IMAGE_SIZE,
+                              "generator": {"filters": 4, "res_blocks": 1}})
+    voice = tone(1.5, 94.0) * np.hanning(24000).astype(np.float32) ** 0.25
+    generator = smearing_generator()
+    smeared = inference.convert_audio(voice, generator)
+    kept = inference.convert_audio(voice, models.with_envelope_cut(generator, coefficients=24))
+    vocoded = spectro.round_trip(voice)
+
+    def voiced(audio):
+        return metrics.prosody_from_features(metrics.clip_features(audio))["voiced_fraction"]
+
+    assert voiced(vocoded) > 0.8
+    assert voiced(kept) > voiced(vocoded) - 0.1
+    assert voiced(smeared) < voiced(kept) - 0.2
+
+
+def test_a_world_model_applies_its_envelope_change_and_can_leave_it_out(tmp_path):
+    prosody = {"f0_shift_semitones": 3.0, "f0_spread_ratio": 1.2, "duration_ratio": 0.9}
+    _, with_model, _ = _loaded_with(tmp_path / "a", {"vocoder": "world", "prosody": prosody})
+    _, alone, folder = _loaded_with(tmp_path / "b", {"vocoder": "world", "prosody": prosody,
+                                                     "envelope_change": False})
+    assert "prosody change alone" in inference.model_method(runs.read_config(folder))
+    voice = vowel(0.8, 140.0)
+    without = inference.convert_audio(voice, None, settings=alone.settings)
+    np.testing.assert_array_equal(alone.convert(voice), without)
+    changed = with_model.convert(voice)
+    assert len(changed) == len(without) == round(0.9 * len(voice))
+    assert np.abs(changed - without).max() > 1e-3  # the model's envelope change is heard
+    assert speech_level_db(changed) == pytest.approx(speech_level_db(voice), abs=1.0)
+
+
+# --- An untrained identity-start model is the vocoder --------------------------------------------
+def test_converting_with_a_fresh_identity_start_model_is_the_vocoder_only_result(tmp_path):
+    run = tmp_path / "calm2anger"
+    runs.write_config(run, {"pair": "calm2anger", "image_size": IMAGE_SIZE,
+                              "generator": {"filters": 4, "res_blocks": 1,
+                                            "identity_start": True}})
+    model_files.save_generator(models.build_generator((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4,
+                                                 res_blocks=1, identity_start=True),
+                          run, "AtoB", dtype="float16")
+    generator = model_files.load_generator(run)  # the path convert.py uses
+    audio = tone(1.5, 180.0)
+    converted = inference.convert_audio(audio, generator)
+    vocoded = spectro.round_trip(audio)
+    assert metrics.mcd_dtw(vocoded, converted) < 0.1
