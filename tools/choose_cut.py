@@ -173,8 +173,12 @@ def install_cut(model_dir: Path, staged: Path, selection: dict[str, Any],
               "word_error_rate": row.get("word_error_rate"), "mcd_db": row["mcd_to_target"],
               "guard_held": selection["guard_held"], "tool": "tools/choose_cut.py"}
     inference = dict(config.get("inference") or {})
-    if option == CUT:  # the cut replaces everything chosen before it (a pitch shift came after)
-        inference = {CUT: value, "chosen_on": record}
+    if option == CUT:
+        # A pitch shift was chosen on top of the old cut: it goes with it. Every other key
+        # (the vocoder, the prosody, the learned level) stays.
+        for key in (PITCH, f"{PITCH}_chosen_on"):
+            inference.pop(key, None)
+        inference.update({CUT: value, "chosen_on": record})
     else:
         inference.update({option: value, f"{option}_chosen_on": record})
     config["inference"] = inference
