@@ -225,11 +225,11 @@ def test_choose_cut_stages_each_k_and_installs_only_the_chosen_one(tmp_path):
     assert inference["level_change_db_chosen_on"]["training_level_difference_db"] == 19.8
     # A new cut drops the pitch shift chosen on the old one and keeps everything else.
     runs.write_config(model, {**runs.read_config(model),
-                              "inference": {**inference, "vocoder": "world"}})
+                              "inference": {**inference, "prosody_chosen_on": {"arm": "a"}}})
     choose_cut.install_cut(model, staged, selection, cuts)
     inference = runs.read_config(model)["inference"]
     assert "pitch_ratio" not in inference and "pitch_ratio_chosen_on" not in inference
-    assert inference["vocoder"] == "world" and inference["level_change_db"] == 9.9
+    assert inference["prosody_chosen_on"] == {"arm": "a"} and inference["level_change_db"] == 9.9
     runs.generator_path(model).write_bytes(b"retrained since")
     assert not choose_cut.scored_already(model, staged, cuts)
     with pytest.raises(Exception, match="changed since"):
