@@ -264,8 +264,8 @@ def run_generator(windows: np.ndarray, generator: keras.Model, *,
     Args:
         windows: float32 (N, IMAGE_SIZE, IMAGE_SIZE) images in [-1, 1].
         generator: a model mapping (b, IMAGE_SIZE, IMAGE_SIZE, 1) to the same shape.
-        batch_size: windows per generator call; bounds activation memory (about 60 MB per
-            window with the default generator), so long files never hold all at once.
+        batch_size: windows per generator call; bounds activation memory, so long files
+            never hold all windows' activations at once.
         out: optional float32 array of windows' shape to write into (may be `windows`).
         strength: how much of the generator's change to apply (spectro.scale_change): 0 the
             windows unchanged, 1 the generator's output, values between scale its

@@ -1,21 +1,17 @@
 """Pitch tracking and the pitch shift that keeps the words: a voice's F0 moved, its formants kept.
 
-Emotional speech is spoken higher than calm (on RAVDESS's training actors happy and surprised
-about x1.5 in F0), and a spectrogram model that keeps the voice's harmonic fine structure (the
-envelope preset, the envelope cut) leaves the pitch where it was. `shift_pitch` moves it after
+Emotional speech is spoken higher than calm, and a spectrogram model that keeps the voice's
+harmonic fine structure (the envelope preset, the envelope cut) leaves the pitch where it was. `shift_pitch` moves it after
 the vocoder by pitch-synchronous overlap-add (TD-PSOLA): two-period grains of the waveform, cut
 at one mark per glottal period, are laid down again at marks `ratio` times closer together.
 Each grain keeps its own spectral envelope (the formants, hence the words) and only the
 spacing of the pulses, the pitch, changes; unvoiced sounds (s, f, t) are passed through as they
 were. A phase vocoder, by contrast, smears every frame's phase and moves the formants with the
-harmonics; on 48 calm RAVDESS clips, shifting up by 1.5 and back down with one left the open
-word error at 0.97 against 0.27 before, and at 0.49 with these grains (results/pitch_shift.md).
+harmonics, which costs the words (results/pitch_shift.md measures both).
 
 `track_pitch` is the F0 and voicing estimate the shift needs: YIN's period per STFT hop, voiced
-where the frame is loud and repeats itself at that period. It is fast (the shift with its
-tracking took 1.6 s for a minute of audio on the 2-core CPU, with training running beside it)
-so that converting long files stays cheap; the evaluation's slower pYIN (metrics.f0_contour,
-about 0.8 s per second of audio) measures the result.
+where the frame is loud and repeats itself at that period. It is fast, so that converting
+long files stays cheap; the evaluation's slower pYIN (metrics.f0_contour) measures the result.
 """
 
 from __future__ import annotations
