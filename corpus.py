@@ -15,6 +15,8 @@ RAVDESS: Livingstone & Russo (2018), https://zenodo.org/record/1188976, CC BY-NC
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -53,6 +55,7 @@ DEFAULT_PAIRS = ("calm2anger", "calm2fearful", "calm2happy", "calm2sad", "calm2d
                  "calm2surprised", "fearful2surprised")
 DOMAINS = ("A", "B")  # A = source emotion, B = target emotion
 SPLITS = ("train", "val", "test")
+GROUPS = tuple((split, domain) for split in SPLITS for domain in DOMAINS)  # an npz's image stacks
 # 2: the "val" split was added (files of version 1 have train and test only).
 FORMAT_VERSION = 2
 # STFT settings stored in every npz; loading one whose settings differ is an error.
@@ -393,3 +396,49 @@ def parse_optional_actors(text: str) -> tuple[int, ...]:
 def parse_pair_name(text: str) -> str:
     """The canonical name of pair `text` ('calm2angry' -> 'calm2anger'); UserError if bad."""
     return parse_pair(text)[0]
+
+
+# --- Whether a data/<pair>.npz is up to date, and whose it is ---------------------------------
+# Bump when the way windows are made or split changes, so older data sets count as out of
+# date (2: the validation split).
+DATA_PREP_VERSION = 2
+def content_digest(payload: Any) -> str:
+    """sha256 of a JSON-able payload (a data set's inputs and settings: its fingerprint)."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def file_stamp(path: Path, root: Path) -> list[Any]:
+    """[path relative to `root`, size, mtime]: a source file's part of a fingerprint."""
+    info = path.stat()
+    return [path.relative_to(root).as_posix(), info.st_size, info.st_mtime_ns]
+
+
+def npz_state(path: Path, fingerprint: str, origin: str) -> str:
+    """'missing', 'up to date', 'stale' (ours, same origin, other inputs) or 'foreign'."""
+    if not path.exists():
+        return "missing"
+    try:
+        # np.load reads members lazily: only the two small strings are read here.
+        with np.load(path, allow_pickle=False) as npz:
+            stored = str(npz["fingerprint"]) if "fingerprint" in npz.files else None
+            made_by = str(npz["origin"]) if "origin" in npz.files else None
+            same_stft = all(name in npz.files and np.isclose(float(npz[name]), float(value))
+                            for name, value in STFT_SETTINGS.items())
+    except Exception:  # unreadable: not ours to replace silently
+        return "foreign"
+    if stored == fingerprint and same_stft:
+        return "up to date"
+    return "stale" if made_by == origin else "foreign"
+
+
+def foreign_npz_message(path: Path) -> str:
+    """The refusal when a file this project did not make (with these inputs) is in the way."""
+    return (f"{path}: exists and was not made by this command with these inputs (another "
+            "origin, or not a data set); pass --force to replace it, or --out DIR to write "
+            "elsewhere")
+
+
+def window_counts(path: Path) -> dict[str, int]:
+    """Windows per group of an existing npz (reads only the small `_files` arrays)."""
+    with np.load(path, allow_pickle=False) as npz:
+        return {npz_key(*g): len(npz[npz_key(*g, "files")]) for g in GROUPS}

@@ -68,8 +68,6 @@ RAVDESS: Livingstone & Russo (2018), https://zenodo.org/record/1188976, CC BY-NC
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import sys
 import textwrap
@@ -80,22 +78,22 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from cli import arg_type, cli_main
-from corpus import (ALL_PAIRS, DATA_DIR, DEFAULT_PAIRS, DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS,
-                    DOMAINS, EMOTION_ALIASES, EMOTIONS, INTENSITY_FILTERS, SPLITS, STFT_SETTINGS,
-                    RavdessFile, actor_range, check_actor_split, npz_key, parse_actors,
-                    parse_optional_actors, parse_pair, parse_pair_name, save_pair_npz,
-                    scan_ravdess, select_files, split_by_actor)
-from downloads import SEED_FILES, download_ravdess, fetch_seed, file_digest
+from corpus import (ALL_PAIRS, DATA_DIR, DATA_PREP_VERSION, DEFAULT_PAIRS, DEFAULT_TEST_ACTORS,
+                    DEFAULT_VAL_ACTORS, DOMAINS, EMOTION_ALIASES, EMOTIONS, GROUPS,
+                    INTENSITY_FILTERS, SPLITS, STFT_SETTINGS, RavdessFile, actor_range,
+                    check_actor_split, content_digest, file_stamp, foreign_npz_message,
+                    npz_key, npz_state, parse_actors, parse_optional_actors, parse_pair,
+                    parse_pair_name, save_pair_npz, scan_ravdess, select_files,
+                    split_by_actor, window_counts)
+from downloads import download_ravdess
 from errors import UserError
+from original_data import SEED_TEST_FRACTION, download_seed
 from audio_files import AudioError, load_audio
-from spectro import (HOP_LENGTH, IMAGE_SIZE, N_BINS, N_FFT, N_FRAMES, PAD_VALUE, WINDOW_OVERLAP,
+from spectro import (HOP_LENGTH, IMAGE_SIZE, N_FFT, N_FRAMES, PAD_VALUE, WINDOW_OVERLAP,
                      magnitude_to_image, pad_image, split_windows, stft)
 
 TRIM_TOP_DB = 40.0  # silence = more than 40 dB below the clip's loudest frame (trimmed)
 WINDOW_MODES = ("all", "center")
-# Bump when the way windows are made or split changes, so older data sets count as out of
-# date (2: the validation split).
-DATA_PREP_VERSION = 2
 
 
 # --- One clip -> windows ----------------------------------------------------------------------
@@ -142,44 +140,7 @@ def file_to_windows(path: str | os.PathLike, *, windows: str = "all",
         raise AudioError(message if str(path) in message else f"{path}: {message}") from None
 
 
-# --- Up-to-date checks ------------------------------------------------------------------------
-def _digest(payload: Any) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
-def _file_stamp(path: Path, root: Path) -> list[Any]:
-    info = path.stat()
-    return [path.relative_to(root).as_posix(), info.st_size, info.st_mtime_ns]
-
-
-def _existing_state(path: Path, fingerprint: str, origin: str) -> str:
-    """'missing', 'up to date', 'stale' (ours, same origin, other inputs) or 'foreign'."""
-    if not path.exists():
-        return "missing"
-    try:
-        # np.load reads members lazily: only the two small strings are read here.
-        with np.load(path, allow_pickle=False) as npz:
-            stored = str(npz["fingerprint"]) if "fingerprint" in npz.files else None
-            made_by = str(npz["origin"]) if "origin" in npz.files else None
-            same_stft = all(name in npz.files and np.isclose(float(npz[name]), float(value))
-                            for name, value in STFT_SETTINGS.items())
-    except Exception:  # unreadable: not ours to replace silently
-        return "foreign"
-    if stored == fingerprint and same_stft:
-        return "up to date"
-    return "stale" if made_by == origin else "foreign"
-
-
-def _foreign_message(path: Path) -> str:
-    return (f"{path}: exists and was not made by this command with these inputs (another "
-            "origin, or not a data set); pass --force to replace it, or --out DIR to write "
-            "elsewhere")
-
-
 # --- Building pairs from RAVDESS --------------------------------------------------------------
-GROUPS = tuple((split, domain) for split in SPLITS for domain in DOMAINS)
-
-
 def _speaker_split_text(test_actors: Sequence[int], all_actors: Sequence[int],
                         val_actors: Sequence[int] = ()) -> str:
     def described(actors: Sequence[int]) -> str:
@@ -195,12 +156,6 @@ def _speaker_split_text(test_actors: Sequence[int], all_actors: Sequence[int],
         if absent:
             text += f"; no files of {role} actor(s) {actor_range(absent)}"
     return text
-
-
-def _window_counts(path: Path) -> dict[str, int]:
-    """Windows per group of an existing npz (reads only the small `_files` arrays)."""
-    with np.load(path, allow_pickle=False) as npz:
-        return {npz_key(*g): len(npz[npz_key(*g, "files")]) for g in GROUPS}
 
 
 def build_pairs(ravdess_dir: str | os.PathLike, pairs: Sequence[str], *,
@@ -324,17 +279,17 @@ def _plan_pair(root: Path, records: list[RavdessFile], pair: str, *, out_dir: Pa
             f"intensity {intensity}, actors found {actor_range(all_actors)}); choose other "
             "--test-actors, --val-actors or --intensity"))
         return plan
-    plan["fingerprint"] = _digest({
+    plan["fingerprint"] = content_digest({
         "origin": "ravdess", "version": DATA_PREP_VERSION, "stft": STFT_SETTINGS,
         "pad_value": PAD_VALUE, "window_overlap": WINDOW_OVERLAP, "trim_top_db": TRIM_TOP_DB,
         "pair": name, "test_actors": list(test_actors), "val_actors": list(val_actors),
         "windows": windows, "intensity": intensity,
-        "files": {npz_key(*g): [_file_stamp(f.path, root) for f in groups[g]] for g in GROUPS}})
-    state = _existing_state(path, plan["fingerprint"], "ravdess")
+        "files": {npz_key(*g): [file_stamp(f.path, root) for f in groups[g]] for g in GROUPS}})
+    state = npz_state(path, plan["fingerprint"], "ravdess")
     if state == "up to date" and not force:
         plan["status"] = "up to date"
     elif state == "foreign" and not force:
-        plan.update(status="failed", error=_foreign_message(path))
+        plan.update(status="failed", error=foreign_npz_message(path))
     return plan
 
 
@@ -403,122 +358,9 @@ def _summary(plan: dict[str, Any]) -> dict[str, Any]:
     summary["files"] = {npz_key(*g): len(groups[g]) for g in GROUPS}
     summary["windows"] = dict(plan["images"])
     if plan["status"] == "up to date":
-        summary["windows"] = _window_counts(plan["path"])
+        summary["windows"] = window_counts(plan["path"])
     summary["seconds"] = time.perf_counter() - plan["started"]
     return summary
-
-
-# --- The original's npz files, converted (--download seed) -------------------------------
-SEED_TEST_FRACTION = 0.1
-
-
-def original_to_images(array: np.ndarray, *, name: str = "array") -> np.ndarray:
-    """Convert one of the original's image stacks to ours: float32 (N, IMAGE_SIZE, IMAGE_SIZE)
-    in [-1, 1].
-
-    Accepts (N, H, W), (N, H, W, C) or (N, C, H, W) with one channel or equal grey channels,
-    H = W = IMAGE_SIZE, or N_BINS x N_FRAMES (padded here). Values 0..255 (the original's
-    pixels) map by x / 127.5 - 1; values already in [-1, 1] with negatives are kept.
-    """
-    stack = np.asarray(array)
-    if stack.ndim == 4:
-        axis = 3 if stack.shape[3] <= 4 else 1 if stack.shape[1] <= 4 else None
-        if axis is None:
-            raise UserError(f"{name}: shape {stack.shape} is not a stack of images")
-        channels = np.moveaxis(stack, axis, 0)
-        if any(not np.array_equal(channels[0], c) for c in channels[1:3]):
-            raise UserError(f"{name}: colour images (channels differ); expected grey images")
-        stack = channels[0]
-    if stack.ndim != 3 or stack.shape[0] == 0:
-        raise UserError(f"{name}: shape {stack.shape} is not a stack of images")
-    stack = stack.astype(np.float32)
-    if not np.all(np.isfinite(stack)):
-        raise UserError(f"{name}: holds NaN or infinite values")
-    low, high = float(stack.min()), float(stack.max())
-    if low >= 0.0 and high <= 255.0:
-        stack = stack / 127.5 - 1.0  # the original's 0..255 pixels
-    elif not (low >= -1.0 and high <= 1.0):
-        raise UserError(f"{name}: values span {low:g}..{high:g}; expected pixels 0..255")
-    if stack.shape[1:] == (N_BINS, N_FRAMES):
-        stack = np.stack([pad_image(image) for image in stack])
-    if stack.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
-        raise UserError(f"{name}: images are {stack.shape[1]}x{stack.shape[2]}; expected "
-                        f"{IMAGE_SIZE}x{IMAGE_SIZE} (or {N_BINS}x{N_FRAMES})")
-    return np.clip(stack, -1.0, 1.0)
-
-
-def convert_original_npz(source: str | os.PathLike, pair: str, *,
-                         out_dir: str | os.PathLike = DATA_DIR,
-                         test_fraction: float = SEED_TEST_FRACTION, force: bool = False
-                         ) -> dict[str, Any]:
-    """Convert one of the original's npz files (arr_0 = domain A, arr_1 = domain B) into
-    OUT/<pair>.npz in our format.
-
-    The original's speakers are unknown (actors stored as -1), so the last `test_fraction`
-    of each stack (at least one image when the fraction is > 0) becomes the test split; if the
-    original stored clips actor by actor this holds the last actors, but nothing guarantees
-    it. Returns a summary like build_pairs'. UserError when the source is not convertible or a
-    file this command did not make is in the way (without `force`).
-    """
-    started = time.perf_counter()
-    name, source_emotion, target_emotion = parse_pair(pair)
-    source = Path(source)
-    if not 0.0 <= test_fraction < 1.0:
-        raise UserError(f"--seed-test-fraction must be in [0, 1), got {test_fraction}")
-    path = Path(out_dir) / f"{name}.npz"
-    fingerprint = _digest({"origin": "seed", "version": DATA_PREP_VERSION, "stft": STFT_SETTINGS,
-                           "pair": name, "source_sha256": file_digest(source),
-                           "test_fraction": test_fraction})
-    summary: dict[str, Any] = {
-        "pair": name, "source": source_emotion, "target": target_emotion, "path": str(path),
-        "status": "up to date", "error": None, "test_actors": [], "val_actors": [],
-        "train_actors": [],
-        "split": f"split: the last {test_fraction:g} of each stack is test, no validation "
-                 "split (the original's speakers are unknown: not guaranteed "
-                 "speaker-disjoint)",
-        "unreadable": [], "skipped": [], "files": None}  # source clips unknown
-    state = _existing_state(path, fingerprint, "seed")
-    if state == "foreign" and not force:
-        raise UserError(_foreign_message(path))
-    if state != "up to date" or force:
-        images, files, actors = {}, {}, {}
-        with np.load(source, allow_pickle=False) as npz:
-            for domain, key in zip(DOMAINS, ("arr_0", "arr_1")):
-                stack = original_to_images(npz[key], name=f"{source.name}:{key}")
-                cut = len(stack) - _seed_test_count(len(stack), test_fraction)
-                for part, rows in (("train", range(cut)), ("test", range(cut, len(stack)))):
-                    images[part, domain] = stack[rows.start:rows.stop]
-                    files[part, domain] = [f"{source.name}#{key}[{i}]" for i in rows]
-                    actors[part, domain] = [-1] * len(rows)
-        save_pair_npz(path, pair=name, images=images, files=files, actors=actors,
-                      extra={"origin": "seed", "fingerprint": fingerprint,
-                             "data_prep_version": DATA_PREP_VERSION,
-                             "seed_test_fraction": test_fraction,
-                             "seed_source": source.name})
-        summary["status"] = "built"
-    summary["windows"] = _window_counts(path)
-    summary["seconds"] = time.perf_counter() - started
-    return summary
-
-
-def _seed_test_count(n: int, fraction: float) -> int:
-    if fraction <= 0 or n < 2:
-        return 0
-    return min(n - 1, max(1, round(n * fraction)))
-
-
-def download_seed(pairs: Sequence[str], *, out_dir: str | os.PathLike = DATA_DIR,
-                  test_fraction: float = SEED_TEST_FRACTION, force: bool = False
-                  ) -> list[dict[str, Any]]:
-    """Fetch (fetch_seed) and convert (convert_original_npz) the original's data for `pairs`."""
-    names = [parse_pair(p)[0] for p in pairs]
-    missing = [n for n in names if n not in SEED_FILES]
-    if missing:
-        raise UserError(f"the original project published no data for {', '.join(missing)}; it "
-                        f"has {', '.join(SEED_FILES)}. Build other pairs from RAVDESS with "
-                        "--ravdess DIR")
-    return [convert_original_npz(fetch_seed(n, out_dir=out_dir), n, out_dir=out_dir,
-                                 test_fraction=test_fraction, force=force) for n in names]
 
 
 # --- Command line -----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import soundfile
 
 import corpus
 import data_prep
+import original_data
 import downloads
 import urllib.error
 import zipfile
@@ -469,7 +470,7 @@ def _original_npz(path: Path, rng, n_a: int = 6, n_b: int = 4) -> tuple[np.ndarr
 def test_convert_original_npz(tmp_path, rng):
     source = tmp_path / "calm2anger.original.npz"
     a, b = _original_npz(source, rng)
-    summary = data_prep.convert_original_npz(source, "calm2anger", out_dir=tmp_path / "out",
+    summary = original_data.convert_original_npz(source, "calm2anger", out_dir=tmp_path / "out",
                                              test_fraction=0.2)
     data = corpus.load_pair_npz(summary["path"])
     assert (len(data["train_A"]), len(data["test_A"])) == (5, 1)  # round(6 * 0.2) = 1
@@ -480,26 +481,26 @@ def test_convert_original_npz(tmp_path, rng):
                                atol=1e-3)
     assert set(data["train_A_actors"]) == {-1} and str(data["origin"]) == "seed"
     assert len(data["val_A"]) == len(data["val_B"]) == 0  # speakers unknown: no val split
-    again = data_prep.convert_original_npz(source, "calm2anger", out_dir=tmp_path / "out",
+    again = original_data.convert_original_npz(source, "calm2anger", out_dir=tmp_path / "out",
                                            test_fraction=0.2)
     assert again["status"] == "up to date" and again["windows"] == summary["windows"]
 
 
 def test_original_to_images_shapes_and_ranges():
     unpadded = np.full((2, N_BINS, N_FRAMES), 255.0)
-    images = data_prep.original_to_images(unpadded)
+    images = original_data.original_to_images(unpadded)
     assert images.shape == (2, IMAGE_SIZE, IMAGE_SIZE)
     assert np.all(images[:, :N_BINS, :N_FRAMES] == 1) and np.all(images[:, N_BINS:] == -1)
     grey = np.repeat(np.zeros((1, IMAGE_SIZE, IMAGE_SIZE, 1)), 3, axis=3)
-    assert np.all(data_prep.original_to_images(grey) == -1)
+    assert np.all(original_data.original_to_images(grey) == -1)
     colour = grey.copy()
     colour[..., 1] = 7
     with pytest.raises(UserError, match="colour"):
-        data_prep.original_to_images(colour)
+        original_data.original_to_images(colour)
     with pytest.raises(UserError, match="values span"):
-        data_prep.original_to_images(np.full((1, IMAGE_SIZE, IMAGE_SIZE), 300.0))
+        original_data.original_to_images(np.full((1, IMAGE_SIZE, IMAGE_SIZE), 300.0))
     with pytest.raises(UserError, match="expected 260x260"):
-        data_prep.original_to_images(np.zeros((1, 64, 64)))
+        original_data.original_to_images(np.zeros((1, 64, 64)))
 
 
 def test_download_seed_with_a_patched_fetch(tmp_path, rng, monkeypatch, capsys):
