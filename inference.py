@@ -100,7 +100,8 @@ class Converter:
 
 
 def open_converter(model_dir: str | os.PathLike, direction: str = "AtoB", *,
-                   config: dict | None = None, precision: str = "float32") -> Converter:
+                   config: dict | None = None, precision: str = "float32",
+                   settings: ConversionSettings | None = None) -> Converter:
     """The Converter of one model folder (a run folder or a snapshot): the plain network from
     model_files.load_generator, with the post-hoc envelope cut its config's "inference" asks
     for (models.with_envelope_cut), and the rest of that section as its settings.
@@ -108,6 +109,7 @@ def open_converter(model_dir: str | os.PathLike, direction: str = "AtoB", *,
     `precision` 'bfloat16' builds the network under Keras' mixed_bfloat16 policy (float32
     weights, bfloat16 arithmetic, float32 output); see settings.PRECISION_POLICIES. Windows
     are always IMAGE_SIZE square: a fixed shape lets TensorFlow plan the graph once.
+    `settings` replaces the config's own (a candidate a tool scores), cut included.
     """
     keras = import_keras()  # quiet: TensorFlow's start-up lines stay off the terminal
     import model_files  # builds on Keras, so imported only once a model is needed
@@ -117,7 +119,8 @@ def open_converter(model_dir: str | os.PathLike, direction: str = "AtoB", *,
         raise ValueError(f"precision must be one of {INFERENCE_PRECISIONS}, got {precision!r}")
     model_dir = Path(model_dir)
     config = read_config(model_dir) if config is None else config
-    settings = ConversionSettings.from_config(config, where=str(model_dir / CONFIG_NAME))
+    if settings is None:
+        settings = ConversionSettings.from_config(config, where=str(model_dir / CONFIG_NAME))
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(PRECISION_POLICIES[precision])  # global: restored below
     try:

@@ -14,7 +14,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 from atomic_files import atomic_output
 from reports import selection_table, write_generated
@@ -22,6 +22,16 @@ from runs import (SELECTION_JSON, SELECTION_MARGIN_DB, SELECTION_MD, SELECTION_R
                   SELECTION_VERSION, SELECTION_VOICED_MARGIN, SELECTION_WER_MARGIN, Snapshot,
                   choose_epoch)
 from scoring import Evaluator
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One way of converting that a selection scores: a snapshot of a run, or a model with one
+    post-processing value (tools/choose_cut.py)."""
+
+    number: int  # its row's number in the tables (the epoch, K, 100 r, ...)
+    name: str  # what it is, recorded in its row ("snapshots/epoch_0012", "K = 24")
+    open: Callable[[], Any]  # makes its inference.Converter (Keras: only when scored)
 
 
 @dataclass
@@ -35,40 +45,61 @@ class SelectionPlan:
     test_actors: tuple[int, ...]  # kept out of the classifier's training too
 
 
-def select_epoch(evaluator: Evaluator, plan: SelectionPlan, *,
-                 margin_db: float = SELECTION_MARGIN_DB,
-                 wer_margin: float = SELECTION_WER_MARGIN,
-                 voiced_margin: float = SELECTION_VOICED_MARGIN) -> dict[str, Any]:
-    """Score every snapshot of a run on its validation actors and apply `choose_epoch`.
+def snapshot_candidates(plan: SelectionPlan) -> list[Candidate]:
+    """Every snapshot of the plan's run as a candidate, named by its folder relative to the
+    run (selection.json is committed, local paths are not)."""
+    def opener(path: Path) -> Callable[[], Any]:
+        def open_snapshot() -> Any:
+            from inference import open_converter
 
-    The real clips (source = zero effort, target) are scored once, then each snapshot's
+            return open_converter(path)
+        return open_snapshot
+
+    return [Candidate(s.epoch, s.path.relative_to(plan.run_dir).as_posix(), opener(s.path))
+            for s in plan.snapshots]
+
+
+def select_epoch(evaluator: Evaluator, plan: SelectionPlan, **rule: float) -> dict[str, Any]:
+    """Score every snapshot of a run on its validation actors and choose one
+    (`select_candidate` with `snapshot_candidates`); `rule`: its margins."""
+    return select_candidate(evaluator, plan.pair, snapshot_candidates(plan),
+                            val_actors=plan.val_actors, test_actors=plan.test_actors, **rule)
+
+
+def select_candidate(evaluator: Evaluator, pair: str, candidates: Sequence[Candidate], *,
+                     val_actors: Sequence[int], test_actors: Sequence[int],
+                     margin_db: float = SELECTION_MARGIN_DB,
+                     wer_margin: float = SELECTION_WER_MARGIN,
+                     voiced_margin: float = SELECTION_VOICED_MARGIN) -> dict[str, Any]:
+    """Score every candidate on the validation actors and apply `choose_epoch`.
+
+    The real clips (source = zero effort, target) are scored once, then each candidate's
     converted clips, through `Evaluator.evaluate_pair` with the classifier trained on actors
     in neither the validation nor the test set.
 
     Returns:
         the selection.json record: pair, actors, rule, zero-effort MCD and guard limit, the
-        reference rows, one row per epoch (`epochs`: evaluate_pair's converted figures plus
-        epoch, snapshot, passes_guard, chosen), chosen_epoch, guard_held, classifier report.
+        reference rows, one row per candidate (`epochs`: evaluate_pair's converted figures plus
+        epoch = its number, snapshot = its name, passes_guard, chosen), chosen_epoch,
+        guard_held, classifier report.
     """
     from tqdm import tqdm
 
-    from inference import open_converter  # Keras: only once snapshots are scored
+    val_actors, test_actors = tuple(val_actors), tuple(test_actors)
 
     def score(**kwargs: Any) -> dict[str, Any]:
-        return evaluator.evaluate_pair(plan.pair, test_actors=plan.val_actors,
-                                       exclude_actors=plan.test_actors, **kwargs)
+        return evaluator.evaluate_pair(pair, test_actors=val_actors,
+                                       exclude_actors=test_actors, **kwargs)
 
     reference = score(systems=("source", "target"))
     zero_effort = reference["systems"]["source"]["mcd_to_target"]
     rows = []
-    for snapshot in tqdm(plan.snapshots, desc=f"{plan.pair} snapshots", unit="epoch",
-                         disable=None):
-        converter = open_converter(snapshot.path)
+    for candidate in tqdm(candidates, desc=f"{pair} candidates", unit="candidate",
+                          disable=None):
+        converter = candidate.open()
         entry = score(converter=converter, systems=("converted",))
         del converter
-        # Relative to the run folder: selection.json is committed, local paths are not.
-        rows.append({"epoch": snapshot.epoch,
-                     "snapshot": snapshot.path.relative_to(plan.run_dir).as_posix(),
+        rows.append({"epoch": candidate.number, "snapshot": candidate.name,
                      **entry["systems"]["converted"]})
     zero_effort_wer = reference["systems"]["source"].get("word_error_rate")
     voiced_reference = min(reference["systems"][name]["voiced_fraction"]
@@ -82,7 +113,7 @@ def select_epoch(evaluator: Evaluator, plan: SelectionPlan, *,
     return {
         "version": SELECTION_VERSION, "pair": reference["pair"],
         "source": reference["source"], "target": reference["target"],
-        "val_actors": list(plan.val_actors), "test_actors": list(plan.test_actors),
+        "val_actors": list(val_actors), "test_actors": list(test_actors),
         "rule": {"text": SELECTION_RULE.format(margin=margin_db, wer_margin=wer_margin,
                                                voiced_margin=voiced_margin),
                  "margin_db": margin_db, "wer_margin": wer_margin,

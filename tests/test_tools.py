@@ -14,6 +14,7 @@ from corpus import scan_ravdess
 from spectro import SAMPLE_RATE
 
 from conftest import REPO, chirp, load_tool, tone
+from helpers import save_tiny_model
 
 pack_ravdess = load_tool("pack_ravdess")
 
@@ -159,44 +160,58 @@ def _model_folder(folder: Path) -> Path:
     return folder
 
 
-def test_choose_cut_stages_each_k_and_installs_only_the_chosen_one(tmp_path):
+def _scored(model: Path, out: Path, candidates: dict, option: str, judged: dict[int, float],
+            chosen: int) -> dict:
+    """A selection of `candidates` as choose_cut writes it after scoring them."""
+    from downloads import file_digest
+    import runs
+
+    selection = {**_selection(judged), "chosen_epoch": chosen, "guard_held": True,
+                 "option": option, "candidates": candidates,
+                 "generator_sha256": file_digest(runs.generator_path(model))}
+    choose_cut.write_selection(out / "selection.json", selection)
+    return json.loads((out / "selection.json").read_text())
+
+
+def test_choose_cut_candidates_are_the_model_opened_with_each_value(tmp_path):
+    import runs
+
+    model = save_tiny_model(tmp_path / "models" / "calm2anger", identity_start=True,
+                            directions=("AtoB",), inference={"level_change_db": 3.0})
+    candidates = choose_cut.cut_candidates(model, {0: 0, 24: 24})
+    assert [c.number for c in candidates] == [0, 24]
+    assert not list((tmp_path / "models").rglob("epoch_*"))  # nothing staged
+    converter = candidates[1].open()
+    assert converter.settings.envelope_coefficients == 24
+    assert converter.settings.level_change_db == 3.0  # the rest of "inference" kept
+    assert converter.folder == model and runs.read_config(model)["inference"] == {
+        "level_change_db": 3.0}
+    pitched = choose_cut.cut_candidates(model, {100: 1.0, 115: 1.15}, option=choose_cut.PITCH)
+    assert pitched[1].open().settings.pitch_ratio == 1.15
+
+
+def test_choose_cut_reuses_its_scores_and_installs_only_the_chosen_value(tmp_path):
     import runs
 
     model = _model_folder(tmp_path / "models" / "calm2anger")
-    staged = tmp_path / "staged" / "calm2anger"
+    out = tmp_path / "out" / "calm2anger"
     cuts = {0: 0, 12: 12, 24: 24}
-    choose_cut.stage_candidates(model, staged, cuts)
-    snapshots = runs.find_snapshots(staged)
-    assert [s.epoch for s in snapshots] == [0, 12, 24]
-    assert [runs.read_config(s.path)["inference"]["envelope_coefficients"]
-            for s in snapshots] == [0, 12, 24]
-    assert not runs.generator_path(staged).exists()  # nothing there to install over
-    selection = {**_selection({0: 0.75, 12: 0.4, 24: 0.55}), "chosen_epoch": 24,
-                 "guard_held": True}
-    for row in selection["epochs"]:
-        row["snapshot"] = f"snapshots/epoch_{row['epoch']:04d}"
-    (staged / "selection.json").write_text(__import__("json").dumps(selection))
-    assert choose_cut.scored_already(model, staged, cuts)
-    assert not choose_cut.scored_already(model, staged, {0: 0, 24: 24})
+    selection = _scored(model, out, cuts, choose_cut.CUT, {0: 0.75, 12: 0.4, 24: 0.55}, 24)
+    assert choose_cut.scored_already(model, out / "selection.json", cuts)
+    assert not choose_cut.scored_already(model, out / "selection.json", {0: 0, 24: 24})
+    assert not choose_cut.scored_already(model, out / "selection.json", cuts,
+                                         option=choose_cut.PITCH)
     before = runs.read_config(model)
-    assert choose_cut.install_cut(model, staged, selection, cuts) == 24
+    assert choose_cut.install_cut(model, selection, cuts) == 24
     after = runs.read_config(model)
     assert after["inference"]["envelope_coefficients"] == 24
     assert after["inference"]["chosen_on"]["val_actors"] == [15, 16]
     assert {k: v for k, v in after.items() if k != "inference"} == before
     # A pitch shift is chosen the same way, on top of the recorded cut, and kept beside it.
-    pitched = tmp_path / "pitched" / "calm2anger"
     ratios = {100: 1.0, 115: 1.15}
-    choose_cut.stage_candidates(model, pitched, ratios, option=choose_cut.PITCH)
-    snapshots = runs.find_snapshots(pitched)
-    assert [s.epoch for s in snapshots] == [100, 115]
-    assert [runs.read_config(s.path)["inference"] for s in snapshots][1] == {
-        **after["inference"], "pitch_ratio": 1.15}
-    pitch_selection = {**_selection({100: 0.5, 115: 0.6}), "chosen_epoch": 115,
-                       "guard_held": True}
-    for row in pitch_selection["epochs"]:
-        row["snapshot"] = f"snapshots/epoch_{row['epoch']:04d}"
-    assert choose_cut.install_cut(model, pitched, pitch_selection, ratios,
+    pitch_selection = _scored(model, tmp_path / "pitched", ratios, choose_cut.PITCH,
+                              {100: 0.5, 115: 0.6}, 115)
+    assert choose_cut.install_cut(model, pitch_selection, ratios,
                                   option=choose_cut.PITCH) == 1.15
     inference = runs.read_config(model)["inference"]
     assert inference["pitch_ratio"] == 1.15 and inference["envelope_coefficients"] == 24
@@ -204,36 +219,31 @@ def test_choose_cut_stages_each_k_and_installs_only_the_chosen_one(tmp_path):
     # A level change likewise, its candidates named by their fraction of the training
     # actors' difference, and recorded with what they were derived from.
     levels = {0: 0.0, 50: 9.9, 100: 19.8}
-    leveled = tmp_path / "leveled" / "calm2anger"
-    choose_cut.stage_candidates(model, leveled, levels, option=choose_cut.LEVEL)
-    assert [runs.read_config(s.path)["inference"]["level_change_db"]
-            for s in runs.find_snapshots(leveled)] == [0.0, 9.9, 19.8]
-    level_selection = {**_selection({0: 0.2, 50: 0.4, 100: 0.3}), "chosen_epoch": 50,
-                       "guard_held": True}
-    for row in level_selection["epochs"]:
-        row["snapshot"] = f"snapshots/epoch_{row['epoch']:04d}"
-    (leveled / "selection.json").write_text(__import__("json").dumps(level_selection))
-    assert choose_cut.scored_already(model, leveled, levels, option=choose_cut.LEVEL)
-    # Same names, other values (the training actors' difference changed): scored afresh.
-    assert not choose_cut.scored_already(model, leveled, {0: 0.0, 50: 5.0, 100: 10.0},
-                                         option=choose_cut.LEVEL)
+    leveled = tmp_path / "leveled"
+    level_selection = _scored(model, leveled, levels, choose_cut.LEVEL,
+                              {0: 0.2, 50: 0.4, 100: 0.3}, 50)
+    assert choose_cut.scored_already(model, leveled / "selection.json", levels,
+                                     option=choose_cut.LEVEL)
+    # Same numbers, other values (the training actors' difference changed): scored afresh.
+    assert not choose_cut.scored_already(model, leveled / "selection.json",
+                                         {0: 0.0, 50: 5.0, 100: 10.0}, option=choose_cut.LEVEL)
     basis = {"training_level_difference_db": 19.8}
-    assert choose_cut.install_cut(model, leveled, level_selection, levels,
-                                  option=choose_cut.LEVEL, basis=basis) == 9.9
+    assert choose_cut.install_cut(model, level_selection, levels, option=choose_cut.LEVEL,
+                                  basis=basis) == 9.9
     inference = runs.read_config(model)["inference"]
     assert inference["level_change_db"] == 9.9 and inference["pitch_ratio"] == 1.15
     assert inference["level_change_db_chosen_on"]["training_level_difference_db"] == 19.8
     # A new cut drops the pitch shift chosen on the old one and keeps everything else.
     runs.write_config(model, {**runs.read_config(model),
                               "inference": {**inference, "prosody_chosen_on": {"arm": "a"}}})
-    choose_cut.install_cut(model, staged, selection, cuts)
+    choose_cut.install_cut(model, selection, cuts)
     inference = runs.read_config(model)["inference"]
     assert "pitch_ratio" not in inference and "pitch_ratio_chosen_on" not in inference
     assert inference["prosody_chosen_on"] == {"arm": "a"} and inference["level_change_db"] == 9.9
     runs.generator_path(model).write_bytes(b"retrained since")
-    assert not choose_cut.scored_already(model, staged, cuts)
+    assert not choose_cut.scored_already(model, out / "selection.json", cuts)
     with pytest.raises(Exception, match="changed since"):
-        choose_cut.install_cut(model, staged, selection, cuts)
+        choose_cut.install_cut(model, selection, cuts)
 
 
 def test_choose_cut_refuses_two_kinds_of_candidate_at_once(tmp_path, capsys):

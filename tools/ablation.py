@@ -10,7 +10,7 @@ training on this machine (run nothing else beside it: the arms must get the same
     envelope   the envelope preset: fast, its correction kept to the spectral envelope (first 24
                DCT coefficients along frequency) inside the network while it trains
     fast_cut   no training of its own: the fast arm's last epoch with the same envelope cut
-               applied only at conversion (config.json "inference"), the post-hoc route
+               applied only at conversion (the post-hoc route), scored as one candidate
 
 then scores each arm's last epoch on the validation actors, as the epoch selection does
 (`evaluate.py --select-epoch --max-snapshots 1`: classifier trained on actors in neither the
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -40,13 +39,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from atomic_files import atomic_output  # noqa: E402
 from cli import arg_type, cli_main, positive_int  # noqa: E402
 from corpus import DATA_DIR, parse_pair_name  # noqa: E402
 from errors import UserError  # noqa: E402
 from reports import ablation_table, actor_list, write_generated  # noqa: E402
 from runs import (CONFIG_NAME, LOG_NAME, RESULTS_DIR, SELECTION_JSON, SNAPSHOTS_DIR,  # noqa: E402
-                  epoch_dir, find_snapshots, generator_path, read_config, read_selection,
-                  write_config)
+                  find_snapshots, read_config, read_selection)
 from settings import PRESETS  # noqa: E402
 
 # Each arm: what differs, and its train_cyclegan.py flags. --time-budget stops after the update
@@ -120,18 +119,36 @@ def _run(command: list[str], log: Path) -> int:
         return subprocess.call(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
 
 
-def derive_cut_arm(base_run: Path, run_dir: Path, *, coefficients: int) -> None:
-    """Make `run_dir` a run folder whose one snapshot is `base_run`'s last epoch with the
-    post-hoc envelope cut of `coefficients` recorded in its config (and the base run's config
-    and log beside it, so the table reads its training cost)."""
+def score_cut_arm(base_run: Path, selection_path: Path, *, pair: str, coefficients: int,
+                  ravdess: Path | None, jobs: int) -> None:
+    """Score `base_run`'s last epoch with the post-hoc envelope cut of `coefficients` as one
+    candidate (selection.Candidate: the snapshot opened with the cut, nothing copied) on the
+    validation actors, as the epoch selection does, and write its selection.json."""
+    import json
+
+    from conversion_settings import ConversionSettings
+    from corpus import DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS, default_ravdess, scan_ravdess
+    from inference import open_converter
+    from metrics import FeatureCache, load_recogniser
+    from scoring import EvalSettings, Evaluator
+    from selection import Candidate, select_candidate
+
     last = find_snapshots(base_run)[-1]
-    snapshot = epoch_dir(run_dir, SNAPSHOTS_DIR, last.epoch)
-    snapshot.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(generator_path(last.path), generator_path(snapshot))
     config = read_config(last.path)
-    write_config(snapshot, {**config, "inference": {"envelope_coefficients": coefficients}})
-    shutil.copyfile(base_run / LOG_NAME, run_dir / LOG_NAME)
-    write_config(run_dir, read_config(base_run))
+    settings = ConversionSettings(envelope_coefficients=coefficients)
+    candidate = Candidate(last.epoch, f"{last.path.relative_to(base_run).as_posix()} with the "
+                          f"cut K = {coefficients}",
+                          lambda: open_converter(last.path, config=config, settings=settings))
+    root = ravdess or default_ravdess()
+    evaluator = Evaluator(files=scan_ravdess(root), root=root,
+                          cache=FeatureCache(RESULTS_DIR / ".cache" / "eval_features.npz"),
+                          settings=EvalSettings(jobs=jobs), recogniser=load_recogniser())
+    selection = select_candidate(evaluator, pair, [candidate],
+                                 val_actors=config.get("val_actors") or DEFAULT_VAL_ACTORS,
+                                 test_actors=config.get("test_actors") or DEFAULT_TEST_ACTORS)
+    selection_path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(selection_path) as tmp:
+        tmp.write_text(json.dumps(selection, indent=2) + "\n")
 
 
 def run_arm(name: str, *, pair: str, budget: int, out: Path, ravdess: Path | None, jobs: int,
@@ -149,12 +166,15 @@ def run_arm(name: str, *, pair: str, budget: int, out: Path, ravdess: Path | Non
                   file=sys.stderr)
             return None
         if not selection_path.exists():
-            derive_cut_arm(base_run, run_dir, coefficients=coefficients)
+            score_cut_arm(base_run, selection_path, pair=pair, coefficients=coefficients,
+                          ravdess=ravdess, jobs=jobs)
+        updates, seconds = training_record(base_run)
+        return {"label": label, "updates": updates, "seconds": seconds,
+                "selection": read_selection(selection_path)}
     else:
         label, flags = ARMS[name]
     if not selection_path.exists():
-        if name not in DERIVED_ARMS and (not (run_dir / CONFIG_NAME).exists()
-                                         or not (run_dir / SNAPSHOTS_DIR).exists()):
+        if not (run_dir / CONFIG_NAME).exists() or not (run_dir / SNAPSHOTS_DIR).exists():
             # --force: a run folder without snapshots is this tool's own interrupted arm.
             status = _run([sys.executable, "train_cyclegan.py", "--pair", pair, "--out",
                            str(run_dir), *flags, "--epochs", "100000", "--time-budget",

@@ -3,17 +3,19 @@
 A model trained without the envelope constraint (the `fast` and `original` presets) smears the
 harmonics of the voice into noise: voicing and words suffer. Keeping only the frequency-smooth
 part of its change (config.json "inference": {"envelope_coefficients": K}, applied by
-model_files.load_generator) keeps what it does to the spectral envelope and drops the smear. This
+inference.open_converter) keeps what it does to the spectral envelope and drops the smear. This
 tool scores the pair's model with each candidate K (0 = as trained) on the validation actors
 of its config, exactly as the epoch selection scores snapshots (`evaluate.py --select-epoch`:
 classifier trained on actors in neither the validation nor the test set, the same guards and
 rule; the test actors are never touched), and writes a table.
 
-The candidates are staged in <out>/<pair>/ (snapshots/epoch_NNNN/ with NNNN = K: the model's
-weights with each K), and scores staged earlier for the same weights and K are reused; nothing
-in --models changes unless --install is given, which records the chosen K in
-<models>/<pair>/config.json (atomically, with the validation figures it was chosen on). Check
-the test actors afterwards with `python evaluate.py --pair <pair>` before committing it.
+Each candidate is the model opened with that value in its settings (selection.Candidate:
+nothing is copied or staged); the scores go to <out>/<pair>/selection.json with a digest of the
+model's weights, so a repeated run for the same weights and values reuses them. Nothing in
+--models changes unless --install is given, which records the chosen K in
+<models>/<pair>/config.json (atomically, with the validation figures it was chosen on, keeping
+the rest of its "inference"). Check the test actors afterwards with `python evaluate.py --pair
+<pair>` before committing it.
 
     python tools/choose_cut.py --pair calm2anger --out /work/runs/cut
     python tools/choose_cut.py --pair calm2happy calm2fearful --coefficients 0 12 24 --out runs/cut
@@ -22,29 +24,28 @@ the test actors afterwards with `python evaluate.py --pair <pair>` before commit
 
 With --pitch-ratios the candidates are instead the model as it converts now (its recorded cut
 included) followed by a pitch shift of each ratio that keeps the formants (config.json
-"inference": {"pitch_ratio": r}, pitch.shift_pitch after Griffin-Lim); the snapshot
-folders are named epoch_<100 r>, and --install records the chosen ratio beside the cut.
+"inference": {"pitch_ratio": r}, pitch.shift_pitch after Griffin-Lim), numbered 100 r in the
+table, and --install records the chosen ratio beside the cut.
 
 With --level-fractions the candidates are the model as it converts now followed by a change of
 loudness (config.json "inference": {"level_change_db": g}): g is each fraction f of how much
 louder the target emotion is spoken than the source on the model's own training actors
 (metrics.level_difference_db; RAVDESS records every actor at one gain), so the validation and
-test actors never set it. The folders are named epoch_<100 f>. Conversions keep the input's
+test actors never set it; numbered 100 f in the table. Conversions keep the input's
 loudness unless the user asks for this change (convert.py --level-change model) and the judge
 does not hear the level, so the candidates score alike: the option now only records the
 learned amount for users who want it.
 
     python tools/choose_cut.py --pair calm2anger --level-fractions 0 0.5 1 --out runs/level
 
-Exit 0 when every pair was scored, 1 when a scoring run failed (its log is in
-<out>/<pair>.log), 2 for a usage error.
+Exit 0 when every pair was scored, 2 for a usage error, 1 when a run failed.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
+import dataclasses
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -55,18 +56,21 @@ sys.path.insert(0, str(ROOT))
 from cli import (arg_type, cli_main, non_negative_int, parser_from_doc,  # noqa: E402
                  positive_int)
 from errors import UserError  # noqa: E402
-from corpus import parse_pair, parse_pair_name  # noqa: E402
+from corpus import (DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS, parse_pair,  # noqa: E402
+                    parse_pair_name)
+from atomic_files import atomic_output  # noqa: E402
+from downloads import file_digest  # noqa: E402
 from reports import selection_table, write_generated  # noqa: E402
-from runs import (RESULTS_DIR, SELECTION_JSON, SNAPSHOTS_DIR, find_model_dir,  # noqa: E402
-                  generator_path, read_config, read_selection, same_weights, write_config)
+from runs import (RESULTS_DIR, SELECTION_JSON, find_model_dir, generator_path,  # noqa: E402
+                  read_config, read_selection, write_config)
+from selection import Candidate, select_candidate  # noqa: E402
 from spectro import IMAGE_SIZE  # noqa: E402
 
 DEFAULT_COEFFICIENTS = (0, 12, 24, 48)
 TABLE_NAME = "cut_selection.md"
-# What a candidate sets in config.json "inference", and how its value names a snapshot folder
-# (evaluate.py numbers candidates as epochs): K as it is, a pitch ratio r as round(100 r).
+# What a candidate sets in config.json "inference".
 CUT, PITCH, LEVEL = "envelope_coefficients", "pitch_ratio", "level_change_db"
-# The candidate's name as an epoch number: K as it is, a pitch ratio r as round(100 r), a level
+# The candidate's number in the table: K as it is, a pitch ratio r as round(100 r), a level
 # change as round(100 f) for the fraction f of the training actors' level difference.
 CANDIDATE_COLUMN = {CUT: "K", PITCH: "100 r", LEVEL: "100 f"}
 
@@ -92,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="folder of the model folders (default: results/ beside the "
                              "scripts)")
     parser.add_argument("--out", type=Path, required=True,
-                        help="staging folder for the candidates, selections and logs")
+                        help="folder for each pair's selection.json and table, and the "
+                             "feature cache")
     parser.add_argument("--ravdess", type=Path, default=None,
                         help="RAVDESS folder for the scoring (default: evaluate.py's)")
     parser.add_argument("--jobs", type=positive_int, default=2,
@@ -103,67 +108,62 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def stage_candidates(model_dir: Path, staged: Path, candidates: dict[int, float], *,
-                     option: str = CUT) -> None:
-    """`staged` = a run folder (the model's config) whose snapshots are the model with each
-    candidate value of `option` in its config's "inference".
+def cut_candidates(model_dir: Path, candidates: dict[int, float], *, option: str = CUT
+                   ) -> list[Candidate]:
+    """The model in `model_dir` with each candidate value of `option` in its settings, the rest
+    of its config's "inference" kept; `candidates` maps each candidate's number
+    (CANDIDATE_COLUMN) to its value."""
+    from conversion_settings import ConversionSettings
 
-    `candidates` maps each candidate's number (CANDIDATE_COLUMN) to its value; the snapshot
-    folders are named epoch_<number> so evaluate.py's epoch numbers name the candidates; the
-    staged run folder has no generator of its own, so nothing is installed over a model.
-    """
     config = read_config(model_dir)
-    if staged.exists():
-        shutil.rmtree(staged)
-    for epoch, value in candidates.items():
-        folder = staged / SNAPSHOTS_DIR / f"epoch_{epoch:04d}"
-        folder.mkdir(parents=True)
-        shutil.copyfile(generator_path(model_dir), generator_path(folder))
-        inference = {**(config.get("inference") or {}), option: value}
-        write_config(folder, {**config, "inference": inference})
-    write_config(staged, config)
+    base = ConversionSettings.from_config(config, where=str(model_dir / "config.json"))
+
+    def opener(value: float) -> Any:
+        settings = dataclasses.replace(base, **{option: int(value) if option == CUT
+                                                else float(value)})
+
+        def open_candidate() -> Any:
+            from inference import open_converter
+
+            return open_converter(model_dir, config=config, settings=settings)
+        return open_candidate
+
+    return [Candidate(number, f"{CANDIDATE_COLUMN[option]} = {number} ({option} {value:g})",
+                      opener(value)) for number, value in sorted(candidates.items())]
 
 
-def scored_already(model_dir: Path, staged: Path, candidates: dict[int, float], *,
+def scored_already(model_dir: Path, selection_path: Path, candidates: dict[int, float], *,
                    option: str = CUT) -> bool:
-    """Whether `staged` holds a finished selection of these candidates for the same weights (so
-    an interrupted or repeated run, or --install after a look at the table, does not
-    rescore)."""
-    selection = read_selection(staged / SELECTION_JSON) if (staged / SELECTION_JSON).is_file() \
-        else None
-    if selection is None or sorted(r["epoch"] for r in selection["epochs"]) != sorted(candidates):
+    """Whether `selection_path` holds a finished selection of these candidate values for the
+    model's present weights (so a repeated run, or --install after a look at the table, does
+    not rescore)."""
+    if not selection_path.is_file():
         return False
-    for row in selection["epochs"]:  # the same names may stand for other values (levels)
-        staged_config = read_config(staged / row["snapshot"])
-        if (staged_config.get("inference") or {}).get(option) != candidates[row["epoch"]]:
-            return False
-    snapshot = staged / selection["epochs"][0]["snapshot"]
-    return same_weights(generator_path(model_dir), generator_path(snapshot))
+    selection = read_selection(selection_path)
+    scored = selection.get("candidates") or {}
+    return (selection.get("option") == option
+            and {int(k): v for k, v in scored.items()} == candidates
+            and selection.get("generator_sha256") == file_digest(generator_path(model_dir)))
 
 
-def score(pair: str, *, staged_root: Path, ravdess: Path | None, jobs: int, log: Path) -> int:
-    command = [sys.executable, "evaluate.py", "--pair", pair, "--select-epoch", "--models",
-               str(staged_root), "--out", str(RESULTS_DIR), "--jobs", str(jobs), "--force"]
-    if ravdess is not None:
-        command += ["--ravdess", str(ravdess)]
-    with open(log, "a") as handle:
-        handle.write("$ " + " ".join(command) + "\n")
-        handle.flush()
-        return subprocess.call(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)
+def write_selection(path: Path, selection: dict[str, Any]) -> Path:
+    """selection.json of the candidates, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(selection, indent=2) + "\n")
+    return path
 
 
-def install_cut(model_dir: Path, staged: Path, selection: dict[str, Any],
-                candidates: dict[int, float], *, option: str = CUT,
-                basis: dict[str, Any] | None = None) -> int | float:
+def install_cut(model_dir: Path, selection: dict[str, Any], candidates: dict[int, float], *,
+                option: str = CUT, basis: dict[str, Any] | None = None) -> int | float:
     """Record the chosen value of `option` in the model's config.json (with the validation
     figures it was chosen on, and `basis`: what the candidates were derived from); returns
-    it."""
+    it. UserError when the model's weights changed since they were scored."""
+    if selection.get("generator_sha256") != file_digest(generator_path(model_dir)):
+        raise UserError(f"{model_dir}: its generator changed since the candidates were scored; "
+                        "run this tool again")
     chosen = selection["chosen_epoch"]
     row = next(r for r in selection["epochs"] if r["epoch"] == chosen)
-    snapshot = staged / row["snapshot"]
-    if not same_weights(generator_path(model_dir), generator_path(snapshot)):
-        raise UserError(f"{model_dir}: its generator changed since the candidates were staged in "
-                        f"{staged}; run this tool again")
     config = read_config(model_dir)
     value = candidates[chosen]
     record = {"val_actors": selection["val_actors"],
@@ -229,7 +229,22 @@ def main(argv: list[str] | None = None) -> int:
             LEVEL: "with its level changed by each fraction of the training actors' level "
                    "difference (0 = none)",
             CUT: "with the envelope cut at each K (0 = as trained)"}[option]
-    failed = False
+    made: list[Any] = []
+
+    def evaluator() -> Any:
+        """One Evaluator for every pair (its classifier and feature cache are shared)."""
+        if not made:
+            from corpus import default_ravdess, scan_ravdess
+            from metrics import FeatureCache, load_recogniser
+            from scoring import EvalSettings, Evaluator
+
+            ravdess = args.ravdess or default_ravdess()
+            made.append(Evaluator(files=scan_ravdess(ravdess), root=ravdess,
+                                  cache=FeatureCache(args.out / ".cache" / "eval_features.npz"),
+                                  settings=EvalSettings(jobs=args.jobs),
+                                  recogniser=load_recogniser()))
+        return made[0]
+
     for pair in args.pair:
         _, source, target = parse_pair(pair)
         model_dir = find_model_dir(args.models, source, target)
@@ -239,21 +254,19 @@ def main(argv: list[str] | None = None) -> int:
                             f"{max(values)}")
         candidates, basis = pair_candidates(option, values, model_dir=model_dir, source=source,
                                             target=target, ravdess=args.ravdess)
-        staged = args.out / pair
-        selection_path = staged / SELECTION_JSON
-        log = args.out / f"{pair}.log"
-        args.out.mkdir(parents=True, exist_ok=True)
-        if scored_already(model_dir, staged, candidates, option=option):
+        selection_path = args.out / pair / SELECTION_JSON
+        if scored_already(model_dir, selection_path, candidates, option=option):
             print(f"{pair}: reusing the scores in {selection_path} (same weights, same "
                   "candidates)")
         else:
-            stage_candidates(model_dir, staged, candidates, option=option)
-            status = score(pair, staged_root=args.out, ravdess=args.ravdess, jobs=args.jobs,
-                           log=log)
-            if status != 0:
-                print(f"{pair}: scoring failed (exit {status}); see {log}", file=sys.stderr)
-                failed = True
-                continue
+            config = read_config(model_dir)
+            selection = select_candidate(
+                evaluator(), pair, cut_candidates(model_dir, candidates, option=option),
+                val_actors=config.get("val_actors") or DEFAULT_VAL_ACTORS,
+                test_actors=config.get("test_actors") or DEFAULT_TEST_ACTORS)
+            selection.update({"option": option, "candidates": candidates,
+                              "generator_sha256": file_digest(generator_path(model_dir))})
+            write_selection(selection_path, selection)
         selection = read_selection(selection_path)
         note = (f" The training actors' level difference, {target} minus {source}: "
                 f"{basis['training_level_difference_db']:+.1f} dB." if basis else "")
@@ -261,16 +274,15 @@ def main(argv: list[str] | None = None) -> int:
                 + f"\n\nCandidates: the model in {model_dir} {what}.{note} Command: `python "
                 f"tools/choose_cut.py --pair {pair} {flag} {' '.join(f'{v:g}' for v in values)} "
                 f"--out {args.out}`\n")
-        path = write_generated(staged / TABLE_NAME, text, script="tools/choose_cut.py")
+        path = write_generated(args.out / pair / TABLE_NAME, text, script="tools/choose_cut.py")
         print(text)
         chosen = candidates[selection["chosen_epoch"]]
         print(f"{pair}: {option} = {chosen:g} chosen; table in {path}")
         if args.install:
-            value = install_cut(model_dir, staged, selection, candidates, option=option,
-                                basis=basis)
+            value = install_cut(model_dir, selection, candidates, option=option, basis=basis)
             print(f"{pair}: recorded inference.{option} = {value:g} in "
                   f"{model_dir / 'config.json'}")
-    return 1 if failed else 0
+    return 0
 
 
 if __name__ == "__main__":
