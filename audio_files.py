@@ -66,7 +66,7 @@ def file_peak(path: str | os.PathLike) -> float:
             for block in handle.blocks(blocksize=1 << 16, dtype="float32", always_2d=True):
                 if block.size:
                     peak = max(peak, float(np.nanmax(np.abs(block))))
-    except (RuntimeError, soundfile.LibsndfileError) as exc:
+    except RuntimeError as exc:  # libsndfile's errors (soundfile.LibsndfileError among them)
         raise AudioError(f"{path}: not a readable audio file ({exc})") from None
     return peak
 

@@ -78,8 +78,8 @@ def check_writable_folder(folder: Path, *, name: str) -> None:
     The nearest existing folder up the path must be a folder a file can be created in, which
     is tried (a probe file, removed at once) because permissions alone do not tell (a
     read-only mount, /proc). UserError when a file stands where a folder must be; an OSError
-    naming `name` (the output as the user gave it) when the file system refuses: a failure, exit 1, as when
-    the write itself is refused (see cli_main).
+    naming `name` (the output as the user gave it) when the file system refuses: a failure,
+    exit 1, as when the write itself is refused (see cli_main).
     """
     import tempfile
 

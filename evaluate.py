@@ -347,8 +347,12 @@ def _as_asked(args: argparse.Namespace, converter: Converter) -> Converter:
     prosody change or a spectral balance."""
     settings = converter.settings
     if args.vocoder != "model" and args.vocoder != settings.vocoder:
+        # What only the other vocoder applies goes: WORLD's prosody change and spectral
+        # balance, Griffin-Lim's pitch shift.
         settings = replace(settings, vocoder=args.vocoder, prosody=None, spectral_balance=None,
-                           envelope_change=True)
+                           envelope_change=True,
+                           pitch_ratio=settings.pitch_ratio if args.vocoder == "griffin-lim"
+                           else 1.0)
     if args.no_prosody:
         settings = settings.without_prosody()
     return converter.with_settings(settings)

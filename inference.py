@@ -95,7 +95,8 @@ class Converter:
                              phase=phase, seed=seed, batch_size=batch_size, progress=progress)
 
     def with_settings(self, settings: ConversionSettings) -> Converter:
-        """The same model applied another way (a candidate the tools score)."""
+        """The same network applied another way (a candidate the tools score). The envelope
+        cut is built into the network: a different cut needs `open_converter(settings=...)`."""
         return dataclasses.replace(self, settings=settings)
 
 
@@ -333,8 +334,7 @@ def convert_with_world(audio: np.ndarray, generator: keras.Model | None, *,
                        progress: Callable[[float], None] | None = None) -> np.ndarray:
     """One WORLD pass: analyse, apply the generator's envelope change (kept frequency-smooth,
     `settings.smoothing_coefficients`), the spectral balance and the prosody change, all
-    scaled by `strength`,
-    synthesise once. Strength 0 (or no generator and no prosody) is WORLD's analysis and
+    scaled by `strength`, synthesise once. Strength 0 (or no generator and no prosody) is WORLD's analysis and
     synthesis alone. Returns float32 audio, `duration_ratio ** strength` times as long, at
     WORLD's level (the caller sets the loudness)."""
     report = progress or (lambda fraction: None)

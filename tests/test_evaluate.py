@@ -740,3 +740,19 @@ def test_evaluate_suggests_a_download_command_that_exists(tmp_path, capsys):
     assert evaluate.main(["--pair", "calm2anger", "--ravdess", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err
     assert "python data_prep.py --download ravdess" in err
+
+
+def test_another_vocoder_drops_what_only_the_model_s_own_applies():
+    import argparse
+
+    from conversion_settings import ConversionSettings
+    from inference import Converter
+    from prosody import ProsodyChange
+
+    shifted = Converter(settings=ConversionSettings(pitch_ratio=1.2))
+    world = ev._as_asked(argparse.Namespace(vocoder="world", no_prosody=False), shifted)
+    assert world.settings.vocoder == "world" and world.settings.pitch_ratio == 1.0
+    moving = Converter(settings=ConversionSettings(vocoder="world", prosody=ProsodyChange(3.0),
+                                                   envelope_change=False))
+    plain = ev._as_asked(argparse.Namespace(vocoder="griffin-lim", no_prosody=False), moving)
+    assert plain.settings.prosody is None and plain.settings.envelope_change

@@ -11,6 +11,7 @@ import soundfile
 
 from audio_files import load_audio
 from corpus import scan_ravdess
+from errors import UserError
 from spectro import SAMPLE_RATE
 
 from conftest import REPO, chirp, load_tool, tone
@@ -188,6 +189,11 @@ def test_choose_cut_candidates_are_the_model_opened_with_each_value(tmp_path):
         "level_change_db": 3.0}
     pitched = choose_cut.cut_candidates(model, {100: 1.0, 115: 1.15}, option=choose_cut.PITCH)
     assert pitched[1].open().settings.pitch_ratio == 1.15
+    # A pitch shift cannot follow WORLD: one line, not a traceback.
+    world = save_tiny_model(tmp_path / "world" / "calm2anger", identity_start=True,
+                            directions=("AtoB",), inference={"vocoder": "world"})
+    with pytest.raises(UserError, match="pitch_ratio 1.15 does not fit this model"):
+        choose_cut.cut_candidates(world, {115: 1.15}, option=choose_cut.PITCH)
 
 
 def test_choose_cut_reuses_its_scores_and_installs_only_the_chosen_value(tmp_path):

@@ -119,8 +119,12 @@ def cut_candidates(model_dir: Path, candidates: dict[int, float], *, option: str
     base = ConversionSettings.from_config(config, where=str(model_dir / "config.json"))
 
     def opener(value: float) -> Any:
-        settings = dataclasses.replace(base, **{option: int(value) if option == CUT
-                                                else float(value)})
+        try:
+            settings = dataclasses.replace(base, **{option: int(value) if option == CUT
+                                                    else float(value)})
+        except ValueError as exc:  # e.g. a pitch shift asked of a WORLD model
+            raise UserError(f"{model_dir}: {option} {value:g} does not fit this model ({exc})"
+                            ) from None
 
         def open_candidate() -> Any:
             from inference import open_converter
