@@ -10,7 +10,8 @@ validation actors) holds the post-processing of a trained generator:
      "vocoder": "griffin-lim" | "world",
      "prosody": {"f0_shift_semitones": s, "f0_spread_ratio": k, "duration_ratio": d},
      "spectral_balance": {"band_hz": [...], "gains_db": [...]},   # WORLD only
-     "envelope_change": true | false}  # false: WORLD with the prosody change alone
+     "cepstral_change": {"shift": [...], "spread_ratio": [...]},  # WORLD only
+     "envelope_change": true | false}  # false: WORLD with the learned changes alone
 
 `ConversionSettings.from_config` is the one reader: defaults for what is absent (a model
 shipped before a key existed converts as it did), one clear UserError for a bad value.
@@ -23,6 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from errors import UserError
+from cepstral_change import CepstralChange
 from prosody import ProsodyChange
 from spectral_balance import SpectralBalance
 from spectro import ENVELOPE_COEFFICIENTS, IMAGE_SIZE
@@ -48,11 +50,13 @@ class ConversionSettings:
     # DCT coefficients that keep the model's change frequency-smooth when it is applied to
     # WORLD's envelope: the cut's, else the envelope preset's, else spectro's default.
     smoothing_coefficients: int = ENVELOPE_COEFFICIENTS
-    # False: the generator's envelope change is left out (the prosody change alone measured
+    # False: the generator's envelope change is left out (the learned changes alone measured
     # better on the validation actors); WORLD vocoder only.
     envelope_change: bool = True
     # The emotion's learned change of spectral balance (spectral_balance.py); WORLD only.
     spectral_balance: SpectralBalance | None = None
+    # The emotion's learned change of the spectrum's statistics (cepstral_change.py); WORLD only.
+    cepstral_change: CepstralChange | None = None
 
     def __post_init__(self) -> None:
         if self.vocoder not in VOCODERS:
@@ -61,6 +65,8 @@ class ConversionSettings:
             raise ValueError("a prosody change needs the world vocoder")
         if self.spectral_balance is not None and self.vocoder != "world":
             raise ValueError("a spectral balance change needs the world vocoder")
+        if self.cepstral_change is not None and self.vocoder != "world":
+            raise ValueError("a cepstral change needs the world vocoder")
         if not self.envelope_change and self.vocoder != "world":
             raise ValueError("envelope_change false needs the world vocoder")
         if self.pitch_ratio != 1.0 and self.vocoder != "griffin-lim":
@@ -72,9 +78,17 @@ class ConversionSettings:
         """True when converting changes the pitch or the timing."""
         return self.prosody is not None and not self.prosody.is_identity
 
+    @property
+    def converts_without_generator(self) -> bool:
+        """True when these settings change a voice with no network: a prosody change, a
+        spectral balance or a cepstral change."""
+        return self.moves_prosody or self.spectral_balance is not None \
+            or self.cepstral_change is not None
+
     def without_prosody(self) -> ConversionSettings:
         """The same conversion with the prosody left as the input's (convert.py
-        --no-prosody): the vocoder, the envelope change and the spectral balance stay."""
+        --no-prosody): the vocoder, the envelope change, the spectral balance and the cepstral
+        change stay."""
         return dataclasses.replace(self, prosody=None)
 
     def describe(self) -> str:
@@ -88,11 +102,13 @@ class ConversionSettings:
         if self.vocoder != DEFAULT_VOCODER:
             words.append(f"{self.vocoder.upper()} vocoder")
         if not self.envelope_change:
-            words.append("no envelope change (the prosody change alone)")
+            words.append("no envelope change from the network (the learned changes alone)")
         if self.moves_prosody:
             words.append(self.prosody.describe())
         if self.spectral_balance is not None and not self.spectral_balance.is_identity:
             words.append(self.spectral_balance.describe())
+        if self.cepstral_change is not None and not self.cepstral_change.is_identity:
+            words.append(self.cepstral_change.describe())
         if self.level_change_db:
             words.append(f"learned level change {self.level_change_db:+.1f} dB (applied only "
                          "when asked: convert.py --level-change model)")
@@ -135,11 +151,14 @@ class ConversionSettings:
         balance = inference.get("spectral_balance")
         if balance is not None:
             balance = SpectralBalance.from_config(balance, where=where)
+        cepstral = inference.get("cepstral_change")
+        if cepstral is not None:
+            cepstral = CepstralChange.from_config(cepstral, where=where)
         generator_k = (config.get("generator") or {}).get("envelope_coefficients", 0)
         smoothing = cut or generator_k or ENVELOPE_COEFFICIENTS
         try:
             return cls(cut, float(ratio), float(level), vocoder, prosody, int(smoothing),
-                       envelope_change, balance)
+                       envelope_change, balance, cepstral)
         except ValueError as exc:
             raise UserError(f"{where}: inference: {exc}") from None
 
@@ -151,4 +170,6 @@ def conversion_record(settings: ConversionSettings) -> dict[str, Any]:
         record["prosody"] = settings.prosody.to_config()
     if settings.spectral_balance is not None:
         record["spectral_balance"] = settings.spectral_balance.to_config()
+    if settings.cepstral_change is not None:
+        record["cepstral_change"] = settings.cepstral_change.to_config()
     return record

@@ -364,6 +364,35 @@ def matching_target(files: Sequence[RavdessFile], clip: RavdessFile, target: str
 NO_ACTORS = ("", "none")  # actor-list spellings meaning "no actors" (no validation split)
 
 
+def measured_by_actor(files: Sequence[RavdessFile], *, source: str, target: str,
+                      actors: Iterable[int], measure: Any) -> dict[int, tuple[list, list]]:
+    """Each actor's measured clips of two emotions, for learning a change of one emotion into
+    another speaker by speaker (prosody.py, spectral_balance.py, cepstral_change.py).
+
+    Args:
+        files: RavdessFile records; source, target: emotion names as they spell them.
+        actors: whose clips count (a model's training actors).
+        measure: called with a clip's path, returns its measurement or None (unmeasurable).
+    Returns:
+        {actor: (source measurements, target measurements)} for every actor in `actors` with
+        at least one measurement of each, in actor order.
+    Raises:
+        UserError when no actor has both.
+    """
+    chosen = sorted(set(actors))
+    sides: dict[int, tuple[list, list]] = {}
+    for actor in chosen:
+        measured = tuple([value for value in (measure(f.path) for f in files
+                                              if f.actor == actor and f.emotion == emotion)
+                          if value is not None] for emotion in (source, target))
+        if measured[0] and measured[1]:
+            sides[actor] = measured
+    if not sides:
+        raise UserError(f"no measurable clips of both {source} and {target} by actors "
+                        f"{', '.join(map(str, chosen))}; check the RAVDESS folder")
+    return sides
+
+
 def actor_range(actors: Iterable[int]) -> str:
     """'15,16' for [16, 15]; 'none' for no actors."""
     return ",".join(f"{a:02d}" for a in sorted(actors)) or "none"

@@ -232,8 +232,8 @@ def _conversion_arguments(parser: argparse.ArgumentParser) -> None:
                         help="test report: the vocoder to convert with; 'model' is each "
                              "model's own (config.json inference.vocoder), another measures "
                              "the same models' change through that vocoder, without the "
-                             "prosody change and spectral balance only WORLD applies "
-                             "(default: %(default)s)")
+                             "prosody change, spectral balance and cepstral change only WORLD "
+                             "applies (default: %(default)s)")
     parser.add_argument("--no-prosody", action="store_true",
                         help="test report: convert without the models' prosody change, as "
                              "convert.py --no-prosody (default: off)")
@@ -344,13 +344,13 @@ def _select_epochs(args: argparse.Namespace, files: list[RavdessFile]) -> int:
 def _as_asked(args: argparse.Namespace, converter: Converter) -> Converter:
     """The model applied as --vocoder and --no-prosody ask (its own way by default). Another
     vocoder than its own converts with the model's change alone: Griffin-Lim cannot apply a
-    prosody change or a spectral balance."""
+    prosody change, a spectral balance or a cepstral change."""
     settings = converter.settings
     if args.vocoder != "model" and args.vocoder != settings.vocoder:
-        # What only the other vocoder applies goes: WORLD's prosody change and spectral
-        # balance, Griffin-Lim's pitch shift.
+        # What only the other vocoder applies goes: WORLD's prosody change, spectral
+        # balance and cepstral change, Griffin-Lim's pitch shift.
         settings = replace(settings, vocoder=args.vocoder, prosody=None, spectral_balance=None,
-                           envelope_change=True,
+                           cepstral_change=None, envelope_change=True,
                            pitch_ratio=settings.pitch_ratio if args.vocoder == "griffin-lim"
                            else 1.0)
     if args.no_prosody:

@@ -29,6 +29,7 @@ from loudness import OUTPUT_PEAK, keep_speech_level, limit_peaks
 from pitch import shift_pitch
 from prosody import map_f0
 from spectral_balance import apply_balance
+from cepstral_change import apply_cepstral_change
 from runs import CONFIG_NAME, check_config, find_generator, model_folders, read_config
 from settings import INFERENCE_PRECISIONS, PRECISION_POLICIES
 from audio_files import AudioError
@@ -333,7 +334,8 @@ def convert_with_world(audio: np.ndarray, generator: keras.Model | None, *,
                        batch_size: int = DEFAULT_BATCH_SIZE,
                        progress: Callable[[float], None] | None = None) -> np.ndarray:
     """One WORLD pass: analyse, apply the generator's envelope change (kept frequency-smooth,
-    `settings.smoothing_coefficients`), the spectral balance and the prosody change, all
+    `settings.smoothing_coefficients`), the cepstral change, the spectral balance and the
+    prosody change, all
     scaled by `strength`, synthesise once. Strength 0 (or no generator and no prosody) is WORLD's analysis and
     synthesis alone. Returns float32 audio, `duration_ratio ** strength` times as long, at
     WORLD's level (the caller sets the loudness)."""
@@ -345,6 +347,8 @@ def convert_with_world(audio: np.ndarray, generator: keras.Model | None, *,
                                     progress=lambda f: report(0.15 + GENERATOR_SHARE * 0.8 * f))
         smooth = envelope_projection(N_BINS, coefficients=settings.smoothing_coefficients)
         features = correct_envelope(features, smooth @ change)
+    if settings.cepstral_change is not None:
+        features = apply_cepstral_change(features, settings.cepstral_change.scaled(strength))
     if settings.spectral_balance is not None:
         features = apply_balance(features, settings.spectral_balance.scaled(strength))
     prosody = settings.prosody.scaled(strength) if settings.prosody is not None else None
@@ -391,7 +395,7 @@ def convert_audio(audio: np.ndarray, generator: keras.Model | None, *,
             generators), the prosody change (prosody.ProsodyChange.scaled) and the pitch
             shift (ratio ** strength).
         settings: what to apply around the generator (vocoder, prosody, spectral balance,
-            pitch shift); None: the defaults (Griffin-Lim, nothing around the generator).
+            cepstral change, pitch shift); None: the defaults (Griffin-Lim, nothing around the generator).
         prosody: False leaves the input's pitch and timing (the vocoder and the envelope
             change stay): convert.py --no-prosody.
         level_change_db: a change of loudness on top of the input's, in dB (0: the input's

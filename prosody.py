@@ -237,20 +237,12 @@ def learn_prosody_change(files: Sequence[Any], *, source: str, target: str,
         UserError when no actor in `actors` has measurable clips of both emotions.
     """
     from audio_files import load_audio
+    from corpus import measured_by_actor
 
     if measure is None:
         def measure(path: Any) -> UtteranceProsody | None:
             return utterance_prosody(load_audio(path))
 
-    per_actor: dict[int, ProsodyChange] = {}
-    for actor in sorted(set(actors)):
-        sides = {}
-        for emotion in (source, target):
-            clips = [measure(f.path) for f in files if f.actor == actor and f.emotion == emotion]
-            sides[emotion] = [c for c in clips if c is not None]
-        if sides[source] and sides[target]:
-            per_actor[actor] = prosody_change_between(sides[source], sides[target])
-    if not per_actor:
-        raise UserError(f"no measurable clips of both {source} and {target} by actors "
-                        f"{', '.join(map(str, sorted(set(actors))))}; check the RAVDESS folder")
+    per_actor = {actor: prosody_change_between(*sides) for actor, sides in measured_by_actor(
+        files, source=source, target=target, actors=actors, measure=measure).items()}
     return average_changes(list(per_actor.values())), per_actor

@@ -161,8 +161,7 @@ class Evaluator:
         pairs, skipped = self._clip_pairs(source, target, actors)
         conversion = converter.settings if converter is not None else ConversionSettings()
         converts = converter is not None and (converter.generator is not None
-                                              or conversion.moves_prosody
-                                              or conversion.spectral_balance is not None)
+                                              or conversion.converts_without_generator)
         if systems is None:
             systems = [s for s in SYSTEMS if s != "converted" or converts]
         elif not set(systems) <= set(SYSTEMS) or ("converted" in systems and not converts):

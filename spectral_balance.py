@@ -186,6 +186,7 @@ def learn_spectral_balance(files: Sequence[Any], *, source: str, target: str,
         UserError when no actor in `actors` has measurable clips of both emotions.
     """
     from audio_files import load_audio
+    from corpus import measured_by_actor
 
     if measure is None:
         def measure(path: Any) -> np.ndarray | None:
@@ -195,17 +196,10 @@ def learn_spectral_balance(files: Sequence[Any], *, source: str, target: str,
         centred = np.clip(difference - difference.mean(), -BALANCE_LIMIT_DB, BALANCE_LIMIT_DB)
         return SpectralBalance(tuple(float(g) for g in centred))
 
-    differences: dict[int, np.ndarray] = {}
-    for actor in sorted(set(actors)):
-        sides = []
-        for emotion in (source, target):
-            levels = [measure(f.path) for f in files if f.actor == actor and f.emotion == emotion]
-            levels = [np.asarray(v, dtype=np.float64) for v in levels if v is not None]
-            sides.append(np.mean(levels, axis=0) if levels else None)
-        if sides[0] is not None and sides[1] is not None:
-            differences[actor] = sides[1] - sides[0]
-    if not differences:
-        raise UserError(f"no measurable clips of both {source} and {target} by actors "
-                        f"{', '.join(map(str, sorted(set(actors))))}; check the RAVDESS folder")
+    differences = {actor: np.mean(np.asarray(target_levels, dtype=np.float64), axis=0)
+                   - np.mean(np.asarray(source_levels, dtype=np.float64), axis=0)
+                   for actor, (source_levels, target_levels) in measured_by_actor(
+                       files, source=source, target=target, actors=actors,
+                       measure=measure).items()}
     per_actor = {actor: balance(d) for actor, d in differences.items()}
     return balance(np.mean(list(differences.values()), axis=0)), per_actor

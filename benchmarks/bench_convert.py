@@ -55,8 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--iters", type=int, default=32, help="Griffin-Lim iterations")
     parser.add_argument("--batch-size", type=int, default=4, help="windows per generator call")
     parser.add_argument("--vocoder", choices=("griffin-lim", "world"), default="griffin-lim",
-                        help="the model's vocoder; 'world' also applies a prosody change "
-                             "(BENCH_PROSODY) in the same pass, as the shipped models do")
+                        help="the model's vocoder; 'world' also applies a prosody change, a "
+                             "spectral balance and a cepstral change in the same pass, as the "
+                             "shipped models may")
     parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
                         help="generator arithmetic of the CLI runs (the per-clip figures are "
                              "measured for both)")
@@ -80,10 +81,21 @@ def _speechlike(seconds: float, seed: int) -> np.ndarray:
 BENCH_PROSODY = {"f0_shift_semitones": 6.0, "f0_spread_ratio": 1.7, "duration_ratio": 0.9}
 
 
+def _bench_world_inference() -> dict:
+    """The WORLD path with every change the shipped models may ask for: BENCH_PROSODY, a
+    spectral balance tilt and a cepstral change (the spectrum moving 1.2 times as far)."""
+    from cepstral_change import DIMENSIONS, CepstralChange
+    from spectral_balance import BAND_COUNT, SpectralBalance
+
+    tilt = SpectralBalance(tuple(float(g) for g in np.linspace(-3.0, 3.0, BAND_COUNT)))
+    return {"vocoder": "world", "prosody": BENCH_PROSODY, "spectral_balance": tilt.to_config(),
+            "cepstral_change": CepstralChange(spread_ratio=(1.2,) * DIMENSIONS).to_config()}
+
+
 def _make_models(root: Path, *, filters: int, res_blocks: int, vocoder: str = "griffin-lim"
                  ) -> Path:
     """Save a randomly initialised generator pair and config as train_cyclegan.py does (with
-    the WORLD vocoder and BENCH_PROSODY in "inference" for `vocoder` 'world')."""
+    the WORLD vocoder and every change it applies in "inference" for `vocoder` 'world')."""
     import model_files
     import models
     import runs
@@ -96,7 +108,7 @@ def _make_models(root: Path, *, filters: int, res_blocks: int, vocoder: str = "g
                             "image_size": IMAGE_SIZE, "stft": dict(STFT_SETTINGS),
                               "generator": {"filters": filters, "res_blocks": res_blocks},
                               "discriminator": {"filters": filters}, "note": "benchmark",
-                              **({"inference": {"vocoder": "world", "prosody": BENCH_PROSODY}}
+                              **({"inference": _bench_world_inference()}
                                  if vocoder == "world" else {})})
     generator = models.build_generator((IMAGE_SIZE, IMAGE_SIZE, 1), filters=filters,
                                        res_blocks=res_blocks)

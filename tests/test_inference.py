@@ -127,7 +127,7 @@ def test_a_world_model_applies_its_envelope_change_and_can_leave_it_out(tmp_path
     _, with_model, _ = _loaded_with(tmp_path / "a", {"vocoder": "world", "prosody": prosody})
     _, alone, folder = _loaded_with(tmp_path / "b", {"vocoder": "world", "prosody": prosody,
                                                      "envelope_change": False})
-    assert "prosody change alone" in inference.model_method(runs.read_config(folder))
+    assert "learned changes alone" in inference.model_method(runs.read_config(folder))
     voice = vowel(0.8, 140.0)
     without = inference.convert_audio(voice, None, settings=alone.settings)
     np.testing.assert_array_equal(alone.convert(voice), without)

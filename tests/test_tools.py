@@ -312,10 +312,15 @@ def _prosody_record(pair: str, chosen: str) -> dict:
     from spectral_balance import BAND_COUNT, SpectralBalance
 
     balance = SpectralBalance((-2.0,) * (BAND_COUNT // 2) + (2.0,) * (BAND_COUNT // 2))
+    from cepstral_change import DIMENSIONS, CepstralChange
+
+    cepstral = CepstralChange(spread_ratio=(1.3,) * DIMENSIONS)
     arms = [{"epoch": i, "arm": arm, "passes_guard": True, "chosen": arm == chosen,
              "conversion": {"prosody": {"f0_shift_semitones": 6.0, "f0_spread_ratio": 1.7,
                                         "duration_ratio": 0.9},
                             "spectral_balance": balance.to_config() if "balance" in arm
+                            else None,
+                            "cepstral_change": cepstral.to_config() if "cepstra" in arm
                             else None}, **figures}
             for i, arm in enumerate(choose_prosody.ARMS)]
     return {"pair": pair, "source": "calm", "target": pair[6:], "train_actors": [1, 2],
@@ -344,18 +349,26 @@ def test_choose_prosody_arms_apply_what_their_names_say():
     assert all(arms[a].spectral_balance is None for a in choose_prosody.ARMS)  # none learned
     from spectral_balance import BAND_COUNT, SpectralBalance
 
+    from cepstral_change import DIMENSIONS, CepstralChange
+
     balance = SpectralBalance((1.0,) * BAND_COUNT)
-    with_balance = {arm: choose_prosody.arm_settings(arm, base, change, balance)
-                    for arm in choose_prosody.ARMS}
-    for arm, settings in with_balance.items():
+    cepstral = CepstralChange(spread_ratio=(1.2,) * DIMENSIONS)
+    learned = {arm: choose_prosody.arm_settings(arm, base, change, balance, cepstral)
+               for arm in choose_prosody.ARMS}
+    for arm, settings in learned.items():
         assert (settings.spectral_balance == balance) == ("balance" in arm), arm
-    assert with_balance["world, prosody + balance"].envelope_change is False
-    assert with_balance["world, model + balance"].prosody is None
-    assert with_balance["world, model + prosody + balance"].prosody == change
+        assert (settings.cepstral_change == cepstral) == ("cepstra" in arm), arm
+        assert settings.envelope_change == ("model" in arm), arm
+    assert learned["world, model + balance"].prosody is None
+    assert learned["world, cepstra"].prosody is None
+    for arm in ("world, prosody + balance", "world, model + prosody + balance",
+                "world, cepstra + prosody", "world, model + cepstra + prosody"):
+        assert learned[arm].prosody == change, arm
 
 
 def test_choose_prosody_report_and_install_keep_every_other_key(tmp_path):
     import runs
+    from conversion_settings import ConversionSettings
 
     out = tmp_path / "out"
     out.mkdir()
@@ -369,7 +382,8 @@ def test_choose_prosody_report_and_install_keep_every_other_key(tmp_path):
     runs.write_config(model, {"pair": "calm2happy", "generator": {"filters": 4, "res_blocks": 1},
                               "inference": {"envelope_coefficients": 24,
                                             "level_change_db": 14.8}})
-    for arm in ("world, model + prosody + balance", "world, model + prosody"):
+    for arm in ("world, model + prosody + balance", "world, model + cepstra + prosody",
+                "world, model + prosody"):
         record = _prosody_record("calm2happy", arm)
         chosen = next(entry for entry in record["arms"] if entry["chosen"])
         choose_prosody.install(model, runs.read_config(model), chosen, record)
@@ -380,6 +394,9 @@ def test_choose_prosody_report_and_install_keep_every_other_key(tmp_path):
         assert inference["prosody_chosen_on"]["arm"] == arm
         # The balance is installed with its arm and removed when a later choice has none.
         assert inference.get("spectral_balance") == chosen["conversion"]["spectral_balance"]
+        assert inference.get("cepstral_change") == chosen["conversion"]["cepstral_change"]
+        settings = ConversionSettings.from_config(runs.read_config(model), where="here")
+        assert (settings.cepstral_change is not None) == ("cepstra" in arm)
 
 
 def test_choose_prosody_installs_the_prosody_alone_without_the_envelope_change(tmp_path):
@@ -394,4 +411,4 @@ def test_choose_prosody_installs_the_prosody_alone_without_the_envelope_change(t
     choose_prosody.install(model, runs.read_config(model), chosen, record)
     settings = ConversionSettings.from_config(runs.read_config(model), where="here")
     assert not settings.envelope_change and settings.vocoder == "world"
-    assert "prosody change alone" in settings.describe()
+    assert "learned changes alone" in settings.describe()

@@ -3,7 +3,8 @@ validation actors: an ablation of every arm, the winner installed with --install
 
 For each pair the change of pitch level, pitch range and speaking rate from calm to the target
 emotion (prosody.learn_prosody_change) and the change of spectral balance
-(spectral_balance.learn_spectral_balance) are measured on the model's training actors, each
+(spectral_balance.learn_spectral_balance) and of the spectrum's statistics
+(cepstral_change.learn_cepstral_change) are measured on the model's training actors, each
 actor against their own calm speech, never on the validation or test actors. The arms are then
 scored on the validation actors exactly as `evaluate.py --select-epoch` scores epochs
 (classifier trained on neither the validation nor the test actors, the same guards and rule):
@@ -17,10 +18,13 @@ scored on the validation actors exactly as `evaluate.py --select-epoch` scores e
     world, model + balance        the model's envelope change and the spectral balance
     world, prosody + balance      the prosody change and the spectral balance, no model
     world, model + prosody + balance   all three in one synthesis
+    world, cepstra                the cepstral change alone (the spectrum's mean and movement)
+    world, cepstra + prosody      the cepstral change and the prosody change, no model
+    world, model + cepstra + prosody   the model's envelope change, then both
 
 A pair with no model folder yet is scored with the prosody arm alone. --install records the
 winner in <models>/<pair>/config.json "inference" ("vocoder", "prosody", "spectral_balance",
-and the figures it was chosen on), keeping every other key; a Griffin-Lim win changes nothing. The tables go to
+"cepstral_change", and the figures it was chosen on), keeping every other key; a Griffin-Lim win changes nothing. The tables go to
 <out>/<pair>_prosody.md and .json, all pairs' tables to <out>/prosody_ablation.md; the prosody
 and the band levels measured per clip are cached in <out>.
 
@@ -53,9 +57,11 @@ from runs import (RESULTS_DIR, SELECTION_MARGIN_DB, SELECTION_VOICED_MARGIN,  # 
 
 ARMS = ("griffin-lim, model", "world, model", "world, prosody", "world, model + pitch level",
         "world, model + level, range", "world, model + prosody", "world, model + balance",
-        "world, prosody + balance", "world, model + prosody + balance")
+        "world, prosody + balance", "world, model + prosody + balance", "world, cepstra",
+        "world, cepstra + prosody", "world, model + cepstra + prosody")
 CACHE_NAME = "prosody_cache_v3.json"  # v3: duration = the loud voiced span
 BALANCE_CACHE_NAME = "balance_cache_v1.json"
+CEPSTRA_CACHE_NAME = "cepstra_cache_v1.json"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,6 +103,16 @@ def _measure_balance(path: str) -> tuple[str, list[float] | None]:
 
     levels = utterance_band_levels(load_audio(path))
     return path, None if levels is None else [round(float(v), 4) for v in levels]
+
+
+def _measure_cepstra(path: str) -> tuple[str, list[float] | None]:
+    """Worker: (path, [frames, means..., stds...] or None) of one clip."""
+    from cepstral_change import utterance_moments
+    from audio_files import load_audio
+
+    moments = utterance_moments(load_audio(path))
+    return path, None if moments is None else [moments.frames] + [
+        round(float(v), 5) for v in (*moments.mean, *moments.std)]
 
 
 class ClipCache:
@@ -146,9 +162,21 @@ def balance_cache(out: Path, root: Path) -> ClipCache:
     return ClipCache(out / BALANCE_CACHE_NAME, root, _measure_balance, np.asarray)
 
 
-def arm_settings(arm: str, base: Any, change: Any, balance: Any = None) -> Any:
+def cepstra_cache(out: Path, root: Path) -> ClipCache:
+    """The CepstralMoments (cepstral_change.utterance_moments) of each clip, cached in `out`."""
+    import numpy as np
+    from cepstral_change import DIMENSIONS, CepstralMoments
+
+    return ClipCache(out / CEPSTRA_CACHE_NAME, root, _measure_cepstra,
+                     lambda value: CepstralMoments(int(value[0]),
+                                                   np.asarray(value[1:1 + DIMENSIONS]),
+                                                   np.asarray(value[1 + DIMENSIONS:])))
+
+
+def arm_settings(arm: str, base: Any, change: Any, balance: Any = None,
+                 cepstral: Any = None) -> Any:
     """The ConversionSettings of one arm, from the model's own (`base`), the learned
-    ProsodyChange and the learned SpectralBalance."""
+    ProsodyChange, SpectralBalance and CepstralChange."""
     from conversion_settings import ConversionSettings
     from prosody import ProsodyChange
 
@@ -159,14 +187,16 @@ def arm_settings(arm: str, base: Any, change: Any, balance: Any = None) -> Any:
                "world, model + level, range": ProsodyChange(change.f0_shift_semitones,
                                                             change.f0_spread_ratio),
                "world, model + balance": None, "world, prosody + balance": change,
-               "world, model + prosody + balance": change}
+               "world, model + prosody + balance": change, "world, cepstra": None,
+               "world, cepstra + prosody": change, "world, model + cepstra + prosody": change}
     if arm == "griffin-lim, model":
         return ConversionSettings(base.envelope_coefficients, base.pitch_ratio,
                                   base.level_change_db, "griffin-lim", None,
                                   base.smoothing_coefficients)
     return ConversionSettings(**world, prosody=prosody[arm],
                               envelope_change="model" in arm,
-                              spectral_balance=balance if "balance" in arm else None)
+                              spectral_balance=balance if "balance" in arm else None,
+                              cepstral_change=cepstral if "cepstra" in arm else None)
 
 
 def table(record: dict[str, Any]) -> str:
@@ -174,9 +204,12 @@ def table(record: dict[str, Any]) -> str:
     from spectral_balance import SpectralBalance
 
     change = record["prosody_change"]
-    balance = record.get("spectral_balance")
-    balance_words = ("; " + SpectralBalance.from_config(balance, where="record").describe()
-                     if balance else "")
+    from cepstral_change import CepstralChange
+
+    learned = [reader.from_config(record[key], where="record").describe()
+               for key, reader in (("spectral_balance", SpectralBalance),
+                                   ("cepstral_change", CepstralChange)) if record.get(key)]
+    balance_words = "".join(f"; {words}" for words in learned)
     lines = [f"### {record['pair']}: prosody ablation on validation actors "
              f"{', '.join(map(str, record['val_actors']))}",
              "",
@@ -215,12 +248,13 @@ def table(record: dict[str, Any]) -> str:
 
 
 def choose_pair(pair: str, args: argparse.Namespace, files: list, evaluator: Any,
-                caches: tuple[ClipCache, ClipCache]) -> dict[str, Any]:
+                caches: tuple[ClipCache, ClipCache, ClipCache]) -> dict[str, Any]:
     """Learn, score every arm, and (with --install) record the winner; returns the record."""
     from conversion_settings import ConversionSettings, conversion_record
     from inference import Converter, load_converter
     from prosody import learn_prosody_change
     from runs import find_model_dir
+    from cepstral_change import learn_cepstral_change
     from spectral_balance import learn_spectral_balance
 
     _, source, target = parse_pair(pair)
@@ -235,7 +269,7 @@ def choose_pair(pair: str, args: argparse.Namespace, files: list, evaluator: Any
     test = tuple((config or {}).get("test_actors") or DEFAULT_TEST_ACTORS)
     if set(train) & (set(val) | set(test)):
         raise UserError(f"{pair}: training actors overlap the validation or test actors")
-    prosody_clips, balance_clips = caches
+    prosody_clips, balance_clips, cepstra_clips = caches
     training_clips = [f.path for f in files if f.actor in train and f.emotion in (source, target)]
     prosody_clips.fill(training_clips, jobs=args.jobs)
     change, per_actor = learn_prosody_change(files, source=source, target=target, actors=train,
@@ -245,8 +279,14 @@ def choose_pair(pair: str, args: argparse.Namespace, files: list, evaluator: Any
         balance_clips.fill(training_clips, jobs=args.jobs)
         balance, _ = learn_spectral_balance(files, source=source, target=target, actors=train,
                                             measure=balance_clips.measure)
+    cepstral = None
+    if any("cepstra" in arm for arm in args.arms):
+        cepstra_clips.fill(training_clips, jobs=args.jobs)
+        cepstral, _ = learn_cepstral_change(files, source=source, target=target, actors=train,
+                                            measure=cepstra_clips.measure)
     print(f"{pair}: learned on actors {','.join(map(str, train))}: {change.describe()}"
-          + (f"; {balance.describe()}" if balance is not None else ""), flush=True)
+          + "".join(f"; {learned.describe()}" for learned in (balance, cepstral)
+                    if learned is not None), flush=True)
     model = load_converter(args.models, source, target) if model_dir is not None else None
     base = model.settings if model is not None else ConversionSettings()
     arms = [a for a in args.arms if model is not None or "model" not in a]
@@ -261,7 +301,7 @@ def choose_pair(pair: str, args: argparse.Namespace, files: list, evaluator: Any
         converter=Converter(settings=ConversionSettings(vocoder="world")))["systems"]["vocoder"]
     rows = []
     for number, arm in enumerate(arms):
-        settings = arm_settings(arm, base, change, balance)
+        settings = arm_settings(arm, base, change, balance, cepstral)
         uses_model = model is not None and "model" in arm
         entry = score(converter=Converter(model.generator if uses_model else None, settings,
                                           model.folder if uses_model else None),
@@ -288,6 +328,7 @@ def choose_pair(pair: str, args: argparse.Namespace, files: list, evaluator: Any
         "model": None if model_dir is None else str(model_dir),
         "prosody_change": change.to_config(),
         "spectral_balance": None if balance is None else balance.to_config(),
+        "cepstral_change": None if cepstral is None else cepstral.to_config(),
         "per_actor": {str(a): c.to_config() for a, c in per_actor.items()},
         "reference": reference, "arms": rows, "chosen": chosen["arm"],
         "guard_held": choice["guard_held"],
@@ -314,7 +355,7 @@ def install(model_dir: Path, config: dict[str, Any], chosen: dict[str, Any],
         inference.pop("envelope_change", None)
     else:
         inference["envelope_change"] = False
-    for key in ("prosody", "spectral_balance"):
+    for key in ("prosody", "spectral_balance", "cepstral_change"):
         if chosen["conversion"].get(key) is not None:
             inference[key] = chosen["conversion"][key]
         else:
@@ -339,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     evaluator = Evaluator(files=files, root=ravdess,
                           cache=FeatureCache(args.out / ".cache" / "eval_features.npz"),
                           settings=EvalSettings(jobs=args.jobs), recogniser=load_recogniser())
-    caches = (prosody_cache(args.out, ravdess), balance_cache(args.out, ravdess))
+    caches = (prosody_cache(args.out, ravdess), balance_cache(args.out, ravdess),
+              cepstra_cache(args.out, ravdess))
     for pair in args.pair:
         choose_pair(pair, args, files, evaluator, caches)
     report = write_report(args.out)
