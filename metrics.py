@@ -15,10 +15,8 @@ evaluate.py's docstring says what each figure means and how it is computed.
 
 from __future__ import annotations
 
-import concurrent.futures
 import hashlib
 import math
-import multiprocessing
 import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -32,6 +30,7 @@ from pitch import F0_FRAME, F0_MAX, F0_MIN
 from loudness import (TRIM_DB, active_frames, at_speech_level, frame_energy_db,  # noqa: F401
                       speech_level_db)
 from audio_files import load_audio
+from processes import map_in_processes
 from spectro import AMIN, HOP_LENGTH, N_FFT, SAMPLE_RATE, TOP_DB, stft
 
 # --- Metric settings ------------------------------------------------------------------------
@@ -515,25 +514,12 @@ def features_of_files(paths: Sequence[Path], cache: FeatureCache, *, jobs: int =
                 progress(1)
         else:
             missing.append(path)
-    if jobs > 1 and len(missing) > 1:
-        # Fresh interpreters, not forks: forking a process that has loaded TensorFlow (a model
-        # being evaluated) can deadlock; the workers need numpy and librosa only.
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs,
-                                                    mp_context=context) as pool:
-            for path, (key, vector) in zip(missing, pool.map(_load_and_describe,
-                                                             [str(p) for p in missing])):
-                cache.add_features(key, vector)
-                results[path] = vector
-                if progress:
-                    progress(1)
-    else:
-        for path in missing:
-            key, vector = _load_and_describe(str(path))
-            cache.add_features(key, vector)
-            results[path] = vector
-            if progress:
-                progress(1)
+    for path, (key, vector) in zip(missing, map_in_processes(
+            _load_and_describe, [str(p) for p in missing], jobs=jobs)):
+        cache.add_features(key, vector)
+        results[path] = vector
+        if progress:
+            progress(1)
     return np.stack([results[p] for p in paths]) if paths else \
         np.zeros((0, len(FEATURE_NAMES)), np.float32)
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
+import shutil
 import sys
+import tempfile
 import types
 from pathlib import Path
 
@@ -19,6 +22,13 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 FAST_COMPILE_XLA_FLAGS = ("--xla_backend_optimization_level=0"
                           " --xla_llvm_disable_expensive_passes=true")
 os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {FAST_COMPILE_XLA_FLAGS}".strip()
+# Each test process keeps its own numba cache (librosa's compiled loops): test processes
+# compiling the same function into one shared cache at once can leave it half written, after
+# which every process loading it crashes (numba issue 10128), as happened on a fresh install.
+# Set in every pytest process (a worker inherits its controller's environment).
+_NUMBA_CACHE = tempfile.mkdtemp(prefix="spectrogan-numba-")
+os.environ["NUMBA_CACHE_DIR"] = _NUMBA_CACHE
+atexit.register(shutil.rmtree, _NUMBA_CACHE, ignore_errors=True)
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 

@@ -37,9 +37,7 @@ Exit 0 when every pair was scored, 2 for a usage error, 1 when a run failed.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import json
-import multiprocessing
 import sys
 from pathlib import Path
 from typing import Any
@@ -52,6 +50,7 @@ from cli import arg_type, cli_main, parser_from_doc, positive_int  # noqa: E402
 from corpus import (DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS, default_ravdess,  # noqa: E402
                     parse_pair, parse_pair_name, scan_ravdess)
 from errors import UserError  # noqa: E402
+from processes import map_in_processes  # noqa: E402
 from runs import (RESULTS_DIR, SELECTION_MARGIN_DB, SELECTION_VOICED_MARGIN,  # noqa: E402
                   SELECTION_WER_MARGIN, choose_epoch, read_config, write_config)
 
@@ -130,11 +129,8 @@ class ClipCache:
         missing = [str(p) for p in paths if self._key(p) not in self.values]
         if not missing:
             return
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs,
-                                                    mp_context=context) as pool:
-            for path, value in pool.map(self.worker, missing, chunksize=4):
-                self.values[self._key(Path(path))] = value
+        for path, value in map_in_processes(self.worker, missing, jobs=jobs, chunksize=4):
+            self.values[self._key(Path(path))] = value
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_output(self.path) as tmp:
             tmp.write_text(json.dumps(self.values, indent=0, sort_keys=True))
