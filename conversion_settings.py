@@ -91,6 +91,19 @@ class ConversionSettings:
         change stay."""
         return dataclasses.replace(self, prosody=None)
 
+    def world_changes(self) -> str:
+        """What the one WORLD synthesis applies, in words: 'the model's envelope change, the
+        prosody change (pitch +6.5 semitones, ...), the cepstral change (...)'; 'no change'
+        when nothing is applied."""
+        words = ["the model's envelope change"] if self.envelope_change else []
+        if self.moves_prosody:
+            words.append(f"the prosody change ({self.prosody.describe()})")
+        if self.spectral_balance is not None and not self.spectral_balance.is_identity:
+            words.append(f"the {self.spectral_balance.describe()}")
+        if self.cepstral_change is not None and not self.cepstral_change.is_identity:
+            words.append(f"the cepstral change ({self.cepstral_change.describe()})")
+        return ", ".join(words) or "no change"
+
     def describe(self) -> str:
         """The post-processing in words ('' when there is none)."""
         words = []

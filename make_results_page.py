@@ -181,11 +181,9 @@ def selection_section(metrics: dict[str, Any], models: Path) -> list[str]:
         if chosen_prosody:
             settings = ConversionSettings.from_config(read_config(path.parent),
                                                       where=str(path.parent))
-            what = ("its envelope change and the prosody change learned on its training "
-                    f"actors ({settings.prosody.describe()})" if settings.moves_prosody
-                    else "its envelope change and no prosody change")
-            line += (f" It converts with the WORLD vocoder, {what}, "
-                     f"arm '{chosen_prosody['arm']}' chosen on validation actors "
+            line += (f" It converts with the WORLD vocoder, applying {settings.world_changes()}, "
+                     "each learned on its training actors; arm "
+                     f"'{chosen_prosody['arm']}' was chosen on validation actors "
                      f"{', '.join(map(str, chosen_prosody['val_actors']))} "
                      "(`prosody_ablation.md`).")
         entry = metrics["pairs"].get(selection.get("pair"))

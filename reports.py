@@ -27,10 +27,16 @@ SYSTEM_LABELS = {
     "target_resynth": "target resynthesised (ceiling)",
     "target": "target (real {target})",
 }
-def _prosody_words(prosody: dict[str, float]) -> str:
-    return (f"pitch {prosody.get('f0_shift_semitones', 0):+.1f} semitones, range "
-            f"x{prosody.get('f0_spread_ratio', 1):.2f}, duration "
-            f"x{prosody.get('duration_ratio', 1):.2f}")
+def _world_changes(conversion: dict[str, Any]) -> str:
+    """What a metrics.json "conversion" record's WORLD pass applied, in words."""
+    from conversion_settings import ConversionSettings
+
+    try:
+        settings = ConversionSettings.from_config({"inference": conversion},
+                                                  where="metrics.json")
+    except UserError:  # a record this version cannot read: say so rather than guess
+        return "the conversion recorded in metrics.json"
+    return settings.world_changes()
 
 
 VOCODER_WORDS = {"griffin-lim": "image → Griffin-Lim", "world": "WORLD analysis and synthesis"}
@@ -227,9 +233,7 @@ def pair_table(entry: dict[str, Any]) -> str:
     conversion = entry.get("conversion") or {}
     how = (f"Griffin-Lim: {settings['griffin_lim_iters']} iterations from {settings['phase']} "
            "phase." if conversion.get("vocoder", "griffin-lim") == "griffin-lim" else
-           "WORLD vocoder (pyworld)" + (": the model's envelope change and the prosody change "
-                                        f"({_prosody_words(conversion['prosody'])})"
-                                        if conversion.get("prosody") else "") + ".")
+           f"WORLD vocoder (pyworld): {_world_changes(conversion)}.")
     lines.append(f"{how} Every clip at its input's loudness. Sentence recognition: "
                  + (f"{recogniser}." if recogniser else
                     "no recogniser installed (`pip install pocketsphinx`).")

@@ -16,7 +16,6 @@ from corpus import RavdessFile
 from errors import UserError
 from loudness import speech_level_db
 
-from conftest import vowel
 
 WIDER = CepstralChange((0.0,) + (0.05,) * (DIMENSIONS - 1), (1.2,) + (1.5,) * (DIMENSIONS - 1))
 
@@ -151,3 +150,17 @@ def test_the_config_carries_the_change_and_refuses_a_bad_one():
     with pytest.raises(UserError, match="world vocoder"):
         ConversionSettings.from_config({"inference": {"cepstral_change": record}},
                                        where="m/config.json")
+
+
+def test_world_changes_name_every_change_the_synthesis_applies_and_only_those():
+    from prosody import ProsodyChange
+
+    learned_alone = ConversionSettings(vocoder="world", envelope_change=False,
+                                       prosody=ProsodyChange(6.5, 1.0, 0.9),
+                                       cepstral_change=WIDER)
+    words = learned_alone.world_changes()
+    assert "envelope change" not in words and "semitones" in words
+    assert "spectral movement" in words and "spectral balance" not in words
+    assert ConversionSettings(vocoder="world").world_changes() == "the model's envelope change"
+    assert ConversionSettings(vocoder="world", envelope_change=False).world_changes() \
+        == "no change"

@@ -364,6 +364,8 @@ def test_choose_prosody_arms_apply_what_their_names_say():
     for arm in ("world, prosody + balance", "world, model + prosody + balance",
                 "world, cepstra + prosody", "world, model + cepstra + prosody"):
         assert learned[arm].prosody == change, arm
+    for arm in ("world, cepstra + level, rate", "world, model + cepstra + level, rate"):
+        assert learned[arm].prosody == ProsodyChange(6.0, 1.0, 0.9), arm
 
 
 def test_choose_prosody_report_and_install_keep_every_other_key(tmp_path):

@@ -21,6 +21,9 @@ scored on the validation actors exactly as `evaluate.py --select-epoch` scores e
     world, cepstra                the cepstral change alone (the spectrum's mean and movement)
     world, cepstra + prosody      the cepstral change and the prosody change, no model
     world, model + cepstra + prosody   the model's envelope change, then both
+    world, cepstra + level, rate  the cepstral change with the pitch level and speaking rate
+                                  (the input's own pitch range kept), no model
+    world, model + cepstra + level, rate   ... with the model's envelope change
 
 A pair with no model folder yet is scored with the prosody arm alone. --install records the
 winner in <models>/<pair>/config.json "inference" ("vocoder", "prosody", "spectral_balance",
@@ -57,7 +60,8 @@ from runs import (RESULTS_DIR, SELECTION_MARGIN_DB, SELECTION_VOICED_MARGIN,  # 
 ARMS = ("griffin-lim, model", "world, model", "world, prosody", "world, model + pitch level",
         "world, model + level, range", "world, model + prosody", "world, model + balance",
         "world, prosody + balance", "world, model + prosody + balance", "world, cepstra",
-        "world, cepstra + prosody", "world, model + cepstra + prosody")
+        "world, cepstra + prosody", "world, model + cepstra + prosody",
+        "world, cepstra + level, rate", "world, model + cepstra + level, rate")
 CACHE_NAME = "prosody_cache_v3.json"  # v3: duration = the loud voiced span
 BALANCE_CACHE_NAME = "balance_cache_v1.json"
 CEPSTRA_CACHE_NAME = "cepstra_cache_v1.json"
@@ -176,6 +180,8 @@ def arm_settings(arm: str, base: Any, change: Any, balance: Any = None,
     from conversion_settings import ConversionSettings
     from prosody import ProsodyChange
 
+    level_and_rate = ProsodyChange(change.f0_shift_semitones,
+                                   duration_ratio=change.duration_ratio)
     world = {"envelope_coefficients": base.envelope_coefficients,
              "smoothing_coefficients": base.smoothing_coefficients, "vocoder": "world"}
     prosody = {"world, model": None, "world, prosody": change, "world, model + prosody": change,
@@ -184,7 +190,9 @@ def arm_settings(arm: str, base: Any, change: Any, balance: Any = None,
                                                             change.f0_spread_ratio),
                "world, model + balance": None, "world, prosody + balance": change,
                "world, model + prosody + balance": change, "world, cepstra": None,
-               "world, cepstra + prosody": change, "world, model + cepstra + prosody": change}
+               "world, cepstra + prosody": change, "world, model + cepstra + prosody": change,
+               "world, cepstra + level, rate": level_and_rate,
+               "world, model + cepstra + level, rate": level_and_rate}
     if arm == "griffin-lim, model":
         return ConversionSettings(base.envelope_coefficients, base.pitch_ratio,
                                   base.level_change_db, "griffin-lim", None,
