@@ -27,6 +27,8 @@ SYSTEM_LABELS = {
     "target_resynth": "target resynthesised (ceiling)",
     "target": "target (real {target})",
 }
+
+
 def _world_changes(conversion: dict[str, Any]) -> str:
     """What a metrics.json "conversion" record's WORLD pass applied, in words."""
     from conversion_settings import ConversionSettings
