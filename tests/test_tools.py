@@ -414,3 +414,23 @@ def test_choose_prosody_installs_the_prosody_alone_without_the_envelope_change(t
     settings = ConversionSettings.from_config(runs.read_config(model), where="here")
     assert not settings.envelope_change and settings.vocoder == "world"
     assert "learned changes alone" in settings.describe()
+
+
+# --- validation_actors.py: which actors can tell a conversion apart --------------------------
+def test_validation_actors_gives_each_actor_s_unconverted_and_real_target_share(capsys):
+    check = load_tool("validation_actors")
+    judged = ["disgust", "disgust", "calm", "disgust", "sad", "calm", "disgust", "calm"]
+    actors = [16, 16, 16, 16, 15, 15, 15, 15]
+    emotions = ["calm", "calm", "disgust", "disgust", "calm", "calm", "disgust", "disgust"]
+    table = check.actor_verdicts(judged, actors, emotions, source="calm", target="disgust")
+    # Actor 16's calm is already heard as disgust: whatever converts it scores the same there.
+    assert table == {15: (0.0, 0.5), 16: (1.0, 0.5)}
+    only_calm = check.actor_verdicts(["calm"], [3], ["calm"], source="calm", target="disgust")
+    assert only_calm[3][0] == 0.0 and np.isnan(only_calm[3][1])
+    with pytest.raises(ValueError, match="2 verdicts for 1 actors"):
+        check.actor_verdicts(["calm", "calm"], [3], ["calm"], source="calm", target="disgust")
+    assert check.main(["--pair", "calm2disgust", "--actors", "16,17"]) == 2
+    assert "the test actors are not judged" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        check.main(["--pair", "calm2disgust", "--actors", "seven"])
+    assert usage.value.code == 2 and "not a comma-separated list" in capsys.readouterr().err
