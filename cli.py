@@ -147,6 +147,20 @@ def clip_conversion_arguments(parser: argparse.ArgumentParser) -> None:
                         help="emotion of the clip (default: %(default)s)")
 
 
+def real_clips_arguments(parser: argparse.ArgumentParser, *, cache: bool = True) -> None:
+    """--ravdess (the corpus a tool reads real clips from) and, with `cache`, --cache (the
+    feature cache evaluate.py keeps in results/, so a tool's judge reuses its features)."""
+    from runs import RESULTS_DIR
+
+    parser.add_argument("--ravdess", type=Path, default=None, metavar="DIR",
+                        help="RAVDESS folder holding Actor_01 ... (default: data/ravdess if "
+                             "present, else ../shared/data/ravdess)")
+    if cache:
+        parser.add_argument("--cache", type=Path, metavar="NPZ",
+                            default=RESULTS_DIR / ".cache" / "eval_features.npz",
+                            help="feature cache shared with evaluate.py (default: %(default)s)")
+
+
 def arg_type(parse: Callable[[str], T]) -> Callable[[str], T]:
     """An argparse `type=` from a parser that raises UserError: argparse then reports the
     message as a usage error (exit 2) naming the flag."""

@@ -77,8 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, required=True,
                         help="folder for the tables, the prosody cache and the feature cache")
     parser.add_argument("--ravdess", type=Path, default=None,
-                        help="RAVDESS folder (default: ../shared/data/ravdess or "
-                             "$SPECTROGAN_RAVDESS)")
+                        help="RAVDESS folder (default: data/ravdess if present, else "
+                             "../shared/data/ravdess)")
     parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS), metavar="ARM",
                         help=f"arms to score (default: all: {'; '.join(ARMS)})")
     parser.add_argument("--jobs", type=positive_int, default=2,

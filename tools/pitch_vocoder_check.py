@@ -28,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cli import cli_main  # noqa: E402
+from cli import cli_main, real_clips_arguments  # noqa: E402
 from corpus import (DEFAULT_VAL_ACTORS, default_ravdess, parse_actors, scan_ravdess,  # noqa: E402
                     select_files)
 from errors import UserError  # noqa: E402
@@ -50,9 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                         default=DEFAULT_VAL_ACTORS, metavar="LIST",
                         help="actors whose calm clips to use, e.g. '15,16' "
                              "(default: the validation actors 15,16)")
-    parser.add_argument("--ravdess", type=Path, default=None, metavar="DIR",
-                        help="RAVDESS folder (default: data/ravdess, else "
-                             "../shared/data/ravdess)")
+    real_clips_arguments(parser, cache=False)
     return parser
 
 

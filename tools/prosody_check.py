@@ -30,7 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cli import arg_type, cli_main  # noqa: E402
+from cli import arg_type, cli_main, real_clips_arguments  # noqa: E402
 from corpus import (DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS,  # noqa: E402
                     canonical_emotion, default_ravdess, parse_actors, scan_ravdess,
                     select_files)
@@ -52,12 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--exclude-actors", type=parse_actors, default=DEFAULT_TEST_ACTORS,
                         metavar="LIST", help="actors neither the statistics nor the classifier "
                         "may use (default: the test actors 17,18,19,20)")
-    parser.add_argument("--ravdess", type=Path, default=None, metavar="DIR",
-                        help="RAVDESS folder (default: data/ravdess, else "
-                             "../shared/data/ravdess)")
-    parser.add_argument("--cache", type=Path, default=ROOT / "results" / ".cache" /
-                        "eval_features.npz", metavar="NPZ",
-                        help="feature cache shared with evaluate.py (default: %(default)s)")
+    real_clips_arguments(parser)
     return parser
 
 

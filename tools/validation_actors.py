@@ -29,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cli import arg_type, cli_main, parser_from_doc  # noqa: E402
+from cli import arg_type, cli_main, parser_from_doc, real_clips_arguments  # noqa: E402
 from corpus import (DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS, default_ravdess,  # noqa: E402
                     parse_actors, parse_pair, parse_pair_name, scan_ravdess)
 from errors import UserError  # noqa: E402
@@ -45,12 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
                         default=DEFAULT_TEST_ACTORS, metavar="LIST",
                         help="actors the judge may not hear and that are not judged "
                              "(default: the test actors 17,18,19,20)")
-    parser.add_argument("--ravdess", type=Path, default=None, metavar="DIR",
-                        help="RAVDESS folder (default: ../shared/data/ravdess or "
-                             "$SPECTROGAN_RAVDESS)")
-    parser.add_argument("--cache", type=Path, default=ROOT / "results" / ".cache" /
-                        "eval_features.npz", metavar="NPZ",
-                        help="feature cache shared with evaluate.py (default: %(default)s)")
+    real_clips_arguments(parser)
     return parser
 
 
