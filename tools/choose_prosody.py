@@ -49,7 +49,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from atomic_files import atomic_output  # noqa: E402
-from cli import arg_type, cli_main, parser_from_doc, positive_int  # noqa: E402
+from cli import (arg_type, cli_main, parser_from_doc, positive_int,  # noqa: E402
+                 real_clips_arguments)
 from corpus import (DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS, default_ravdess,  # noqa: E402
                     parse_pair, parse_pair_name, scan_ravdess)
 from errors import UserError  # noqa: E402
@@ -76,9 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "scripts)")
     parser.add_argument("--out", type=Path, required=True,
                         help="folder for the tables, the prosody cache and the feature cache")
-    parser.add_argument("--ravdess", type=Path, default=None,
-                        help="RAVDESS folder (default: data/ravdess if present, else "
-                             "../shared/data/ravdess)")
+    real_clips_arguments(parser, cache=False)
     parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS), metavar="ARM",
                         help=f"arms to score (default: all: {'; '.join(ARMS)})")
     parser.add_argument("--jobs", type=positive_int, default=2,

@@ -94,20 +94,29 @@ def main(argv: list[str] | None = None) -> int:
                         "judge")
     from metrics import FeatureCache, features_of_files, train_emotion_classifier
 
+    from tqdm import tqdm
+
     cache = FeatureCache(args.cache)
-    judge = train_emotion_classifier(features_of_files([f.path for f in training], cache),
-                                     [f.emotion for f in training])
-    verdicts = judge.predict(features_of_files([f.path for f in judged_files], cache)
-                             .astype(np.float64))
+    # A cold cache means a pYIN pass over every clip (minutes): a bar on a terminal says so.
+    with tqdm(total=len(training) + len(judged_files), desc="judge features", unit="clip",
+              disable=None) as bar:
+        train_x = features_of_files([f.path for f in training], cache, progress=bar.update)
+        judged_x = features_of_files([f.path for f in judged_files], cache,
+                                     progress=bar.update)
     cache.save()
+    judge = train_emotion_classifier(train_x, [f.emotion for f in training])
+    verdicts = judge.predict(judged_x.astype(np.float64))
     table = actor_verdicts(verdicts, [f.actor for f in judged_files],
                            [f.emotion for f in judged_files], source=source, target=target)
     trained_on = ", ".join(map(str, sorted({f.actor for f in training})))
     print(f"{args.pair}: the judge trained on actors {trained_on} ({ravdess})\n")
     print(f"| actor | real {source} judged {target} | real {target} judged {target} |\n"
           "|---|---|---|")
+    def percent(share: float) -> str:
+        return "no clips" if np.isnan(share) else f"{100 * share:.0f}%"
+
     for actor, (unconverted, real) in table.items():
-        print(f"| {actor} | {100 * unconverted:.0f}% | {100 * real:.0f}% |")
+        print(f"| {actor} | {percent(unconverted)} | {percent(real)} |")
     return 0
 
 
