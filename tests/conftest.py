@@ -37,18 +37,6 @@ needs_ravdess = pytest.mark.skipif(not RAVDESS_DIR.is_dir(),
                                    reason=f"RAVDESS not found at {RAVDESS_DIR}")
 
 
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
-    """How many test processes `-n auto` (pyproject.toml's addopts) starts: one more than the
-    cores this process may use, capped by addopts' --maxprocesses. A test process spends much
-    of its time in single-threaded Keras tracing or waiting for a subprocess, so one process a
-    core leaves cores idle (timings: docs/research_notes.md). PYTEST_XDIST_AUTO_NUM_WORKERS
-    still decides when set (None hands over to pytest-xdist's own hook, which reads it)."""
-    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
-        return None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (cores or 1) + 1
-
-
 def load_tool(name: str) -> types.ModuleType:
     """tools/<name>.py as a module (the tools are scripts, not a package)."""
     spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
