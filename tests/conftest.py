@@ -6,10 +6,8 @@ import atexit
 import importlib.util
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 import types
 from pathlib import Path
 
@@ -31,58 +29,12 @@ os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {FAST_COMPILE_XLA_
 _NUMBA_CACHE = tempfile.mkdtemp(prefix="spectrogan-numba-")
 os.environ["NUMBA_CACHE_DIR"] = _NUMBA_CACHE
 atexit.register(shutil.rmtree, _NUMBA_CACHE, ignore_errors=True)
-# librosa compiles its numba ufuncs when imported: 17-23 s cold in every process, 2.5 s from a
-# cache. With test processes (pytest-xdist), the controller compiles them once in a subprocess
-# into a cache of its own while the processes start; each process copies that cache into its
-# private one before its first test, so the copies are the only writes anywhere.
-_WARM_NUMBA_ENV = "SPECTROGAN_TEST_WARM_NUMBA_CACHE"
-_WARM_UP = """import sys
-try:
-    import librosa.core.audio, librosa.util.utils
-finally:
-    open(sys.argv[1], "w").close()
-"""
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 RAVDESS_DIR = REPO.parent / "shared" / "data" / "ravdess"
 needs_ravdess = pytest.mark.skipif(not RAVDESS_DIR.is_dir(),
                                    reason=f"RAVDESS not found at {RAVDESS_DIR}")
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """In the controller of test processes: start compiling librosa's numba cache once (see
-    _WARM_UP). The processes it starts next inherit the cache's location."""
-    if not getattr(config.option, "numprocesses", None) or "PYTEST_XDIST_WORKER" in os.environ:
-        return
-    warm = tempfile.mkdtemp(prefix="spectrogan-numba-warm-")
-    os.environ[_WARM_NUMBA_ENV] = warm
-    warm_up = subprocess.Popen([sys.executable, "-c", _WARM_UP, f"{warm}.done"],
-                               env={**os.environ, "NUMBA_CACHE_DIR": warm},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def clean_up() -> None:
-        warm_up.kill()
-        warm_up.wait()
-        shutil.rmtree(warm, ignore_errors=True)
-        Path(f"{warm}.done").unlink(missing_ok=True)
-
-    atexit.register(clean_up)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _warm_numba_cache() -> None:
-    """Before a test process's first test: copy the controller's compiled numba cache into the
-    process's own, waiting for it if need be (at most 2 minutes; a process that finds none
-    compiles what it needs itself, as without test processes)."""
-    warm = os.environ.get(_WARM_NUMBA_ENV)
-    if not warm or "PYTEST_XDIST_WORKER" not in os.environ:
-        return
-    done, deadline = Path(f"{warm}.done"), time.monotonic() + 120
-    while not done.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if done.exists():
-        shutil.copytree(warm, _NUMBA_CACHE, dirs_exist_ok=True)
 
 
 def load_tool(name: str) -> types.ModuleType:

@@ -49,8 +49,8 @@ def _compile_librosa_loops(audio: np.ndarray) -> None:
     """Compile here, before the deadline's clock starts, the numba loops (librosa's) that the
     script's data_prep.py and evaluate.py subprocesses run: they inherit this process's
     NUMBA_CACHE_DIR (conftest.py) and load them from it. Compiled cold in each subprocess,
-    under a busy CPU, they once took 43 s of the 120 and left training no time; and two
-    subprocesses of one pair never write the cache at once."""
+    under a busy CPU, they once took 43 s of the 120 and left training no time; and the two
+    data_prep.py subprocesses, one a pair, never write the cache at once."""
     import data_prep
     import metrics
 
