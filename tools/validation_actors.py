@@ -74,6 +74,11 @@ def actor_verdicts(judged: Sequence[str], actors: Sequence[int], emotions: Seque
     return {int(a): (share(a, source), share(a, target)) for a in sorted(set(actor_of.tolist()))}
 
 
+def _share_text(share: float) -> str:
+    """A share as a table cell: "38%", or "no clips" for the NaN of an actor without any."""
+    return "no clips" if np.isnan(share) else f"{100 * share:.0f}%"
+
+
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
@@ -92,9 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     if len({f.actor for f in training}) < 2:
         raise UserError(f"{ravdess}: too few actors outside {sorted(held_out)} to train the "
                         "judge")
-    from metrics import FeatureCache, features_of_files, train_emotion_classifier
-
     from tqdm import tqdm
+
+    from metrics import FeatureCache, features_of_files, train_emotion_classifier
 
     cache = FeatureCache(args.cache)
     # A cold cache means a pYIN pass over every clip (minutes): a bar on a terminal says so.
@@ -112,11 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.pair}: the judge trained on actors {trained_on} ({ravdess})\n")
     print(f"| actor | real {source} judged {target} | real {target} judged {target} |\n"
           "|---|---|---|")
-    def percent(share: float) -> str:
-        return "no clips" if np.isnan(share) else f"{100 * share:.0f}%"
-
     for actor, (unconverted, real) in table.items():
-        print(f"| {actor} | {percent(unconverted)} | {percent(real)} |")
+        print(f"| {actor} | {_share_text(unconverted)} | {_share_text(real)} |")
     return 0
 
 
