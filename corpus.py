@@ -1,9 +1,12 @@
-"""The RAVDESS corpus and SpectroGAN's data sets: one home for every fact about them.
+"""The corpora and SpectroGAN's data sets: one home for every fact about them.
 
 - Emotions (RAVDESS codes and the original project's aliases), pair names ("calm2anger"), the
   pairs the project ships, every pair it can build.
-- RAVDESS file names (`03-01-EE-II-SS-RR-AA.wav`), finding them, the actor splits (test and
-  validation actors) and the text of the two sentences.
+- The corpora the project learns from (RAVDESS and CREMA-D, `CORPORA`), each one's source
+  emotion, and the one speaker split across both (`SPEAKER_SPLIT`: train, validation and test
+  actors of each corpus; actor numbers never collide, RAVDESS 1-24, CREMA-D 1001-1091).
+- RAVDESS file names (`03-01-EE-II-SS-RR-AA.wav`), finding them and the text of the two
+  sentences (CREMA-D's file names are crema.py's).
 - The pair npz format (`data/<pair>.npz`): its array names (`npz_key`), writing and checking it.
 - Where things live by default: `DATA_DIR`, `default_ravdess()`.
 
@@ -35,6 +38,12 @@ DATA_DIR = Path("data")  # data_prep.py writes <pair>.npz here; train_cyclegan.p
 
 # How to get RAVDESS, for messages of every script (only data_prep.py downloads).
 FETCH_RAVDESS = "`python data_prep.py --download ravdess --all`"
+
+
+def default_crema() -> Path:
+    """data/crema if present, else the shared copy ../shared/data/crema."""
+    local = DATA_DIR / "crema"
+    return local if local.is_dir() else Path("..") / "shared" / "data" / "crema"
 
 
 def default_ravdess() -> Path:
@@ -201,8 +210,21 @@ def load_pair_npz(path: str | os.PathLike) -> dict[str, Any]:
 RAVDESS_NAME = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
 INTENSITIES = ("normal", "strong")  # file-name field 4: 01 normal, 02 strong
 STATEMENTS = ("Kids are talking by the door", "Dogs are sitting by the door")  # field 5
-DEFAULT_TEST_ACTORS = (17, 18, 19, 20)  # 17, 19 male; 18, 20 female; all in every copy
-DEFAULT_VAL_ACTORS = (15, 16)  # 15 male, 16 female: the epoch of a shipped model is chosen on them
+# The one speaker split, both corpora: choices are made on "val" actors only, the "test"
+# actors are heard only for the final tables, every other actor present trains. RAVDESS 17, 19
+# male, 18, 20 female; 15 male, 16 female.
+SPEAKER_SPLIT = {
+    "ravdess": {"val": (15, 16), "test": (17, 18, 19, 20)},
+    "crema": {"val": tuple(range(1033, 1039)), "test": tuple(range(1039, 1045))},
+}
+DEFAULT_TEST_ACTORS = tuple(a for split in SPEAKER_SPLIT.values() for a in split["test"])
+DEFAULT_VAL_ACTORS = tuple(a for split in SPEAKER_SPLIT.values() for a in split["val"])
+CORPORA = tuple(SPEAKER_SPLIT)
+# A pair's source domain in each corpus: CREMA-D has no calm, its neutral is the nearest.
+SOURCE_STAND_INS = {"crema": {"calm": "neutral"}}
+# The emotions each corpus records (CREMA-D: no calm, no surprised).
+CORPUS_EMOTIONS = {"ravdess": EMOTIONS,
+                   "crema": ("neutral", "happy", "sad", "angry", "fearful", "disgust")}
 INTENSITY_FILTERS = ("both", "normal", "strong")  # which recordings of an emotion to use
 ALL_PAIRS = tuple(pair_name(s, t) for s in EMOTIONS for t in EMOTIONS if s != t)
 
@@ -218,6 +240,7 @@ class RavdessFile:
     repetition: int  # 1 or 2
     actor: int  # 1..24 in RAVDESS
     sex: str  # 'male' (odd actor) or 'female' (even actor)
+    corpus: str = "ravdess"
 
     @property
     def text(self) -> str:
@@ -277,7 +300,7 @@ def scan_ravdess(directory: str | os.PathLike, *,
                         "... Actor_24")
     files: list[RavdessFile] = []
     others: list[tuple[str, str]] = []
-    for path in sorted(_files_under(root)):
+    for path in sorted(files_under(root)):
         try:
             files.append(parse_ravdess_name(path))
         except ValueError as exc:
@@ -294,7 +317,7 @@ def scan_ravdess(directory: str | os.PathLike, *,
     return files
 
 
-def _files_under(root: Path) -> list[Path]:
+def files_under(root: Path) -> list[Path]:
     """Every file below `root`, following symlinked folders (Path.rglob does not before
     Python 3.13, so a RAVDESS copy made of links to Actor_XX folders looked empty); a link
     loop is walked once."""
@@ -311,12 +334,45 @@ def _files_under(root: Path) -> list[Path]:
 
 def select_files(files: Iterable[RavdessFile], emotion: str, *,
                  intensity: str = "both") -> list[RavdessFile]:
-    """The files of one emotion (name or alias), optionally of one intensity only."""
+    """The files of one emotion (name or alias), optionally of one intensity only; 'both'
+    means normal and strong (CREMA-D's low-intensity takes of one sentence are left out:
+    they sound close to neutral)."""
     emotion = canonical_emotion(emotion)
     if intensity not in INTENSITY_FILTERS:
         raise ValueError(f"intensity must be one of {INTENSITY_FILTERS}, got {intensity!r}")
-    return [f for f in files
-            if f.emotion == emotion and intensity in ("both", f.intensity)]
+    wanted = INTENSITIES if intensity == "both" else (intensity,)
+    return [f for f in files if f.emotion == emotion and f.intensity in wanted]
+
+
+def emotions_in_corpus(corpus: str, source: str, target: str) -> tuple[str, str] | None:
+    """A pair's (source, target) emotions as `corpus` records them (CREMA-D's neutral stands in
+    for calm), or None when the corpus lacks either (CREMA-D has no surprised)."""
+    if corpus not in CORPUS_EMOTIONS:
+        raise ValueError(f"unknown corpus {corpus!r}; choose one of {', '.join(CORPORA)}")
+    stand_ins = SOURCE_STAND_INS.get(corpus, {})
+    source = stand_ins.get(source, source)
+    if source == target or not {source, target} <= set(CORPUS_EMOTIONS[corpus]):
+        return None
+    return source, target
+
+
+CORPUS_TITLES = {"ravdess": "RAVDESS", "crema": "CREMA-D"}
+
+
+def describe_split(role: str) -> str:
+    """The `role` ('val' or 'test') actors of the one split, per corpus:
+    'RAVDESS 17-20, CREMA-D 1039-1044'."""
+    def span(actors: Sequence[int]) -> str:
+        contiguous = list(actors) == list(range(actors[0], actors[-1] + 1))
+        return (f"{actors[0]}-{actors[-1]}" if contiguous and len(actors) > 2
+                else ",".join(map(str, actors)))
+    return ", ".join(f"{CORPUS_TITLES[name]} {span(split[role])}"
+                     for name, split in SPEAKER_SPLIT.items())
+
+
+def corpus_of_actor(actor: int) -> str:
+    """'ravdess' for actors 1-999, 'crema' for 1000 and above (their numbers never collide)."""
+    return "crema" if actor >= 1000 else "ravdess"
 
 
 def check_actor_split(test_actors: Iterable[int], val_actors: Iterable[int] = ()
@@ -400,12 +456,12 @@ def actor_range(actors: Iterable[int]) -> str:
 
 def parse_actors(text: str) -> tuple[int, ...]:
     """'17,18, 19' -> (17, 18, 19), sorted and de-duplicated; UserError naming `text` when it
-    is not a comma-separated list of actor numbers 1..99."""
+    is not a comma-separated list of actor numbers 1..9999 (RAVDESS 1-24, CREMA-D 1001-1091)."""
     try:
         actors = tuple(sorted({int(part) for part in text.replace(" ", "").split(",") if part}))
     except ValueError:
         actors = ()
-    if not actors or any(not 1 <= a <= 99 for a in actors):
+    if not actors or any(not 1 <= a <= 9999 for a in actors):
         raise UserError(f"{text!r} is not a comma-separated list of actor numbers, "
                         "e.g. 17,18,19,20")
     return actors
@@ -420,6 +476,17 @@ def parse_optional_actors(text: str) -> tuple[int, ...]:
     except UserError:
         raise UserError(f"{text!r} is not a comma-separated list of actor numbers, e.g. 15,16 "
                         "(or 'none' for no validation actors)") from None
+
+
+def parse_corpora(text: str) -> tuple[str, ...]:
+    """'ravdess,crema' -> ('ravdess', 'crema') in CORPORA order; UserError naming `text` when a
+    name is not one of CORPORA."""
+    names = {part.strip().lower() for part in text.split(",") if part.strip()}
+    unknown = sorted(names - set(CORPORA))
+    if not names or unknown:
+        raise UserError(f"{text!r}: unknown corpus {', '.join(unknown) or '(none given)'}; "
+                        f"choose from {', '.join(CORPORA)}, e.g. {','.join(CORPORA)}")
+    return tuple(name for name in CORPORA if name in names)
 
 
 def parse_pair_name(text: str) -> str:

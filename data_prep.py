@@ -1,4 +1,4 @@
-"""RAVDESS -> paired (unpaired-domain) spectrogram training sets for SpectroGAN.
+"""RAVDESS and CREMA-D -> paired (unpaired-domain) spectrogram training sets for SpectroGAN.
 
 For one emotion pair SRC2DST (e.g. calm2anger) this writes `data/<pair>.npz`: two stacks of
 260x260 spectrogram images in [-1, 1] (domain A = the source emotion, domain B = the target),
@@ -8,7 +8,10 @@ to ship) and test (test actors, used only for the final report). CycleGAN traini
 unpaired, so the two stacks need not hold the same sentences or speakers.
 
 Usage:
-    python data_prep.py --ravdess ../shared/data/ravdess --pair calm2anger
+    python data_prep.py --pair calm2anger      # both corpora, each found at its default place
+    python data_prep.py --corpus ravdess,crema --all
+    python data_prep.py --crema ../shared/data/crema --pair neutral2sad     # CREMA-D alone
+    python data_prep.py --ravdess ../shared/data/ravdess --pair calm2anger  # RAVDESS alone
     python data_prep.py --ravdess ../shared/data/ravdess --all          # the original's 7 pairs
     python data_prep.py --ravdess DIR --pair sad2happy --windows center --intensity strong
     python data_prep.py --ravdess DIR --pair calm2fear --test-actors 1,2,3,4 --out data/
@@ -18,6 +21,11 @@ Usage:
     python data_prep.py --download seed --all        # the original's 7 npz files, converted
 
 How a data set is made (the same way every time; no randomness, so no seed is involved):
+  * Corpora: RAVDESS and CREMA-D (crema.py); a pair takes every corpus read that records both
+    its emotions. CREMA-D has no calm: its neutral is a calm2X pair's source there; it has no
+    surprised, so calm2surprised is RAVDESS's alone. Its low-intensity takes (sentence IEO,
+    level LO) are left out with --intensity both: they sound close to neutral. Files from
+    CREMA-D are named `crema/<actor>/<file>` in the npz.
   * Files: a RAVDESS tree as distributed, `Actor_XX/03-01-EE-II-SS-RR-AA.wav` (modality 03
     audio-only, vocal channel 01 speech, EE emotion, II intensity, SS statement, RR repetition,
     AA actor; odd actors are male, even female). Any sample rate, mono or stereo (see
@@ -78,13 +86,15 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from cli import arg_type, cli_main
-from corpus import (ALL_PAIRS, DATA_DIR, DATA_PREP_VERSION, DEFAULT_PAIRS, DEFAULT_TEST_ACTORS,
-                    DEFAULT_VAL_ACTORS, DOMAINS, EMOTION_ALIASES, EMOTIONS, GROUPS,
-                    INTENSITY_FILTERS, SPLITS, STFT_SETTINGS, RavdessFile, actor_range,
-                    check_actor_split, content_digest, file_stamp, foreign_npz_message,
-                    npz_key, npz_state, parse_actors, parse_optional_actors, parse_pair,
-                    parse_pair_name, save_pair_npz, scan_ravdess, select_files,
-                    split_by_actor, window_counts)
+from corpus import (ALL_PAIRS, CORPORA, DATA_DIR, DATA_PREP_VERSION, DEFAULT_PAIRS,
+                    DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS, DOMAINS, EMOTION_ALIASES, EMOTIONS,
+                    GROUPS, INTENSITY_FILTERS, SPEAKER_SPLIT, SPLITS, STFT_SETTINGS,
+                    actor_range, check_actor_split, content_digest, corpus_of_actor,
+                    default_crema, default_ravdess, emotions_in_corpus, file_stamp,
+                    foreign_npz_message, npz_key, npz_state, parse_actors, parse_corpora,
+                    parse_optional_actors, parse_pair, parse_pair_name, save_pair_npz, describe_split,
+                    scan_ravdess, select_files, split_by_actor, window_counts)
+from crema import scan_crema
 from downloads import download_ravdess
 from errors import UserError
 from original_data import SEED_TEST_FRACTION, download_seed
@@ -141,36 +151,52 @@ def file_to_windows(path: str | os.PathLike, *, windows: str = "all",
 
 
 # --- Building pairs from RAVDESS --------------------------------------------------------------
-def _speaker_split_text(test_actors: Sequence[int], all_actors: Sequence[int],
+def _speaker_split_text(test_actors: Sequence[int], records: Sequence[Any],
                         val_actors: Sequence[int] = ()) -> str:
+    """One line per the data set's speaker split: who tests, validates and trains, and which
+    held-out actors asked for have no files (only among the corpora that were read)."""
+    sexes = {f.actor: f.sex for f in records}
+    all_actors = sorted(sexes)
+
     def described(actors: Sequence[int]) -> str:
-        males = sum(a % 2 for a in actors)
-        return f"{actor_range(actors)} ({males} male, {len(actors) - males} female)"
+        present = [a for a in actors if a in sexes]
+        counts = {sex: sum(sexes[a] == sex for a in present) for sex in ("male", "female")}
+        unknown = len(present) - sum(counts.values())
+        parts = ([f"{counts['male']} male", f"{counts['female']} female"]
+                 if unknown < len(present) else [])
+        parts += [f"{unknown} of unrecorded sex"] if unknown else []
+        return f"{actor_range(present)} ({', '.join(parts)})"
 
     held_out = set(test_actors) | set(val_actors)
     text = (f"split by speaker: test actors {described(test_actors)}, validation actors "
             f"{described(val_actors) if val_actors else 'none'}, train actors "
             f"{actor_range(a for a in all_actors if a not in held_out)}")
+    corpora = {f.corpus for f in records}
     for role, actors in (("test", test_actors), ("validation", val_actors)):
-        absent = [a for a in actors if a not in all_actors]
+        absent = [a for a in actors if a not in sexes and corpus_of_actor(a) in corpora]
         if absent:
             text += f"; no files of {role} actor(s) {actor_range(absent)}"
     return text
 
 
-def build_pairs(ravdess_dir: str | os.PathLike, pairs: Sequence[str], *,
+def build_pairs(ravdess_dir: str | os.PathLike | None, pairs: Sequence[str], *,
+                crema_dir: str | os.PathLike | None = None,
                 out_dir: str | os.PathLike = DATA_DIR,
                 test_actors: Iterable[int] = DEFAULT_TEST_ACTORS,
                 val_actors: Iterable[int] = DEFAULT_VAL_ACTORS, windows: str = "all",
                 intensity: str = "both", force: bool = False, progress: bool = False
                 ) -> list[dict[str, Any]]:
-    """Build `out_dir/<pair>.npz` for each pair from one RAVDESS tree, reading each file once.
+    """Build `out_dir/<pair>.npz` for each pair from RAVDESS and/or CREMA-D, reading each file
+    once.
 
     Args:
-        ravdess_dir: the RAVDESS folder (see scan_ravdess).
-        pairs: pair names 'SRC2DST' (aliases allowed).
+        ravdess_dir: the RAVDESS folder (see scan_ravdess), or None for CREMA-D alone.
+        pairs: pair names 'SRC2DST' (aliases allowed). Each corpus that records both emotions
+            contributes to a pair (CREMA-D's neutral stands in for calm; it has no surprised).
+        crema_dir: the CREMA-D folder (see crema.scan_crema), or None for RAVDESS alone.
         out_dir: folder for the npz files (created).
-        test_actors: actors whose files form the test split (never in train).
+        test_actors: actors whose files form the test split (never in train); the actor
+            numbers of the two corpora do not overlap, so one list serves both.
         val_actors: actors whose files form the validation split (never in train; must not
             overlap `test_actors`); empty for no validation split.
         windows: 'all' or 'center' (see clip_to_windows).
@@ -180,11 +206,12 @@ def build_pairs(ravdess_dir: str | os.PathLike, pairs: Sequence[str], *,
     Returns:
         one summary dict per pair: pair, source, target, path, status ('built', 'up to date'
         or 'failed'), error (str, failures only), files and windows ({'train_A': n, ...,
-        'val_A': n, ...}), test_actors, val_actors, train_actors, split (one line describing
-        it), unreadable ([(file, reason)] among the pair's files), skipped ([(file, reason)]
-        of names outside the RAVDESS scheme), seconds.
+        'val_A': n, ...}), corpora (those that contributed), test_actors, val_actors,
+        train_actors, split (one line describing it), unreadable ([(file, reason)] among the
+        pair's files), skipped ([(file, reason)] of names outside the corpora's schemes),
+        seconds.
     Raises:
-        UserError: bad folder or options (before anything is read).
+        UserError: bad folders or options (before anything is read).
     """
     from tqdm import tqdm
 
@@ -193,18 +220,24 @@ def build_pairs(ravdess_dir: str | os.PathLike, pairs: Sequence[str], *,
     if intensity not in INTENSITY_FILTERS:
         raise UserError(f"unknown --intensity {intensity!r}; choose one of "
                         f"{', '.join(INTENSITY_FILTERS)}")
+    if ravdess_dir is None and crema_dir is None:
+        raise UserError("no corpus to build from; pass --ravdess DIR and/or --crema DIR")
     test_actors, val_actors = check_actor_split(test_actors, val_actors)
     pairs = list(dict.fromkeys(parse_pair(p)[0] for p in pairs))  # aliases of one pair: once
-    root = Path(ravdess_dir)
+    roots = {name: Path(folder) for name, folder in (("ravdess", ravdess_dir),
+                                                     ("crema", crema_dir)) if folder is not None}
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"{out_dir}: is a file; --out takes a folder for the npz files")
     skipped: list[tuple[str, str]] = []
-    records = scan_ravdess(root, skipped=skipped)
+    records: list[Any] = []
+    for name, root in roots.items():
+        found = (scan_ravdess if name == "ravdess" else scan_crema)(root, skipped=skipped)
+        records += found
     all_actors = sorted({f.actor for f in records})
     plans = []
     for pair in pairs:
-        plans.append(_plan_pair(root, records, pair, out_dir=out_dir, test_actors=test_actors,
+        plans.append(_plan_pair(roots, records, pair, out_dir=out_dir, test_actors=test_actors,
                                 val_actors=val_actors, windows=windows, intensity=intensity,
                                 force=force, all_actors=all_actors, skipped=skipped))
 
@@ -218,19 +251,27 @@ def build_pairs(ravdess_dir: str | os.PathLike, pairs: Sequence[str], *,
                     uses[f.path] = uses.get(f.path, 0) + 1
     cache: dict[Path, np.ndarray] = {}
     unreadable: dict[Path, str] = {}
-    bar = tqdm(total=len(uses), unit="file", desc="reading wavs", disable=None if progress
+    bar = tqdm(total=len(uses), unit="file", desc="reading audio", disable=None if progress
                else True, file=sys.stderr)
     summaries = []
     with bar:
         for plan in plans:
             if plan["status"] == "build":
-                _build_planned(plan, root=root, windows=windows, cache=cache, uses=uses,
+                _build_planned(plan, roots=roots, windows=windows, cache=cache, uses=uses,
                                unreadable=unreadable, bar=bar)
             summaries.append(_summary(plan))
     return summaries
 
 
-def build_pair(ravdess_dir: str | os.PathLike, pair: str, *, out_dir: str | os.PathLike = DATA_DIR,
+def stored_name(clip: Any, roots: dict[str, Path]) -> str:
+    """How a data set names a source file: its path relative to its corpus folder, prefixed
+    with the corpus for every corpus but RAVDESS (whose names stay as they always were)."""
+    relative = clip.path.relative_to(roots[clip.corpus]).as_posix()
+    return relative if clip.corpus == "ravdess" else f"{clip.corpus}/{relative}"
+
+
+def build_pair(ravdess_dir: str | os.PathLike | None, pair: str, *,
+               crema_dir: str | os.PathLike | None = None, out_dir: str | os.PathLike = DATA_DIR,
                test_actors: Iterable[int] = DEFAULT_TEST_ACTORS,
                val_actors: Iterable[int] = DEFAULT_VAL_ACTORS, windows: str = "all",
                intensity: str = "both", force: bool = False, progress: bool = False
@@ -241,7 +282,8 @@ def build_pair(ravdess_dir: str | os.PathLike, pair: str, *, out_dir: str | os.P
         UserError: the pair could not be built (bad folder, too few files for the split,
             every file of a group unreadable, a file at the output path not made by us).
     """
-    summary = build_pairs(ravdess_dir, [pair], out_dir=out_dir, test_actors=test_actors,
+    summary = build_pairs(ravdess_dir, [pair], crema_dir=crema_dir, out_dir=out_dir,
+                          test_actors=test_actors,
                           val_actors=val_actors, windows=windows, intensity=intensity,
                           force=force, progress=progress)[0]
     if summary["status"] == "failed":
@@ -249,24 +291,31 @@ def build_pair(ravdess_dir: str | os.PathLike, pair: str, *, out_dir: str | os.P
     return summary
 
 
-def _plan_pair(root: Path, records: list[RavdessFile], pair: str, *, out_dir: Path,
+def _plan_pair(roots: dict[str, Path], records: list[Any], pair: str, *, out_dir: Path,
                test_actors: tuple[int, ...], val_actors: tuple[int, ...], windows: str,
                intensity: str, force: bool, all_actors: list[int],
                skipped: list[tuple[str, str]]) -> dict[str, Any]:
     """Choose the files of one pair and decide whether it needs building."""
     name, source, target = parse_pair(pair)
     path = out_dir / f"{name}.npz"
-    groups: dict[tuple[str, str], list[RavdessFile]] = {}
-    for domain, emotion in zip(DOMAINS, (source, target)):
-        split = split_by_actor(select_files(records, emotion, intensity=intensity), test_actors,
-                               val_actors)
-        for part in SPLITS:
-            groups[part, domain] = split[part]
+    groups: dict[tuple[str, str], list[Any]] = {g: [] for g in GROUPS}
+    corpora = []
+    for corpus_name in roots:
+        emotions = emotions_in_corpus(corpus_name, source, target)
+        if emotions is None:
+            continue
+        corpora.append(corpus_name)
+        own = [f for f in records if f.corpus == corpus_name]
+        for domain, emotion in zip(DOMAINS, emotions):
+            split = split_by_actor(select_files(own, emotion, intensity=intensity), test_actors,
+                                   val_actors)
+            for part in SPLITS:
+                groups[part, domain] += split[part]
     plan: dict[str, Any] = {
         "pair": name, "source": source, "target": target, "path": path, "groups": groups,
-        "test_actors": list(test_actors), "val_actors": list(val_actors),
+        "corpora": corpora, "test_actors": list(test_actors), "val_actors": list(val_actors),
         "train_actors": [a for a in all_actors if a not in test_actors + val_actors],
-        "split": _speaker_split_text(test_actors, all_actors, val_actors),
+        "split": _speaker_split_text(test_actors, records, val_actors),
         "windows": windows, "intensity": intensity, "skipped": skipped, "unreadable": [],
         "images": {}, "started": time.perf_counter(), "status": "build", "error": None}
     empty = [g for g in _needed_groups(val_actors) if not groups[g]]
@@ -276,15 +325,19 @@ def _plan_pair(root: Path, records: list[RavdessFile], pair: str, *, out_dir: Pa
         plan.update(status="failed", error=(
             f"{name}: too few files for the split (none for: {which}; test actors "
             f"{actor_range(test_actors)}, validation actors {actor_range(val_actors)}, "
-            f"intensity {intensity}, actors found {actor_range(all_actors)}); choose other "
-            "--test-actors, --val-actors or --intensity"))
+            f"intensity {intensity}, actors found {actor_range(all_actors)}, corpora "
+            f"{', '.join(roots)}); choose other --test-actors, --val-actors, --intensity or "
+            "--corpus"))
         return plan
-    plan["fingerprint"] = content_digest({
-        "origin": "ravdess", "version": DATA_PREP_VERSION, "stft": STFT_SETTINGS,
-        "pad_value": PAD_VALUE, "window_overlap": WINDOW_OVERLAP, "trim_top_db": TRIM_TOP_DB,
-        "pair": name, "test_actors": list(test_actors), "val_actors": list(val_actors),
-        "windows": windows, "intensity": intensity,
-        "files": {npz_key(*g): [file_stamp(f.path, root) for f in groups[g]] for g in GROUPS}})
+    inputs = {"origin": "ravdess", "version": DATA_PREP_VERSION, "stft": STFT_SETTINGS,
+              "pad_value": PAD_VALUE, "window_overlap": WINDOW_OVERLAP,
+              "trim_top_db": TRIM_TOP_DB, "pair": name, "test_actors": list(test_actors),
+              "val_actors": list(val_actors), "windows": windows, "intensity": intensity,
+              "files": {npz_key(*g): [[stored_name(f, roots), *file_stamp(f.path, roots[
+                  f.corpus])[1:]] for f in groups[g]] for g in GROUPS}}
+    if corpora != ["ravdess"]:  # a RAVDESS-only set keeps the fingerprint it always had
+        inputs["corpora"] = corpora
+    plan["fingerprint"] = content_digest(inputs)
     state = npz_state(path, plan["fingerprint"], "ravdess")
     if state == "up to date" and not force:
         plan["status"] = "up to date"
@@ -299,7 +352,7 @@ def _needed_groups(val_actors: Sequence[int]) -> list[tuple[str, str]]:
     return [g for g in GROUPS if g[0] != "val" or val_actors]
 
 
-def _build_planned(plan: dict[str, Any], *, root: Path, windows: str,
+def _build_planned(plan: dict[str, Any], *, roots: dict[str, Path], windows: str,
                    cache: dict[Path, np.ndarray], uses: dict[Path, int],
                    unreadable: dict[Path, str], bar: Any) -> None:
     """Read (or reuse) every window of a planned pair and write its npz; updates `plan`."""
@@ -316,15 +369,14 @@ def _build_planned(plan: dict[str, Any], *, root: Path, windows: str,
                     unreadable[f.path] = str(exc).removeprefix(f"{f.path}: ")
                 bar.update(1)
             if f.path in unreadable:
-                plan["unreadable"].append((f.path.relative_to(root).as_posix(),
-                                           unreadable[f.path]))
+                plan["unreadable"].append((stored_name(f, roots), unreadable[f.path]))
                 continue
             stack = cache[f.path]
             uses[f.path] -= 1
             if uses[f.path] == 0:
                 del cache[f.path]
             stacks.append(stack)
-            names += [f.path.relative_to(root).as_posix()] * len(stack)
+            names += [stored_name(f, roots)] * len(stack)
             ids += [f.actor] * len(stack)
         images[group] = (np.concatenate(stacks) if stacks
                          else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.float16))
@@ -342,7 +394,7 @@ def _build_planned(plan: dict[str, Any], *, root: Path, windows: str,
              "val_actors": np.array(plan["val_actors"], np.int16),
              "train_actors": np.array(plan["train_actors"], np.int16),
              "windows": windows, "intensity": plan["intensity"], "trim_top_db": TRIM_TOP_DB,
-             "window_overlap": WINDOW_OVERLAP,
+             "window_overlap": WINDOW_OVERLAP, "corpora": np.array(plan["corpora"], str),
              "unreadable_files": np.array([f"{n}: {r}" for n, r in plan["unreadable"]], str)}
     save_pair_npz(plan["path"], pair=plan["pair"], images=images, files=files, actors=actors,
                   extra=extra)
@@ -351,7 +403,7 @@ def _build_planned(plan: dict[str, Any], *, root: Path, windows: str,
 
 def _summary(plan: dict[str, Any]) -> dict[str, Any]:
     groups = plan["groups"]
-    summary = {key: plan[key] for key in ("pair", "source", "target", "status", "error",
+    summary = {key: plan[key] for key in ("pair", "source", "target", "status", "error", "corpora",
                                           "test_actors", "val_actors", "train_actors", "split",
                                           "unreadable", "skipped")}
     summary["path"] = str(plan["path"])
@@ -367,10 +419,10 @@ def _summary(plan: dict[str, Any]) -> dict[str, Any]:
 def _build_parser() -> argparse.ArgumentParser:
     notes = [f"Emotions: {', '.join(EMOTIONS)}; aliases "
              + ", ".join(f"{k}={v}" for k, v in EMOTION_ALIASES.items()) + ".",
-             "Split by speaker: default test actors 17,18,19,20 (17 and 19 male, 18 and 20 "
-             "female) for the final report, validation actors 15,16 (15 male, 16 female) for "
-             "choosing the epoch, every other actor trains; test and validation actors never "
-             "appear in training.",
+             f"Split by speaker, one split over both corpora: test actors {describe_split('test')} "
+             f"for the final report, validation actors {describe_split('val')} for every "
+             "choice, every other actor trains; test and validation actors never appear in "
+             "training (RAVDESS 15 and 17, 19 male, 16 and 18, 20 female).",
              f"Silence is trimmed at top_db={TRIM_TOP_DB:g} below each clip's loudest frame "
              "before windowing."]
     parser = argparse.ArgumentParser(
@@ -384,8 +436,19 @@ def _build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ravdess", type=Path, metavar="DIR",
                         help="RAVDESS speech folder (Actor_XX/03-01-EE-II-SS-RR-AA.wav); with "
-                             "--download ravdess, where to extract it (default: none; "
-                             "OUT/ravdess for --download ravdess)")
+                             "--download ravdess, where to extract it (default: "
+                             f"{default_ravdess()} when no corpus folder is given or --corpus "
+                             "names ravdess; OUT/ravdess for --download ravdess)")
+    parser.add_argument("--crema", type=Path, metavar="DIR",
+                        help="CREMA-D folder (<actor>/<actor>_<sentence>_<emotion>_<level>"
+                             f".flac) (default: {default_crema()} when no corpus folder is "
+                             "given or --corpus names crema)")
+    parser.add_argument("--corpus", type=arg_type(parse_corpora), metavar="LIST",
+                        help="comma-separated corpora to learn from, of "
+                             f"{', '.join(CORPORA)}; each pair takes every one that records "
+                             "both its emotions (CREMA-D's neutral stands in for calm; it has "
+                             "no surprised) (default: the corpora whose folder is given, or "
+                             "with none given, both where their default folder exists)")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--pair", type=arg_type(parse_pair_name), choices=ALL_PAIRS,
                        metavar="SRC2DST",
@@ -398,15 +461,15 @@ def _build_parser() -> argparse.ArgumentParser:
                         help=f"folder for <pair>.npz (default: {DATA_DIR})")
     parser.add_argument("--test-actors", type=arg_type(parse_actors), default=DEFAULT_TEST_ACTORS,
                         metavar="LIST",
-                        help="comma-separated actors held out for the test split (default: "
-                             f"{','.join(map(str, DEFAULT_TEST_ACTORS))})")
+                        help="comma-separated actors held out for the test split, of either "
+                             f"corpus (default: {describe_split('test')})")
     parser.add_argument("--val-actors", type=arg_type(parse_optional_actors),
                         default=DEFAULT_VAL_ACTORS,
                         metavar="LIST",
                         help="comma-separated actors held out for the validation split, on "
                              "which epochs are chosen; must not overlap --test-actors; 'none' "
                              "for no validation split (default: "
-                             f"{','.join(map(str, DEFAULT_VAL_ACTORS))})")
+                             f"{describe_split('val')})")
     parser.add_argument("--intensity", choices=INTENSITY_FILTERS, default="both",
                         help="use only normal or only strong intensity recordings (default: "
                              "both)")
@@ -436,7 +499,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
         print(f"{head}: FAILED: {summary['error'].removeprefix(summary['pair'] + ': ')}")
         return
     verb = "wrote" if status == "built" else "up to date, kept"
-    print(f"{head}: {verb} {summary['path']} ({summary['seconds']:.1f} s)")
+    print(f"{head}: {verb} {summary['path']} from {' and '.join(summary['corpora'])} "
+          f"({summary['seconds']:.1f} s)")
     print(f"  {'domain':<16}" + "".join(f"{part + ' files/windows':>20}" for part in SPLITS))
     for domain, emotion in zip(DOMAINS, (summary["source"], summary["target"])):
         files = summary["files"] or {}
@@ -446,6 +510,30 @@ def _print_summary(summary: dict[str, Any]) -> None:
     print(f"  {summary['split']}")
     for name, reason in summary["unreadable"]:
         print(f"  skipped unreadable file {name}: {reason}")
+
+
+def _corpus_folders(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
+    """(RAVDESS folder, CREMA-D folder) to read, None for a corpus left out: --corpus names
+    them, else the folders given, else every corpus whose default folder exists. RAVDESS is
+    downloaded first with --download ravdess."""
+    given = {"ravdess": args.ravdess, "crema": args.crema}
+    if args.download == "ravdess":
+        given["ravdess"] = download_ravdess(args.ravdess or args.out / "ravdess",
+                                            zip_dir=args.out)
+    defaults = {"ravdess": default_ravdess(), "crema": default_crema()}
+    if args.corpus:
+        chosen = args.corpus
+    elif any(given.values()):
+        chosen = tuple(name for name in CORPORA if given[name])
+    else:
+        chosen = tuple(name for name in CORPORA if defaults[name].is_dir())
+        if not chosen:
+            raise UserError("say where RAVDESS is with --ravdess DIR (the folder holding "
+                            "Actor_01 ... Actor_24) and/or CREMA-D with --crema DIR, or fetch "
+                            "RAVDESS with --download ravdess")
+    folders = {name: given[name] or defaults[name] if name in chosen else None
+               for name in CORPORA}
+    return folders["ravdess"], folders["crema"]
 
 
 @cli_main
@@ -461,14 +549,10 @@ def main(argv: list[str] | None = None) -> int:
         summaries = download_seed(pairs, out_dir=args.out, test_fraction=args.seed_test_fraction,
                                   force=args.force)
     else:
-        ravdess = args.ravdess
         check_actor_split(args.test_actors, args.val_actors)  # before any download
-        if args.download == "ravdess":
-            ravdess = download_ravdess(ravdess or args.out / "ravdess", zip_dir=args.out)
-        elif ravdess is None:
-            raise UserError("say where RAVDESS is with --ravdess DIR (the folder holding "
-                            "Actor_01 ... Actor_24), or fetch it with --download ravdess")
-        summaries = build_pairs(ravdess, pairs, out_dir=args.out, test_actors=args.test_actors,
+        ravdess, crema = _corpus_folders(args)
+        summaries = build_pairs(ravdess, pairs, crema_dir=crema, out_dir=args.out,
+                                test_actors=args.test_actors,
                                 val_actors=args.val_actors, windows=args.windows,
                                 intensity=args.intensity, force=args.force, progress=True)
     failed = [s for s in summaries if s["status"] == "failed"]
@@ -482,7 +566,7 @@ def main(argv: list[str] | None = None) -> int:
         reasons: dict[str, int] = {}
         for _, reason in skipped:
             reasons[reason] = reasons.get(reason, 0) + 1
-        print(f"skipped {len(skipped)} file(s) outside the RAVDESS naming scheme: "
+        print(f"skipped {len(skipped)} file(s) outside the corpora's naming schemes: "
               + "; ".join(f"{n} {r}" for r, n in sorted(reasons.items())))
         for name, reason in skipped[:5]:
             print(f"  {name}: {reason}")

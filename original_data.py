@@ -85,7 +85,8 @@ def convert_original_npz(source: str | os.PathLike, pair: str, *,
         "split": f"split: the last {test_fraction:g} of each stack is test, no validation "
                  "split (the original's speakers are unknown: not guaranteed "
                  "speaker-disjoint)",
-        "unreadable": [], "skipped": [], "files": None}  # source clips unknown
+        "unreadable": [], "skipped": [], "files": None,  # source clips unknown
+        "corpora": ["the original project's npz files"]}
     state = npz_state(path, fingerprint, "seed")
     if state == "foreign" and not force:
         raise UserError(foreign_npz_message(path))

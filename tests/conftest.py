@@ -35,6 +35,9 @@ sys.path.insert(0, str(REPO))
 RAVDESS_DIR = REPO.parent / "shared" / "data" / "ravdess"
 needs_ravdess = pytest.mark.skipif(not RAVDESS_DIR.is_dir(),
                                    reason=f"RAVDESS not found at {RAVDESS_DIR}")
+CREMA_DIR = REPO.parent / "shared" / "data" / "crema"
+needs_crema = pytest.mark.skipif(not CREMA_DIR.is_dir(),
+                                 reason=f"CREMA-D not found at {CREMA_DIR}")
 
 
 def load_tool(name: str) -> types.ModuleType:

@@ -387,7 +387,8 @@ def _run_error(argv: list[str], capsys, *, code: int = 2) -> str:
     return err
 
 
-def test_missing_empty_and_non_ravdess_folders(tmp_path, capsys):
+def test_missing_empty_and_non_ravdess_folders(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # so no corpus is found at its default place either
     out = ["--out", str(tmp_path / "out")]
     assert "no such folder" in _run_error(["--ravdess", str(tmp_path / "nope")] + out, capsys)
     (tmp_path / "empty").mkdir()
@@ -426,7 +427,7 @@ def test_corrupt_file_is_skipped_and_reported(tree, tmp_path, capsys):
     text = _run_ok(["--ravdess", str(tree), *SPLIT_ARGS, "--out", str(tmp_path / "out")],
                    capsys)
     assert f"skipped unreadable file {CORRUPT_FILE}: not a readable audio file" in text
-    assert "skipped 3 file(s) outside the RAVDESS naming scheme" in text
+    assert "skipped 3 file(s) outside the corpora's naming schemes" in text
 
 
 def test_all_builds_what_it_can_and_fails_the_rest(tree, tmp_path, capsys):
@@ -454,9 +455,10 @@ def test_help_documents_defaults(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--help"])
     assert exc.value.code == 0
-    text = capsys.readouterr().out
-    assert "17,18,19,20" in text and "calm2anger" in text and "top_db=40" in text
-    assert "--val-actors LIST" in text and "(default: 15,16)" in text
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps where the width says
+    assert "RAVDESS 17-20, CREMA-D 1039-1044" in text and "calm2anger" in text
+    assert "top_db=40" in text and "--corpus LIST" in text
+    assert "--val-actors LIST" in text and "(default: RAVDESS 15,16, CREMA-D 1033-1038)" in text
 
 
 # --- The original's npz (--download seed) -----------------------------------------------------
@@ -631,8 +633,8 @@ def test_real_ravdess_calm2anger(tmp_path):
             assert len(data[key]) >= len(split[part])
             assert set(data[f"{key}_files"]) == {
                 r.path.relative_to(RAVDESS_DIR).as_posix() for r in split[part]}
-        assert set(data[f"test_{domain}_actors"]) == set(corpus.DEFAULT_TEST_ACTORS)
-        assert set(data[f"val_{domain}_actors"]) == set(corpus.DEFAULT_VAL_ACTORS)
+        assert set(data[f"test_{domain}_actors"]) == set(corpus.SPEAKER_SPLIT["ravdess"]["test"])
+        assert set(data[f"val_{domain}_actors"]) == set(corpus.SPEAKER_SPLIT["ravdess"]["val"])
         assert set(data[f"train_{domain}_actors"]) == set(actors) - held_out
     assert summary["unreadable"] == []
 
