@@ -370,6 +370,14 @@ def describe_split(role: str) -> str:
                      for name, split in SPEAKER_SPLIT.items())
 
 
+def clip_name(clip: Any, roots: dict[str, Path]) -> str:
+    """How data sets and metrics name a clip: its path relative to its corpus's folder in
+    `roots`, prefixed with the corpus for every corpus but RAVDESS (whose names stay as they
+    always were): 'Actor_17/03-01-02-01-01-01-17.wav', 'crema/1040/1040_DFA_NEU_XX.flac'."""
+    relative = clip.path.relative_to(roots[clip.corpus]).as_posix()
+    return relative if clip.corpus == "ravdess" else f"{clip.corpus}/{relative}"
+
+
 def corpus_of_actor(actor: int) -> str:
     """'ravdess' for actors 1-999, 'crema' for 1000 and above (their numbers never collide)."""
     return "crema" if actor >= 1000 else "ravdess"

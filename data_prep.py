@@ -86,15 +86,14 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from cli import arg_type, cli_main
-from corpus import (ALL_PAIRS, CORPORA, DATA_DIR, DATA_PREP_VERSION, DEFAULT_PAIRS,
-                    DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS, DOMAINS, EMOTION_ALIASES, EMOTIONS,
-                    GROUPS, INTENSITY_FILTERS, SPEAKER_SPLIT, SPLITS, STFT_SETTINGS,
-                    actor_range, check_actor_split, content_digest, corpus_of_actor,
-                    default_crema, default_ravdess, emotions_in_corpus, file_stamp,
-                    foreign_npz_message, npz_key, npz_state, parse_actors, parse_corpora,
-                    parse_optional_actors, parse_pair, parse_pair_name, save_pair_npz, describe_split,
-                    scan_ravdess, select_files, split_by_actor, window_counts)
-from crema import scan_crema
+from corpus import (ALL_PAIRS, DATA_DIR, DATA_PREP_VERSION, DEFAULT_PAIRS, DEFAULT_TEST_ACTORS,
+                    DEFAULT_VAL_ACTORS, DOMAINS, EMOTION_ALIASES, EMOTIONS, GROUPS,
+                    INTENSITY_FILTERS, SPLITS, STFT_SETTINGS, actor_range, check_actor_split,
+                    clip_name, content_digest, corpus_of_actor, describe_split,
+                    emotions_in_corpus, file_stamp, foreign_npz_message, npz_key, npz_state,
+                    parse_actors, parse_optional_actors, parse_pair, parse_pair_name,
+                    save_pair_npz, select_files, split_by_actor, window_counts)
+from corpora import add_corpus_arguments, corpus_folders, scan_corpora
 from downloads import download_ravdess
 from errors import UserError
 from original_data import SEED_TEST_FRACTION, download_seed
@@ -230,10 +229,7 @@ def build_pairs(ravdess_dir: str | os.PathLike | None, pairs: Sequence[str], *,
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"{out_dir}: is a file; --out takes a folder for the npz files")
     skipped: list[tuple[str, str]] = []
-    records: list[Any] = []
-    for name, root in roots.items():
-        found = (scan_ravdess if name == "ravdess" else scan_crema)(root, skipped=skipped)
-        records += found
+    records = scan_corpora(roots, skipped=skipped)
     all_actors = sorted({f.actor for f in records})
     plans = []
     for pair in pairs:
@@ -261,13 +257,6 @@ def build_pairs(ravdess_dir: str | os.PathLike | None, pairs: Sequence[str], *,
                                unreadable=unreadable, bar=bar)
             summaries.append(_summary(plan))
     return summaries
-
-
-def stored_name(clip: Any, roots: dict[str, Path]) -> str:
-    """How a data set names a source file: its path relative to its corpus folder, prefixed
-    with the corpus for every corpus but RAVDESS (whose names stay as they always were)."""
-    relative = clip.path.relative_to(roots[clip.corpus]).as_posix()
-    return relative if clip.corpus == "ravdess" else f"{clip.corpus}/{relative}"
 
 
 def build_pair(ravdess_dir: str | os.PathLike | None, pair: str, *,
@@ -333,7 +322,7 @@ def _plan_pair(roots: dict[str, Path], records: list[Any], pair: str, *, out_dir
               "pad_value": PAD_VALUE, "window_overlap": WINDOW_OVERLAP,
               "trim_top_db": TRIM_TOP_DB, "pair": name, "test_actors": list(test_actors),
               "val_actors": list(val_actors), "windows": windows, "intensity": intensity,
-              "files": {npz_key(*g): [[stored_name(f, roots), *file_stamp(f.path, roots[
+              "files": {npz_key(*g): [[clip_name(f, roots), *file_stamp(f.path, roots[
                   f.corpus])[1:]] for f in groups[g]] for g in GROUPS}}
     if corpora != ["ravdess"]:  # a RAVDESS-only set keeps the fingerprint it always had
         inputs["corpora"] = corpora
@@ -369,14 +358,14 @@ def _build_planned(plan: dict[str, Any], *, roots: dict[str, Path], windows: str
                     unreadable[f.path] = str(exc).removeprefix(f"{f.path}: ")
                 bar.update(1)
             if f.path in unreadable:
-                plan["unreadable"].append((stored_name(f, roots), unreadable[f.path]))
+                plan["unreadable"].append((clip_name(f, roots), unreadable[f.path]))
                 continue
             stack = cache[f.path]
             uses[f.path] -= 1
             if uses[f.path] == 0:
                 del cache[f.path]
             stacks.append(stack)
-            names += [stored_name(f, roots)] * len(stack)
+            names += [clip_name(f, roots)] * len(stack)
             ids += [f.actor] * len(stack)
         images[group] = (np.concatenate(stacks) if stacks
                          else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.float16))
@@ -434,21 +423,8 @@ def _build_parser() -> argparse.ArgumentParser:
         epilog="Usage:" + __doc__.split("Usage:", 1)[1].split("\n\n", 1)[0] + "\n\n"
                + "\n".join(textwrap.fill(note, 79) for note in notes),
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ravdess", type=Path, metavar="DIR",
-                        help="RAVDESS speech folder (Actor_XX/03-01-EE-II-SS-RR-AA.wav); with "
-                             "--download ravdess, where to extract it (default: "
-                             f"{default_ravdess()} when no corpus folder is given or --corpus "
-                             "names ravdess; OUT/ravdess for --download ravdess)")
-    parser.add_argument("--crema", type=Path, metavar="DIR",
-                        help="CREMA-D folder (<actor>/<actor>_<sentence>_<emotion>_<level>"
-                             f".flac) (default: {default_crema()} when no corpus folder is "
-                             "given or --corpus names crema)")
-    parser.add_argument("--corpus", type=arg_type(parse_corpora), metavar="LIST",
-                        help="comma-separated corpora to learn from, of "
-                             f"{', '.join(CORPORA)}; each pair takes every one that records "
-                             "both its emotions (CREMA-D's neutral stands in for calm; it has "
-                             "no surprised) (default: the corpora whose folder is given, or "
-                             "with none given, both where their default folder exists)")
+    add_corpus_arguments(parser, ravdess_extra="; with --download ravdess, where to "
+                         "extract it (OUT/ravdess when not given)")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--pair", type=arg_type(parse_pair_name), choices=ALL_PAIRS,
                        metavar="SRC2DST",
@@ -513,27 +489,14 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 
 def _corpus_folders(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
-    """(RAVDESS folder, CREMA-D folder) to read, None for a corpus left out: --corpus names
-    them, else the folders given, else every corpus whose default folder exists. RAVDESS is
-    downloaded first with --download ravdess."""
+    """(RAVDESS folder, CREMA-D folder) to read, None for a corpus left out (see
+    corpora.corpus_folders); RAVDESS is downloaded first with --download ravdess."""
     given = {"ravdess": args.ravdess, "crema": args.crema}
     if args.download == "ravdess":
         given["ravdess"] = download_ravdess(args.ravdess or args.out / "ravdess",
                                             zip_dir=args.out)
-    defaults = {"ravdess": default_ravdess(), "crema": default_crema()}
-    if args.corpus:
-        chosen = args.corpus
-    elif any(given.values()):
-        chosen = tuple(name for name in CORPORA if given[name])
-    else:
-        chosen = tuple(name for name in CORPORA if defaults[name].is_dir())
-        if not chosen:
-            raise UserError("say where RAVDESS is with --ravdess DIR (the folder holding "
-                            "Actor_01 ... Actor_24) and/or CREMA-D with --crema DIR, or fetch "
-                            "RAVDESS with --download ravdess")
-    folders = {name: given[name] or defaults[name] if name in chosen else None
-               for name in CORPORA}
-    return folders["ravdess"], folders["crema"]
+    folders = corpus_folders(given, args.corpus)
+    return folders.get("ravdess"), folders.get("crema")
 
 
 @cli_main

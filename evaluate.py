@@ -1,7 +1,9 @@
 """Objective evaluation of SpectroGAN conversions on speakers the model never saw.
 
 For each emotion pair (e.g. calm2anger) the held-out actors' source-emotion clips are
-converted and scored beside four systems that need no model (the rows of the table):
+converted and scored beside four systems that need no model (the rows of the table), one
+table per corpus read (RAVDESS and CREMA-D, whose neutral clips are the source of a calm2X
+pair; surprised is RAVDESS's alone), on that corpus's test actors:
 
     source           the real, unconverted source clip (the "zero effort" system)
     vocoder only     the source clip through the same spectrogram image + Griffin-Lim path
@@ -15,15 +17,16 @@ converted and scored beside four systems that need no model (the rows of the tab
 
 Metrics (the columns):
 
-1. Emotion: share of clips an emotion classifier judges as the target emotion (argmax over
-   all 8 RAVDESS emotions, so "sounds neutral" or "sounds sad" counts as a miss), and share
-   where it rates the target above the source emotion. The classifier (utterance-level
-   acoustic functionals -> StandardScaler -> multinomial logistic regression, scikit-learn;
-   C=0.1 picked by 4-fold actor-grouped cross-validation on the training actors) is trained
-   on all 8 emotions of every actor except the held-out ones, so it never heard the
-   evaluation speakers either; its accuracy on the held-out actors' real clips (and the
-   source-vs-target accuracy) is printed and tabled first. Its spectral features see the
-   STFT magnitude floored 80 dB below the peak, as the model's images do, so it judges the
+1. Emotion: share of clips judged as the target emotion (argmax over every emotion, so
+   "sounds neutral" or "sounds sad" counts as a miss), and share where the target is rated
+   above the source emotion, by the lower of two judges of different kinds (judges.py):
+   utterance functionals -> StandardScaler -> multinomial logistic regression (C=0.1), and
+   pitch/loudness contours and spectral shape -> random forest. Each judge's own share is
+   tabled beside it. Both are trained on every emotion of the training actors of every
+   corpus read (never the validation or test actors), so they never heard the evaluation
+   speakers either; their accuracy on the held-out actors' real clips (and the
+   source-vs-target accuracy) is printed and tabled first. Their spectral features see the
+   STFT magnitude floored 80 dB below the peak, as the model's images do, so they judge the
    voice rather than the representation's noise floor.
 2. Closeness to the real target: mel-cepstral distortion (MCD, dB) after dynamic time warping
    between the clip and the same actor's same sentence in the target emotion. Mel-cepstrum:
@@ -35,14 +38,15 @@ Metrics (the columns):
    dB full scale, over frames within 40 dB of the peak).
 4. Content kept: MCD to the source clip, and -- when the optional pocketsphinx package is
    installed (it ships its English model inside the wheel, so it runs offline) -- the share of
-   clips whose sentence a recogniser restricted to the RAVDESS sentence grammar
-   "(kids | dogs) are (talking | sitting) by the door" decodes exactly (chance: 25%), and the
+   clips whose sentence a recogniser restricted to the corpus's sentence grammar (RAVDESS
+   "(kids | dogs) are (talking | sitting) by the door", CREMA-D's twelve) decodes exactly, and the
    word error rate of the same recogniser with its general English language model (open
    vocabulary: both sentences end "by the door", so the grammar alone is a weak test); and,
    for the systems made from the source clip, the correlation of their frame energy envelope
    with the source's (a converter that made up speech would lose it).
 
-Writes <out>/metrics.json (merged: evaluating one pair replaces only that pair's entry) and
+Writes <out>/metrics.json (merged: evaluating one pair replaces only that pair's entries;
+RAVDESS's tables under "pairs", another corpus's under "corpora" -> name -> "pairs") and
 <out>/metrics.md (the tables of every pair in metrics.json). Features of real clips are cached
 in <out>/.cache/eval_features.npz, keyed by a hash of the decoded audio samples, so repeated
 runs skip the slow pYIN pass. Build the results page afterwards with make_results_page.py.
@@ -72,6 +76,7 @@ the final report: run `python evaluate.py --all` afterwards.
 Usage:
     python evaluate.py --pair calm2anger
     python evaluate.py --all --models results/ --ravdess ../shared/data/ravdess
+    python evaluate.py --pair calm2sad --corpus ravdess,crema  # a table per corpus
     python evaluate.py --all --baselines-only          # no trained model needed
     python evaluate.py --pair calm2sad --limit 8 --jobs 2
     python evaluate.py --pair calm2anger --select-epoch    # choose, record, install an epoch
@@ -84,19 +89,20 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
-from conversion_settings import VOCODERS
+from conversion_settings import VOCODERS, ConversionSettings
 from cli import arg_type, cli_main, non_negative_int, positive_int
-from corpus import (ALL_PAIRS, DEFAULT_PAIRS, DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS,
-                    RavdessFile, default_ravdess, parse_actors, parse_pair, parse_pair_name,
-                    scan_ravdess)
+from corpora import add_corpus_arguments, corpus_folders, describe_folders, scan_corpora
+from corpus import (ALL_PAIRS, CORPUS_TITLES, DEFAULT_PAIRS, DEFAULT_TEST_ACTORS,
+                    DEFAULT_VAL_ACTORS, SPEAKER_SPLIT, corpus_of_actor, describe_split,
+                    emotions_in_corpus, parse_actors, parse_pair, parse_pair_name)
 from errors import UserError
 from inference import DEFAULT_BATCH_SIZE, Converter, load_converter
 from metrics import FeatureCache, load_recogniser
-from reports import (METRICS_VERSION, SYSTEMS, actor_list, check_generated, metrics_markdown,
-                     pair_table, read_metrics, selection_table, selection_verdict,
-                     write_generated, write_metrics)
+from reports import (METRICS_VERSION, SYSTEMS, actor_list, check_generated, corpus_pairs,
+                     metrics_markdown, pair_table, read_metrics, selection_table,
+                     selection_verdict, write_generated, write_metrics)
 from runs import (CONFIG_NAME, RESULTS_DIR, SELECTION_JSON, SELECTION_MARGIN_DB, SELECTION_MD,
                   SNAPSHOTS_DIR, check_config, find_generator, find_snapshots, generator_path,
                   install_snapshot, read_config, read_selection, same_folder, same_weights,
@@ -106,7 +112,7 @@ from selection import SelectionPlan, select_epoch, write_selection
 from spectro import GRIFFIN_LIM_ITERS, PHASES
 
 
-def plan_selection(args: argparse.Namespace, pair: str, files: Sequence[RavdessFile]
+def plan_selection(args: argparse.Namespace, pair: str, files: Sequence[Any]
                    ) -> SelectionPlan | None:
     """Check one pair's run folder for --select-epoch; None (with a note) to skip it.
 
@@ -145,8 +151,8 @@ def plan_selection(args: argparse.Namespace, pair: str, files: Sequence[RavdessF
     missing = sorted(set(val_actors) - {f.actor for f in files})
     if missing:
         raise UserError(f"validation actors {actor_list(missing)} (from {run_dir}/config.json) "
-                        f"have no clips in {args.ravdess}; pass the --ravdess folder the run "
-                        "was trained from")
+                        f"have no clips in {describe_folders(args.folders)}; pass the --ravdess "
+                        "and --crema folders the run was trained from")
     installed = generator_path(run_dir)
     if installed.is_file() and not args.force and not any(
             same_weights(installed, generator_path(s.path)) for s in reversed(snapshots)):
@@ -179,9 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--models", type=Path, default=RESULTS_DIR, metavar="DIR",
                         help="folder of trained run folders <pair>/ (default: results/ beside "
                              "this script)")
-    parser.add_argument("--ravdess", type=Path, default=None, metavar="DIR",
-                        help="RAVDESS folder holding Actor_01 ... (default: data/ravdess if "
-                             "present, else ../shared/data/ravdess)")
+    add_corpus_arguments(parser)
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, metavar="DIR",
                         help="where metrics.json, metrics.md and the feature cache (.cache/) go "
                              "(with --select-epoch: only the cache) (default: results/ beside "
@@ -190,11 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="score only the systems that need no model (default: off; with "
                              "--pair a missing model is an error)")
     parser.add_argument("--test-actors", type=arg_type(parse_actors), default=None, metavar="LIST",
-                        help="held-out actors to evaluate on (default: the model's "
-                             "config.json test_actors, else data_prep's "
-                             f"{','.join(map(str, DEFAULT_TEST_ACTORS))}; with --select-epoch "
-                             "these are kept out of the classifier's training besides the "
-                             "config's test_actors)")
+                        help="held-out actors to evaluate on, one table per corpus (default: "
+                             "the model's config.json test_actors of each corpus, else the "
+                             f"split's {describe_split('test')}; with --select-epoch these are "
+                             "kept out of the judges' training besides the config's "
+                             "test_actors)")
     parser.add_argument("--limit", type=positive_int, default=None, metavar="N",
                         help="score at most N source clips per pair (default: all)")
     _conversion_arguments(parser)
@@ -229,7 +233,8 @@ def _conversion_arguments(parser: argparse.ArgumentParser) -> None:
                         help="test report: skip the target-resynthesised row (the vocoder's "
                              "ceiling), about a quarter of the time (default: off)")
     parser.add_argument("--vocoder", choices=("model", *VOCODERS), default="model",
-                        help="test report: the vocoder to convert with; 'model' is each "
+                        help="test report: the vocoder to convert with (and, for a pair "
+                             "without a model, of the vocoder-only rows); 'model' is each "
                              "model's own (config.json inference.vocoder), another measures "
                              "the same models' change through that vocoder, without the "
                              "prosody change, spectral balance and cepstral change only WORLD "
@@ -275,15 +280,26 @@ def _plan_model(args: argparse.Namespace, pair: str, source: str, target: str
 
 
 def _held_out(args: argparse.Namespace, plan: tuple[Path, str] | None,
-              files: Sequence[RavdessFile], pair: str) -> tuple[int, ...]:
-    """The actors to evaluate on (see --test-actors), checked against the RAVDESS copy."""
-    present = {f.actor for f in files}
+              files: Sequence[Any], pair: str, corpus: str) -> tuple[int, ...]:
+    """The actors of `corpus` to evaluate on (see --test-actors), checked against its copy;
+    () when the pair has no table there (the corpus lacks an emotion, or --test-actors names
+    none of its actors)."""
+    _, source, target = parse_pair(pair)
+    if emotions_in_corpus(corpus, source, target) is None:
+        return ()
+    present = {f.actor for f in files if f.corpus == corpus}
     model_actors: tuple[int, ...] | None = None
     if plan is not None:
         recorded = read_config(plan[0]).get("test_actors")
         if recorded:
             model_actors = tuple(sorted(int(a) for a in recorded))
-    actors = args.test_actors or model_actors or tuple(DEFAULT_TEST_ACTORS)
+    ours = [a for a in (args.test_actors or model_actors or ()) if corpus_of_actor(a) == corpus]
+    if args.test_actors:
+        if not ours:
+            return ()
+    elif not ours:  # the model held out no actor of this corpus: it never heard any of it
+        ours = list(SPEAKER_SPLIT[corpus]["test"])
+    actors = tuple(ours)
     if args.test_actors and model_actors and set(args.test_actors) - set(model_actors):
         print(f"warning: {pair}: the model was held out from actors "
               f"{actor_list(model_actors)} only; it may have trained on "
@@ -291,28 +307,36 @@ def _held_out(args: argparse.Namespace, plan: tuple[Path, str] | None,
               file=sys.stderr)
     missing = [a for a in actors if a not in present]
     if missing:
-        source = "--test-actors" if args.test_actors else (
-            f"{plan[0]}/config.json" if model_actors else "data_prep's default split")
-        raise UserError(f"held-out actors {actor_list(missing)} (from {source}) have no clips "
-                        f"in {args.ravdess}; pass --test-actors with actors present there")
+        origin = "--test-actors" if args.test_actors else (
+            f"{plan[0]}/config.json" if model_actors else "the default split")
+        raise UserError(f"held-out actors {actor_list(missing)} (from {origin}) have no clips "
+                        f"in the {CORPUS_TITLES[corpus]} folder; pass --test-actors with "
+                        "actors present there")
     return actors
 
 
-def _make_evaluator(args: argparse.Namespace, files: list[RavdessFile]) -> Evaluator:
+def _judges_exclude(held_out: Sequence[int], tested: Sequence[int]) -> tuple[int, ...]:
+    """Every validation and test actor of the split, and every actor `tested` in this run,
+    but `held_out`: the judges of a test table train on training actors alone."""
+    return tuple(sorted(set(DEFAULT_VAL_ACTORS + DEFAULT_TEST_ACTORS) | set(tested)
+                        - set(held_out)))
+
+
+def _make_evaluator(args: argparse.Namespace, files: list[Any]) -> Evaluator:
     """The Evaluator the command-line settings ask for (feature cache under --out)."""
     recogniser = None if args.no_asr else load_recogniser()
     if recogniser is None and not args.no_asr:
         print("note: no speech recogniser installed (pip install pocketsphinx for the "
               "'sentence recognised' column)", file=sys.stderr)
     return Evaluator(
-        files=files, root=args.ravdess, cache=FeatureCache(args.out / ".cache" /
-                                                           "eval_features.npz"),
+        files=files, root=args.ravdess or args.folders[next(iter(args.folders))],
+        roots=args.folders, cache=FeatureCache(args.out / ".cache" / "eval_features.npz"),
         settings=EvalSettings(n_iter=args.iters, phase=args.phase, seed=args.seed,
                               batch_size=args.batch_size, limit=args.limit, jobs=args.jobs),
         recogniser=recogniser)
 
 
-def _select_epochs(args: argparse.Namespace, files: list[RavdessFile]) -> int:
+def _select_epochs(args: argparse.Namespace, files: list[Any]) -> int:
     """--select-epoch: choose, record and install an epoch for one pair or every pair."""
     if args.pair:
         pairs = [args.pair]
@@ -358,6 +382,12 @@ def _as_asked(args: argparse.Namespace, converter: Converter) -> Converter:
     return converter.with_settings(settings)
 
 
+def _baseline(args: argparse.Namespace) -> ConversionSettings:
+    """The settings of the vocoder-only rows where a pair has no model: --vocoder's vocoder
+    ('model' means the default, Griffin-Lim)."""
+    return ConversionSettings(**({} if args.vocoder == "model" else {"vocoder": args.vocoder}))
+
+
 def _systems(args: argparse.Namespace, converter: Converter | None) -> list[str] | None:
     """The rows a test report scores (None: all that apply)."""
     if not args.no_ceiling:
@@ -375,9 +405,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.select_epoch and args.baselines_only:
         parser.error("--select-epoch scores a run's snapshots; it cannot run with "
                      "--baselines-only")
-    if args.ravdess is None:
-        args.ravdess = default_ravdess()
-    files = scan_ravdess(args.ravdess)
+    args.folders = corpus_folders({"ravdess": args.ravdess, "crema": args.crema}, args.corpus)
+    args.ravdess = args.folders.get("ravdess")
+    files = scan_corpora(args.folders)
     if not args.baselines_only and not args.models.is_dir():
         raise UserError(f"models folder {args.models} does not exist; train a model with "
                         "`python train_cyclegan.py --pair calm2anger`, pass --models DIR"
@@ -400,22 +430,36 @@ def main(argv: list[str] | None = None) -> int:
         extra = [p for p in trained_pairs(args.models) if p in ALL_PAIRS]
         pairs = list(DEFAULT_PAIRS) + sorted(set(extra) - set(DEFAULT_PAIRS))
     plans = {pair: _plan_model(args, pair, *parse_pair(pair)[1:]) for pair in pairs}
-    held_out = {pair: _held_out(args, plans[pair], files, pair) for pair in pairs}
+    held_out = {(pair, corpus): _held_out(args, plans[pair], files, pair, corpus)
+                for pair in pairs for corpus in args.folders}
+    held_out = {key: actors for key, actors in held_out.items() if actors}
+    if not held_out:
+        raise UserError(f"no test actors of {describe_folders(args.folders)} to evaluate "
+                        f"{', '.join(pairs)} on; check --test-actors and --corpus")
+    tested = sorted({a for actors in held_out.values() for a in actors})
     evaluator = _make_evaluator(args, files)
+    scored = 0
     for pair in pairs:
         converter = None
         if plans[pair] is not None:
             _, source, target = parse_pair(pair)
             converter = _as_asked(args, load_converter(args.models, source, target))
-        entry = evaluator.evaluate_pair(pair, test_actors=held_out[pair], converter=converter,
-                                        systems=_systems(args, converter))
+        for corpus in args.folders:
+            if (pair, corpus) not in held_out:
+                continue
+            actors = held_out[pair, corpus]
+            entry = evaluator.evaluate_pair(pair, test_actors=actors, converter=converter,
+                                            exclude_actors=_judges_exclude(actors, tested),
+                                            systems=_systems(args, converter),
+                                            baseline=_baseline(args))
+            corpus_pairs(metrics, corpus)[pair] = entry
+            write_metrics(metrics_path, metrics)
+            write_generated(table_path, metrics_markdown(metrics), script="evaluate.py")
+            print(f"{CORPUS_TITLES[corpus]}: " + pair_table(entry) + "\n")
+            scored += 1
         del converter
-        metrics["pairs"][pair] = entry
-        write_metrics(metrics_path, metrics)
-        write_generated(table_path, metrics_markdown(metrics), script="evaluate.py")
-        print(pair_table(entry) + "\n")
-    print(f"wrote {metrics_path} and {table_path} ({len(pairs)} pair(s) evaluated, "
-          f"{len(metrics['pairs'])} in the file)")
+    print(f"wrote {metrics_path} and {table_path} ({scored} table(s) of {len(pairs)} pair(s) "
+          f"on {describe_folders(args.folders)})")
     return 0
 
 

@@ -1,10 +1,11 @@
 """What evaluate.py measures, apart from its command line: signal metrics, the emotion
-classifier, the offline speech recogniser and the feature cache.
+judges' features, the offline speech recogniser and the feature cache.
 
 - Signal metrics: mel-cepstral distortion after dynamic time warping (`mcd_dtw`), F0 contour
   (pYIN), frame energy and speech activity, energy-envelope correlation.
-- Utterance features (`clip_features`: MFCC, spectral, energy and F0 functionals) and the
-  emotion classifier trained on them (StandardScaler + logistic regression, scikit-learn).
+- Utterance features (`clip_features`: MFCC, spectral, energy and F0 functionals, then the
+  contour and spectral-shape features of shape_features.py); the judges trained on them are
+  judges.py's.
 - Content: pocketsphinx with the RAVDESS sentence grammar and with its open-vocabulary
   English model (`SentenceRecogniser`), and `word_error_rate`.
 - `FeatureCache`: features and recogniser results keyed by a hash of the decoded samples, so
@@ -25,19 +26,23 @@ import numpy as np
 
 from atomic_files import atomic_output
 from corpus import STATEMENTS
+from crema import CREMA_SENTENCES
 from errors import UserError
 from pitch import F0_FRAME, F0_MAX, F0_MIN
 from loudness import (TRIM_DB, active_frames, at_speech_level, frame_energy_db,  # noqa: F401
                       speech_level_db)
 from audio_files import load_audio
 from processes import map_in_processes
+from shape_features import SHAPE_BANDS, SHAPE_NAMES, shape_features
 from spectro import AMIN, HOP_LENGTH, N_FFT, SAMPLE_RATE, TOP_DB, stft
 
 # --- Metric settings ------------------------------------------------------------------------
 MCEP_ORDER = 24  # mel-cepstral coefficients 1..24 enter the distortion (c0 = level excluded)
 MCEP_ALPHA = 0.42  # all-pass frequency warping that approximates the mel scale at 16 kHz
 MCD_CONSTANT = 10.0 * math.sqrt(2.0) / math.log(10.0)  # cepstral distance (nepers) -> dB
-FEATURE_VERSION = 4  # bump when clip_features changes, so cached vectors are recomputed
+# Bump when clip_features changes, so cached vectors are recomputed (5: the second judge's
+# contour and spectral-shape features, shape_features.py, appended).
+FEATURE_VERSION = 5
 # Speech level (speech_level_db) every clip is brought to before its classifier features: the
 # judge must hear the emotion, not the playback gain (a louder clip is not an angrier one).
 FEATURE_LEVEL_DB = -30.0
@@ -50,6 +55,20 @@ FEATURE_LEVEL_DB = -30.0
 RECOGNISER_LEVEL_DB = -50.0
 SENTENCE_GRAMMAR = ("#JSGF V1.0;\ngrammar ravdess;\n"
                     "public <sentence> = (kids | dogs) are (talking | sitting) by the door;\n")
+# CREMA-D's twelve sentences, one grammar: a clip is "recognised" when its own is decoded.
+CREMA_GRAMMAR = ("#JSGF V1.0;\ngrammar crema;\npublic <sentence> = "
+                 + " | ".join(text.lower() for text in CREMA_SENTENCES.values()) + ";\n")
+
+
+def sentence_text(sentence: int | str) -> str:
+    """The words of a sentence: a RAVDESS statement number (1 or 2) or the text itself."""
+    if isinstance(sentence, str):
+        if not sentence.split():
+            raise ValueError("a sentence must hold at least one word")
+        return sentence
+    if sentence not in (1, 2):
+        raise ValueError(f"RAVDESS statements are 1 and 2, got {sentence!r}")
+    return STATEMENTS[sentence - 1]
 
 
 # --- Signal metrics -------------------------------------------------------------------------
@@ -212,7 +231,9 @@ def _feature_names() -> tuple[str, ...]:
     return tuple(names)
 
 
-FEATURE_NAMES = _feature_names()
+# The first judge's features (utterance functionals), then the second judge's (judges.py).
+FUNCTIONAL_NAMES = _feature_names()
+FEATURE_NAMES = FUNCTIONAL_NAMES + SHAPE_NAMES
 
 
 def clip_features(audio: np.ndarray) -> np.ndarray:
@@ -276,6 +297,10 @@ def clip_features(audio: np.ndarray) -> np.ndarray:
     else:
         values += [0.0] * 6
     values += [voiced.sum() / max(active.sum(), 1), active.sum() * HOP_LENGTH / SAMPLE_RATE]
+    shape_mel = librosa.power_to_db(librosa.feature.melspectrogram(
+        S=power, sr=SAMPLE_RATE, n_mels=SHAPE_BANDS), top_db=TOP_DB)
+    band_hz = librosa.mel_frequencies(n_mels=SHAPE_BANDS + 2, fmax=SAMPLE_RATE / 2)[1:-1]
+    values += list(shape_features(shape_mel, band_hz, active, f0, energy[:frames]))
     features = np.asarray(values, dtype=np.float32)
     assert features.shape == (len(FEATURE_NAMES),)
     return np.nan_to_num(features, nan=0.0, posinf=0.0, neginf=0.0)
@@ -295,69 +320,27 @@ def audio_key(audio: np.ndarray) -> str:
                            digest_size=16).hexdigest()
 
 
-# --- The emotion classifier -----------------------------------------------------------------
-def train_emotion_classifier(features: np.ndarray, labels: Sequence[str], *, c: float = 0.1
-                             ) -> Any:
-    """Fit StandardScaler + multinomial LogisticRegression on clip feature vectors.
-
-    Args:
-        features: float (N, D) `clip_features` rows; labels: N emotion names (>= 2 distinct).
-        c: inverse L2 regularisation strength (small: few speakers, many correlated features).
-    Returns:
-        a fitted scikit-learn Pipeline with `predict_proba` and `classes_` (sorted names).
-    """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    labels = np.asarray(labels)
-    if len(set(labels.tolist())) < 2:
-        raise ValueError("the emotion classifier needs clips of at least two emotions")
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000))
-    model.fit(np.asarray(features, dtype=np.float64), labels)
-    return model
-
-
-def class_probabilities(model: Any, features: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-emotion probabilities (N,) of each row of `features`, keyed by emotion name."""
-    probabilities = model.predict_proba(np.atleast_2d(np.asarray(features, dtype=np.float64)))
-    return {str(name): probabilities[:, i] for i, name in enumerate(model.classes_)}
-
-
-def judged_shares(model: Any, features: np.ndarray, *, source: str, target: str
-                  ) -> dict[str, float]:
-    """Share of clips judged as `target`: by the full argmax, and target-over-source.
-
-    Returns {"judged_target": fraction whose most probable emotion is `target`,
-    "target_over_source": fraction with p(target) > p(source)}.
-    """
-    probabilities = class_probabilities(model, features)
-    names = list(probabilities)
-    stacked = np.stack([probabilities[name] for name in names], axis=1)
-    winners = np.asarray(names)[stacked.argmax(axis=1)]
-    return {"judged_target": float(np.mean(winners == target)),
-            "target_over_source": float(np.mean(probabilities[target] > probabilities[source]))}
-
-
 # --- Optional offline speech recogniser -----------------------------------------------------
 class SentenceRecogniser:
-    """pocketsphinx (English model shipped in its wheel), twice: restricted to the RAVDESS
-    sentence grammar (`recognised(audio, statement)`: is the exact sentence decoded?) and with
-    its general English language model (`word_error_rate(audio, statement)`: open vocabulary,
-    so a clip that lost its words cannot hide behind a two-sentence grammar)."""
+    """pocketsphinx (English model shipped in its wheel), twice: restricted to the sentence
+    grammar of the clip's corpus (`recognised(audio, sentence)`: is the exact sentence decoded
+    among the corpus's sentences?) and with its general English language model
+    (`word_error_rate(audio, sentence)`: open vocabulary, so a clip that lost its words cannot
+    hide behind a small grammar). `sentence`: a RAVDESS statement number or the text."""
 
     def __init__(self) -> None:
         from pocketsphinx import Decoder  # optional dependency; see `load_recogniser`
 
         self._decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
         self._decoder.add_jsgf_string("ravdess", SENTENCE_GRAMMAR)
+        self._decoder.add_jsgf_string("crema", CREMA_GRAMMAR)
         self._decoder.activate_search("ravdess")
         self._open_decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
         from importlib.metadata import version
 
         level = f"speech brought to {RECOGNISER_LEVEL_DB:g} dB FS first"
         self.description = (f"pocketsphinx {version('pocketsphinx')}, en-us model, grammar of "
-                            f"the two RAVDESS sentences, {level}")
+                            f"the corpus's sentences (RAVDESS 2, CREMA-D 12), {level}")
         self.open_description = (f"pocketsphinx {version('pocketsphinx')}, en-us acoustic and "
                                  f"general language model (open vocabulary), {level}")
 
@@ -377,21 +360,29 @@ class SentenceRecogniser:
         hypothesis = decoder.hyp()
         return hypothesis.hypstr.strip() if hypothesis is not None else ""
 
-    def transcribe(self, audio: np.ndarray) -> str:
-        """Grammar-constrained transcript of mono float audio ('' when none is found)."""
+    def transcribe(self, audio: np.ndarray, *, grammar: str = "ravdess") -> str:
+        """Transcript of mono float audio constrained to one corpus's sentence grammar
+        ('ravdess' or 'crema'; '' when none is found)."""
+        if grammar not in ("ravdess", "crema"):
+            raise ValueError(f"grammar must be 'ravdess' or 'crema', got {grammar!r}")
+        self._decoder.activate_search(grammar)
         return self._decode(self._decoder, audio)
 
     def transcribe_open(self, audio: np.ndarray) -> str:
         """Open-vocabulary transcript of mono float audio ('' when none is found)."""
         return self._decode(self._open_decoder, audio)
 
-    def recognised(self, audio: np.ndarray, statement: int) -> bool:
-        """True when the transcript is exactly RAVDESS statement `statement` (1 or 2)."""
-        return self.transcribe(audio) == STATEMENTS[statement - 1].lower()
+    def recognised(self, audio: np.ndarray, sentence: int | str) -> bool:
+        """True when the transcript under the grammar of the sentence's corpus is exactly
+        `sentence` (a RAVDESS statement number or a sentence's text)."""
+        text = sentence_text(sentence)
+        grammar = "ravdess" if text in STATEMENTS else "crema"
+        return self.transcribe(audio, grammar=grammar) == text.lower()
 
-    def word_error_rate(self, audio: np.ndarray, statement: int) -> float:
-        """Open-vocabulary word error rate against RAVDESS statement `statement` (>= 0)."""
-        return word_error_rate(STATEMENTS[statement - 1], self.transcribe_open(audio))
+    def word_error_rate(self, audio: np.ndarray, sentence: int | str) -> float:
+        """Open-vocabulary word error rate against `sentence` (a RAVDESS statement number or
+        the text; >= 0)."""
+        return word_error_rate(sentence_text(sentence), self.transcribe_open(audio))
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:

@@ -73,11 +73,33 @@ def read_metrics(path: str | os.PathLike) -> dict[str, Any]:
     return metrics
 
 
+CORPUS_HEADINGS = {"ravdess": "RAVDESS test actors", "crema": "CREMA-D test actors"}
+
+
+def corpus_pairs(metrics: dict[str, Any], corpus: str) -> dict[str, Any]:
+    """The entries of the pairs scored on one corpus's test actors, by pair (made empty where
+    none are): RAVDESS's under "pairs", where the project's table has always been; another
+    corpus's under "corpora" -> corpus -> "pairs"."""
+    if corpus == "ravdess":
+        return metrics.setdefault("pairs", {})
+    return metrics.setdefault("corpora", {}).setdefault(corpus, {}).setdefault("pairs", {})
+
+
+def scored_corpora(metrics: dict[str, Any]) -> list[str]:
+    """The corpora with at least one pair scored, RAVDESS first."""
+    others = [name for name, part in sorted((metrics.get("corpora") or {}).items())
+              if part.get("pairs")]
+    return (["ravdess"] if metrics.get("pairs") else []) + others
+
+
 def write_metrics(path: str | os.PathLike, metrics: dict[str, Any]) -> Path:
     """Write metrics.json atomically (pairs sorted, 2-space indent)."""
     path = Path(path)
     metrics = {**metrics, "version": METRICS_VERSION,
                "pairs": dict(sorted(metrics["pairs"].items()))}
+    if metrics.get("corpora"):
+        metrics["corpora"] = {name: {**part, "pairs": dict(sorted(part["pairs"].items()))}
+                              for name, part in sorted(metrics["corpora"].items())}
     with atomic_output(path) as tmp:
         tmp.write_text(json.dumps(metrics, indent=2) + "\n")
     return path
@@ -189,6 +211,12 @@ def replace_shipped_table(text: str, table: str) -> str:
     return f"{head}{SHIPPED_BEGIN}\n{table}{SHIPPED_END}{tail}"
 
 
+def _judges_text(row: dict[str, Any]) -> str:
+    """Each judge's judged-target share of a system row, 'a / b' ('' with one judge)."""
+    return " / ".join(_percent(shares["judged_target"])
+                      for shares in (row.get("judges") or {}).values())
+
+
 def pair_table(entry: dict[str, Any]) -> str:
     """Markdown section of one pair: held-out set, classifier check, and the system table."""
     source, target = entry["source"], entry["target"]
@@ -200,16 +228,22 @@ def pair_table(entry: dict[str, Any]) -> str:
                  f"the same actor's same sentence spoken {target}. Model: "
                  + (f"`{model}`." if model else "**no model shipped** (baselines only)."))
     lines.append("")
-    lines.append(f"Emotion classifier: {_percent(classifier.get('accuracy'))} right on the "
-                 f"held-out actors' {classifier.get('test_clips')} real clips "
+    judges = classifier.get("judges") or {"classifier": classifier}
+    rights = ", ".join(f"{name} {_percent(check.get('accuracy'))}"
+                       for name, check in judges.items())
+    lines.append(f"Emotion judges ({rights}) right on the held-out actors' "
+                 f"{classifier.get('test_clips')} real clips "
                  f"({len(classifier.get('emotions', []))} emotions, chance "
                  f"{_percent(classifier.get('chance'))}); {source} vs {target}: "
-                 f"{_percent(classifier.get('source_vs_target'))}.")
+                 f"{_percent(classifier.get('source_vs_target'))}"
+                 + (" (the lower judge)." if len(judges) > 1 else "."))
     lines.append("")
-    lines.append(f"| system | judged {target} | {target} over {source} | MCD to target (dB) "
+    names = list(classifier.get("judges") or {})
+    lines.append(f"| system | judged {target} | by judge ({' / '.join(names) or 'one'}) "
+                 f"| {target} over {source} | MCD to target (dB) "
                  "| MCD to source (dB) | F0 mean (Hz) | F0 spread (Hz) | voiced | energy (dB FS) "
                  "| sentence recognised | word error (open) | envelope corr. |")
-    lines.append("|" + "---|" * 12)
+    lines.append("|" + "---|" * 13)
     recogniser = entry.get("recogniser")
     vocoder = VOCODER_WORDS[(entry.get("conversion") or {}).get("vocoder", "griffin-lim")]
     for system in SYSTEMS:
@@ -217,10 +251,11 @@ def pair_table(entry: dict[str, Any]) -> str:
         row = entry["systems"].get(system)
         if row is None:
             missing = "no model" if system == "converted" else "not measured"
-            lines.append(f"| {label} | {missing} | | | | | | | | | | |")
+            lines.append(f"| {label} | {missing} | | | | | | | | | | | |")
             continue
         lines.append("| " + " | ".join([
-            label, _percent(row["judged_target"]), _percent(row["target_over_source"]),
+            label, _percent(row["judged_target"]), _judges_text(row),
+            _percent(row["target_over_source"]),
             _number(row["mcd_to_target"], 2, row["mcd_to_target_std"]),
             _number(row["mcd_to_source"], 2, row["mcd_to_source_std"]),
             _number(row["f0_mean_hz"]), _number(row["f0_std_hz"]),
@@ -245,17 +280,20 @@ def pair_table(entry: dict[str, Any]) -> str:
 
 METRICS_NOTES = """\
 How to read the tables (details in evaluate.py's docstring):
-* *judged target*: share of clips whose most probable emotion (classifier over every RAVDESS
-  emotion, trained on the other actors' real recordings) is the target; *target over source*:
-  share where it rates the target above the source emotion. Compare the converted row with the
-  vocoder-only row (what the vocoder alone does) and the real target row (the best to hope for).
+* *judged target*: share of clips whose most probable emotion is the target, by the lower of
+  two emotion judges of different kinds (judges.py: utterance functionals with logistic
+  regression; pitch and loudness contours and spectral shape with a random forest), each over
+  every emotion and trained on the training actors' real recordings of both corpora; *by
+  judge*: each judge's share; *target over source*: share where the target is rated above the
+  source emotion (the lower judge). Compare the converted row with the vocoder-only row (what
+  the vocoder alone does) and the real target row (the best to hope for).
 * *MCD*: mel-cepstral distortion after dynamic time warping, coefficients 1-24 (alpha 0.42),
   mean ± standard deviation over clips; lower is closer. Source row, *MCD to target*: the
   zero-effort figure; target resynthesised: the ceiling this vocoder allows.
 * *F0* (pYIN, 60-600 Hz): mean over clips of each clip's voiced mean and standard deviation;
   *voiced*: share of speech frames with F0; *energy*: mean frame RMS over speech frames.
-* *sentence recognised*: pocketsphinx restricted to the two RAVDESS sentences decodes the right
-  one exactly (chance 25%); needs the optional `pip install pocketsphinx`.
+* *sentence recognised*: pocketsphinx restricted to the corpus's sentences (RAVDESS 2,
+  CREMA-D 12) decodes the right one exactly; needs the optional `pip install pocketsphinx`.
 * *word error (open)*: word error rate of pocketsphinx with its general English language model
   against the spoken sentence (open vocabulary; real clips are not at 0, the recogniser is
   small): compare each row with the vocoder-only row. *envelope corr.*: correlation of the
@@ -265,12 +303,18 @@ How to read the tables (details in evaluate.py's docstring):
 
 def metrics_markdown(metrics: dict[str, Any], *, heading: str = "## Objective evaluation"
                      ) -> str:
-    """All pairs of a metrics dict as markdown: heading, one section per pair, the notes."""
+    """All pairs of a metrics dict as markdown: heading, one part per corpus whose test actors
+    were scored (one section per pair), the notes."""
     sections = [heading, ""]
-    if not metrics["pairs"]:
+    corpora = scored_corpora(metrics)
+    if not corpora:
         sections.append("No pair evaluated yet: run `python evaluate.py --all`.")
-    for pair in sorted(metrics["pairs"]):
-        sections += [pair_table(metrics["pairs"][pair]), ""]
+    for corpus in corpora:
+        if corpora != ["ravdess"]:
+            sections += [f"{heading.split(' ', 1)[0]}# {CORPUS_HEADINGS[corpus]}", ""]
+        pairs = corpus_pairs(metrics, corpus)
+        for pair in sorted(pairs):
+            sections += [pair_table(pairs[pair]), ""]
     sections.append(METRICS_NOTES)
     return "\n".join(sections) + "\n"
 

@@ -18,13 +18,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from conversion_settings import ConversionSettings, conversion_record
-from corpus import EMOTIONS, RavdessFile, matching_target, parse_pair
+from corpus import EMOTIONS, clip_name, emotions_in_corpus, matching_target, parse_pair
 from errors import UserError
 from inference import DEFAULT_BATCH_SIZE, Converter, vocoder_only
-from metrics import (FEATURE_NAMES, FEATURE_VERSION, MCEP_ALPHA, MCEP_ORDER, TRIM_DB,
-                     FeatureCache, SentenceRecogniser, audio_key, class_probabilities,
-                     envelope_correlation, features_of_audio, features_of_files, judged_shares,
-                     mcd_dtw, prosody_from_features, speech_level_db, train_emotion_classifier)
+from judges import JUDGES, class_probabilities, judged_by_all, judged_emotions, train_judges
+from metrics import (FEATURE_VERSION, MCEP_ALPHA, MCEP_ORDER, TRIM_DB, FeatureCache,
+                     SentenceRecogniser, audio_key, envelope_correlation, features_of_audio,
+                     features_of_files, mcd_dtw, prosody_from_features, speech_level_db)
 from pitch import F0_MAX, F0_MIN
 from reports import FROM_SOURCE, SYSTEMS, actor_list
 from runs import recorded_path
@@ -47,7 +47,7 @@ class EvalSettings:
 
 @dataclass
 class _Classifier:
-    model: Any
+    models: dict[str, Any]  # judge name -> fitted model (judges.JUDGES)
     report: dict[str, Any]
     test_features: np.ndarray
     test_labels: np.ndarray
@@ -55,27 +55,34 @@ class _Classifier:
 
 @dataclass
 class Evaluator:
-    """Scores pairs on one RAVDESS copy; trains one emotion classifier per held-out set."""
+    """Scores pairs on the clips of one or both corpora (RAVDESS's and CREMA-D's records
+    alike); trains the emotion judges once per held-out set.
 
-    files: list[RavdessFile]
+    `root` is the RAVDESS folder; `roots` names each corpus's folder where there are more
+    (default: {'ravdess': root})."""
+
+    files: list[Any]
     root: Path
     cache: FeatureCache
     settings: EvalSettings = field(default_factory=EvalSettings)
     recogniser: SentenceRecogniser | None = None
+    roots: dict[str, Path] | None = None
     _classifiers: dict[tuple[int, ...], _Classifier] = field(default_factory=dict)
 
-    def name(self, clip: RavdessFile) -> str:
-        """A clip's path relative to the RAVDESS folder (how metrics.json names clips)."""
-        return clip.path.relative_to(self.root).as_posix()
+    def name(self, clip: Any) -> str:
+        """A clip's name in metrics.json: its path relative to its corpus folder (prefixed
+        with the corpus but for RAVDESS, see corpus.clip_name)."""
+        return clip_name(clip, self.roots or {"ravdess": self.root})
 
     def classifier(self, test_actors: Sequence[int], *, exclude_actors: Sequence[int] = ()
                    ) -> _Classifier:
-        """Train (once per held-out set) and check the emotion classifier.
+        """Train (once per held-out set) and check the emotion judges (judges.JUDGES).
 
         Trained on every clip of every actor in neither `test_actors` nor `exclude_actors`
         (e.g. the test actors while choosing an epoch on the validation actors, so the
-        classifier never heard either), all 8 emotions; scored on the `test_actors`' real
-        clips (accuracy, chance = share of the commonest emotion, recall per emotion).
+        judges never heard either), every emotion of every corpus read; scored on the
+        `test_actors`' real clips (accuracy, chance = share of the commonest emotion, recall
+        per emotion; `accuracy` and `recall` are the first judge's, `judges` has each's).
         """
         from tqdm import tqdm
 
@@ -96,26 +103,31 @@ class Evaluator:
             test_x = features_of_files([f.path for f in test], self.cache,
                                        jobs=self.settings.jobs, progress=bar.update)
         self.cache.save()
-        model = train_emotion_classifier(train_x, [f.emotion for f in train])
+        models = train_judges(train_x, [f.emotion for f in train])
         test_y = np.asarray([f.emotion for f in test])
-        predicted = model.predict(test_x.astype(np.float64)) if len(test) else test_y
         counts = {e: int(np.sum(test_y == e)) for e in EMOTIONS if np.any(test_y == e)}
+        checks = {}
+        for judge in JUDGES:
+            predicted = judged_emotions(models[judge.name], test_x) if len(test) else test_y
+            checks[judge.name] = {
+                "method": judge.description,
+                "accuracy": float(np.mean(predicted == test_y)) if len(test) else None,
+                "recall": {e: float(np.mean(predicted[test_y == e] == e)) for e in counts}}
+        first = checks[JUDGES[0].name]
         report = {
-            "method": "StandardScaler + multinomial LogisticRegression (C=0.1) on "
-                      f"{len(FEATURE_NAMES)} utterance functionals (MFCC, spectral, energy, "
-                      "pYIN F0)",
+            "method": first["method"],
             "emotions": sorted({f.emotion for f in train}),
+            "corpora": sorted({f.corpus for f in train}),
             "train_actors": sorted({f.actor for f in train}), "train_clips": len(train),
             "test_actors": list(held_out), "excluded_actors": list(excluded),
-            "test_clips": len(test),
-            "accuracy": float(np.mean(predicted == test_y)) if len(test) else None,
+            "test_clips": len(test), "accuracy": first["accuracy"],
             "chance": max(counts.values()) / len(test) if len(test) else None,
-            "recall": {e: float(np.mean(predicted[test_y == e] == e)) for e in counts},
+            "recall": first["recall"], "judges": checks,
         }
-        self._classifiers[held_out, excluded] = _Classifier(model, report, test_x, test_y)
+        self._classifiers[held_out, excluded] = _Classifier(models, report, test_x, test_y)
         return self._classifiers[held_out, excluded]
 
-    def _content(self, audio: np.ndarray, statement: int) -> tuple[bool, float] | None:
+    def _content(self, audio: np.ndarray, statement: int | str) -> tuple[bool, float] | None:
         """(sentence recognised by the grammar decoder, open-vocabulary word error rate), from
         the cache when this audio was decoded before; None without a recogniser."""
         if self.recogniser is None:
@@ -135,7 +147,8 @@ class Evaluator:
     def evaluate_pair(self, pair: str, *, test_actors: Sequence[int],
                       converter: Converter | None = None,
                       exclude_actors: Sequence[int] = (),
-                      systems: Sequence[str] | None = None) -> dict[str, Any]:
+                      systems: Sequence[str] | None = None,
+                      baseline: ConversionSettings | None = None) -> dict[str, Any]:
         """Score one pair on the held-out actors' source clips.
 
         Args:
@@ -148,7 +161,9 @@ class Evaluator:
                 alone does; a converter with no network but a prosody change converts too.
             exclude_actors: actors the classifier must not train on either (see `classifier`).
             systems: the SYSTEMS rows to score (default: all; 'converted' only with a
-                generator); the others are left None. Epoch selection scores the real clips
+                generator); the others are left None.
+            baseline: without a converter, the settings whose vocoder makes the vocoder-only
+                and target-resynthesis rows (default: ConversionSettings(), Griffin-Lim). Epoch selection scores the real clips
                 once and then only 'converted' per snapshot.
         Returns:
             the pair's metrics.json entry: settings, classifier report, per-system means
@@ -159,7 +174,8 @@ class Evaluator:
         actors = tuple(sorted(test_actors))
         classifier = self.classifier(actors, exclude_actors=exclude_actors)
         pairs, skipped = self._clip_pairs(source, target, actors)
-        conversion = converter.settings if converter is not None else ConversionSettings()
+        conversion = (converter.settings if converter is not None
+                      else baseline or ConversionSettings())
         converts = converter is not None and (converter.generator is not None
                                               or conversion.converts_without_generator)
         if systems is None:
@@ -182,23 +198,30 @@ class Evaluator:
                          "feature_version": FEATURE_VERSION},
             "classifier": {**classifier.report,
                            "source_vs_target": _pairwise_accuracy(classifier, source, target)},
+            "corpora": sorted({clip.corpus for clip, _ in pairs}),
             "conversion": conversion_record(conversion),
             "recogniser": self.recogniser.description if self.recogniser else None,
             "open_recogniser": self.recogniser.open_description if self.recogniser else None,
-            "systems": _summarise(values, features, systems, classifier.model, source=source,
-                                  target=target),
+            "systems": _summarise(values, features, systems, classifier.models,
+                                  source=source, target=target),
             "clips": clips,
             "evaluated": datetime.datetime.now(datetime.timezone.utc).isoformat(
                 timespec="seconds"),
         }
 
     def _clip_pairs(self, source: str, target: str, actors: tuple[int, ...]
-                    ) -> tuple[list[tuple[RavdessFile, RavdessFile]], int]:
+                    ) -> tuple[list[tuple[Any, Any]], int]:
         """(source clip, the same actor's matching target clip) of the held-out actors, at
-        most `settings.limit`, and how many source clips had no match."""
-        sources = [f for f in self.files if f.emotion == source and f.actor in actors]
+        most `settings.limit`, and how many source clips had no match. In a corpus without
+        the source emotion its stand-in is the source (CREMA-D: neutral for calm); a corpus
+        without the target gives no pairs."""
+        def is_source(clip: Any) -> bool:
+            emotions = emotions_in_corpus(clip.corpus, source, target)
+            return emotions is not None and clip.emotion == emotions[0]
+
+        sources = [f for f in self.files if f.actor in actors and is_source(f)]
         # Cycle through actors first, so --limit still samples every held-out speaker.
-        sources.sort(key=lambda f: (f.statement, f.intensity, f.repetition, f.actor))
+        sources.sort(key=lambda f: (str(f.statement), f.intensity, f.repetition, f.actor))
         pairs = [(clip, matching_target(self.files, clip, target)) for clip in sources]
         skipped = sum(1 for _, match in pairs if match is None)
         pairs = [(clip, match) for clip, match in pairs if match is not None]
@@ -206,11 +229,11 @@ class Evaluator:
             pairs = pairs[:self.settings.limit]
         if not pairs:
             raise UserError(f"{self.root}: no {source} clips with a matching {target} clip for "
-                            f"held-out actors {actor_list(actors)}; check --ravdess / "
-                            "--test-actors")
+                            f"held-out actors {actor_list(actors)}; check --ravdess, --crema "
+                            "and --test-actors")
         return pairs, skipped
 
-    def _score_clips(self, pair: str, pairs: list[tuple[RavdessFile, RavdessFile]],
+    def _score_clips(self, pair: str, pairs: list[tuple[Any, Any]],
                      converter: Converter | None, conversion: ConversionSettings,
                      systems: list[str], classifier: _Classifier
                      ) -> tuple[dict[str, dict[str, list[float]]], dict[str, list[np.ndarray]],
@@ -235,7 +258,8 @@ class Evaluator:
                                                        phase=s.phase, seed=s.seed,
                                                        batch_size=s.batch_size)
             record: dict[str, Any] = {"source": self.name(clip), "target": self.name(match),
-                                      "mcd_to_target": {}, "mcd_to_source": {}, "judged": {}}
+                                      "mcd_to_target": {}, "mcd_to_source": {}, "judged": {},
+                                      "judged_by": {judge.name: {} for judge in JUDGES}}
             # Symmetric, so computed once, and only when a real clip's row needs it.
             zero_effort = mcd_dtw(audio["target"], audio["source"]) \
                 if {"source", "target"} & set(systems) else None
@@ -243,16 +267,18 @@ class Evaluator:
                 vector = features_of_audio(audio[system], self.cache)
                 features[system].append(vector)
                 self._score_system(values[system], record, system, audio, vector, zero_effort,
-                                   statement=clip.statement)
-                probabilities = class_probabilities(classifier.model, vector)
-                record["judged"][system] = max(probabilities, key=lambda e: probabilities[e][0])
+                                   statement=clip.text)
+                for judge in JUDGES:
+                    record["judged_by"][judge.name][system] = str(judged_emotions(
+                        classifier.models[judge.name], vector)[0])
+                record["judged"][system] = record["judged_by"][JUDGES[0].name][system]
             clips.append(record)
         self.cache.save()
         return values, features, clips
 
     def _score_system(self, row: dict[str, list[float]], record: dict[str, Any], system: str,
                       audio: dict[str, np.ndarray], vector: np.ndarray,
-                      zero_effort: float | None, *, statement: int) -> None:
+                      zero_effort: float | None, *, statement: int | str) -> None:
         """Add one system's figures of one clip to its `row` and the clip's `record`."""
         mcd_target = {"target": 0.0, "source": zero_effort}.get(system)
         if mcd_target is None:
@@ -277,13 +303,15 @@ class Evaluator:
 
 
 def _summarise(values: dict[str, dict[str, list[float]]], features: dict[str, list[np.ndarray]],
-               systems: list[str], model: Any, *, source: str, target: str
+               systems: list[str], models: dict[str, Any], *, source: str, target: str
                ) -> dict[str, Any]:
-    """Per-system means of the clips' figures and the judged shares (None: not scored)."""
+    """Per-system means of the clips' figures and the judged shares (None: not scored):
+    judged_target and target_over_source are the lower of the judges' (judges.judged_by_all),
+    `judges` holds each judge's."""
     summary: dict[str, Any] = {system: None for system in SYSTEMS}
     for system in systems:
         row = values[system]
-        shares = judged_shares(model, np.stack(features[system]), source=source, target=target)
+        shares = judged_by_all(models, np.stack(features[system]), source=source, target=target)
         voiced = [v for v, f in zip(row["f0_mean_hz"], row["voiced_fraction"]) if f > 0]
         spreads = [v for v, f in zip(row["f0_std_hz"], row["voiced_fraction"]) if f > 0]
         summary[system] = {
@@ -306,10 +334,15 @@ def _summarise(values: dict[str, dict[str, list[float]]], features: dict[str, li
 
 
 def _pairwise_accuracy(classifier: _Classifier, source: str, target: str) -> float | None:
-    """Accuracy of 'p(target) > p(source)' on the held-out real clips of the two emotions."""
+    """Accuracy of 'p(target) > p(source)' on the held-out real clips of the two emotions,
+    the lower over the judges."""
     mask = np.isin(classifier.test_labels, [source, target])
     if not mask.any():
         return None
-    probabilities = class_probabilities(classifier.model, classifier.test_features[mask])
-    says_target = probabilities[target] > probabilities[source]
-    return float(np.mean(says_target == (classifier.test_labels[mask] == target)))
+    accuracies = []
+    for model in classifier.models.values():
+        probabilities = class_probabilities(model, classifier.test_features[mask])
+        none = np.zeros(int(mask.sum()))
+        says_target = probabilities.get(target, none) > probabilities.get(source, none)
+        accuracies.append(float(np.mean(says_target == (classifier.test_labels[mask] == target))))
+    return min(accuracies)

@@ -16,6 +16,7 @@ import corpus
 import evaluate
 import evaluate as ev
 import make_results_page as page
+import judges
 import metrics
 import reports
 import runs
@@ -165,19 +166,19 @@ def test_classifier_pipeline_on_a_tiny_synthetic_set():
     labels = np.array([row[0] for row in rows])
     actors = np.array([row[1] for row in rows])
     train, test = actors <= 4, actors > 4
-    model = metrics.train_emotion_classifier(features[train], labels[train])
+    model = judges.train_emotion_classifier(features[train], labels[train])
     assert sorted(model.classes_) == sorted(emotions)
     assert np.mean(model.predict(features[test]) == labels[test]) >= 0.9
-    angry = metrics.judged_shares(model, features[test & (labels == "angry")], source="calm",
-                             target="angry")
-    calm = metrics.judged_shares(model, features[test & (labels == "calm")], source="calm",
-                            target="angry")
+    angry = judges.judged_shares(model, features[test & (labels == "angry")], source="calm",
+                                 target="angry")
+    calm = judges.judged_shares(model, features[test & (labels == "calm")], source="calm",
+                                target="angry")
     assert angry["judged_target"] >= 0.75 and angry["target_over_source"] == 1.0
     assert calm["judged_target"] == 0.0 and calm["target_over_source"] == 0.0
-    probabilities = metrics.class_probabilities(model, features[test])
+    probabilities = judges.class_probabilities(model, features[test])
     np.testing.assert_allclose(sum(probabilities.values()), 1.0, atol=1e-9)
     with pytest.raises(ValueError, match="two emotions"):
-        metrics.train_emotion_classifier(features[:3], ["calm"] * 3)
+        judges.train_emotion_classifier(features[:3], ["calm"] * 3)
 
 
 def test_feature_cache_round_trip_skips_recomputation(tmp_path, monkeypatch):
@@ -296,6 +297,51 @@ def test_baselines_only_run_writes_metrics_and_table(ravdess_tree, tmp_path, cap
     assert "| 100% |" in (out / "metrics.md").read_text()
 
 
+@pytest.fixture(scope="module")
+def crema_tree(tmp_path_factory) -> Path:
+    """CREMA-D-named actors 1001-1006: neutral (the toy 'calm') and angry, two sentences."""
+    root = tmp_path_factory.mktemp("crema")
+    for actor in range(1001, 1007):
+        (root / str(actor)).mkdir()
+        for emotion, code in (("calm", "NEU"), ("angry", "ANG")):
+            for take, sentence in enumerate(("DFA", "TSI"), 1):
+                audio = synthetic_emotion(emotion, actor - 1000, take)
+                soundfile.write(root / str(actor) / f"{actor}_{sentence}_{code}_XX.flac", audio,
+                                SR, subtype="PCM_16")
+    return root
+
+
+@pytest.mark.slow
+def test_a_table_per_corpus_with_both_judges(ravdess_tree, crema_tree, tmp_path, capsys):
+    out = tmp_path / "results"
+    assert ev.main(["--pair", "calm2anger", "--baselines-only", "--ravdess", str(ravdess_tree),
+                    "--crema", str(crema_tree), "--out", str(out), "--test-actors",
+                    "5,6,1005,1006", "--no-asr"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    ravdess, crema = metrics["pairs"]["calm2anger"], metrics["corpora"]["crema"]["pairs"][
+        "calm2anger"]
+    assert ravdess["test_actors"] == [5, 6] and ravdess["corpora"] == ["ravdess"]
+    assert crema["test_actors"] == [1005, 1006] and crema["corpora"] == ["crema"]
+    assert crema["n_clips"] == 4 and crema["clips"][0]["source"].startswith("crema/1005/")
+    assert crema["clips"][0]["source"].endswith("_NEU_XX.flac")  # neutral stands in for calm
+    # The judges heard both corpora's other actors, never the held-out ones.
+    assert crema["classifier"]["train_actors"] == [1, 2, 3, 4, 1001, 1002, 1003, 1004]
+    assert crema["classifier"]["corpora"] == ["crema", "ravdess"]
+    for entry in (ravdess, crema):
+        target = entry["systems"]["target"]
+        assert set(target["judges"]) == {"functionals", "contours"}
+        assert target["judged_target"] == min(j["judged_target"]
+                                              for j in target["judges"].values())
+        assert set(entry["classifier"]["judges"]) == {"functionals", "contours"}
+    table = (out / "metrics.md").read_text()
+    assert "RAVDESS test actors" in table and "CREMA-D test actors" in table
+    assert "by judge (functionals / contours)" in table
+    assert "CREMA-D: ### calm2anger" in capsys.readouterr().out
+    # calm2surprised has no CREMA-D table: CREMA-D records no surprise.
+    assert ev._held_out(ev.build_parser().parse_args(["--all"]), None, [], "calm2surprised",
+                        "crema") == ()
+
+
 def test_recogniser_is_optional(monkeypatch):
     import sys
 
@@ -383,7 +429,7 @@ def test_page_without_models_says_so(tmp_path):
     readme = (out / "README.md").read_text()
     assert "No model is trained yet" in readme and "Which epoch ships" not in readme
     assert "no recogniser installed" in readme and "5.00 ± 1.00" in readme
-    assert "| 50% | 50% | 5.00 ± 1.00 | 0.00 ± 0.00 | 150 | 20 | 80% | -30.0 | n/a |" in readme
+    assert "| 50% |  | 50% | 5.00 ± 1.00 | 0.00 ± 0.00 | 150 | 20 | 80% | -30.0 | n/a |" in readme
     assert not (out / "samples").exists()
 
 

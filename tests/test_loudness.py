@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import judges
 import metrics
 from loudness import (OUTPUT_PEAK, at_speech_level, keep_speech_level, limit_peaks, soft_knee,
                       speech_level_db)
@@ -56,7 +57,7 @@ def test_the_judge_s_features_and_class_do_not_change_with_gain():
         labels.append("calm")
         clips.append(level * _speech_like(0.8, 220.0 + 8 * seed, seed=seed))
         labels.append("happy")
-    model = metrics.train_emotion_classifier(
+    model = judges.train_emotion_classifier(
         np.stack([metrics.clip_features(c) for c in clips]), labels)
     judged = model.predict(np.stack(list(features.values())).astype(np.float64))
     assert len(set(judged)) == 1

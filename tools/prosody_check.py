@@ -104,9 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     if not sources:
         raise UserError(f"{ravdess}: no calm clips of actors "
                         f"{', '.join(map(str, args.actors))}; pass --ravdess or other --actors")
+    from judges import judged_shares, train_emotion_classifier
     from metrics import (FEATURE_NAMES, FeatureCache, features_of_audio, features_of_files,
-                         judged_shares, level_difference_db, load_recogniser,
-                         speech_level_db, train_emotion_classifier)
+                         level_difference_db, load_recogniser, speech_level_db)
     from audio_files import load_audio
 
     cache = FeatureCache(args.cache)

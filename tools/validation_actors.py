@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
                         "judge")
     from tqdm import tqdm
 
-    from metrics import FeatureCache, features_of_files, train_emotion_classifier
+    from judges import train_emotion_classifier
+    from metrics import FeatureCache, features_of_files
 
     cache = FeatureCache(args.cache)
     # A cold cache means a pYIN pass over every clip (minutes): a bar on a terminal says so.
