@@ -24,7 +24,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -298,15 +298,7 @@ def scan_ravdess(directory: str | os.PathLike, *,
     if not root.is_dir():
         raise UserError(f"{root}: is not a folder; --ravdess takes the folder holding Actor_01 "
                         "... Actor_24")
-    files: list[RavdessFile] = []
-    others: list[tuple[str, str]] = []
-    for path in sorted(files_under(root)):
-        try:
-            files.append(parse_ravdess_name(path))
-        except ValueError as exc:
-            others.append((path.relative_to(root).as_posix(), str(exc)))
-    if skipped is not None:
-        skipped.extend(others)
+    files, others = parse_tree(root, parse_ravdess_name, skipped=skipped)
     if not files:
         if not others:
             raise UserError(f"{root}: the folder is empty; pass the RAVDESS folder (holding "
@@ -315,6 +307,24 @@ def scan_ravdess(directory: str | os.PathLike, *,
                         f"among its {len(others)} file(s), e.g. {others[0][0]} "
                         f"({others[0][1]}); pass the folder holding Actor_01 ... Actor_24")
     return files
+
+
+def parse_tree(root: Path, parse: Callable[[Path], Any], *,
+               skipped: list[tuple[str, str]] | None = None
+               ) -> tuple[list[Any], list[tuple[str, str]]]:
+    """`parse` every file under `root`, sorted by path: (the records it decoded, (path relative
+    to `root`, reason) of each file it refused with ValueError), the refusals also appended
+    to `skipped` when given."""
+    records: list[Any] = []
+    others: list[tuple[str, str]] = []
+    for path in sorted(files_under(root)):
+        try:
+            records.append(parse(path))
+        except ValueError as exc:
+            others.append((path.relative_to(root).as_posix(), str(exc)))
+    if skipped is not None:
+        skipped.extend(others)
+    return records, others
 
 
 def files_under(root: Path) -> list[Path]:
@@ -428,13 +438,15 @@ def matching_target(files: Sequence[RavdessFile], clip: RavdessFile, target: str
 NO_ACTORS = ("", "none")  # actor-list spellings meaning "no actors" (no validation split)
 
 
-def measured_by_actor(files: Sequence[RavdessFile], *, source: str, target: str,
+def measured_by_actor(files: Sequence[Any], *, source: str, target: str,
                       actors: Iterable[int], measure: Any) -> dict[int, tuple[list, list]]:
     """Each actor's measured clips of two emotions, for learning a change of one emotion into
     another speaker by speaker (prosody.py, spectral_balance.py, cepstral_change.py).
 
     Args:
-        files: RavdessFile records; source, target: emotion names as they spell them.
+        files: RavdessFile or CremaFile records; source, target: emotion names as they spell
+            them. In a corpus without the source emotion its stand-in is measured (CREMA-D:
+            neutral for calm); an actor of a corpus without either emotion is left out.
         actors: whose clips count (a model's training actors).
         measure: called with a clip's path, returns its measurement or None (unmeasurable).
     Returns:
@@ -446,14 +458,18 @@ def measured_by_actor(files: Sequence[RavdessFile], *, source: str, target: str,
     chosen = sorted(set(actors))
     sides: dict[int, tuple[list, list]] = {}
     for actor in chosen:
-        measured = tuple([value for value in (measure(f.path) for f in files
-                                              if f.actor == actor and f.emotion == emotion)
-                          if value is not None] for emotion in (source, target))
+        own = [f for f in files if f.actor == actor]
+        emotions = emotions_in_corpus(own[0].corpus, source, target) if own else None
+        if emotions is None:
+            continue
+        measured = tuple([value for value in (measure(f.path) for f in own
+                                              if f.emotion == emotion) if value is not None]
+                         for emotion in emotions)
         if measured[0] and measured[1]:
             sides[actor] = measured
     if not sides:
         raise UserError(f"no measurable clips of both {source} and {target} by actors "
-                        f"{', '.join(map(str, chosen))}; check the RAVDESS folder")
+                        f"{', '.join(map(str, chosen))}; check the corpus folders")
     return sides
 
 

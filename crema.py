@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audio_files import AUDIO_EXTENSIONS
-from corpus import files_under
+from corpus import parse_tree
 from errors import UserError
 
 CORPUS = "crema"
@@ -108,15 +108,7 @@ def scan_crema(directory: str | os.PathLike, *,
         what = "no such folder" if not root.exists() else "is not a folder"
         raise UserError(f"{root}: {what}; pass the CREMA-D folder (holding 1001 ... 1091 or "
                         f"their files) with --crema DIR; get {FETCH_CREMA}")
-    files: list[CremaFile] = []
-    others: list[tuple[str, str]] = []
-    for path in sorted(files_under(root)):
-        try:
-            files.append(parse_crema_name(path))
-        except ValueError as exc:
-            others.append((path.relative_to(root).as_posix(), str(exc)))
-    if skipped is not None:
-        skipped.extend(others)
+    files, others = parse_tree(root, parse_crema_name, skipped=skipped)
     if not files:
         example = f", e.g. {others[0][0]} ({others[0][1]})" if others else ""
         raise UserError(f"{root}: no CREMA-D recordings (<actor>_<sentence>_<emotion>_<level>"

@@ -86,6 +86,17 @@ def synthetic_emotion(emotion: str, actor: int, take: int, *, seconds: float = 0
     return wave.astype(np.float32)
 
 
+def toy_emotion_features() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`metrics.clip_features` of `synthetic_emotion` calm, angry and sad clips, two takes of
+    actors 1-6: (features (36, D), emotion labels, actors)."""
+    import metrics
+
+    rows = [(e, actor, take) for e in ("calm", "angry", "sad") for actor in range(1, 7)
+            for take in range(2)]
+    features = np.stack([metrics.clip_features(synthetic_emotion(*row)) for row in rows])
+    return features, np.array([row[0] for row in rows]), np.array([row[1] for row in rows])
+
+
 def speech(seconds: float) -> np.ndarray:
     """A voiced, speech-like test signal: a gliding tone with a chirp and a little noise."""
     from conftest import chirp, tone

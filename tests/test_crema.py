@@ -159,3 +159,22 @@ def test_real_crema_holds_the_split():
     for emotion in corpus.CORPUS_EMOTIONS["crema"]:
         assert any(f.emotion == emotion for f in files)
     assert all(f.text for f in files)
+
+
+def test_changes_are_learned_from_both_corpora(corpora):
+    """The prosody, balance and cepstral learners measure each actor against their own
+    source: RAVDESS's calm, CREMA-D's neutral; a corpus without the target is left out."""
+    ravdess, crema_root = corpora
+    files = corpus.scan_ravdess(ravdess) + crema.scan_crema(crema_root)
+
+    def measure(path):
+        return path.name
+
+    sides = corpus.measured_by_actor(files, source="calm", target="angry", actors=(1, 1001),
+                                     measure=measure)
+    assert sorted(sides) == [1, 1001]
+    assert all("_NEU_" in name for name in sides[1001][0])
+    assert all("_ANG_" in name for name in sides[1001][1])
+    surprised = corpus.measured_by_actor(files, source="calm", target="surprised",
+                                         actors=(1, 1001), measure=measure)
+    assert sorted(surprised) == [1]

@@ -26,7 +26,7 @@ from errors import UserError
 from spectro import HOP_LENGTH, SAMPLE_RATE
 
 from conftest import RAVDESS_DIR, REPO, chirp, needs_ravdess, tone
-from helpers import save_tiny_model, synthetic_emotion
+from helpers import save_tiny_model, synthetic_emotion, toy_emotion_features
 
 SR = SAMPLE_RATE
 
@@ -160,14 +160,10 @@ def test_features_are_finite_for_short_and_silent_clips(rng):
 
 # --- Classifier --------------------------------------------------------------------------------
 def test_classifier_pipeline_on_a_tiny_synthetic_set():
-    emotions = ("calm", "angry", "sad")
-    rows = [(e, actor, take) for e in emotions for actor in range(1, 7) for take in range(2)]
-    features = np.stack([metrics.clip_features(synthetic_emotion(*row)) for row in rows])
-    labels = np.array([row[0] for row in rows])
-    actors = np.array([row[1] for row in rows])
+    features, labels, actors = toy_emotion_features()
     train, test = actors <= 4, actors > 4
     model = judges.train_emotion_classifier(features[train], labels[train])
-    assert sorted(model.classes_) == sorted(emotions)
+    assert sorted(model.classes_) == ["angry", "calm", "sad"]
     assert np.mean(model.predict(features[test]) == labels[test]) >= 0.9
     angry = judges.judged_shares(model, features[test & (labels == "angry")], source="calm",
                                  target="angry")

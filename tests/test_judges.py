@@ -13,17 +13,12 @@ import metrics
 from shape_features import SHAPE_BANDS, SHAPE_NAMES, shape_features
 from spectro import SAMPLE_RATE
 
-from helpers import synthetic_emotion
+from helpers import toy_emotion_features
 
 
 @pytest.fixture(scope="module")
 def toy_set():
-    emotions = ("calm", "angry", "sad")
-    rows = [(e, actor, take) for e in emotions for actor in range(1, 7) for take in range(2)]
-    features = np.stack([metrics.clip_features(synthetic_emotion(*row)) for row in rows])
-    labels = np.array([row[0] for row in rows])
-    actors = np.array([row[1] for row in rows])
-    return features, labels, actors
+    return toy_emotion_features()
 
 
 def test_each_judge_learns_emotions_of_unseen_speakers(toy_set):
