@@ -126,23 +126,28 @@ def judged_emotions(model: Any, features: np.ndarray) -> np.ndarray:
     return np.asarray(names)[stacked.argmax(axis=1)]
 
 
-def judged_shares(model: Any, features: np.ndarray, *, source: str, target: str
-                  ) -> dict[str, float]:
+def judged_shares(model: Any, features: np.ndarray, *, source: str | Sequence[str],
+                  target: str) -> dict[str, float]:
     """Share of clips judged as `target`: by the full argmax, and target-over-source.
 
+    Args:
+        source: the source emotion, or one per row (clips of corpora whose source differs:
+            CREMA-D's neutral stands in for calm).
     Returns {"judged_target": fraction whose most probable emotion is `target`,
     "target_over_source": fraction with p(target) > p(source)} (a judge that never heard
     `source` or `target` rates it 0).
     """
     probabilities = class_probabilities(model, features)
-    none = np.zeros(len(np.atleast_2d(features)))
+    rows = len(np.atleast_2d(features))
+    sources = [source] * rows if isinstance(source, str) else list(source)
+    none = np.zeros(rows)
+    p_source = np.array([probabilities.get(name, none)[i] for i, name in enumerate(sources)])
     return {"judged_target": float(np.mean(judged_emotions(model, features) == target)),
-            "target_over_source": float(np.mean(probabilities.get(target, none)
-                                                > probabilities.get(source, none)))}
+            "target_over_source": float(np.mean(probabilities.get(target, none) > p_source))}
 
 
-def judged_by_all(models: dict[str, Any], features: np.ndarray, *, source: str, target: str
-                  ) -> dict[str, Any]:
+def judged_by_all(models: dict[str, Any], features: np.ndarray, *,
+                  source: str | Sequence[str], target: str) -> dict[str, Any]:
     """`judged_shares` under every judge, and the lower of them as the figure that counts.
 
     Returns {"judged_target": lowest judge's share, "target_over_source": lowest,

@@ -159,12 +159,12 @@ class Evaluator:
                 converted row is left empty). Its settings' vocoder also makes the
                 vocoder-only and target-resynthesis rows, so they show what that vocoder
                 alone does; a converter with no network but a prosody change converts too.
-            exclude_actors: actors the classifier must not train on either (see `classifier`).
+            exclude_actors: actors the judges must not train on either (see `classifier`).
             systems: the SYSTEMS rows to score (default: all; 'converted' only with a
-                generator); the others are left None.
-            baseline: without a converter, the settings whose vocoder makes the vocoder-only
-                and target-resynthesis rows (default: ConversionSettings(), Griffin-Lim). Epoch selection scores the real clips
+                generator); the others are left None. Epoch selection scores the real clips
                 once and then only 'converted' per snapshot.
+            baseline: without a converter, the settings whose vocoder makes the vocoder-only
+                and target-resynthesis rows (default: ConversionSettings(), Griffin-Lim).
         Returns:
             the pair's metrics.json entry: settings, classifier report, per-system means
             (`systems`: source, vocoder, converted (None without a model), target_resynth,
@@ -197,13 +197,17 @@ class Evaluator:
                          "trim_db": TRIM_DB, "f0_range_hz": [F0_MIN, F0_MAX],
                          "feature_version": FEATURE_VERSION},
             "classifier": {**classifier.report,
-                           "source_vs_target": _pairwise_accuracy(classifier, source, target)},
+                           "source_vs_target": _pairwise_accuracy(
+                               classifier, sorted({emotions_in_corpus(clip.corpus, source,
+                                                                      target)[0]
+                                                   for clip, _ in pairs}), target)},
             "corpora": sorted({clip.corpus for clip, _ in pairs}),
             "conversion": conversion_record(conversion),
             "recogniser": self.recogniser.description if self.recogniser else None,
             "open_recogniser": self.recogniser.open_description if self.recogniser else None,
             "systems": _summarise(values, features, systems, classifier.models,
-                                  source=source, target=target),
+                                  source=[emotions_in_corpus(clip.corpus, source, target)[0]
+                                          for clip, _ in pairs], target=target),
             "clips": clips,
             "evaluated": datetime.datetime.now(datetime.timezone.utc).isoformat(
                 timespec="seconds"),
@@ -303,11 +307,11 @@ class Evaluator:
 
 
 def _summarise(values: dict[str, dict[str, list[float]]], features: dict[str, list[np.ndarray]],
-               systems: list[str], models: dict[str, Any], *, source: str, target: str
-               ) -> dict[str, Any]:
+               systems: list[str], models: dict[str, Any], *, source: Sequence[str],
+               target: str) -> dict[str, Any]:
     """Per-system means of the clips' figures and the judged shares (None: not scored):
     judged_target and target_over_source are the lower of the judges' (judges.judged_by_all),
-    `judges` holds each judge's."""
+    `judges` holds each judge's; `source`: each clip's source emotion in its corpus."""
     summary: dict[str, Any] = {system: None for system in SYSTEMS}
     for system in systems:
         row = values[system]
@@ -333,16 +337,19 @@ def _summarise(values: dict[str, dict[str, list[float]]], features: dict[str, li
     return summary
 
 
-def _pairwise_accuracy(classifier: _Classifier, source: str, target: str) -> float | None:
-    """Accuracy of 'p(target) > p(source)' on the held-out real clips of the two emotions,
-    the lower over the judges."""
-    mask = np.isin(classifier.test_labels, [source, target])
+def _pairwise_accuracy(classifier: _Classifier, sources: Sequence[str], target: str
+                       ) -> float | None:
+    """Accuracy of 'p(target) > p(source)' on the held-out real clips of the source emotions
+    (`sources`: calm, or its stand-in in a corpus without it) and the target, the lower over
+    the judges."""
+    mask = np.isin(classifier.test_labels, [*sources, target])
     if not mask.any():
         return None
     accuracies = []
     for model in classifier.models.values():
         probabilities = class_probabilities(model, classifier.test_features[mask])
         none = np.zeros(int(mask.sum()))
-        says_target = probabilities.get(target, none) > probabilities.get(source, none)
+        p_source = np.max([probabilities.get(name, none) for name in sources], axis=0)
+        says_target = probabilities.get(target, none) > p_source
         accuracies.append(float(np.mean(says_target == (classifier.test_labels[mask] == target))))
     return min(accuracies)

@@ -178,3 +178,36 @@ def test_changes_are_learned_from_both_corpora(corpora):
     surprised = corpus.measured_by_actor(files, source="calm", target="surprised",
                                          actors=(1, 1001), measure=measure)
     assert sorted(surprised) == [1]
+
+
+@pytest.mark.slow
+def test_world_balance_tool_learns_on_training_actors_of_both_corpora(corpora, tmp_path,
+                                                                      capsys):
+    import json
+
+    from conftest import load_tool
+
+    ravdess, crema_root = corpora
+    run = tmp_path / "calm2anger"
+    snapshot = run / "snapshots" / "epoch_0001"
+    snapshot.mkdir(parents=True)
+    config = {"pair": "calm2anger", "train_actors": [1, 1001], "val_actors": [2, 1002],
+              "test_actors": [3, 1003], "generator": {"filters": 4, "res_blocks": 1}}
+    for folder in (run, snapshot):
+        (folder / "config.json").write_text(json.dumps(config))
+        (folder / "generator_AtoB.weights.h5").write_bytes(b"weights")
+    tool = load_tool("world_balance")
+    assert tool.main(["--run", str(run), "--ravdess", str(ravdess), "--crema",
+                      str(crema_root)]) == 0
+    assert "learned on 2 actors" in capsys.readouterr().out
+    for folder in (run, snapshot):
+        written = json.loads((folder / "config.json").read_text())
+        assert written["generator"] == {"filters": 4, "res_blocks": 1}  # the rest is kept
+        inference = written["inference"]
+        assert inference["vocoder"] == "world" and len(inference["spectral_balance"][
+            "gains_db"]) == 20
+        assert inference["balance_learned_on"] == {"actors": [1, 1001],
+                                                   "corpora": ["crema", "ravdess"]}
+    (run / "config.json").write_text(json.dumps({**config, "train_actors": [1, 2]}))
+    assert tool.main(["--run", str(run), "--ravdess", str(ravdess)]) == 2
+    assert "validation or test actors" in capsys.readouterr().err

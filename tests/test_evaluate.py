@@ -319,6 +319,9 @@ def test_a_table_per_corpus_with_both_judges(ravdess_tree, crema_tree, tmp_path,
     assert ravdess["test_actors"] == [5, 6] and ravdess["corpora"] == ["ravdess"]
     assert crema["test_actors"] == [1005, 1006] and crema["corpora"] == ["crema"]
     assert crema["n_clips"] == 4 and crema["clips"][0]["source"].startswith("crema/1005/")
+    # Angry over the source is weighed against the corpus's own source: neutral there.
+    assert crema["systems"]["source"]["target_over_source"] == 0.0
+    assert crema["systems"]["target"]["target_over_source"] == 1.0
     assert crema["clips"][0]["source"].endswith("_NEU_XX.flac")  # neutral stands in for calm
     # The judges heard both corpora's other actors, never the held-out ones.
     assert crema["classifier"]["train_actors"] == [1, 2, 3, 4, 1001, 1002, 1003, 1004]
