@@ -211,6 +211,14 @@ def replace_shipped_table(text: str, table: str) -> str:
     return f"{head}{SHIPPED_BEGIN}\n{table}{SHIPPED_END}{tail}"
 
 
+def _judges_right(classifier: dict[str, Any]) -> str:
+    """'functionals 56%, contours 49%': each judge's accuracy on the held-out real clips (the
+    one classifier's of a record made before there were two)."""
+    judges = classifier.get("judges") or {"classifier": classifier}
+    return ", ".join(f"{name} {_percent(check.get('accuracy'))}"
+                     for name, check in judges.items())
+
+
 def _judges_text(row: dict[str, Any]) -> str:
     """Each judge's judged-target share of a system row, 'a / b' ('' with one judge)."""
     return " / ".join(_percent(shares["judged_target"])
@@ -229,9 +237,7 @@ def pair_table(entry: dict[str, Any]) -> str:
                  + (f"`{model}`." if model else "**no model shipped** (baselines only)."))
     lines.append("")
     judges = classifier.get("judges") or {"classifier": classifier}
-    rights = ", ".join(f"{name} {_percent(check.get('accuracy'))}"
-                       for name, check in judges.items())
-    lines.append(f"Emotion judges ({rights}) right on the held-out actors' "
+    lines.append(f"Emotion judges ({_judges_right(classifier)}) right on the held-out actors' "
                  f"{classifier.get('test_clips')} real clips "
                  f"({len(classifier.get('emotions', []))} emotions, chance "
                  f"{_percent(classifier.get('chance'))}); {source} vs {target}: "
@@ -380,17 +386,19 @@ def selection_table(selection: dict[str, Any], *, verdict: bool = True,
              f"{actor_list(selection['val_actors'])}", "",
              f"{selection['n_clips']} {source} clips of the validation actors (never trained "
              f"on), each scored against the same actor's same sentence spoken {target}. Emotion "
-             f"classifier trained on actors {actor_list(classifier['train_actors'])} (neither "
-             f"validation nor test): {_percent(classifier.get('accuracy'))} right on the "
-             "validation actors' real clips.", "",
-             f"| {candidate} | judged {target} | {target} over {source} | MCD to target (dB) "
-             "| MCD to source (dB) | voiced | sentence recognised | word error (open) "
-             "| within guard | chosen |",
-             "|" + "---|" * 10]
+             f"judges trained on actors {actor_list(classifier['train_actors'])} (neither "
+             f"validation nor test): {_judges_right(classifier)} right on the validation "
+             "actors' real clips.", "",
+             f"| {candidate} | judged {target} | by judge "
+             f"({' / '.join(classifier.get('judges') or {}) or 'one'}) | {target} over {source} "
+             "| MCD to target (dB) | MCD to source (dB) | voiced | sentence recognised "
+             "| word error (open) | within guard | chosen |",
+             "|" + "---|" * 11]
 
     def line(label: str, row: dict[str, Any], guard: str, chosen: str) -> str:
         return "| " + " | ".join([
-            label, _percent(row["judged_target"]), _percent(row["target_over_source"]),
+            label, _percent(row["judged_target"]), _judges_text(row),
+            _percent(row["target_over_source"]),
             _number(row["mcd_to_target"], 2, row["mcd_to_target_std"]),
             _number(row["mcd_to_source"], 2, row["mcd_to_source_std"]),
             _percent(row["voiced_fraction"]), _percent(row["recognised"]),
