@@ -506,9 +506,10 @@ def main(argv: list[str] | None = None) -> int:
     pairs = list(DEFAULT_PAIRS) if args.all else [args.pair or "calm2anger"]
     started = time.perf_counter()
     if args.download == "seed":
-        if args.ravdess is not None:
+        if args.ravdess is not None or args.crema is not None or args.corpus:
             raise UserError("--download seed converts the original's npz files and reads no "
-                            "RAVDESS folder; drop --ravdess, or drop --download to build from it")
+                            "corpus folder; drop --ravdess, --crema and --corpus, or drop "
+                            "--download to build from them")
         summaries = download_seed(pairs, out_dir=args.out, test_fraction=args.seed_test_fraction,
                                   force=args.force)
     else:

@@ -329,7 +329,7 @@ def _make_evaluator(args: argparse.Namespace, files: list[Any]) -> Evaluator:
         print("note: no speech recogniser installed (pip install pocketsphinx for the "
               "'sentence recognised' column)", file=sys.stderr)
     return Evaluator(
-        files=files, root=args.ravdess or args.folders[next(iter(args.folders))],
+        files=files, root=args.ravdess or next(iter(args.folders.values())),
         roots=args.folders, cache=FeatureCache(args.out / ".cache" / "eval_features.npz"),
         settings=EvalSettings(n_iter=args.iters, phase=args.phase, seed=args.seed,
                               batch_size=args.batch_size, limit=args.limit, jobs=args.jobs),

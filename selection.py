@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from atomic_files import atomic_output
+from corpus import DEFAULT_TEST_ACTORS
 from reports import selection_table, write_generated
 from runs import (SELECTION_JSON, SELECTION_MARGIN_DB, SELECTION_MD, SELECTION_RULE,
                   SELECTION_VERSION, SELECTION_VOICED_MARGIN, SELECTION_WER_MARGIN, Snapshot,
@@ -86,10 +87,13 @@ def select_candidate(evaluator: Evaluator, pair: str, candidates: Sequence[Candi
     from tqdm import tqdm
 
     val_actors, test_actors = tuple(val_actors), tuple(test_actors)
+    # The split's test actors of every corpus stay out of the judges' training too, though
+    # the run may not have held them out (a run of one corpus, chosen with both read).
+    unheard = tuple(sorted(set(test_actors) | (set(DEFAULT_TEST_ACTORS) - set(val_actors))))
 
     def score(**kwargs: Any) -> dict[str, Any]:
-        return evaluator.evaluate_pair(pair, test_actors=val_actors,
-                                       exclude_actors=test_actors, **kwargs)
+        return evaluator.evaluate_pair(pair, test_actors=val_actors, exclude_actors=unheard,
+                                       **kwargs)
 
     reference = score(systems=("source", "target"))
     zero_effort = reference["systems"]["source"]["mcd_to_target"]

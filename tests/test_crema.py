@@ -192,7 +192,8 @@ def test_world_balance_tool_learns_on_training_actors_of_both_corpora(corpora, t
     snapshot = run / "snapshots" / "epoch_0001"
     snapshot.mkdir(parents=True)
     config = {"pair": "calm2anger", "train_actors": [1, 1001], "val_actors": [2, 1002],
-              "test_actors": [3, 1003], "generator": {"filters": 4, "res_blocks": 1}}
+              "test_actors": [3, 1003], "generator": {"filters": 4, "res_blocks": 1},
+              "inference": {"envelope_coefficients": 24}}
     for folder in (run, snapshot):
         (folder / "config.json").write_text(json.dumps(config))
         (folder / "generator_AtoB.weights.h5").write_bytes(b"weights")
@@ -206,6 +207,7 @@ def test_world_balance_tool_learns_on_training_actors_of_both_corpora(corpora, t
         inference = written["inference"]
         assert inference["vocoder"] == "world" and len(inference["spectral_balance"][
             "gains_db"]) == 20
+        assert inference["envelope_coefficients"] == 24  # what it had is kept
         assert inference["balance_learned_on"] == {"actors": [1, 1001],
                                                    "corpora": ["crema", "ravdess"]}
     (run / "config.json").write_text(json.dumps({**config, "train_actors": [1, 2]}))

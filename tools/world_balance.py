@@ -2,10 +2,10 @@
 
 Learns a pair's spectral balance (spectral_balance.learn_spectral_balance: each training
 actor's target emotion against their own calm, or CREMA-D's neutral) on the run's training
-actors of every corpus read, and records {"vocoder": "world", "spectral_balance": ...} as the
+actors of every corpus read, and sets "vocoder": "world" and "spectral_balance" in the
 "inference" of the run's config.json and of every snapshot's, so `evaluate.py --select-epoch`
-chooses the epoch the way the pair will convert ("world, model + balance"). The rest of each
-config stays as it was; nothing else in the run changes. The validation and test actors are
+chooses the epoch the way the pair will convert ("world, model + balance"). Every other key of
+each config, and of its "inference", stays as it was; nothing else in the run changes. The validation and test actors are
 never measured.
 
     python tools/world_balance.py --run runs/both/calm2disgust
@@ -61,7 +61,6 @@ def main(argv: list[str] | None = None) -> int:
     folders = corpus_folders({"ravdess": args.ravdess, "crema": args.crema}, args.corpus)
     files = [f for f in scan_corpora(folders) if f.actor in train]
 
-    from conversion_settings import ConversionSettings, conversion_record
     from processes import map_in_processes
     from spectral_balance import learn_spectral_balance
 
@@ -70,12 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     balance, per_actor = learn_spectral_balance(files, source=source, target=target,
                                                 actors=train,
                                                 measure=lambda path: levels[str(path)])
-    inference = conversion_record(ConversionSettings(vocoder="world", spectral_balance=balance))
-    inference["balance_learned_on"] = {"actors": sorted(per_actor),
-                                       "corpora": sorted({f.corpus for f in files})}
+    learned = {"vocoder": "world", "spectral_balance": balance.to_config(),
+               "balance_learned_on": {"actors": sorted(per_actor),
+                                      "corpora": sorted({f.corpus for f in files})}}
     folders_written = [args.run] + [s.path for s in find_snapshots(args.run)]
     for folder in folders_written:
-        write_config(folder, {**read_config(folder), "inference": inference})
+        config = read_config(folder)
+        write_config(folder, {**config, "inference": {**(config.get("inference") or {}),
+                                                      **learned}})
     print(f"{pair}: {balance.describe()}, learned on {len(per_actor)} actors of "
           f"{describe_folders(folders)}; recorded in {len(folders_written)} config.json file(s)")
     return 0
