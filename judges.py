@@ -10,6 +10,11 @@ Both read `clip_features` vectors (each judge picks its own columns), so one fea
 one cache serve both; neither reads the playback level. Trained on real recordings of speakers
 kept apart from those judged. A conversion counts as judged its target by the lower of the two
 judges' shares (`judged_by_all`): a change that one judge alone likes is that judge's taste.
+
+A judge that cannot hear an emotion in real speech (the contours judge names almost no real
+RAVDESS sad clip sad) would veto every conversion to it, so a judge counts for an emotion only
+where it names that emotion's real recordings of the validation actors at least
+COMPETENCE_FACTOR x chance (`competent_judges`); where no judge does, all count.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from shape_features import SHAPE_NAMES
 LOGISTIC_C = 0.1  # inverse L2 strength: few speakers, many correlated features
 FOREST_TREES = 300
 FOREST_SEED = 0  # the forest is deterministic given its training clips
+COMPETENCE_FACTOR = 2.0  # a judge counts for an emotion it names this x chance in real speech
 
 
 def _columns(features: np.ndarray, *, indices: Sequence[int]) -> np.ndarray:
@@ -146,14 +152,42 @@ def judged_shares(model: Any, features: np.ndarray, *, source: str | Sequence[st
             "target_over_source": float(np.mean(probabilities.get(target, none) > p_source))}
 
 
-def judged_by_all(models: dict[str, Any], features: np.ndarray, *,
-                  source: str | Sequence[str], target: str) -> dict[str, Any]:
-    """`judged_shares` under every judge, and the lower of them as the figure that counts.
+def competence_floor(emotions: int) -> float:
+    """The recall a judge needs on real recordings of an emotion to count for it, among
+    `emotions` (>= 2) possible answers: COMPETENCE_FACTOR x chance."""
+    if emotions < 2:
+        raise ValueError(f"a judge chooses among at least two emotions, got {emotions}")
+    return COMPETENCE_FACTOR / emotions
 
-    Returns {"judged_target": lowest judge's share, "target_over_source": lowest,
-    "judges": {judge name: its judged_shares}}.
+
+def competent_judges(recall: dict[str, float | None], *, floor: float) -> list[str]:
+    """The judges that count for one emotion: those whose `recall` (judge name -> share of
+    that emotion's real recordings it names right, None where it was not measured) reaches
+    `floor`; all of them when none does or nothing was measured (no judge is left out
+    for want of evidence)."""
+    if not recall:
+        raise ValueError("competent_judges needs at least one judge")
+    measured = {name: value for name, value in recall.items() if value is not None}
+    able = [name for name, value in measured.items() if value >= floor]
+    return able or list(recall)
+
+
+def judged_by_all(models: dict[str, Any], features: np.ndarray, *,
+                  source: str | Sequence[str], target: str,
+                  counted: Sequence[str] | None = None) -> dict[str, Any]:
+    """`judged_shares` under every judge, and the lower of the counted judges' as the figure
+    that counts.
+
+    Args:
+        counted: the judges whose shares count (`competent_judges`; default: all).
+    Returns {"judged_target": the lowest counted judge's share, "target_over_source": the
+    lowest counted, "counted": their names, "judges": {judge name: its judged_shares}}.
     """
     each = {name: judged_shares(model, features, source=source, target=target)
             for name, model in models.items()}
-    return {key: min(shares[key] for shares in each.values())
-            for key in ("judged_target", "target_over_source")} | {"judges": each}
+    counted = list(models) if counted is None else [name for name in models if name in counted]
+    if not counted:
+        raise ValueError(f"none of the judges {sorted(models)} is counted")
+    return {key: min(each[name][key] for name in counted)
+            for key in ("judged_target", "target_over_source")} | {"counted": counted,
+                                                                  "judges": each}

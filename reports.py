@@ -225,6 +225,27 @@ def _judges_text(row: dict[str, Any]) -> str:
                       for shares in (row.get("judges") or {}).values())
 
 
+def counted_judges_text(competence: dict[str, Any] | None, target: str) -> str:
+    """Which judges the judged-target figure counts and why (judges.competent_judges), one
+    sentence; '' for a record made before the floor."""
+    if not competence:
+        return ""
+    recall, counted = competence["recall"], competence["counted"]
+    if not competence["clips"]:
+        return (f"No validation actor's real {target} clip shows which judges hear {target}, "
+                "so every judge counts.")
+    heard = ", ".join(f"{name} {_percent(value)}" for name, value in recall.items())
+    floor = _percent(competence["floor"])
+    evidence = (f"they name the validation actors' {competence['clips']} real {target} clips "
+                f"{heard}; a judge counts from {floor}")
+    if len(counted) == len(recall):
+        return (f"Judged {target} is the lower of {' and '.join(counted)} ({evidence})."
+                if all(value is not None and value >= competence["floor"]
+                       for value in recall.values()) else
+                f"No judge reaches the floor for {target}, so every judge counts ({evidence}).")
+    return f"Judged {target} counts {' and '.join(counted)} only ({evidence})."
+
+
 def pair_table(entry: dict[str, Any]) -> str:
     """Markdown section of one pair: held-out set, classifier check, and the system table."""
     source, target = entry["source"], entry["target"]
@@ -242,7 +263,9 @@ def pair_table(entry: dict[str, Any]) -> str:
                  f"({len(classifier.get('emotions', []))} emotions, chance "
                  f"{_percent(classifier.get('chance'))}); {source} vs {target}: "
                  f"{_percent(classifier.get('source_vs_target'))}"
-                 + (" (the lower judge)." if len(judges) > 1 else "."))
+                 + (" (the lower judge)." if len(judges) > 1 else ".")
+                 + (" " + counted_judges_text(entry.get("competence"), target)
+                    if entry.get("competence") else ""))
     lines.append("")
     names = list(classifier.get("judges") or {})
     lines.append(f"| system | judged {target} | by judge ({' / '.join(names) or 'one'}) "
@@ -291,7 +314,9 @@ How to read the tables (details in evaluate.py's docstring):
   regression; pitch and loudness contours and spectral shape with a random forest), each over
   every emotion and trained on the training actors' real recordings of both corpora; *by
   judge*: each judge's share; *target over source*: share where the target is rated above the
-  source emotion (the lower judge). Compare the converted row with the vocoder-only row (what
+  source emotion (the lower judge). A judge counts for an emotion only where it names at least
+  2 × chance of the validation actors' real recordings of it (one that cannot hear an emotion
+  in real speech would veto every conversion to it); the line above each table says which. Compare the converted row with the vocoder-only row (what
   the vocoder alone does) and the real target row (the best to hope for).
 * *MCD*: mel-cepstral distortion after dynamic time warping, coefficients 1-24 (alpha 0.42),
   mean ± standard deviation over clips; lower is closer. Source row, *MCD to target*: the
@@ -388,7 +413,9 @@ def selection_table(selection: dict[str, Any], *, verdict: bool = True,
              f"on), each scored against the same actor's same sentence spoken {target}. Emotion "
              f"judges trained on actors {actor_list(classifier['train_actors'])} (neither "
              f"validation nor test): {_judges_right(classifier)} right on the validation "
-             "actors' real clips.", "",
+             "actors' real clips."
+             + (" " + counted_judges_text(selection.get("competence"), target)
+                if selection.get("competence") else ""), "",
              f"| {candidate} | judged {target} | by judge "
              f"({' / '.join(classifier.get('judges') or {}) or 'one'}) | {target} over {source} "
              "| MCD to target (dB) | MCD to source (dB) | voiced | sentence recognised "

@@ -18,10 +18,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from conversion_settings import ConversionSettings, conversion_record
-from corpus import EMOTIONS, clip_name, emotions_in_corpus, matching_target, parse_pair
+from corpus import (DEFAULT_VAL_ACTORS, EMOTIONS, clip_name, emotions_in_corpus,
+                    matching_target, parse_pair)
 from errors import UserError
 from inference import DEFAULT_BATCH_SIZE, Converter, vocoder_only
-from judges import JUDGES, class_probabilities, judged_by_all, judged_emotions, train_judges
+from judges import (JUDGES, class_probabilities, competence_floor, competent_judges,
+                    judged_by_all, judged_emotions, train_judges)
 from metrics import (FEATURE_VERSION, MCEP_ALPHA, MCEP_ORDER, TRIM_DB, FeatureCache,
                      SentenceRecogniser, audio_key, envelope_correlation, features_of_audio,
                      features_of_files, mcd_dtw, prosody_from_features, speech_level_db)
@@ -51,6 +53,22 @@ class _Classifier:
     report: dict[str, Any]
     test_features: np.ndarray
     test_labels: np.ndarray
+    # Real clips of validation actors the judges never heard, and what each judge names them:
+    # the evidence of which emotions a judge can hear (judges.competent_judges).
+    reference_labels: np.ndarray
+    reference_corpora: np.ndarray
+    reference_judged: dict[str, np.ndarray]
+
+    def competence(self, target: str, corpora: Sequence[str]) -> dict[str, Any]:
+        """Each judge's recall of `target` on the reference clips of `corpora` (None where
+        there are none), the floor a judge must reach to count, and the judges that count."""
+        mask = (self.reference_labels == target) & np.isin(self.reference_corpora, corpora)
+        recall = {name: (float(np.mean(judged[mask] == target)) if mask.any() else None)
+                  for name, judged in self.reference_judged.items()}
+        classes = len(next(iter(self.models.values())).classes_)
+        floor = competence_floor(classes)
+        return {"recall": recall, "floor": floor, "clips": int(mask.sum()),
+                "counted": competent_judges(recall, floor=floor)}
 
 
 @dataclass
@@ -59,7 +77,8 @@ class Evaluator:
     alike); trains the emotion judges once per held-out set.
 
     `root` is the RAVDESS folder; `roots` names each corpus's folder where there are more
-    (default: {'ravdess': root})."""
+    (default: {'ravdess': root}). The real clips of `reference_actors` that the judges did
+    not train on show which emotions each judge can hear (`_Classifier.competence`)."""
 
     files: list[Any]
     root: Path
@@ -67,6 +86,7 @@ class Evaluator:
     settings: EvalSettings = field(default_factory=EvalSettings)
     recogniser: SentenceRecogniser | None = None
     roots: dict[str, Path] | None = None
+    reference_actors: tuple[int, ...] = DEFAULT_VAL_ACTORS
     _classifiers: dict[tuple[int, ...], _Classifier] = field(default_factory=dict)
 
     def name(self, clip: Any) -> str:
@@ -82,7 +102,9 @@ class Evaluator:
         (e.g. the test actors while choosing an epoch on the validation actors, so the
         judges never heard either), every emotion of every corpus read; scored on the
         `test_actors`' real clips (accuracy, chance = share of the commonest emotion, recall
-        per emotion; `accuracy` and `recall` are the first judge's, `judges` has each's).
+        per emotion; `accuracy` and `recall` are the first judge's, `judges` has each's),
+        and on the real clips of the `reference_actors` it did not train on (each judge's
+        recall per corpus and emotion: `competence`).
         """
         from tqdm import tqdm
 
@@ -92,18 +114,24 @@ class Evaluator:
             return self._classifiers[held_out, excluded]
         train = [f for f in self.files if f.actor not in held_out and f.actor not in excluded]
         test = [f for f in self.files if f.actor in held_out]
+        trained_on = {f.actor for f in train}
+        reference = [f for f in self.files
+                     if f.actor in self.reference_actors and f.actor not in trained_on]
         if len({f.emotion for f in train}) < 2 or len({f.actor for f in train}) < 2:
             raise UserError(f"{self.root}: too few training actors besides the held-out "
                             f"{actor_list(held_out + excluded)} to train the emotion "
                             "classifier; pass another --test-actors or a complete RAVDESS copy")
-        with tqdm(total=len(train) + len(test), desc="classifier features", unit="clip",
-                  disable=None) as bar:
-            train_x = features_of_files([f.path for f in train], self.cache,
-                                        jobs=self.settings.jobs, progress=bar.update)
-            test_x = features_of_files([f.path for f in test], self.cache,
-                                       jobs=self.settings.jobs, progress=bar.update)
+        with tqdm(total=len(train) + len(test) + len(reference), desc="classifier features",
+                  unit="clip", disable=None) as bar:
+            train_x, test_x, reference_x = (
+                features_of_files([f.path for f in clips], self.cache,
+                                  jobs=self.settings.jobs, progress=bar.update)
+                for clips in (train, test, reference))
         self.cache.save()
         models = train_judges(train_x, [f.emotion for f in train])
+        reference_y = np.asarray([f.emotion for f in reference])
+        reference_judged = {name: (judged_emotions(model, reference_x) if reference
+                                   else reference_y) for name, model in models.items()}
         test_y = np.asarray([f.emotion for f in test])
         counts = {e: int(np.sum(test_y == e)) for e in EMOTIONS if np.any(test_y == e)}
         checks = {}
@@ -123,8 +151,11 @@ class Evaluator:
             "test_clips": len(test), "accuracy": first["accuracy"],
             "chance": max(counts.values()) / len(test) if len(test) else None,
             "recall": first["recall"], "judges": checks,
+            "competence": _competence_report(reference, reference_y, reference_judged),
         }
-        self._classifiers[held_out, excluded] = _Classifier(models, report, test_x, test_y)
+        self._classifiers[held_out, excluded] = _Classifier(
+            models, report, test_x, test_y, reference_y,
+            np.asarray([f.corpus for f in reference]), reference_judged)
         return self._classifiers[held_out, excluded]
 
     def _content(self, audio: np.ndarray, statement: int | str) -> tuple[bool, float] | None:
@@ -186,6 +217,8 @@ class Evaluator:
         systems = [s for s in SYSTEMS if s in systems]
         values, features, clips = self._score_clips(pair, pairs, converter, conversion,
                                                     systems, classifier)
+        corpora = sorted({clip.corpus for clip, _ in pairs})
+        competence = classifier.competence(target, corpora)
         s = self.settings
         return {
             "pair": pair, "source": source, "target": target, "test_actors": list(actors),
@@ -201,13 +234,15 @@ class Evaluator:
                                classifier, sorted({emotions_in_corpus(clip.corpus, source,
                                                                       target)[0]
                                                    for clip, _ in pairs}), target)},
-            "corpora": sorted({clip.corpus for clip, _ in pairs}),
+            "corpora": corpora,
+            "competence": competence,
             "conversion": conversion_record(conversion),
             "recogniser": self.recogniser.description if self.recogniser else None,
             "open_recogniser": self.recogniser.open_description if self.recogniser else None,
             "systems": _summarise(values, features, systems, classifier.models,
                                   source=[emotions_in_corpus(clip.corpus, source, target)[0]
-                                          for clip, _ in pairs], target=target),
+                                          for clip, _ in pairs], target=target,
+                                  counted=competence["counted"]),
             "clips": clips,
             "evaluated": datetime.datetime.now(datetime.timezone.utc).isoformat(
                 timespec="seconds"),
@@ -308,14 +343,16 @@ class Evaluator:
 
 def _summarise(values: dict[str, dict[str, list[float]]], features: dict[str, list[np.ndarray]],
                systems: list[str], models: dict[str, Any], *, source: Sequence[str],
-               target: str) -> dict[str, Any]:
+               target: str, counted: Sequence[str]) -> dict[str, Any]:
     """Per-system means of the clips' figures and the judged shares (None: not scored):
-    judged_target and target_over_source are the lower of the judges' (judges.judged_by_all),
-    `judges` holds each judge's; `source`: each clip's source emotion in its corpus."""
+    judged_target and target_over_source are the lower of the `counted` judges'
+    (judges.judged_by_all), `judges` holds each judge's; `source`: each clip's source emotion
+    in its corpus."""
     summary: dict[str, Any] = {system: None for system in SYSTEMS}
     for system in systems:
         row = values[system]
-        shares = judged_by_all(models, np.stack(features[system]), source=source, target=target)
+        shares = judged_by_all(models, np.stack(features[system]), source=source, target=target,
+                               counted=counted)
         voiced = [v for v, f in zip(row["f0_mean_hz"], row["voiced_fraction"]) if f > 0]
         spreads = [v for v, f in zip(row["f0_std_hz"], row["voiced_fraction"]) if f > 0]
         summary[system] = {
@@ -335,6 +372,21 @@ def _summarise(values: dict[str, dict[str, list[float]]], features: dict[str, li
                                      if "envelope_correlation" in row else None),
         }
     return summary
+
+
+def _competence_report(reference: Sequence[Any], labels: np.ndarray,
+                       judged: dict[str, np.ndarray]) -> dict[str, Any]:
+    """metrics.json's record of which emotions each judge hears: the reference actors and,
+    per corpus, judge and emotion, the share of their real clips it names right."""
+    corpora = np.asarray([clip.corpus for clip in reference])
+    recall: dict[str, dict[str, dict[str, float]]] = {}
+    for corpus in sorted(set(corpora.tolist())):
+        for name, answers in judged.items():
+            recall.setdefault(corpus, {})[name] = {
+                emotion: float(np.mean(answers[(corpora == corpus) & (labels == emotion)]
+                                       == emotion))
+                for emotion in EMOTIONS if np.any((corpora == corpus) & (labels == emotion))}
+    return {"actors": sorted({clip.actor for clip in reference}), "recall": recall}
 
 
 def _pairwise_accuracy(classifier: _Classifier, sources: Sequence[str], target: str

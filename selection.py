@@ -129,7 +129,7 @@ def select_candidate(evaluator: Evaluator, pair: str, candidates: Sequence[Candi
         "n_clips": reference["n_clips"],
         "reference": {name: reference["systems"][name] for name in ("source", "target")},
         "epochs": rows, "classifier": reference["classifier"],
-        "recogniser": reference["recogniser"], "settings": reference["settings"],
+        "competence": reference.get("competence"), "recogniser": reference["recogniser"], "settings": reference["settings"],
         "selected": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
 

@@ -341,6 +341,39 @@ def test_a_table_per_corpus_with_both_judges(ravdess_tree, crema_tree, tmp_path,
                         "crema") == ()
 
 
+@pytest.mark.slow
+def test_a_judge_counts_only_for_emotions_it_hears_in_real_speech(ravdess_tree, crema_tree,
+                                                                  tmp_path):
+    from corpora import scan_corpora
+    from scoring import Evaluator
+
+    folders = {"ravdess": ravdess_tree, "crema": crema_tree}
+    evaluator = Evaluator(files=scan_corpora(folders), root=ravdess_tree, roots=folders,
+                          cache=metrics.FeatureCache(tmp_path / "cache.npz"),
+                          reference_actors=(4, 1004))
+    classifier = evaluator.classifier((5, 6, 1005, 1006), exclude_actors=(4, 1004))
+    assert 4 not in classifier.report["train_actors"]
+    competence = classifier.report["competence"]
+    assert competence["actors"] == [4, 1004]
+    assert set(competence["recall"]) == {"ravdess", "crema"}
+    assert set(competence["recall"]["crema"]["functionals"]) == {"angry", "neutral"}
+    # Make the contours judge deaf to angry on the reference clips: it stops counting for angry
+    # (and only there), so its verdict no longer sets the figure.
+    reference = classifier.reference_judged["contours"]
+    reference[classifier.reference_labels == "angry"] = "calm"
+    angry = classifier.competence("angry", ["ravdess", "crema"])
+    assert angry["recall"]["contours"] == 0.0 and angry["counted"] == ["functionals"]
+    assert angry["clips"] == int(np.sum(classifier.reference_labels == "angry"))
+    assert "contours" in classifier.competence("calm", ["ravdess"])["counted"]
+    entry = evaluator.evaluate_pair("calm2anger", test_actors=(5, 6, 1005, 1006),
+                                    exclude_actors=(4, 1004), systems=("source", "target"))
+    assert entry["competence"]["counted"] == ["functionals"]
+    target = entry["systems"]["target"]
+    assert target["counted"] == ["functionals"]
+    assert target["judged_target"] == target["judges"]["functionals"]["judged_target"]
+    assert "counts functionals only" in reports.pair_table(entry)
+
+
 def test_recogniser_is_optional(monkeypatch):
     import sys
 

@@ -71,6 +71,28 @@ def test_the_lower_judge_counts():
         judges.train_contour_judge(np.zeros((3, len(metrics.FEATURE_NAMES))), ["calm"] * 3)
 
 
+def test_a_judge_deaf_to_the_target_does_not_veto_it():
+    models = {"likes": _Fixed(["angry", "calm"], [0.9, 0.1]),
+              "deaf": _Fixed(["angry", "calm"], [0.3, 0.7])}
+    floor = judges.competence_floor(8)
+    assert floor == pytest.approx(judges.COMPETENCE_FACTOR / 8)
+    counted = judges.competent_judges({"likes": 0.6, "deaf": 0.0}, floor=floor)
+    assert counted == ["likes"]
+    shares = judges.judged_by_all(models, np.zeros((4, 3)), source="calm", target="angry",
+                                  counted=counted)
+    assert shares["judged_target"] == 1.0 and shares["counted"] == ["likes"]
+    assert shares["judges"]["deaf"]["judged_target"] == 0.0  # still reported
+    # With no judge able (or nothing measured), every judge counts: none is dropped unheard.
+    assert judges.competent_judges({"likes": 0.1, "deaf": 0.0}, floor=floor) == ["likes", "deaf"]
+    assert judges.competent_judges({"likes": None, "deaf": None}, floor=floor) == ["likes",
+                                                                                 "deaf"]
+    with pytest.raises(ValueError, match="at least two"):
+        judges.competence_floor(1)
+    with pytest.raises(ValueError, match="is counted"):
+        judges.judged_by_all(models, np.zeros((1, 3)), source="calm", target="angry",
+                             counted=["nobody"])
+
+
 def _glide(start_hz: float, end_hz: float, *, gain: float = 0.3, seconds: float = 1.2):
     t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
     f0 = start_hz + (end_hz - start_hz) * (t / seconds) ** 2  # the change comes late
