@@ -62,6 +62,7 @@ from cli import (check_output_path, check_writable_folder, cli_main, import_kera
 from errors import UserError
 from corpus import EMOTION_ALIASES, EMOTIONS, canonical_emotion
 from conversion_settings import LEVEL_CHANGE_LIMIT_DB
+from loudness import level_change_note, level_change_reached_db
 from inference import (Converter, available_models, check_audible_peak, check_not_silent,
                        converted_name, find_converter, fit_full_scale, is_converted_name,
                        load_converter)
@@ -363,11 +364,14 @@ def _convert_job(job: Job, converter: Converter, args: argparse.Namespace, *, so
                     "result keeps its loudness; --normalize brings it to a -1 dBFS peak first")
     if args.normalize:
         audio, _ = fit_full_scale(audio, peak_dbfs=NORMALIZED_PEAK_DBFS)
+    asked_db = level_change_db(args.level_change, converter)
     converted = converter.convert(audio, n_iter=args.iters, phase=args.phase, seed=args.seed,
                                   batch_size=args.batch_size, strength=args.strength,
-                                  prosody=not args.no_prosody,
-                                  level_change_db=level_change_db(args.level_change, converter),
+                                  prosody=not args.no_prosody, level_change_db=asked_db,
                                   progress=progress)
+    held_back = level_change_note(asked_db, level_change_reached_db(converted, audio))
+    if held_back:
+        job.note = "; ".join(filter(None, [job.note, f"{job.input.name}: {held_back}"]))
     rate, length = args.sr, converted.shape[0]
     if rate == "input" or rate != SAMPLE_RATE:
         info = soundfile.info(str(job.input))

@@ -29,6 +29,10 @@ MAKEUP_STEP_LIMIT_DB = 12.0  # the largest of those steps
 SOFT_KNEE_FRACTION = 0.5  # soft_knee leaves samples below half the ceiling alone
 SOFT_KNEE_SHORTFALL_DB = 0.5  # the limiter alone falling this short calls for the soft knee
 MAKEUP_TOLERANCE_DB = 0.1  # speech this close to the wanted level needs no more make-up gain
+# A level change may raise a clip until all but its loudest 0.1% of samples reach the ceiling:
+# the limiter shapes those few peaks unheard, while raising the loud parts past full scale
+# would flatten every syllable into a square wave.
+HEADROOM_QUANTILE = 0.999
 
 
 def frame_energy_db(audio: np.ndarray) -> np.ndarray:
@@ -149,6 +153,42 @@ def _make_up(level: np.ndarray, target_db: float,
     return shaped
 
 
+def headroom_db(audio: np.ndarray, *, ceiling: float = OUTPUT_PEAK) -> float:
+    """How many dB `audio` may be raised before its loud parts (all samples but the loudest
+    1 - HEADROOM_QUANTILE) pass `ceiling`: >= 0, inf for silence. `audio`: float (L,)."""
+    if not ceiling > 0:
+        raise ValueError(f"ceiling must be positive, got {ceiling}")
+    magnitude = np.abs(np.asarray(audio, dtype=np.float64))
+    loud = float(np.quantile(magnitude, HEADROOM_QUANTILE)) if magnitude.size else 0.0
+    if loud <= 0.0:
+        return math.inf
+    return max(0.0, 20.0 * math.log10(ceiling / loud))
+
+
+def level_change_reached_db(result: np.ndarray, reference: np.ndarray, *,
+                            ceiling: float = OUTPUT_PEAK) -> float:
+    """The level change `keep_speech_level` reached: `result`'s speech level over that of
+    `reference` (scaled to fit `ceiling` when it peaks above it), in dB; 0 for silence."""
+    reference = np.asarray(reference, dtype=np.float32)
+    if not np.any(result) or not np.any(reference):
+        return 0.0
+    excess_db = 20.0 * math.log10(max(float(np.max(np.abs(reference))) / ceiling, 1.0))
+    return speech_level_db(result) - (speech_level_db(reference) - excess_db)
+
+
+LEVEL_SHORTFALL_DB = 0.5  # a level change this far short of the one asked is reported
+
+
+def level_change_note(asked_db: float, reached_db: float) -> str | None:
+    """The sentence that tells a user their level change was held back, or None when what
+    was asked is (within LEVEL_SHORTFALL_DB) what was reached."""
+    if asked_db - reached_db <= LEVEL_SHORTFALL_DB:
+        return None
+    reached_db = round(reached_db, 1) + 0.0  # no "-0.0 dB"
+    return (f"level changed {reached_db:+.1f} dB of the {asked_db:+.1f} dB asked: the clip's "
+            "loud parts reach full scale there, and more would flatten them into distortion")
+
+
 def keep_speech_level(converted: np.ndarray, reference: np.ndarray, *, change_db: float = 0.0,
                       ceiling: float = OUTPUT_PEAK) -> np.ndarray:
     """`converted` at the speech level of `reference` (the input it was made from) plus
@@ -159,6 +199,9 @@ def keep_speech_level(converted: np.ndarray, reference: np.ndarray, *, change_db
         converted: float (L,) audio made from `reference`, any length.
         reference: float (M,) the input recording; its speech level is the target.
         change_db: a change of level on top, in dB (0: the input's own loudness); finite.
+            A rise is held to the clip's `headroom_db` at the input's level, so a loud
+            clip is not flattened into distortion (`level_change_reached_db` says how much
+            was applied).
         ceiling: the highest sample magnitude of the result (`limit_peaks`).
     Returns:
         float32 audio of `converted`'s length; silent input or output is returned as it is.
@@ -171,7 +214,11 @@ def keep_speech_level(converted: np.ndarray, reference: np.ndarray, *, change_db
     # A (float) input that itself peaks above the ceiling has a loudness no file can hold:
     # the target is its level once scaled down to fit.
     excess_db = 20.0 * math.log10(max(float(np.max(np.abs(reference))) / ceiling, 1.0))
-    target_db = speech_level_db(reference) - excess_db + change_db
+    target_db = speech_level_db(reference) - excess_db
+    level = at_speech_level(converted, level_db=target_db)
+    if change_db > 0.0:
+        change_db = min(change_db, headroom_db(level, ceiling=ceiling))
+    target_db += change_db
     level = at_speech_level(converted, level_db=target_db)
     limited = _make_up(level, target_db, lambda audio: limit_peaks(audio, ceiling=ceiling))
     if target_db - speech_level_db(limited) > SOFT_KNEE_SHORTFALL_DB:

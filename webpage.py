@@ -25,6 +25,7 @@ import numpy as np
 from audio_files import check_audio_file, load_audio, write_audio
 from conversion_settings import LEVEL_CHANGE_LIMIT_DB
 from errors import UserError
+from loudness import level_change_note, level_change_reached_db
 from inference import (Converter, available_models, check_not_silent, converted_name,
                        fit_full_scale, load_converter)
 from plots import plot_conversion
@@ -163,8 +164,12 @@ class PageConverter:
                               titles=(f"input ({model['source']})",
                                       f"converted: {model['target']}, strength "
                                       f"{100 * strength:.0f}%"), side_by_side=True)
+        reached_db = level_change_reached_db(converted, audio) if level_change_db else 0.0
         loudness = ("at your clip's loudness" if not level_change_db else
-                    f"{level_change_db:+.1f} dB from your clip's loudness")
+                    f"{reached_db:+.1f} dB from your clip's loudness")
+        held_back = level_change_note(float(level_change_db), reached_db)
+        if held_back:
+            loudness += f" ({held_back})"
         summary = (f"{model['source']} → {model['target']} at {100 * strength:.0f}% strength, "
                    f"{audio.shape[0] / SAMPLE_RATE:.1f} s, {loudness}"
                    f"{'' if prosody else ', pitch and timing kept'}; model {model['method']}.")

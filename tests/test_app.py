@@ -79,6 +79,21 @@ def test_strength_zero_is_the_vocoder_and_one_is_convert_pys_output(converter, t
     assert "-10.0 dB" in summary
 
 
+def test_the_summary_gives_the_level_change_reached_not_the_one_asked(converter, tmp_path):
+    """Issue 56.1: +30 dB of a clip at a 0.9 peak cannot be reached without a square wave;
+    the result stops at the clip's headroom and the summary says how far it went."""
+    path = _clip(tmp_path / "loud.wav", level=0.9)
+    audio = audio_files.load_audio(path)
+    louder, _, summary = converter.convert(path, "calm2anger", 1.0, level_change_db=30.0)
+    result = audio_files.load_audio(louder)
+    assert np.mean(np.abs(result) >= 0.9) < 0.05
+    reached = speech_level_db(result) - speech_level_db(audio)
+    assert "+30.0 dB from" not in summary
+    assert f"{reached:+.1f} dB from your clip's loudness" in summary or \
+        f"{reached + 0.1:+.1f} dB" in summary or f"{reached - 0.1:+.1f} dB" in summary
+    assert "of the +30.0 dB asked" in summary
+
+
 def test_strength_moves_every_pixel_monotonically(converter):
     windows, _ = spectro.utterance_to_windows(tone(2.0, 150.0))
     generator = converter.converter_for("calm2anger").generator

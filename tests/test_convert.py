@@ -468,6 +468,24 @@ def test_a_missing_input_is_reported_before_any_model_is_looked_for(tmp_path, ca
     assert "missing.wav: no such file" in err and "no model" not in err
 
 
+def test_a_level_change_beyond_the_headroom_is_held_back_and_said(models_root, tmp_path,
+                                                                  capsys):
+    """Issue 56.1: --level-change on a clip peaking at -1 dBFS applies what its headroom
+    allows, says so in one line, and writes no square wave."""
+    loud = tmp_path / "loud.wav"
+    speech = _speech(1.5)
+    soundfile.write(str(loud), speech * (10 ** (-1 / 20) / np.abs(speech).max()), SAMPLE_RATE,
+                    subtype="FLOAT")
+    code, out, err = _run(capsys, loud, "--emotion", "anger", "--models", models_root,
+                          "--level-change", "20", "--iters", 2)
+    assert code == 0, err
+    written, _ = soundfile.read(str(tmp_path / "loud_angry.wav"))
+    assert np.mean(np.abs(written) >= 0.9) < 0.05
+    notes = [line for line in err.splitlines() if "of the +20.0 dB asked" in line]
+    assert len(notes) == 1 and notes[0].startswith("note: loud.wav: level changed ")
+    assert "-0.0 dB" not in notes[0]
+
+
 def test_normalize_and_the_resampling_note(models_root, tmp_path, capsys):
     quiet = tmp_path / "quiet.wav"
     rate = 44100

@@ -8,8 +8,8 @@ import pytest
 
 import judges
 import metrics
-from loudness import (OUTPUT_PEAK, at_speech_level, keep_speech_level, limit_peaks, soft_knee,
-                      speech_level_db)
+from loudness import (OUTPUT_PEAK, at_speech_level, headroom_db, keep_speech_level,
+                      level_change_reached_db, limit_peaks, soft_knee, speech_level_db)
 
 from conftest import vowel
 
@@ -128,3 +128,22 @@ def test_a_reference_above_full_scale_counts_as_scaled_down_to_fit():
     expected = speech_level_db(reference) - 20 * np.log10(4.0 / OUTPUT_PEAK)
     assert speech_level_db(kept) == pytest.approx(expected, abs=1.0)
     assert np.abs(kept).max() <= OUTPUT_PEAK + 1e-7
+
+
+def test_a_level_change_stops_where_the_clip_s_headroom_ends():
+    """Issue 56.1: +19.8 dB asked of a clip peaking at -1 dB FS must not flatten it into a
+    square wave; the rise stops at its headroom, and the reached change is what is said."""
+    reference = _speech_like() * (_db(-1.0) / 0.3)
+    kept = keep_speech_level(reference, reference, change_db=19.8)
+    assert np.mean(np.abs(kept) >= 0.9) < 0.01  # the old result: ~half the samples
+    reached = level_change_reached_db(kept, reference)
+    assert 0.0 <= reached <= headroom_db(reference) + 0.5
+    # A quiet clip has the room: the change asked is the change made.
+    quiet = reference * _db(-40.0)
+    louder = keep_speech_level(quiet, quiet, change_db=19.8)
+    assert level_change_reached_db(louder, quiet) == pytest.approx(19.8, abs=0.5)
+    # Softer is always possible.
+    softer = keep_speech_level(reference, reference, change_db=-6.0)
+    assert level_change_reached_db(softer, reference) == pytest.approx(-6.0, abs=0.5)
+    assert headroom_db(np.zeros(100)) == float("inf")
+    assert headroom_db(reference * 10.0) == 0.0
