@@ -51,7 +51,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -160,23 +160,36 @@ def expand_inputs(specs: Sequence[str], *, target: str) -> tuple[list[Job], int]
     return jobs, skipped
 
 
-def plan_outputs(jobs: list[Job], *, target: str, strength: float, output: Path | None,
-                 out_dir: Path | None, plot: bool, force: bool) -> None:
+def plan_outputs(jobs: list[Job], *, target: str, output: Path | None, out_dir: Path | None,
+                 plot: bool, force: bool, options: dict[str, Any] | None = None) -> None:
     """Give every job its output (and plot) path, or an error when one cannot be written.
 
-    An output may not be any input, may not exist unless `force`, and may not be shared by two
-    inputs; its folder must be writable.
+    Outputs are named by `inference.converted_name` with the run's `options` (its strength,
+    prosody, normalize and level-change keywords), so runs with other options write other
+    files; inputs of one stem in several formats going to one folder (take.mp3, take.flac)
+    get their format in the name too. An output may not be any input, may not exist unless
+    `force`, and may not be shared by two inputs; its folder must be writable.
     """
+    options = options or {}
     inputs = [job.input for job in jobs if job.input is not None]
+    planned = [job for job in jobs if job.error is None and job.input is not None]
+
+    def folder_of(job: Job) -> Path:
+        return out_dir if out_dir is not None else job.input.parent
+
+    stems: dict[tuple[Path, str], set[str]] = {}
+    for job in planned:
+        key = (folder_of(job).resolve(), job.input.stem)
+        stems.setdefault(key, set()).add(job.input.suffix.lower())
     claimed: dict[Path, str] = {}
-    for job in jobs:
-        if job.error is not None or job.input is None:
-            continue
+    for job in planned:
         if output is not None:
             written = output
         else:
-            folder = out_dir if out_dir is not None else job.input.parent
-            written = folder / converted_name(job.input.stem, target, strength=strength)
+            formats = stems[folder_of(job).resolve(), job.input.stem]
+            written = folder_of(job) / converted_name(
+                job.input.stem, target, **options,
+                source_format=job.input.suffix if len(formats) > 1 else None)
         targets = [written] + ([written.with_suffix(".png")] if plot else [])
         try:
             for path in targets:
@@ -295,7 +308,9 @@ def _build_parser() -> argparse.ArgumentParser:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("-o", "--output", type=Path, default=None, metavar="OUT.wav",
                        help="output file (one input only; its folder is created if needed); "
-                            "default <stem>_<emotion>.wav beside the input")
+                            "default <stem>_<emotion>.wav beside the input, with the options "
+                            "that differ from the defaults added (_50, _noprosody, "
+                            "_normalized, _level+6dB)")
     where.add_argument("--out-dir", type=Path, default=None, metavar="DIR",
                        help="write <stem>_<emotion>.wav into this folder (created if needed) "
                             "instead of beside each input")
@@ -464,8 +479,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.output is not None and len(jobs) > 1:
         raise UserError(f"-o {args.output} takes exactly one input, got {len(jobs)}; use "
                         "--out-dir DIR for several")
-    plan_outputs(jobs, target=target, strength=args.strength, output=args.output,
-                 out_dir=args.out_dir, plot=args.plot, force=args.force)
+    plan_outputs(jobs, target=target, output=args.output, out_dir=args.out_dir, plot=args.plot,
+                 force=args.force, options={"strength": args.strength,
+                                            "prosody": not args.no_prosody,
+                                            "normalized": args.normalize,
+                                            "level_change": args.level_change})
     check_inputs(jobs)
     failed = [job for job in jobs if job.error is not None]
     for job in failed:

@@ -50,27 +50,44 @@ SILENCE_DBFS = -90.0
 GENERATOR_SHARE = 0.85
 
 
-def converted_name(stem: str, target: str, *, strength: float = 1.0) -> str:
+def converted_name(stem: str, target: str, *, strength: float = 1.0, prosody: bool = True,
+                   normalized: bool = False, level_change: float | str = 0.0,
+                   source_format: str | None = None) -> str:
     """File name of a clip `stem` converted to `target`, the one scheme of convert.py and the
-    page: '<stem>_<emotion>.wav' with the emotion's RAVDESS name whatever alias was asked
-    ('anger' -> 'speech_angry.wav'), and the strength in percent below full strength
-    ('speech_happy_50.wav')."""
+    page, so that outputs made with other options never share a name:
+    '<stem>[_<format>]_<emotion>[_<strength %>][_noprosody][_normalized][_level<change>].wav',
+    the emotion by its RAVDESS name whatever alias was asked ('anger' -> 'speech_angry.wav'),
+    the strength in percent below full strength ('speech_happy_50.wav'), the level change as
+    asked ('_level+6dB', '_level-3dB', '_levelmodel'), and `source_format` (the input's
+    extension, e.g. 'mp3') where inputs of one stem in several formats meet in one folder."""
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength must be in [0, 1], got {strength}")
     percent = round(100 * strength)
-    return f"{stem}_{canonical_emotion(target)}" + ("" if percent == 100 else f"_{percent}") \
-        + ".wav"
+    parts = [stem] + ([source_format.lstrip(".").lower()] if source_format else [])
+    parts.append(canonical_emotion(target))
+    if percent != 100:
+        parts.append(str(percent))
+    if not prosody:
+        parts.append("noprosody")
+    if normalized:
+        parts.append("normalized")
+    if isinstance(level_change, str):
+        parts.append(f"level{level_change}")
+    elif level_change:
+        parts.append(f"level{level_change:+g}dB")
+    return "_".join(parts) + ".wav"
 
 
 def is_converted_name(name: str, target: str) -> bool:
     """Whether file name `name` looks like an earlier output for `target` (`converted_name`
-    at any strength, or the '_anger.wav' spelling of earlier versions)."""
+    with any options, or the '_anger.wav' spelling of earlier versions)."""
     import re
 
     emotion = canonical_emotion(target)
     spellings = [emotion] + [alias for alias, name_ in EMOTION_ALIASES.items()
                              if name_ == emotion]
-    pattern = rf".+_({'|'.join(map(re.escape, spellings))})(_\d{{1,3}})?\.wav"
+    options = r"(_\d{1,3})?(_noprosody)?(_normalized)?(_level[-+.\w]+)?"
+    pattern = rf".+_({'|'.join(map(re.escape, spellings))}){options}\.wav"
     return re.fullmatch(pattern, name, flags=re.IGNORECASE) is not None
 
 

@@ -158,8 +158,9 @@ class PageConverter:
             audio, strength=float(strength), prosody=bool(prosody),
             level_change_db=float(level_change_db)))
         folder = Path(tempfile.mkdtemp(prefix="result_", dir=self.work_dir))
-        wav = write_audio(folder / converted_name(Path(path).stem, model["target"],
-                                                  strength=float(strength)), converted)
+        wav = write_audio(folder / converted_name(
+            Path(path).stem, model["target"], strength=float(strength), prosody=bool(prosody),
+            level_change=float(level_change_db)), converted)
         png = plot_conversion(wav.with_suffix(".png"), audio, converted,
                               titles=(f"input ({model['source']})",
                                       f"converted: {model['target']}, strength "

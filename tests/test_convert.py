@@ -314,6 +314,37 @@ def test_outputs_are_named_by_the_emotion_whatever_its_spelling(tmp_path, models
     assert inference.is_converted_name("take_FEAR.wav", "fearful")
 
 
+def test_outputs_made_with_other_options_get_names_of_their_own(tmp_path, models_root, capsys):
+    """Issue 56.9: --no-prosody or --level-change after a default run, and one stem in
+    several formats, write names that say what differs instead of being refused."""
+    folder = tmp_path / "takes"
+    take = _wav(folder / "take.wav", 0.5)
+    written = []
+    for options in ([], ["--no-prosody"], ["--level-change", "model"],
+                    ["--level-change", "-6"], ["--strength", "0.5", "--no-prosody"]):
+        code, out, err = _run(capsys, take, "--emotion", "anger", "--models", models_root,
+                              "--iters", 1, *options)
+        assert code == 0, err
+        written += [line.split()[1] for line in out.splitlines() if line.startswith("wrote ")]
+    assert [Path(p).name for p in written] == [
+        "take_angry.wav", "take_angry_noprosody.wav", "take_angry_levelmodel.wav",
+        "take_angry_level-6dB.wav", "take_angry_50_noprosody.wav"]
+    # All are recognised as earlier outputs when the folder is converted again.
+    assert all(inference.is_converted_name(Path(p).name, "angry") for p in written)
+    mixed = tmp_path / "mixed"
+    speech = _speech(0.6)
+    for ext in ("mp3", "flac", "ogg", "wav"):
+        soundfile.write(str(mixed / f"ex.{ext}") if mixed.exists() else
+                        (mixed.mkdir() or str(mixed / f"ex.{ext}")), speech, SAMPLE_RATE,
+                        format={"mp3": "MP3", "flac": "FLAC", "ogg": "OGG",
+                                "wav": "WAV"}[ext])
+    code, out, err = _run(capsys, mixed, "--emotion", "anger", "--models", models_root,
+                          "--iters", 1)
+    assert code == 0, err
+    assert sorted(p.name for p in mixed.glob("*_angry.wav")) == [
+        "ex_flac_angry.wav", "ex_mp3_angry.wav", "ex_ogg_angry.wav", "ex_wav_angry.wav"]
+
+
 def test_usage_mistakes(tmp_path, models_root, capsys):
     a, b = _wav(tmp_path / "a.wav", 0.5), _wav(tmp_path / "b.wav", 0.5)
     code, _, err = _run(capsys, a, b, "--emotion", "anger", "--models", models_root,
@@ -479,7 +510,7 @@ def test_a_level_change_beyond_the_headroom_is_held_back_and_said(models_root, t
     code, out, err = _run(capsys, loud, "--emotion", "anger", "--models", models_root,
                           "--level-change", "20", "--iters", 2)
     assert code == 0, err
-    written, _ = soundfile.read(str(tmp_path / "loud_angry.wav"))
+    written, _ = soundfile.read(str(tmp_path / "loud_angry_level+20dB.wav"))
     assert np.mean(np.abs(written) >= 0.9) < 0.05
     notes = [line for line in err.splitlines() if "of the +20.0 dB asked" in line]
     assert len(notes) == 1 and notes[0].startswith("note: loud.wav: level changed ")
@@ -495,7 +526,7 @@ def test_normalize_and_the_resampling_note(models_root, tmp_path, capsys):
                           "--normalize", "--iters", 2)
     assert code == 0, err
     assert "from 44100 Hz stereo, resampled to 16000 Hz and mixed to mono" in out
-    written, written_rate = soundfile.read(str(tmp_path / "quiet_angry.wav"))
+    written, written_rate = soundfile.read(str(tmp_path / "quiet_angry_normalized.wav"))
     assert written_rate == SAMPLE_RATE
     # --normalize converts the input brought to a -1 dBFS peak, and the result keeps that
     # loudness (its speech level), peaks limited below full scale.
