@@ -60,14 +60,14 @@ from audio_files import (AUDIO_EXTENSIONS, AUDIO_KINDS, AudioError, check_audio_
 from cli import (check_output_path, check_writable_folder, cli_main, import_keras,
                  number_in)
 from errors import UserError
-from corpus import EMOTION_ALIASES, EMOTIONS, canonical_emotion
+from corpus import EMOTION_ALIASES, EMOTIONS, canonical_emotion, parse_pair
 from conversion_settings import LEVEL_CHANGE_LIMIT_DB
 from loudness import level_change_note, level_change_reached_db
 from inference import (Converter, available_models, check_audible_peak, check_not_silent,
-                       converted_name, find_converter, fit_full_scale, is_converted_name,
-                       load_converter)
+                       converted_name, find_converter, fit_full_scale, goal_note,
+                       is_converted_name, load_converter)
 from plots import plot_conversion
-from runs import RESULTS_DIR, how_to_train, shown_path
+from runs import RESULTS_DIR, how_to_train, model_folders, shown_path
 from settings import INFERENCE_PRECISIONS
 from spectro import GRIFFIN_LIM_ITERS, PHASES, SAMPLE_RATE
 
@@ -270,6 +270,7 @@ def list_models(models_root: Path) -> int:
                        f"recordings {100 * (model['real_judged_target'] or 0):.0f}%)")
             if model["word_error_rate"] is not None:
                 figures += f", open word error {model['word_error_rate']:.2f}"
+            figures += goal_note(model)
         else:
             figures = "not evaluated (python evaluate.py --pair " + model["pair"] + ")"
         flags = f"--emotion {model['target']}" + (
@@ -279,6 +280,14 @@ def list_models(models_root: Path) -> int:
     return 0
 
 
+def _pair_emotions(pair: str) -> tuple[str | None, str | None]:
+    """(source, target) of a model folder's pair name, canonical; (None, None) if not a pair."""
+    try:
+        return parse_pair(pair)[1:]
+    except UserError:
+        return None, None
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="convert.py",
@@ -286,12 +295,19 @@ def _build_parser() -> argparse.ArgumentParser:
                     "generator (same words, same voice).",
         epilog="examples:" + __doc__.split("Usage examples:", 1)[1],
         formatter_class=lambda prog: _HelpFormatter(prog, max_help_position=32))
-    names = ", ".join(EMOTION_CHOICES)
+    shipped = sorted({target for source, target in map(_pair_emotions, model_folders(RESULTS_DIR))
+                      if source == DEFAULT_SOURCE})
+    aliases = ", ".join(alias for alias, name in EMOTION_ALIASES.items() if name in shipped)
     parser.add_argument("inputs", nargs="*", metavar="INPUT",
                         help=f"audio files ({AUDIO_KINDS}, any rate and length), folders "
                              "of them, or glob patterns")
     parser.add_argument("--emotion", type=str.lower, choices=EMOTION_CHOICES,
-                        metavar="EMOTION", help=f"target emotion (required), one of: {names}")
+                        metavar="EMOTION",
+                        help="target emotion (required): one with a model in --models; "
+                             + (f"the shipped models convert {DEFAULT_SOURCE} speech to "
+                                f"{', '.join(shipped)}" + (f" (or {aliases})" if aliases else "")
+                                if shipped else "no model is shipped beside this script")
+                             + "; --list shows them with their figures")
     parser.add_argument("--list", action="store_true",
                         help="list the models in --models with their test figures and exit")
     parser.add_argument("--strength", type=number_in(0.0, 1.0, what="strength"), default=1.0,

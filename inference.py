@@ -30,6 +30,7 @@ from pitch import shift_pitch
 from prosody import map_f0
 from spectral_balance import apply_balance
 from cepstral_change import apply_cepstral_change
+from reports import read_metrics, voice_goal
 from runs import CONFIG_NAME, check_config, find_generator, model_folders, read_config
 from settings import INFERENCE_PRECISIONS, PRECISION_POLICIES
 from audio_files import AudioError
@@ -220,10 +221,10 @@ def available_models(models_root: str | os.PathLike) -> list[dict]:
     strength between 0 and 1 scales its correction exactly: an identity-start generator with no
     pitch shift after it), and from
     `<models_root>/metrics.json` (evaluate.py, test actors) when present: judged_target,
-    real_judged_target and word_error_rate of its converted clips (None when not evaluated).
+    real_judged_target and word_error_rate of its converted clips (None when not evaluated),
+    and goal_missed: what of the voice-keeping goal it misses (reports.voice_goal: 'judged',
+    'words', 'voicing'; [] when it meets it, None when not evaluated).
     """
-    from reports import read_metrics  # the written record; only needed for listing
-
     root = Path(models_root)
     metrics = read_metrics(root / "metrics.json")["pairs"] if (root / "metrics.json").is_file() \
         else {}
@@ -244,8 +245,26 @@ def available_models(models_root: str | os.PathLike) -> list[dict]:
             "judged_target": converted.get("judged_target"),
             "real_judged_target": target.get("judged_target"),
             "word_error_rate": converted.get("word_error_rate"),
+            "goal_missed": _goal_missed(systems),
         })
     return found
+
+
+_GOAL_PARTS = {"judged": "judged emotion", "word_error": "words", "voiced": "voicing"}
+
+
+def _goal_missed(systems: dict[str, Any]) -> list[str] | None:
+    """The parts of the voice-keeping goal a model's test figures miss, or None (no figures)."""
+    goal = voice_goal(systems) if systems.get("converted") else None
+    if goal is None:
+        return None
+    return [_GOAL_PARTS[name] for name in _GOAL_PARTS if name in goal and not goal[name]["met"]]
+
+
+def goal_note(model: dict[str, Any]) -> str:
+    """'; misses its goal (judged emotion)' for a listed model that misses it, else ''."""
+    missed = model.get("goal_missed")
+    return f"; misses its goal ({', '.join(missed)})" if missed else ""
 
 
 def fit_full_scale(audio: np.ndarray, *, peak_dbfs: float | None = None

@@ -27,7 +27,7 @@ from conversion_settings import LEVEL_CHANGE_LIMIT_DB
 from errors import UserError
 from loudness import level_change_note, level_change_reached_db
 from inference import (Converter, available_models, check_not_silent, converted_name,
-                       fit_full_scale, load_converter)
+                       fit_full_scale, goal_note, load_converter)
 from plots import plot_conversion
 from runs import shown_path
 from spectro import SAMPLE_RATE
@@ -64,7 +64,7 @@ def model_label(model: dict[str, Any]) -> str:
                f"recordings {100 * (model['real_judged_target'] or 0):.0f}%)")
     if model["word_error_rate"] is not None:
         figures += f", word error {model['word_error_rate']:.2f}"
-    return f"{label}: {figures}"
+    return f"{label}: {figures}{goal_note(model)}"
 
 
 class PageConverter:

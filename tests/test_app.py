@@ -54,6 +54,9 @@ def test_the_page_lists_the_models_it_finds_with_their_figures(converter, models
              "real_judged_target": 0.5, "word_error_rate": 0.41}
     assert webpage.model_label(model) == \
         "happy: judged happy 25% (real recordings 50%), word error 0.41"
+    # A model that misses the voice-keeping goal says so in the menu (issue 56.10).
+    assert webpage.model_label({**model, "goal_missed": ["judged emotion"]}).endswith(
+        "word error 0.41; misses its goal (judged emotion)")
 
 
 def test_strength_zero_is_the_vocoder_and_one_is_convert_pys_output(converter, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 import soundfile
 
 import convert
+import corpus
 import errors
 import evaluate
 import inference
@@ -403,6 +405,30 @@ def test_models_may_name_the_run_folder_itself(tmp_path, models_root, capsys):
     code, out, err = _run(capsys, "--list", "--models", models_root / "calm2anger")
     assert code == 0, err
     assert "calm2anger" in out and "--emotion angry" in out
+
+
+def test_menus_offer_only_what_exists_and_say_which_pairs_miss_their_goal(capsys):
+    """Issue 56.10: --emotion's help names the emotions the shipped models reach (not calm or
+    neutral, which none does), and --list marks each model whose test figures miss the
+    voice-keeping goal."""
+    import reports
+
+    with pytest.raises(SystemExit):
+        convert.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    options = text.split("options:", 1)[1]
+    emotion_help = options.split("--emotion EMOTION", 1)[1].split("--list", 1)[0]
+    shipped = [p for p in runs.model_folders(REPO / "results") if p.startswith("calm2")]
+    for pair in shipped:
+        assert corpus.parse_pair(pair)[2] in emotion_help
+    assert "neutral" not in emotion_help and " calm," not in emotion_help
+    code, out, err = _run(capsys, "--list")
+    assert code == 0, err
+    metrics = json.loads((REPO / "results" / "metrics.json").read_text())["pairs"]
+    for pair in shipped:
+        line = next(line for line in out.splitlines() if line.strip().startswith(pair + " "))
+        goal = reports.voice_goal(metrics[pair]["systems"])
+        assert ("misses its goal" in line) == (not goal["met"]), line
 
 
 def test_a_run_without_a_finished_epoch_says_so(tmp_path, capsys):
