@@ -19,7 +19,7 @@ Usage examples:
     python convert.py speech.wav --emotion sad -o sad.wav --plot  # also sad.png
     python convert.py recordings/ takes/*.flac --emotion happy --out-dir converted/
     python convert.py "takes/*.wav" --emotion fearful --models runs/ --force
-    python convert.py interview.flac --emotion surprised --sr input --iters 64
+    python convert.py interview.flac --emotion surprised --sr input
     python convert.py speech.wav --emotion happy --strength 0.5   # half the model's change
     python convert.py speech.wav --emotion happy --no-prosody     # keep pitch and timing
     python convert.py speech.wav --emotion angry --level-change model   # + the learned dB
@@ -61,7 +61,7 @@ from cli import (check_output_path, check_writable_folder, cli_main, import_kera
                  number_in)
 from errors import UserError
 from corpus import EMOTION_ALIASES, EMOTIONS, canonical_emotion, parse_pair
-from conversion_settings import LEVEL_CHANGE_LIMIT_DB
+from conversion_settings import LEVEL_CHANGE_LIMIT_DB, ConversionSettings
 from loudness import level_change_note, level_change_reached_db
 from inference import (Converter, available_models, check_audible_peak, check_not_silent,
                        converted_name, find_converter, fit_full_scale, goal_note,
@@ -252,6 +252,13 @@ def level_change_db(choice: float | str, converter: Converter) -> float:
     return float(choice)
 
 
+def griffin_lim_options_given(args: argparse.Namespace) -> list[str]:
+    """The Griffin-Lim flags given other values than their defaults ('--iters 64', ...)."""
+    defaults = {"iters": GRIFFIN_LIM_ITERS, "phase": "source", "seed": 0}
+    return [f"--{name} {getattr(args, name)}" for name, default in defaults.items()
+            if getattr(args, name) != default]
+
+
 def _parse_rate(text: str) -> int | str:
     """--sr value: 'input' or a sample rate in Hz."""
     return "input" if text.strip().lower() == "input" else int(_sample_rate(text))
@@ -331,10 +338,15 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="write <stem>_<emotion>.wav into this folder (created if needed) "
                             "instead of beside each input")
     parser.add_argument("--iters", type=int, default=GRIFFIN_LIM_ITERS,
-                        help="Griffin-Lim iterations (more = cleaner, slower)")
+                        help="Griffin-Lim iterations (more = cleaner, slower); Griffin-Lim "
+                             "models only: the shipped models synthesise with WORLD, which "
+                             "this and the next two flags do not touch (--list shows each "
+                             "model's vocoder)")
     parser.add_argument("--phase", choices=PHASES, default="source",
-                        help="initial Griffin-Lim phase: the input's own phase or random")
-    parser.add_argument("--seed", type=int, default=0, help="seed of --phase random")
+                        help="initial Griffin-Lim phase: the input's own phase or random "
+                             "(Griffin-Lim models only)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of --phase random (Griffin-Lim models only)")
     parser.add_argument("--sr", type=_parse_rate, default=SAMPLE_RATE, metavar="{input,HZ}",
                         help="output sample rate: a rate in Hz, or 'input' for each input's own")
     parser.add_argument("--batch-size", type=int, default=CLI_BATCH_SIZE,
@@ -508,7 +520,15 @@ def main(argv: list[str] | None = None) -> int:
     if not todo:
         return 2  # every input was unusable: no need to load the model
 
-    find_converter(args.models, source, target)  # a missing model is said before Keras loads
+    # A missing model is said before Keras loads, and so are options its vocoder ignores.
+    model_dir, _, config = find_converter(args.models, source, target)
+    ignored = griffin_lim_options_given(args)
+    vocoder = ConversionSettings.from_config(config, where=str(model_dir)).vocoder
+    if ignored and vocoder != "griffin-lim":
+        print(f"note: {', '.join(ignored)} apply to Griffin-Lim models only; "
+              f"{shown_path(model_dir)} synthesises with {vocoder.upper()}, so "
+              f"{'it changes' if len(ignored) == 1 else 'they change'} nothing",
+              file=sys.stderr)
     started = time.perf_counter()
     import_keras()  # timed with the load, and without TensorFlow's start-up chatter
     converter = load_converter(args.models, source, target, precision=args.precision)

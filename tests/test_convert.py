@@ -431,6 +431,26 @@ def test_menus_offer_only_what_exists_and_say_which_pairs_miss_their_goal(capsys
         assert ("misses its goal" in line) == (not goal["met"]), line
 
 
+def test_griffin_lim_flags_on_a_world_model_are_said_to_do_nothing(tmp_path, models_root,
+                                                                     capsys):
+    """Issue 56.7: --iters and --phase change nothing on a WORLD model: the run says so."""
+    world = save_tiny_model(tmp_path / "models" / "calm2anger", seed=3,
+                            inference={"vocoder": "world"})
+    take = _wav(tmp_path / "take.wav", 0.5)
+    code, _, err = _run(capsys, take, "--emotion", "anger", "--models", world.parent,
+                        "--iters", 64, "--phase", "random")
+    assert code == 0, err
+    notes = [line for line in err.splitlines() if "Griffin-Lim models only" in line]
+    assert len(notes) == 1 and "--iters 64, --phase random" in notes[0] and "WORLD" in notes[0]
+    # A Griffin-Lim model uses them: no note.
+    code, _, err = _run(capsys, take, "--emotion", "anger", "--models", models_root,
+                        "--iters", 2, "--out-dir", tmp_path / "gl")
+    assert code == 0 and "Griffin-Lim models only" not in err
+    with pytest.raises(SystemExit):
+        convert.main(["--help"])
+    assert "--iters 64" not in capsys.readouterr().out  # no example of a flag that does nothing
+
+
 def test_a_run_without_a_finished_epoch_says_so(tmp_path, capsys):
     root = tmp_path / "models"
     runs.write_config(root / "calm2anger", {"pair": "calm2anger", "source": "calm",
