@@ -10,16 +10,21 @@ figures, converts with the same code as convert.py (`--strength` there is the pa
 and shows the input and converted spectrograms side by side. It is local and private by
 default: bound to 127.0.0.1, no public share link, Gradio's usage analytics off, nothing
 leaves the machine. The page is up before the models load (they load in the background,
-each once); conversions are queued, so two visitors each get their own result. Stop it with
-Ctrl-C (exit status 130; 143 when terminated), which removes the page's converted files.
+each once); conversions are queued, so two visitors each get their own result. Uploads and
+results live in a folder of the page's own, readable by this user only; Ctrl-C (exit status
+130; 143 when terminated) stops the page and removes that folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import shutil
 import signal
+import socket
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -57,6 +62,32 @@ def main(argv: list[str] | None = None) -> int:
     if not args.models.is_dir():
         raise UserError(f"--models {args.models}: no such folder; pass the folder that holds "
                         "the model folders (calm2anger/, ...)")
+    check_port_free(args.host, args.port)
+    # Private (mkdtemp: owner only), and Gradio's copies of uploads and results go inside it
+    # rather than into its shared temporary folder, so stopping the page removes them all.
+    work_dir = Path(tempfile.mkdtemp(prefix="spectrogan_page_"))
+    os.environ["GRADIO_TEMP_DIR"] = str(work_dir / "served")
+    try:
+        return _serve(args, work_dir)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """UserError in one line when `port` on `host` is taken or cannot be bound here."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise UserError(f"port {port} on {host} is in use (another page or program); "
+                                f"pass another --port, e.g. --port {port + 1}") from None
+            raise UserError(f"cannot serve on {host}:{port} ({exc.strerror or exc}); pass "
+                            "another --host or --port") from None
+
+
+def _serve(args: argparse.Namespace, work_dir: Path) -> int:
+    """Run the page until a signal stops it, its files in `work_dir`; exits the process."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     try:
         import gradio  # noqa: F401 - the page's server; checked here for a one-line error
@@ -64,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError("gradio is not installed; run `pip install -r requirements.txt`") from None
     from webpage import EXAMPLE_CLIP, PageConverter, build_page
 
-    converter = PageConverter(args.models)
+    converter = PageConverter(args.models, work_dir=work_dir / "results")
     if not converter.models:
         print(f"note: no trained model in {shown_path(args.models)}; the page will say so",
               file=sys.stderr)
@@ -73,9 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         page.queue().launch(server_name=args.host, server_port=args.port, share=False,
                             inbrowser=False, quiet=True, prevent_thread_lock=True,
                             allowed_paths=[str(EXAMPLE_CLIP.parent)])
-    except OSError as exc:  # the port is taken, say
-        raise UserError(f"cannot serve on {args.host}:{args.port} ({exc}); pass another "
-                        "--port") from None
+    except OSError:  # taken between the check and the launch
+        raise UserError(f"port {args.port} on {args.host} is in use; pass another --port"
+                        ) from None
     stop = _stop_on_signals()
     # Only now: importing Keras in the warm-up thread would hold the interpreter while the
     # server starts, and the page would answer later.
@@ -88,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     print("stopping the page", file=sys.stderr, flush=True)
     page.close()
     converter.close()
+    shutil.rmtree(work_dir, ignore_errors=True)
     # A model load or conversion may be running in TensorFlow's native threads, which cannot
     # be stopped: the usual interpreter shutdown would wait for them or abort ("terminate
     # called without an active exception"). Every output was written atomically and the

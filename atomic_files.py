@@ -9,6 +9,7 @@ library only.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -44,6 +45,30 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+DISK_FULL_BYTES = 1 << 20  # a file system with less room than this left is full
+
+
+def write_failure(path: str | os.PathLike, exc: BaseException) -> OSError:
+    """The OSError to raise for a failed write of `path`: 'disk full' when its file system has
+    (almost) no room left -- libsndfile reports that only as 'System error.' -- else the
+    original reason, so a script says it in one plain line (cli.cli_main, exit 1)."""
+    path = Path(path)
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        full = shutil.disk_usage(folder).free < DISK_FULL_BYTES
+    except OSError:
+        full = False
+    if full or getattr(exc, "errno", None) == errno.ENOSPC:
+        return OSError(errno.ENOSPC, f"disk full ({folder}); free some space and run again",
+                       str(path))
+    if isinstance(exc, OSError) and exc.strerror:
+        return OSError(exc.errno, f"cannot write there ({exc.strerror.lower()})", str(path))
+    return OSError(errno.EIO, f"cannot write there ({str(exc).strip() or type(exc).__name__})",
+                   str(path))
 
 
 def atomic_folder(folder: str | os.PathLike, fill: Callable[[Path], None]) -> Path:

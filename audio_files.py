@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from atomic_files import atomic_output
+from atomic_files import atomic_output, write_failure
 from errors import UserError
+from quiet import native_stderr_silenced
 from spectro import N_FFT, SAMPLE_RATE
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3")
@@ -27,10 +28,18 @@ class AudioError(UserError, ValueError):
 AUDIO_KINDS = "/".join(ext.lstrip(".") for ext in AUDIO_EXTENSIONS)  # for help and messages
 
 
+def _not_audio(path: Path) -> AudioError:
+    """The one line for a file libsndfile cannot decode (its own message, e.g. 'possibly a
+    pipe?', describes its probe, not the file)."""
+    return AudioError(f"{path}: not audio, or in a format that cannot be read (readable: "
+                      f"{AUDIO_KINDS})")
+
+
 def check_audio_file(path: str | os.PathLike) -> None:
     """Cheap checks of an input file before any slow work: AudioError when it is missing, a
-    folder, not a readable audio file, empty, or a truncated wav. Reads the header only;
-    `load_audio` makes the same checks and the ones that need the samples."""
+    folder, not a readable audio file, empty, shorter than one STFT frame, or a truncated
+    wav. Reads the header only; `load_audio` makes the same checks and the ones that need the
+    samples (`file_peak` reads them too, in blocks)."""
     import soundfile
 
     path = Path(path)
@@ -41,12 +50,13 @@ def check_audio_file(path: str | os.PathLike) -> None:
     if path.stat().st_size == 0:
         raise AudioError(f"{path}: empty file (0 bytes)")
     try:
-        frames = soundfile.info(str(path)).frames
-    except Exception as exc:  # libsndfile reports every format problem as a RuntimeError
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise AudioError(f"{path}: not a readable audio file ({reason})") from None
-    if frames == 0:
+        with native_stderr_silenced():
+            info = soundfile.info(str(path))
+    except Exception:  # libsndfile reports every format problem as a RuntimeError
+        raise _not_audio(path) from None
+    if info.frames == 0:
         raise AudioError(f"{path}: the file holds no audio samples")
+    check_long_enough(info.frames, sr=info.samplerate, name=path)
     missing = wav_missing_bytes(path)
     if missing:
         raise AudioError(f"{path}: truncated file (its header promises {missing} more bytes of "
@@ -54,20 +64,31 @@ def check_audio_file(path: str | os.PathLike) -> None:
                          "complete copy")
 
 
+def check_long_enough(frames: int, *, sr: int, name: str | os.PathLike) -> None:
+    """AudioError when `frames` samples at `sr` Hz are shorter than one STFT frame (N_FFT
+    samples at SAMPLE_RATE: 32 ms), too short to convert or analyse."""
+    if frames * SAMPLE_RATE < N_FFT * sr:
+        raise AudioError(
+            f"{name}: clip is too short ({frames / sr:.3f} s); at least one STFT frame "
+            f"({N_FFT} samples = {N_FFT / SAMPLE_RATE * 1000:.0f} ms) is needed")
+
+
 def file_peak(path: str | os.PathLike) -> float:
     """The largest absolute sample of an audio file as stored: every channel, the file's own
     rate, nothing resampled (so a 16-bit file never reads above 1.0), read in blocks.
-    AudioError when the file cannot be read."""
+    AudioError when the file cannot be read or holds NaN or infinite samples."""
     import soundfile
 
     peak = 0.0
     try:
-        with soundfile.SoundFile(str(path)) as handle:
+        with native_stderr_silenced(), soundfile.SoundFile(str(path)) as handle:
             for block in handle.blocks(blocksize=1 << 16, dtype="float32", always_2d=True):
                 if block.size:
-                    peak = max(peak, float(np.nanmax(np.abs(block))))
-    except RuntimeError as exc:  # libsndfile's errors (soundfile.LibsndfileError among them)
-        raise AudioError(f"{path}: not a readable audio file ({exc})") from None
+                    if not np.all(np.isfinite(block)):
+                        raise AudioError(f"{path}: holds NaN or infinite samples")
+                    peak = max(peak, float(np.max(np.abs(block))))
+    except RuntimeError:  # libsndfile's errors (soundfile.LibsndfileError among them)
+        raise _not_audio(Path(path)) from None
     return peak
 
 
@@ -109,10 +130,10 @@ def load_audio(path: str | os.PathLike, *, sr: int = SAMPLE_RATE) -> np.ndarray:
     path = Path(path)
     check_audio_file(path)
     try:
-        data, file_sr = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except Exception as exc:  # libsndfile reports every format problem as a RuntimeError
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise AudioError(f"{path}: not a readable audio file ({reason})") from None
+        with native_stderr_silenced():
+            data, file_sr = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except Exception:  # libsndfile reports every format problem as a RuntimeError
+        raise _not_audio(path) from None
     if data.size == 0:
         raise AudioError(f"{path}: the file holds no audio samples")
     if not np.all(np.isfinite(data)):
@@ -126,11 +147,7 @@ def load_audio(path: str | os.PathLike, *, sr: int = SAMPLE_RATE) -> np.ndarray:
 
         audio = librosa.resample(audio, orig_sr=file_sr, target_sr=sr, res_type="soxr_hq")
     audio = np.ascontiguousarray(audio, dtype=np.float32)
-    if audio.shape[0] < N_FFT:
-        raise AudioError(
-            f"{path}: clip is too short ({audio.shape[0] / sr:.3f} s); at least one STFT frame "
-            f"({N_FFT} samples = {N_FFT / sr * 1000:.0f} ms at {sr} Hz) is needed"
-        )
+    check_long_enough(audio.shape[0], sr=sr, name=path)
     return audio
 
 
@@ -161,14 +178,18 @@ def wav_missing_bytes(path: str | os.PathLike) -> int:
 def write_audio(path: str | os.PathLike, audio: np.ndarray, *, sr: int = SAMPLE_RATE) -> Path:
     """Write mono float audio as 16-bit PCM wav atomically (temp file, then rename).
 
-    Samples outside [-1, 1] are clipped. Returns the written path.
+    Samples outside [-1, 1] are clipped. Returns the written path. A refused write (a full
+    disk, a folder gone) is an OSError that says so (`atomic_files.write_failure`).
     """
     import soundfile
 
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim != 1:
         raise ValueError(f"write_audio expects mono 1-D audio, got shape {audio.shape}")
-    with atomic_output(path) as tmp:
-        soundfile.write(str(tmp), np.clip(audio, -1.0, 1.0), sr, subtype="PCM_16",
-                        format="WAV")
+    try:
+        with atomic_output(path) as tmp:
+            soundfile.write(str(tmp), np.clip(audio, -1.0, 1.0), sr, subtype="PCM_16",
+                            format="WAV")
+    except (OSError, RuntimeError) as exc:  # libsndfile's errors are RuntimeErrors
+        raise write_failure(path, exc) from None
     return Path(path)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from errors import UserError
+from quiet import native_stderr_silenced
 
 # TensorFlow's C++ log level while Keras is imported: "3" hides its start-up lines (oneDNN,
 # CUDA probes) that would bury a script's own output; a user's own setting wins.
@@ -91,9 +92,11 @@ def check_writable_folder(folder: Path, *, name: str) -> None:
     try:
         handle, probe = tempfile.mkstemp(prefix=".spectrogan-write-check-", dir=existing)
     except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
+        # /proc and its kind answer "no such file" for a folder that plainly exists.
+        reason = ("it accepts no new files" if exc.errno == errno.ENOENT else
+                  (exc.strerror or type(exc).__name__).lower())
         raise OSError(exc.errno or errno.EACCES,
-                      f"cannot write there ({existing}: {reason.lower()})", name) from None
+                      f"cannot write there ({existing}: {reason})", name) from None
     os.close(handle)
     os.remove(probe)
 
@@ -110,15 +113,8 @@ def import_keras() -> Any:
     if "keras" in sys.modules or os.environ["TF_CPP_MIN_LOG_LEVEL"] != TF_LOG_LEVEL:
         import keras
         return keras
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            import keras
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+    with native_stderr_silenced():
+        import keras
     # TensorFlow's Python-side warnings (tf.function retracing notes when several models
     # are loaded in one process) follow the same quiet level.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)

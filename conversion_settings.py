@@ -104,8 +104,10 @@ class ConversionSettings:
             words.append(f"the cepstral change ({self.cepstral_change.describe()})")
         return ", ".join(words) or "no change"
 
-    def describe(self) -> str:
-        """The post-processing in words ('' when there is none)."""
+    def describe(self, *, prosody: bool = True, level_change: bool = True) -> str:
+        """The post-processing in words ('' when there is none); without the prosody change
+        when `prosody` is False (a conversion asked to keep pitch and timing), without the
+        learned level change and how to ask for it when `level_change` is False."""
         words = []
         if self.envelope_coefficients:
             words.append(f"change smoothed along frequency ({self.envelope_coefficients} "
@@ -116,13 +118,13 @@ class ConversionSettings:
             words.append(f"{self.vocoder.upper()} vocoder")
         if not self.envelope_change:
             words.append("no envelope change from the network (the learned changes alone)")
-        if self.moves_prosody:
+        if self.moves_prosody and prosody:
             words.append(self.prosody.describe())
         if self.spectral_balance is not None and not self.spectral_balance.is_identity:
             words.append(self.spectral_balance.describe())
         if self.cepstral_change is not None and not self.cepstral_change.is_identity:
             words.append(self.cepstral_change.describe())
-        if self.level_change_db:
+        if self.level_change_db and level_change:
             words.append(f"learned level change {self.level_change_db:+.1f} dB (applied only "
                          "when asked: convert.py --level-change model)")
         return ", ".join(words)

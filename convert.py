@@ -466,6 +466,9 @@ def _convert_all(todo: list[Job], converter: Converter, args: argparse.Namespace
                                                   target=target, progress=progress)
             except UserError as exc:  # AudioError included: unreadable, empty, silent, ...
                 job.error = str(exc)
+            except OSError as exc:  # the write refused: a full disk, a folder gone
+                job.error = f"{exc.filename or job.label}: {exc.strerror or exc}"
+                job.usage_error = False
             except Exception as exc:  # noqa: BLE001 - one bad file must not stop a batch
                 first_line = (str(exc).strip().splitlines() or [""])[0]
                 job.error = f"{job.label}: cannot convert ({type(exc).__name__}: {first_line})"

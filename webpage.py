@@ -13,6 +13,7 @@ Gradio is imported only by `build_page`, Keras only when the first model loads.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -76,6 +77,7 @@ class PageConverter:
         self.models = {model["pair"]: model for model in available_models(self.models_root)}
         self._own_work_dir = work_dir is None
         self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="spectrogan_page_"))
+        self.work_dir.mkdir(parents=True, exist_ok=True)
         self.max_seconds = float(max_seconds)
         self._converters: dict[str, Converter] = {}
         self._locks: dict[str, threading.Lock] = {pair: threading.Lock() for pair in self.models}
@@ -125,10 +127,12 @@ class PageConverter:
             import soundfile
 
             info = soundfile.info(str(path))
-            if info.frames / info.samplerate > self.max_seconds:  # before decoding all of it
-                raise PageError(f"The clip is {info.frames / info.samplerate / 60:.1f} minutes "
-                                f"long; the page converts up to {self.max_seconds:.0f} s. Convert "
-                                "long files with `python convert.py FILE --emotion EMOTION`.")
+            seconds = info.frames / info.samplerate
+            if seconds > self.max_seconds:  # before decoding all of it
+                # Rounded up: a 120.4 s clip must not read as the 120 s the page allows.
+                raise PageError(f"The clip is {math.ceil(seconds)} s long; the page converts up "
+                                f"to {self.max_seconds:.0f} s. Convert long files with "
+                                "`python convert.py FILE --emotion EMOTION`.")
             audio = load_audio(path)
             check_not_silent(audio, Path(path).name)
         except UserError as exc:
@@ -154,6 +158,7 @@ class PageConverter:
                             f"got {level_change_db:g} dB.")
         audio = self.read_clip(path)
         model = self.models.get(pair)
+        settings = self.converter_for(pair).settings
         converted, _ = fit_full_scale(self.converter_for(pair).convert(
             audio, strength=float(strength), prosody=bool(prosody),
             level_change_db=float(level_change_db)))
@@ -171,9 +176,13 @@ class PageConverter:
         held_back = level_change_note(float(level_change_db), reached_db)
         if held_back:
             loudness += f" ({held_back})"
+        result_s, input_s = converted.shape[0] / SAMPLE_RATE, audio.shape[0] / SAMPLE_RATE
+        duration = f"{result_s:.1f} s" + (f" (your clip: {input_s:.1f} s)"
+                                          if f"{result_s:.1f}" != f"{input_s:.1f}" else "")
+        applied = settings.describe(prosody=bool(prosody), level_change=False)
         summary = (f"{model['source']} → {model['target']} at {100 * strength:.0f}% strength, "
-                   f"{audio.shape[0] / SAMPLE_RATE:.1f} s, {loudness}"
-                   f"{'' if prosody else ', pitch and timing kept'}; model {model['method']}.")
+                   f"{duration}, {loudness}{'' if prosody else ', pitch and timing kept'}; "
+                   f"applied: {applied or 'the model alone'}.")
         if not model["exact_strength"] and 0.0 < strength < 1.0:
             summary += (" This model draws a new image or shifts the pitch, so strengths between "
                         "0 and 100% mix its input and output rather than scale its change.")

@@ -4,7 +4,9 @@ Selenium; skipped with the reason when no browser is installed)."""
 
 from __future__ import annotations
 
+import io
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -17,6 +19,7 @@ import soundfile
 import app
 import audio_files
 import inference
+import runs
 import spectro
 import webpage
 from loudness import speech_level_db
@@ -115,9 +118,9 @@ def test_strength_moves_every_pixel_monotonically(converter):
 
 @pytest.mark.parametrize("case, message", [
     ("none", "Upload a recording"),
-    ("garbage", "not a readable audio file"),
+    ("garbage", "not audio, or in a format that cannot be read"),
     ("silence", "silent input"),
-    ("long", "the page converts up to 2 s"),
+    ("long", "The clip is 3 s long; the page converts up to 2 s"),
     ("no model", "There is no model for 'calm2sad'"),
     ("strength", "from 0 to 100%"),
 ])
@@ -132,7 +135,7 @@ def test_bad_input_is_a_readable_message(models_root, tmp_path, case, message):
     elif case == "silence":
         path = _clip(tmp_path / "silence.wav", level=0.0)
     elif case == "long":
-        path = _clip(tmp_path / "long.wav", seconds=3.0)
+        path = _clip(tmp_path / "long.wav", seconds=2.2)  # said in seconds, rounded up
     elif case == "no model":
         pair = "calm2sad"
     else:
@@ -152,6 +155,17 @@ def test_app_help_is_instant_and_bad_flags_are_one_line(capsys, tmp_path):
     assert app.main(["--port", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("error: ") for line in err)
+    # A port in use: one plain line naming --port, not the server library's advice (56.8).
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert app.main(["--port", str(port), "--models", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: port {port} on 127.0.0.1 is in use (another page or program); "
+                   f"pass another --port, e.g. --port {port + 1}"]
 
 
 @pytest.mark.slow
@@ -188,7 +202,21 @@ needs_browser = pytest.mark.skipif(
 def test_the_page_converts_an_upload_in_a_real_browser(models_root, tmp_path):
     pytest.importorskip("selenium", reason="selenium drives the browser")
     pb = page_browser
-    with pb.serve_page(models_root, log=tmp_path / "app.log") as url, pb.open_browser() as driver:
+    # The page's uploads and results stay in a private folder of its own, removed when it
+    # stops (issue 56.4): with TMPDIR pointed here, nothing may be left behind.
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
+    env.pop("GRADIO_TEMP_DIR", None)
+    # A WORLD model with a prosody change and a learned level change, as the shipped ones.
+    page_models = tmp_path / "models"
+    shutil.copytree(models_root / "calm2anger", page_models / "calm2anger")
+    config = runs.read_config(page_models / "calm2anger")
+    config["inference"] = {"vocoder": "world", "level_change_db": 12.0, "prosody": {
+        "f0_shift_semitones": 4.0, "duration_ratio": 0.8}}
+    runs.write_config(page_models / "calm2anger", config)
+    with pb.serve_page(page_models, log=tmp_path / "app.log", env=env) as url, \
+            pb.open_browser() as driver:
         driver.get(url)
         pb.wait_for(driver, lambda d: pb.css(d, "#convert"))
         assert "angry" in pb.css(driver, "#emotion input")[0].get_attribute("value")
@@ -221,15 +249,29 @@ def test_the_page_converts_an_upload_in_a_real_browser(models_root, tmp_path):
         assert covering == []
         summary = pb.css(driver, "#summary")[0].text
         assert "100% strength" in summary and "at your clip's loudness" in summary
-        # Untick the prosody change: the same page converts keeping pitch and timing.
+        # The summary gives the result's own duration (the prosody change shortens it) and
+        # names no convert.py flag the page cannot use (issue 56.6).
+        result_seconds = soundfile.info(io.BytesIO(body)).duration
+        assert f"{result_seconds:.1f} s (your clip: " in summary, summary
+        assert "semitones" in summary and "convert.py" not in summary
+        # Untick the prosody change: the same page converts keeping pitch and timing, and
+        # the summary no longer lists the pitch and duration change.
         box = pb.css(driver, "#prosody input[type='checkbox']")[0]
         assert box.is_selected()
         box.click()
         pb.css(driver, "#convert")[0].click()
         pb.wait_for(driver, lambda d: "pitch and timing kept" in pb.css(d, "#summary")[0].text)
+        kept = pb.css(driver, "#summary")[0].text
+        assert "semitones" not in kept and "duration x" not in kept, kept
+        # While it serves, the page's files are in one folder of its own, private.
+        served = list(temp.iterdir())
+        assert [p.name.startswith("spectrogan_page_") for p in served] == [True], served
+        assert served[0].stat().st_mode & 0o077 == 0
         assert pb.css(driver, "#level input")  # the level change control is on the page
         # A bad clip after a good one: the message stays in the page, the old result goes.
         pb.upload(driver, _clip(tmp_path / "silence.wav", level=0.0))
         pb.css(driver, "#convert")[0].click()
         pb.wait_for(driver, lambda d: "Could not convert" in pb.css(d, "#summary")[0].text)
         pb.wait_for(driver, lambda d: not pb.css(d, "#result a[href$='.wav']"))
+    # Stopped (SIGTERM), the page leaves nothing behind: uploads and results are gone.
+    assert list(temp.iterdir()) == []

@@ -129,7 +129,7 @@ def test_batch_run_skips_a_corrupt_file(tmp_path, models_root, capsys):
     code, out, err = _run(capsys, folder, "--emotion", "anger", "--models", models_root,
                           "--iters", 2)
     assert code == 2  # an unusable input, as everywhere: the others are still converted
-    assert "broken.wav: not a readable audio file" in err
+    assert "broken.wav: not audio, or in a format that cannot be read" in err
     assert "converted 2 of 3 file(s)" in err and "1 failed" in err
     for path in good:
         assert (folder / f"{path.stem}_angry.wav").is_file()
@@ -218,19 +218,27 @@ def test_unknown_emotion_lists_choices(tmp_path, capsys):
 
 @pytest.mark.parametrize("kind, message", [
     ("missing", "no such file"),
-    ("garbage", "not a readable audio file"),
+    ("garbage", "not audio, or in a format that cannot be read"),
     ("empty", "holds no audio samples"),
     ("zeros", "silent input (every sample is zero)"),
     ("quiet", "silent input (peak -100.0 dBFS"),
     ("zero_bytes", "empty file (0 bytes)"),
+    ("nan", "holds NaN or infinite samples"),  # these three: issue 56.8, once found late
+    ("one_sample", "clip is too short"),
+    ("ten_ms", "clip is too short (0.010 s)"),
+    ("random_mp3", "not audio, or in a format that cannot be read"),
 ])
-def test_bad_inputs_are_one_line_errors(tmp_path, models_root, capsys, monkeypatch, kind,
+def test_bad_inputs_are_one_line_errors(tmp_path, models_root, capfd, monkeypatch, kind,
                                         message):
     # Every one is found before the slow model load.
     monkeypatch.setattr(convert, "load_converter", lambda *a, **k: pytest.fail("loaded"))
-    path = tmp_path / f"{kind}.wav"
-    if kind == "garbage":
-        path.write_bytes(os.urandom(2000))
+    path = tmp_path / (f"{kind}.mp3" if kind == "random_mp3" else f"{kind}.wav")
+    if kind in ("garbage", "random_mp3"):
+        path.write_bytes(np.random.default_rng(0).bytes(20000))
+    elif kind in ("nan", "one_sample", "ten_ms"):
+        samples = {"nan": np.array([0.1, np.nan, 0.2] * 4000), "one_sample": np.array([0.5]),
+                   "ten_ms": np.full(160, 0.5)}[kind]
+        soundfile.write(str(path), samples.astype(np.float32), SAMPLE_RATE, subtype="FLOAT")
     elif kind == "empty":
         soundfile.write(str(path), np.zeros(0, dtype=np.float32), SAMPLE_RATE)
     elif kind == "zero_bytes":
@@ -239,12 +247,61 @@ def test_bad_inputs_are_one_line_errors(tmp_path, models_root, capsys, monkeypat
         level = 0.0 if kind == "zeros" else 1e-5
         soundfile.write(str(path), np.full(8000, level, dtype=np.float32), SAMPLE_RATE,
                         subtype="FLOAT")
-    code, out, err = _run(capsys, path, "--emotion", "anger", "--models", models_root)
+    code, out, err = _run(capfd, path, "--emotion", "anger", "--models", models_root)
     assert code == 2
-    errors = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and message in errors[0] and str(path) in errors[0]
-    assert "Traceback" not in err
+    # One line on the terminal, the decoder's own notes (written from C) included.
+    assert err.strip().splitlines() == [f"error: {path}: " + err.split(f"{path}: ", 1)[1].strip()]
+    assert message in err and "Traceback" not in err and "pipe" not in err
     assert not (tmp_path / f"{kind}_angry.wav").exists()
+
+
+def test_a_full_disk_is_said_in_plain_words(tmp_path, models_root, capsys, monkeypatch):
+    """Issue 56.8: libsndfile reports a full disk as 'System error.'; the run says 'disk full'
+    in one line, exits 1 (a failure of the run, not the user's mistake) and leaves no file."""
+    import collections
+    import shutil as shutil_module
+
+    import atomic_files
+
+    source = _wav(tmp_path / "speech.wav", 0.5)
+    real_write = soundfile.write
+
+    def full_disk_write(file, *args, **kwargs):
+        if str(file).endswith(".wav") and ".tmp-" in str(file):
+            raise RuntimeError("Error opening file: System error.")
+        return real_write(file, *args, **kwargs)
+
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(soundfile, "write", full_disk_write)
+    monkeypatch.setattr(atomic_files.shutil, "disk_usage", lambda path: usage(10, 10, 0))
+    assert atomic_files.shutil is shutil_module
+    code, _, err = _run(capsys, source, "--emotion", "anger", "--models", models_root,
+                        "--iters", 1)
+    assert code == 1
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "disk full" in errors[0] and "System error" not in err
+    assert not (tmp_path / "speech_angry.wav").exists()
+    assert not list(tmp_path.glob(".speech_angry*"))
+
+
+def test_a_folder_that_accepts_no_files_is_said_so(tmp_path, models_root, capsys,
+                                                   monkeypatch):
+    """Issue 56.8: /proc answers 'no such file' for a folder that exists; the run says it
+    cannot write there, not that the folder is missing."""
+    import tempfile
+
+    source = _wav(tmp_path / "speech.wav", 0.5)
+    target = Path("/proc") if Path("/proc").is_dir() else tmp_path
+
+    def refuse(*args, dir=None, **kwargs):
+        raise FileNotFoundError(2, "No such file or directory")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    code, _, err = _run(capsys, source, "--emotion", "anger", "--models", models_root,
+                        "-o", target / "c.wav")
+    assert code == 1
+    assert err.strip() == (f"error: {target / 'c.wav'}: cannot write there ({target}: it "
+                           "accepts no new files)")
 
 
 def test_unwritable_output_folder(tmp_path, models_root, capsys, monkeypatch):

@@ -426,7 +426,7 @@ def test_too_few_files_for_the_split(tree, tmp_path, capsys):
 def test_corrupt_file_is_skipped_and_reported(tree, tmp_path, capsys):
     text = _run_ok(["--ravdess", str(tree), *SPLIT_ARGS, "--out", str(tmp_path / "out")],
                    capsys)
-    assert f"skipped unreadable file {CORRUPT_FILE}: not a readable audio file" in text
+    assert f"skipped unreadable file {CORRUPT_FILE}: not audio, or in a format that cannot be read" in text
     assert "skipped 3 file(s) outside the corpora's naming schemes" in text
 
 

@@ -195,7 +195,7 @@ def _write_raw(path, data, rate=16000, subtype="PCM_16"):
 @pytest.mark.parametrize("case,message", [
     ("missing", "no such file"),
     ("folder", "is a folder"),
-    ("not_audio", "not a readable audio file"),
+    ("not_audio", "not audio, or in a format that cannot be read"),
     ("empty", "holds no audio samples"),
     ("too_short", "too short"),
     ("nan", "NaN or infinite"),

@@ -50,14 +50,16 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve_page(models: Path, *, log: Path, timeout: float = 120.0,
-               extra: tuple[str, ...] = ()) -> Iterator[str]:
-    """Run `python app.py --models MODELS` on a free port; yield its URL once it answers."""
+               extra: tuple[str, ...] = (), env: dict[str, str] | None = None
+               ) -> Iterator[str]:
+    """Run `python app.py --models MODELS` on a free port (in environment `env`, default
+    this one's); yield its URL once it answers."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     with open(log, "w") as handle:
         server = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port),
                                    "--models", str(models), *extra], cwd=log.parent,
-                                  stdout=handle, stderr=subprocess.STDOUT)
+                                  stdout=handle, stderr=subprocess.STDOUT, env=env)
         try:
             deadline = time.monotonic() + timeout
             while True:
