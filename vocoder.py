@@ -15,6 +15,7 @@ Pure functions: float audio and arrays in, new arrays out.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -22,6 +23,13 @@ from pitch import F0_MAX, F0_MIN
 from spectro import HOP_LENGTH, N_BINS, SAMPLE_RATE
 
 WORLD_FRAME_PERIOD_MS = 5.0  # WORLD's analysis hop: finer than the STFT's 16 ms, for the contour
+FRAME_SAMPLES = int(SAMPLE_RATE * WORLD_FRAME_PERIOD_MS / 1000)
+# Harvest runs once over the whole signal, the slow part of a long file's analysis: inputs
+# longer than one piece plus its margins are tracked piece by piece (each with a margin of
+# context on both sides, wider than Harvest's longest window), so a progress bar moves and a
+# clip of ordinary length is analysed exactly as in one call.
+F0_PIECE_S = 8.0
+F0_MARGIN_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -55,34 +63,66 @@ def _as_float64(audio: np.ndarray) -> np.ndarray:
     return audio
 
 
-def world_f0(audio: np.ndarray) -> np.ndarray:
-    """WORLD's F0 track (Harvest, pitch.F0_MIN..F0_MAX): float64 (T,) Hz, 0 where unvoiced,
-    one frame per WORLD_FRAME_PERIOD_MS."""
+def _harvest(audio: np.ndarray) -> np.ndarray:
     import pyworld
 
-    f0, _ = pyworld.harvest(_as_float64(audio), SAMPLE_RATE, f0_floor=F0_MIN, f0_ceil=F0_MAX,
+    f0, _ = pyworld.harvest(audio, SAMPLE_RATE, f0_floor=F0_MIN, f0_ceil=F0_MAX,
                             frame_period=WORLD_FRAME_PERIOD_MS)
     return f0
 
 
-def world_envelope(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def world_f0(audio: np.ndarray, *, progress: Callable[[float], None] | None = None
+             ) -> np.ndarray:
+    """WORLD's F0 track (Harvest, pitch.F0_MIN..F0_MAX): float64 (T,) Hz, 0 where unvoiced,
+    one frame per WORLD_FRAME_PERIOD_MS (T = L // FRAME_SAMPLES + 1 for L samples).
+
+    A signal longer than F0_PIECE_S + 2 F0_MARGIN_S is tracked in pieces of F0_PIECE_S,
+    each read with F0_MARGIN_S of context either side; `progress` is called with the
+    fraction done after each piece."""
+    audio = _as_float64(audio)
+    piece, margin = (int(seconds * SAMPLE_RATE) // FRAME_SAMPLES * FRAME_SAMPLES
+                     for seconds in (F0_PIECE_S, F0_MARGIN_S))
+    if audio.shape[0] <= piece + 2 * margin:
+        f0 = _harvest(audio)
+        if progress is not None:
+            progress(1.0)
+        return f0
+    frames = audio.shape[0] // FRAME_SAMPLES + 1
+    f0 = np.zeros(frames)
+    for start in range(0, audio.shape[0], piece):
+        begin = max(0, start - margin)
+        local = _harvest(audio[begin:start + piece + margin])
+        first, last = start // FRAME_SAMPLES, min(frames, (start + piece) // FRAME_SAMPLES)
+        offset = begin // FRAME_SAMPLES
+        f0[first:last] = local[first - offset:last - offset]
+        if progress is not None:
+            progress(min(1.0, (start + piece) / audio.shape[0]))
+    return f0
+
+
+def world_envelope(audio: np.ndarray, *, progress: Callable[[float], None] | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """(Harvest F0 (T,) Hz, CheapTrick power envelope (T, B)) of mono audio at SAMPLE_RATE:
-    `world_analyse` without the aperiodicity, for measuring."""
+    `world_analyse` without the aperiodicity, for measuring; `progress` as `world_f0`'s."""
     import pyworld
 
     audio = _as_float64(audio)
-    f0, times = pyworld.harvest(audio, SAMPLE_RATE, f0_floor=F0_MIN, f0_ceil=F0_MAX,
-                                frame_period=WORLD_FRAME_PERIOD_MS)
-    return f0, pyworld.cheaptrick(audio, f0, times, SAMPLE_RATE, f0_floor=F0_MIN)
+    f0 = world_f0(audio, progress=progress)
+    return f0, pyworld.cheaptrick(audio, f0, _frame_times(f0), SAMPLE_RATE, f0_floor=F0_MIN)
 
 
-def world_analyse(audio: np.ndarray) -> WorldFeatures:
-    """Analyse mono audio at SAMPLE_RATE: Harvest F0, CheapTrick envelope, D4C aperiodicity."""
+def _frame_times(f0: np.ndarray) -> np.ndarray:
+    return np.arange(f0.size) * WORLD_FRAME_PERIOD_MS / 1000.0
+
+
+def world_analyse(audio: np.ndarray, *, progress: Callable[[float], None] | None = None
+                  ) -> WorldFeatures:
+    """Analyse mono audio at SAMPLE_RATE: Harvest F0, CheapTrick envelope, D4C aperiodicity.
+    `progress` is called with the fraction of the F0 tracking done (the slow part)."""
     import pyworld
 
-    f0, envelope = world_envelope(audio)
-    times = np.arange(f0.size) * WORLD_FRAME_PERIOD_MS / 1000.0
-    aperiodicity = pyworld.d4c(_as_float64(audio), f0, times, SAMPLE_RATE)
+    f0, envelope = world_envelope(audio, progress=progress)
+    aperiodicity = pyworld.d4c(_as_float64(audio), f0, _frame_times(f0), SAMPLE_RATE)
     return WorldFeatures(f0, envelope, aperiodicity)
 
 

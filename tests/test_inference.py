@@ -137,6 +137,30 @@ def test_a_world_model_applies_its_envelope_change_and_can_leave_it_out(tmp_path
     assert speech_level_db(changed) == pytest.approx(speech_level_db(voice), abs=1.0)
 
 
+def test_the_progress_of_a_long_world_conversion_moves_with_the_work(tmp_path, monkeypatch):
+    """Issue 56.5: the F0 tracking of a long file, the slowest part, moves the bar too; it
+    once stood at 0% until the analysis was over."""
+    import vocoder
+
+    _, converter, _ = _loaded_with(tmp_path / "a", {"vocoder": "world"})
+    events: list[tuple[str, float]] = []
+    real_harvest = vocoder._harvest
+    monkeypatch.setattr(vocoder, "_harvest",
+                        lambda audio: (events.append(("f0", -1.0)), real_harvest(audio))[1])
+    long_clip = np.tile(vowel(1.0, 140.0), 22)  # 22 s: three pieces of F0 tracking
+    converter.convert(long_clip, progress=lambda f: events.append(("progress", f)))
+    fractions = [value for kind, value in events if kind == "progress"]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and fractions[0] >= 0.0
+    pieces = [i for i, (kind, _) in enumerate(events) if kind == "f0"]
+    assert len(pieces) == 3
+    # Before the last piece is tracked, the bar has moved past a fifth.
+    assert max(value for kind, value in events[:pieces[-1]] if kind == "progress") > 0.2
+    # An ordinary clip is tracked in one piece, exactly as before.
+    voice = vowel(2.0, 140.0)
+    np.testing.assert_array_equal(vocoder.world_f0(voice),
+                                  real_harvest(voice.astype(np.float64)))
+
+
 # --- An untrained identity-start model is the vocoder --------------------------------------------
 def test_converting_with_a_fresh_identity_start_model_is_the_vocoder_only_result(tmp_path):
     run = tmp_path / "calm2anger"
