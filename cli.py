@@ -42,7 +42,8 @@ def cli_main(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | N
 
     UserError (and its subclasses) become `error: <message>` on stderr with return code 2; an
     OSError from the file system (disk full, no permission) becomes one such line with return
-    code 1; Ctrl-C becomes return code 130. Anything else is a bug and keeps its traceback.
+    code 1; Ctrl-C becomes return code 130, silently. Anything else is a bug and keeps its
+    traceback.
     """
     @functools.wraps(main)
     def wrapper(argv: list[str] | None = None) -> int:
@@ -55,8 +56,7 @@ def cli_main(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | N
             where = f"{exc.filename}: " if exc.filename else ""
             print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
             return 1
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
+        except KeyboardInterrupt:  # the terminal already shows ^C: nothing more to say
             return 130
     return wrapper
 
@@ -110,15 +110,53 @@ def import_keras() -> Any:
     Python exceptions still propagate.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_LOG_LEVEL)
-    if "keras" in sys.modules or os.environ["TF_CPP_MIN_LOG_LEVEL"] != TF_LOG_LEVEL:
+    if "keras" in sys.modules:
         import keras
         return keras
-    with native_stderr_silenced():
-        import keras
+    # TensorFlow imports JAX for its TFLite converter when JAX is installed: half a second
+    # for nothing on a TensorFlow run, and a Ctrl-C that lands in JAX's garbage-collection
+    # callback during that import is swallowed ("Exception ignored"), so the run went on.
+    hidden = _JaxHidden() if keras_backend() == "tensorflow" else None
+    if hidden is not None:
+        sys.meta_path.insert(0, hidden)
+    try:
+        if os.environ["TF_CPP_MIN_LOG_LEVEL"] != TF_LOG_LEVEL:
+            import keras
+        else:
+            with native_stderr_silenced():
+                import keras
+    finally:
+        if hidden is not None:
+            sys.meta_path.remove(hidden)
     # TensorFlow's Python-side warnings (tf.function retracing notes when several models
     # are loaded in one process) follow the same quiet level.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     return keras
+
+
+def keras_backend() -> str:
+    """The backend Keras will load: KERAS_BACKEND, else keras.json's, else tensorflow."""
+    import json
+
+    chosen = os.environ.get("KERAS_BACKEND")
+    if chosen:
+        return chosen
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        with open(os.path.join(home, "keras.json")) as handle:
+            return str(json.load(handle).get("backend") or "tensorflow")
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
+
+
+class _JaxHidden:
+    """A meta-path finder under which `import jax` fails as if JAX were not installed (the
+    libraries that try it fall back), while Keras loads the TensorFlow backend."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.split(".", 1)[0] in ("jax", "jaxlib"):
+            raise ImportError(f"{name} is not needed by the TensorFlow backend")
+        return None
 
 
 # --- argparse types -------------------------------------------------------------------------

@@ -637,3 +637,36 @@ def test_normalize_and_the_resampling_note(models_root, tmp_path, capsys):
     normalized = loaded * (10 ** (-1 / 20) / np.abs(loaded).max())
     assert speech_level_db(written) == pytest.approx(speech_level_db(normalized), abs=1.0)
     assert np.abs(written).max() < 1.0
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_a_conversion_with_130_and_nothing_else(tmp_path):
+    """Issue 56.3: Ctrl-C during the model load (Keras importing) once landed in JAX's
+    garbage-collection callback, was swallowed, and the run went on to exit 0. A TensorFlow
+    run no longer imports JAX; whenever Ctrl-C comes, the run ends with 130, writes nothing
+    and prints no traceback."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    probe = subprocess.run([sys.executable, "-c", "import sys, cli; cli.import_keras(); "
+                            "print('jax' in sys.modules)"], cwd=REPO, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert probe.stdout.strip() == "False", probe.stderr
+    clip = REPO / "examples" / "calm_speech.wav"
+    for delay in (1.0, 2.5, 4.0):
+        output = tmp_path / f"out_{delay}.wav"
+        run = subprocess.Popen([sys.executable, str(REPO / "convert.py"), str(clip),
+                                "--emotion", "angry", "-o", str(output)], cwd=tmp_path,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+        time.sleep(delay)
+        if run.poll() is not None:  # already done: nothing left to interrupt
+            continue
+        run.send_signal(signal.SIGINT)
+        _, err = run.communicate(timeout=120)
+        assert run.returncode == 130, err
+        assert "Traceback" not in err and "Exception ignored" not in err, err
+        assert not output.exists()
