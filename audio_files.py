@@ -143,11 +143,25 @@ def load_audio(path: str | os.PathLike, *, sr: int = SAMPLE_RATE) -> np.ndarray:
         raise AudioError(f"{path}: its {data.shape[1]} channels cancel out when mixed to mono "
                          "(one is the other inverted); export one channel and use that")
     if file_sr != sr:
-        import librosa
-
-        audio = librosa.resample(audio, orig_sr=file_sr, target_sr=sr, res_type="soxr_hq")
+        audio = resample(audio, orig_sr=file_sr, target_sr=sr)
     audio = np.ascontiguousarray(audio, dtype=np.float32)
     check_long_enough(audio.shape[0], sr=sr, name=path)
+    return audio
+
+
+def resample(audio: np.ndarray, *, orig_sr: int, target_sr: int,
+             length: int | None = None) -> np.ndarray:
+    """Mono float `audio` from `orig_sr` to `target_sr` Hz with soxr's high-quality filter
+    (what librosa.resample's 'soxr_hq' runs), float32; with `length`, cut or zero-padded to
+    exactly that many samples."""
+    import soxr
+
+    audio = np.asarray(audio, dtype=np.float32)
+    if orig_sr != target_sr:
+        audio = soxr.resample(audio, orig_sr, target_sr, quality="HQ").astype(np.float32,
+                                                                               copy=False)
+    if length is not None:
+        audio = np.pad(audio[:length], (0, max(0, length - audio.shape[0])))
     return audio
 
 

@@ -56,9 +56,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from audio_files import (AUDIO_EXTENSIONS, AUDIO_KINDS, AudioError, check_audio_file, file_peak,
-                         input_note, load_audio, write_audio)
-from cli import (check_output_path, check_writable_folder, cli_main, import_keras,
-                 number_in)
+                         input_note, load_audio, resample, write_audio)
+from cli import check_output_path, check_writable_folder, cli_main, number_in
 from errors import UserError
 from corpus import EMOTION_ALIASES, EMOTIONS, canonical_emotion, parse_pair
 from conversion_settings import LEVEL_CHANGE_LIMIT_DB, ConversionSettings
@@ -87,10 +86,7 @@ def resample_output(audio: np.ndarray, *, sr: int, length: int) -> np.ndarray:
     """Resample 16 kHz `audio` to `sr` Hz with exactly `length` samples (float32)."""
     if sr == SAMPLE_RATE:
         return audio
-    import librosa
-
-    resampled = librosa.resample(audio, orig_sr=SAMPLE_RATE, target_sr=sr, res_type="soxr_hq")
-    return librosa.util.fix_length(resampled, size=length).astype(np.float32, copy=False)
+    return resample(audio, orig_sr=SAMPLE_RATE, target_sr=sr, length=length)
 
 
 # --- Inputs and outputs of a run ------------------------------------------------------------
@@ -533,7 +529,6 @@ def main(argv: list[str] | None = None) -> int:
               f"{'it changes' if len(ignored) == 1 else 'they change'} nothing",
               file=sys.stderr)
     started = time.perf_counter()
-    import_keras()  # timed with the load, and without TensorFlow's start-up chatter
     converter = load_converter(args.models, source, target, precision=args.precision)
     loaded = time.perf_counter() - started
     print(f"loaded {shown_path(converter.folder)} ({source} -> {target}, generator "

@@ -31,7 +31,9 @@ from prosody import map_f0
 from spectral_balance import apply_balance
 from cepstral_change import apply_cepstral_change
 from reports import read_metrics, voice_goal
-from runs import CONFIG_NAME, check_config, find_generator, model_folders, read_config
+from numpy_generator import NumpyGenerator, load_numpy_generator
+from runs import (CONFIG_NAME, check_config, find_generator, generator_path, model_folders,
+                  read_config)
 from settings import INFERENCE_PRECISIONS, PRECISION_POLICIES
 from audio_files import AudioError
 from spectro import (GRIFFIN_LIM_ITERS, IMAGE_SIZE, N_BINS, TOP_DB, envelope_projection,
@@ -103,7 +105,9 @@ class Converter:
     applied around it, and where it came from. What convert.py, the page, evaluate.py and
     make_results_page.py all convert with."""
 
-    generator: Any = None  # keras.Model for (b, IMAGE_SIZE, IMAGE_SIZE, 1) images in [-1, 1]
+    # NumpyGenerator or keras.Model: predict_on_batch maps (b, IMAGE_SIZE, IMAGE_SIZE, 1)
+    # images in [-1, 1] to the same shape.
+    generator: Any = None
     settings: ConversionSettings = field(default_factory=ConversionSettings)
     folder: Path | None = None
     direction: str = "AtoB"
@@ -130,32 +134,63 @@ def open_converter(model_dir: str | os.PathLike, direction: str = "AtoB", *,
     model_files.load_generator, with the post-hoc envelope cut its config's "inference" asks
     for (models.with_envelope_cut), and the rest of that section as its settings.
 
-    `precision` 'bfloat16' builds the network under Keras' mixed_bfloat16 policy (float32
-    weights, bfloat16 arithmetic, float32 output); see settings.PRECISION_POLICIES. Windows
-    are always IMAGE_SIZE square: a fixed shape lets TensorFlow plan the graph once.
-    `settings` replaces the config's own (a candidate a tool scores), cut included.
+    `precision` 'float32' runs the network in NumPy (numpy_generator: the Keras network's
+    outputs to float32 rounding, without importing Keras, so a conversion starts in about a
+    second); 'bfloat16' builds it in Keras under the mixed_bfloat16 policy (float32 weights,
+    bfloat16 arithmetic, float32 output; see settings.PRECISION_POLICIES), with windows
+    always IMAGE_SIZE square so TensorFlow plans the graph once. `settings` replaces the
+    config's own (a candidate a tool scores), cut included.
     """
-    keras = import_keras()  # quiet: TensorFlow's start-up lines stay off the terminal
-    import model_files  # builds on Keras, so imported only once a model is needed
-    import models
-
     if precision not in INFERENCE_PRECISIONS:
         raise ValueError(f"precision must be one of {INFERENCE_PRECISIONS}, got {precision!r}")
     model_dir = Path(model_dir)
     config = read_config(model_dir) if config is None else config
     if settings is None:
         settings = ConversionSettings.from_config(config, where=str(model_dir / CONFIG_NAME))
+    if precision == "float32":
+        generator = _numpy_generator(model_dir, direction, config,
+                                     cut=settings.envelope_coefficients)
+    else:
+        generator = _keras_generator(model_dir, direction, config, precision=precision,
+                                     cut=settings.envelope_coefficients)
+    return Converter(generator, settings, model_dir, direction)
+
+
+def _numpy_generator(model_dir: Path, direction: str, config: dict, *, cut: int
+                     ) -> NumpyGenerator:
+    """The run's generator in NumPy; UserError, as model_files.load_generator's, when the
+    weights are missing or do not fit the config."""
+    weights = generator_path(model_dir, direction)
+    if not weights.is_file():
+        raise UserError(f"{weights}: no such file; train the model with train_cyclegan.py "
+                        "(or pass the right --models folder)")
+    try:
+        return load_numpy_generator(weights, config["generator"], cut=cut)
+    except (OSError, KeyError, ValueError) as exc:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"{weights}: does not match the network {model_dir / CONFIG_NAME} "
+                        f"describes, or is damaged ({first_line[:200]}); re-export the model "
+                        "folder with train_cyclegan.py") from None
+
+
+def _keras_generator(model_dir: Path, direction: str, config: dict, *, precision: str,
+                     cut: int) -> Any:
+    """The run's generator as a Keras model under `precision`'s dtype policy, with the
+    post-hoc envelope cut `cut` (models.with_envelope_cut) when > 0."""
+    keras = import_keras()  # quiet: TensorFlow's start-up lines stay off the terminal
+    import model_files  # builds on Keras, so imported only once a Keras model is needed
+    import models
+
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(PRECISION_POLICIES[precision])  # global: restored below
     try:
         generator = model_files.load_generator(model_dir, direction, config=config,
                                                input_shape=(IMAGE_SIZE, IMAGE_SIZE, 1))
-        if settings.envelope_coefficients:
-            generator = models.with_envelope_cut(generator,
-                                                 coefficients=settings.envelope_coefficients)
+        if cut:
+            generator = models.with_envelope_cut(generator, coefficients=cut)
     finally:
         keras.config.set_dtype_policy(previous)
-    return Converter(generator, settings, model_dir, direction)
+    return generator
 
 
 def load_converter(models_root: str | os.PathLike, source: str, target: str, *,

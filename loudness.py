@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from spectro import HOP_LENGTH, N_FFT, SAMPLE_RATE
+from spectro import SAMPLE_RATE, frames_of
 
 TRIM_DB = 40.0  # frames this far below the clip's loudest are silence, not speech
 OUTPUT_PEAK = 0.99  # the highest sample magnitude a converted result may reach (-0.09 dB FS)
@@ -37,12 +37,10 @@ HEADROOM_QUANTILE = 0.999
 
 def frame_energy_db(audio: np.ndarray) -> np.ndarray:
     """Frame RMS in dB full scale (a full-scale sine is -3 dB), float64 (T,), on the STFT
-    frames of the project (N_FFT window, HOP_LENGTH hop)."""
-    import librosa
-
-    rms = librosa.feature.rms(y=np.asarray(audio, dtype=np.float32), frame_length=N_FFT,
-                              hop_length=HOP_LENGTH, center=True, pad_mode="constant")[0]
-    return 20.0 * np.log10(np.maximum(rms.astype(np.float64), 1e-10))
+    frames of the project (N_FFT window, HOP_LENGTH hop, centred: spectro.frames_of)."""
+    frames = frames_of(np.asarray(audio, dtype=np.float32))
+    rms = np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1))
+    return 20.0 * np.log10(np.maximum(rms, 1e-10))
 
 
 def active_frames(energy_db: np.ndarray, *, top_db: float = TRIM_DB) -> np.ndarray:

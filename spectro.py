@@ -51,21 +51,35 @@ GL_BLOCK_OVERLAP = 64
 
 
 # --- STFT pair -----------------------------------------------------------------------------
+def analysis_window() -> np.ndarray:
+    """The periodic Hann window of N_FFT samples (WINDOW, as scipy's get_window builds it for
+    spectral analysis), float32 (N_FFT,)."""
+    return (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
+
+
+def frames_of(audio: np.ndarray, *, frame_length: int = N_FFT) -> np.ndarray:
+    """Centred frames of `audio`: zero-padded by frame_length // 2 at both ends, one frame
+    every HOP_LENGTH samples; a read-only view (1 + L // HOP_LENGTH, frame_length)."""
+    half = frame_length // 2
+    padded = np.pad(np.asarray(audio), (half, half))
+    return np.lib.stride_tricks.sliding_window_view(padded, frame_length)[::HOP_LENGTH]
+
+
 def stft(audio: np.ndarray) -> np.ndarray:
-    """Complex STFT of mono audio with the project's settings.
+    """Complex STFT of mono audio with the project's settings (librosa.stft's with
+    n_fft=N_FFT, hop_length=HOP_LENGTH, window=WINDOW, center=CENTER, zero padding, to float32
+    rounding; computed here so a conversion need not import librosa).
 
     Args:
         audio: 1-D float array of L samples at SAMPLE_RATE.
     Returns:
         complex64 array of shape (N_BINS, 1 + L // HOP_LENGTH).
     """
-    import librosa
-
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim != 1:
         raise ValueError(f"stft expects mono 1-D audio, got shape {audio.shape}")
-    return librosa.stft(audio, n_fft=N_FFT, hop_length=HOP_LENGTH, window=WINDOW,
-                        center=CENTER, pad_mode="constant")
+    spectrum = np.fft.rfft(frames_of(audio) * analysis_window(), axis=1)
+    return np.ascontiguousarray(spectrum.T, dtype=np.complex64)
 
 
 def istft(spectrum: np.ndarray, *, length: int) -> np.ndarray:
