@@ -37,8 +37,9 @@ from atomic_files import atomic_output
 from conversion_settings import ConversionSettings
 from cli import cli_main, non_negative_int, positive_int
 from errors import UserError
-from corpus import (STATEMENTS, RavdessFile, default_ravdess, matching_target, parse_pair,
-                    scan_ravdess)
+from corpus import (CORPUS_TITLES, STATEMENTS, default_crema, default_ravdess,
+                    emotions_in_corpus, matching_target, parse_pair, scan_ravdess)
+from crema import CREMA_SENTENCES, scan_crema
 from inference import load_converter
 from metrics import speech_span, trim_silence
 from reports import (check_generated, metrics_markdown, read_metrics, replace_shipped_table,
@@ -61,7 +62,15 @@ Audio-Visual Database of Emotional Speech and Song (RAVDESS): Livingstone SR, Ru
 https://zenodo.org/record/1188976. RAVDESS is licensed under CC BY-NC-SA 4.0
 (https://creativecommons.org/licenses/by-nc-sa/4.0/); the clips here are trimmed and, in the
 converted rows, modified by a SpectroGAN model, and are shared under the same licence, for
-non-commercial use only."""
+non-commercial use only.
+
+The CREMA-D figures and clips come from the Crowd-sourced Emotional Multimodal Actors Dataset:
+Cao H, Cooper DG, Keutmann MK, Gur RC, Nenkova A, Verma R (2014), *IEEE Transactions on
+Affective Computing* 5(4): 377-390, https://github.com/CheyneyComputerScience/CREMA-D,
+released under the Open Database License (ODbL 1.0,
+https://opendatacommons.org/licenses/odbl/1-0/), its contents under the Database Contents
+License (DbCL 1.0); the clips here are trimmed and, in the converted rows, modified by a
+SpectroGAN model."""
 
 
 def spectrogram_thumbnail(path: str | os.PathLike, audio: np.ndarray, *,
@@ -90,18 +99,26 @@ def spectrogram_thumbnail(path: str | os.PathLike, audio: np.ndarray, *,
     return Path(path)
 
 
-def pick_clips(files: Sequence[RavdessFile], source: str, actors: Sequence[int], count: int
-               ) -> list[RavdessFile]:
+def sentence_of(clip: Any) -> str:
+    """The words a RAVDESS or CREMA-D clip says."""
+    if isinstance(clip.statement, str):
+        return CREMA_SENTENCES[clip.statement]
+    return STATEMENTS[clip.statement - 1]
+
+
+def pick_clips(files: Sequence[Any], source: str, actors: Sequence[int], count: int
+               ) -> list[Any]:
     """`count` of the held-out actors' `source` clips for the grid: normal intensity,
-    first repetition, alternating actors (so both sexes show up) and the two sentences."""
-    chosen = []
-    for index, actor in enumerate(list(actors) * 2):
-        statement = 1 + (index // max(len(actors), 1) + index) % 2
-        for f in files:
-            if (f.actor == actor and f.emotion == source and f.statement == statement
-                    and f.repetition == 1 and f.intensity == "normal" and f not in chosen):
-                chosen.append(f)
-                break
+    first repetition, alternating actors (so both sexes show up) and a different sentence
+    each time where the corpus has one."""
+    chosen: list[Any] = []
+    for actor in list(actors) * 2:
+        candidates = [f for f in files if f.actor == actor and f.emotion == source
+                      and f.repetition == 1 and f.intensity == "normal" and f not in chosen]
+        said = {f.statement for f in chosen}
+        fresh = [f for f in candidates if f.statement not in said] or candidates
+        if fresh:
+            chosen.append(fresh[0])
         if len(chosen) == count:
             break
     return chosen
@@ -117,23 +134,26 @@ def _cell(out: Path, stem: str, audio: np.ndarray, title: str) -> str:
 
 
 def sample_grid(out: Path, source: str, entries: list[dict[str, Any]],
-                files: Sequence[RavdessFile], *, models: Path, clips: int, n_iter: int
-                ) -> str:
+                files: Sequence[Any], *, models: Path, clips: int, n_iter: int,
+                spoken: str | None = None) -> str:
     """Markdown grid for one source emotion: rows = source, then per trained target the
-    converted and the real clip; columns = held-out clips. Converts with each pair's model."""
+    converted and the real clip; columns = held-out clips. Converts with each pair's model.
+    `spoken`: what the source is in this corpus (CREMA-D's neutral for calm)."""
     from tqdm import tqdm
 
+    spoken = spoken or source
     actors = entries[0]["test_actors"]
-    chosen = pick_clips(files, source, actors, clips)
+    chosen = pick_clips(files, spoken, actors, clips)
     if not chosen:
-        return f"(no held-out {source} clips of actors {actors} found for the grid)\n"
+        return f"(no held-out {spoken} clips of actors {actors} found for the grid)\n"
     sources = {f: load_audio(f.path) for f in chosen}
     header = "| | " + " | ".join(
-        f"actor {f.actor} ({f.sex}): “{STATEMENTS[f.statement - 1]}”" for f in chosen) + " |"
+        f"actor {f.actor}" + (f" ({f.sex})" if f.sex != "unknown" else "")
+        + f": “{sentence_of(f)}”" for f in chosen) + " |"
     rows = [header, "|---|" + "---|" * len(chosen)]
-    rows.append(f"| **{source}** (source) | " + " | ".join(
-        _cell(out, f"{source}_a{f.actor:02d}_s{f.statement}", trim_silence(sources[f]),
-              f"{source}, actor {f.actor}") for f in chosen) + " |")
+    rows.append(f"| **{spoken}** (source) | " + " | ".join(
+        _cell(out, f"{spoken}_a{f.actor:02d}_s{f.statement}", trim_silence(sources[f]),
+              f"{spoken}, actor {f.actor}") for f in chosen) + " |")
     for entry in tqdm(entries, desc=f"{source} grid", unit="pair", disable=None):
         target = entry["target"]
         converter = load_converter(models, source, target)
@@ -185,7 +205,13 @@ def selection_section(metrics: dict[str, Any], models: Path) -> list[str]:
                      "each learned on its training actors; arm "
                      f"'{chosen_prosody['arm']}' was chosen on validation actors "
                      f"{', '.join(map(str, chosen_prosody['val_actors']))} "
-                     "(`prosody_ablation.md`).")
+                     "(`prosody_ablation.md`)")
+            if chosen_prosody.get("judged_target") is not None:
+                line += (f", judged {selection['target']} "
+                         f"{100 * chosen_prosody['judged_target']:.0f}% there. The epoch's "
+                         "figures before it are the network's alone, through Griffin-Lim, "
+                         "measured before this way of converting was chosen, so the two differ")
+            line += "."
         entry = metrics["pairs"].get(selection.get("pair"))
         # ISO 8601 UTC stamps of the same format compare as text.
         if entry is None or str(entry.get("evaluated", "")) < str(selection.get("selected", "")):
@@ -233,8 +259,31 @@ def figure_sections(out: Path) -> list[str]:
     return lines
 
 
+def corpus_grids(metrics: dict[str, Any], *, out: Path, models: Path, crema: Path | None,
+                 clips: int, n_iter: int) -> list[str]:
+    """The listening grids of the corpora besides RAVDESS (CREMA-D's test actors), one per
+    source emotion, for the pairs with a converted row there; [] without the corpus."""
+    parts: list[str] = []
+    crema_pairs = ((metrics.get("corpora") or {}).get("crema") or {}).get("pairs") or {}
+    trained = [e for e in crema_pairs.values() if e.get("model") and e["systems"].get("converted")]
+    folder = crema if crema is not None else default_crema()
+    if not trained or not folder.is_dir():
+        return parts
+    files = scan_crema(folder)
+    by_source: dict[str, list[dict[str, Any]]] = {}
+    for entry in sorted(trained, key=lambda e: e["pair"]):
+        by_source.setdefault(parse_pair(entry["pair"])[1], []).append(entry)
+    for source, entries in by_source.items():
+        spoken = emotions_in_corpus("crema", source, entries[0]["target"])[0]
+        parts += [f"### From {spoken} ({CORPUS_TITLES['crema']} test actors: other speakers, "
+                  "other sentences, other rooms)", "",
+                  sample_grid(out, source, entries, files, models=models, clips=clips,
+                              n_iter=n_iter, spoken=spoken)]
+    return parts
+
+
 def build_page(metrics: dict[str, Any], *, out: Path, models: Path, ravdess: Path | None,
-               clips: int, n_iter: int) -> str:
+               clips: int, n_iter: int, crema: Path | None = None) -> str:
     """The page's markdown; writes the sample audio and images it links under out/samples."""
     trained = [e for e in metrics["pairs"].values()
                if e.get("model") and e["systems"].get("converted")]
@@ -258,6 +307,8 @@ def build_page(metrics: dict[str, Any], *, out: Path, models: Path, ravdess: Pat
             parts += [f"### From {source}", "",
                       sample_grid(out, source, entries, files, models=models, clips=clips,
                                   n_iter=n_iter)]
+        parts += corpus_grids(metrics, out=out, models=models, crema=crema, clips=clips,
+                              n_iter=n_iter)
     parts += figure_sections(out)
     parts += selection_section(metrics, models)
     parts.append(metrics_markdown(metrics, heading="## Objective evaluation"))
@@ -282,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ravdess", type=Path, default=None, metavar="DIR",
                         help="RAVDESS folder, needed only when a model is trained (default: "
                              "data/ravdess if present, else ../shared/data/ravdess)")
+    parser.add_argument("--crema", type=Path, default=None, metavar="DIR",
+                        help="CREMA-D folder, for the grid of its test actors when metrics.json "
+                             "has CREMA-D tables (default: ../shared/data/crema if present)")
     parser.add_argument("--clips", type=positive_int, default=2, metavar="N",
                         help="held-out clips per grid (default: 2)")
     parser.add_argument("--iters", type=non_negative_int, default=GRIFFIN_LIM_ITERS,
@@ -306,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     page = args.out / "README.md"
     check_generated(page, script=SCRIPT, force=args.force)
     text = build_page(metrics, out=args.out, models=args.models, ravdess=args.ravdess,
-                      clips=args.clips, n_iter=args.iters)
+                      clips=args.clips, n_iter=args.iters, crema=args.crema)
     write_generated(page, text, script=SCRIPT)
     guide = args.guide or (GUIDE if same_folder(args.out, RESULTS_DIR) else None)
     if guide is not None:

@@ -252,8 +252,10 @@ def pair_table(entry: dict[str, Any]) -> str:
     classifier = entry["classifier"]
     model = entry.get("model")
     lines = [f"### {entry['pair']} ({source} → {target})", ""]
+    spoken = " and ".join(entry.get("sources_spoken") or [source])
+    clips = spoken if spoken == source else f"{spoken} (this corpus's {source})"
     lines.append(f"Held-out actors {actor_list(entry['test_actors'])} (never seen by the model "
-                 f"or the classifier), {entry['n_clips']} {source} clips, each scored against "
+                 f"or the classifier), {entry['n_clips']} {clips} clips, each scored against "
                  f"the same actor's same sentence spoken {target}. Model: "
                  + (f"`{model}`." if model else "**no model shipped** (baselines only)."))
     lines.append("")

@@ -235,6 +235,9 @@ class Evaluator:
                                                                       target)[0]
                                                    for clip, _ in pairs}), target)},
             "corpora": corpora,
+            # What the source clips are in their corpora (CREMA-D's neutral for calm).
+            "sources_spoken": sorted({emotions_in_corpus(clip.corpus, source, target)[0]
+                                      for clip, _ in pairs}),
             "competence": competence,
             "conversion": conversion_record(conversion),
             "recogniser": self.recogniser.description if self.recogniser else None,

@@ -247,6 +247,14 @@ def test_the_page_converts_an_upload_in_a_real_browser(models_root, tmp_path):
                       && r.top < img.bottom && r.bottom > img.top)
               .map(([t, r]) => t.trim());""")
         assert covering == []
+        # The screenshot tool takes the whole page, spectrograms included (issue 56.11).
+        shot = pb.save_full_page(driver, tmp_path / "page.png")
+        bottom = driver.execute_script(
+            "return document.querySelector('#spectrograms img').getBoundingClientRect().bottom"
+            " + window.scrollY")
+        import struct
+
+        assert struct.unpack(">II", shot.read_bytes()[16:24])[1] >= bottom
         summary = pb.css(driver, "#summary")[0].text
         assert "100% strength" in summary and "at your clip's loudness" in summary
         # The summary gives the result's own duration (the prosody change shortens it) and

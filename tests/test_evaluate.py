@@ -439,6 +439,31 @@ def test_model_run_and_results_page(ravdess_tree, tmp_path):
     assert load_audio(next((out / "samples").glob("calm2anger_*.wav"))).size > 0
 
 
+@pytest.mark.slow
+def test_the_results_page_has_a_grid_of_crema_d_test_actors(ravdess_tree, crema_tree,
+                                                           tmp_path):
+    """Issue 53: a listening sample per pair from CREMA-D's test actors too, neutral as the
+    source, with CREMA-D's attribution."""
+    models = tmp_path / "models"
+    tiny_model(models, test_actors=[5, 6])
+    out = tmp_path / "results"
+    assert ev.main(["--pair", "calm2anger", "--models", str(models), "--ravdess",
+                    str(ravdess_tree), "--crema", str(crema_tree), "--test-actors",
+                    "5,6,1005,1006", "--out", str(out), "--no-asr", "--iters", "2"]) == 0
+    crema = json.loads((out / "metrics.json").read_text())["corpora"]["crema"]["pairs"]
+    assert crema["calm2anger"]["sources_spoken"] == ["neutral"]
+    assert "4 neutral (this corpus's calm) clips" in (out / "metrics.md").read_text()
+    assert page.main(["--out", str(out), "--models", str(models), "--ravdess",
+                      str(ravdess_tree), "--crema", str(crema_tree), "--iters", "2"]) == 0
+    readme = (out / "README.md").read_text()
+    grid = readme.split("### From neutral (CREMA-D test actors", 1)[1].split("\n## ", 1)[0]
+    assert "**neutral** (source)" in grid and "**angry** (converted)" in grid
+    assert "actor 1005: “Don't forget a jacket”" in grid
+    assert "Open Database License" in readme
+    for target in {part.split(")")[0] for part in grid.split("(samples/")[1:]}:
+        assert (out / "samples" / target).is_file()
+
+
 def baseline_entry() -> dict:
     """A hand-made metrics.json entry of calm2anger without a model."""
     return {"pair": "calm2anger", "source": "calm", "target": "angry", "test_actors": [17],

@@ -136,6 +136,19 @@ def convert(driver: Any) -> bytes:
         return response.read()
 
 
+def save_full_page(driver: Any, path: Path) -> Path:
+    """A PNG of the whole page, down to its last element (the spectrograms below the
+    controls), not only the window's height: the window is made as tall as the page first."""
+    width = driver.execute_script("return document.documentElement.scrollWidth")
+    height = driver.execute_script(
+        "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)")
+    driver.set_window_size(max(int(width), 1400), int(height) + 120)
+    time.sleep(0.5)  # let the page lay itself out at the new size
+    path.parent.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(path))
+    return path
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], epilog="\n\n".join(__doc__.split("\n\n")[1:]),
@@ -164,8 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         wait_for(driver, lambda d: css(d, "#spectrograms img"))
         time.sleep(1.0)  # let the players draw their waveforms
         if args.screenshot is not None:
-            args.screenshot.parent.mkdir(parents=True, exist_ok=True)
-            driver.save_screenshot(str(args.screenshot))
+            save_full_page(driver, args.screenshot)
             print(f"wrote {args.screenshot}")
     ok = wav[:4] == b"RIFF"
     print(f"converted {args.clip.name} in the page: {len(wav)} bytes of wav" if ok
