@@ -30,7 +30,7 @@ from pitch import shift_pitch
 from prosody import map_f0
 from spectral_balance import apply_balance
 from cepstral_change import apply_cepstral_change
-from reports import read_metrics, voice_goal
+from reports import CORPUS_NAMES, read_metrics, voice_goal
 from numpy_generator import NumpyGenerator, load_numpy_generator
 from runs import (CONFIG_NAME, check_config, find_generator, generator_path, model_folders,
                   read_config)
@@ -265,8 +265,10 @@ def available_models(models_root: str | os.PathLike) -> list[dict]:
     'words', 'voicing'; [] when it meets it, None when not evaluated).
     """
     root = Path(models_root)
-    metrics = read_metrics(root / "metrics.json")["pairs"] if (root / "metrics.json").is_file() \
-        else {}
+    record = read_metrics(root / "metrics.json") if (root / "metrics.json").is_file() else {}
+    metrics = record.get("pairs") or {}
+    others = {CORPUS_NAMES.get(name, name): part.get("pairs") or {}
+              for name, part in sorted((record.get("corpora") or {}).items())}
     found = []
     for pair, folder in model_folders(root).items():
         config = read_config(folder)
@@ -284,7 +286,9 @@ def available_models(models_root: str | os.PathLike) -> list[dict]:
             "judged_target": converted.get("judged_target"),
             "real_judged_target": target.get("judged_target"),
             "word_error_rate": converted.get("word_error_rate"),
-            "goal_missed": _goal_missed(systems),
+            "goal_missed": _goal_missed(systems, {
+                name: (pairs.get(pair) or {}).get("systems") or {}
+                for name, pairs in others.items()}),
         })
     return found
 
@@ -292,12 +296,20 @@ def available_models(models_root: str | os.PathLike) -> list[dict]:
 _GOAL_PARTS = {"judged": "judged emotion", "word_error": "words", "voiced": "voicing"}
 
 
-def _goal_missed(systems: dict[str, Any]) -> list[str] | None:
-    """The parts of the voice-keeping goal a model's test figures miss, or None (no figures)."""
+def _goal_missed(systems: dict[str, Any], elsewhere: dict[str, dict[str, Any]]
+                 ) -> list[str] | None:
+    """The parts of the voice-keeping goal a model's test figures miss ('judged emotion',
+    'words', 'voicing'; another corpus's prefixed with its name), or None (no figures)."""
     goal = voice_goal(systems) if systems.get("converted") else None
     if goal is None:
         return None
-    return [_GOAL_PARTS[name] for name in _GOAL_PARTS if name in goal and not goal[name]["met"]]
+    missed = [_GOAL_PARTS[name] for name in _GOAL_PARTS if name in goal and not goal[name]["met"]]
+    for corpus, other in elsewhere.items():
+        other_goal = voice_goal(other) if other.get("converted") else None
+        if other_goal is not None:
+            missed += [f"{corpus}: {_GOAL_PARTS[name]}" for name in _GOAL_PARTS
+                       if name in other_goal and not other_goal[name]["met"]]
+    return missed
 
 
 def goal_note(model: dict[str, Any]) -> str:
