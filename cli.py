@@ -19,6 +19,7 @@ import errno
 import functools
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -42,13 +43,19 @@ def cli_main(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | N
 
     UserError (and its subclasses) become `error: <message>` on stderr with return code 2; an
     OSError from the file system (disk full, no permission) becomes one such line with return
-    code 1; Ctrl-C becomes return code 130, silently. Anything else is a bug and keeps its
+    code 1; Ctrl-C becomes return code 130, silently (a Ctrl-C that comes after a command's
+    work is done is ignored: its status is the work's). Anything else is a bug and keeps its
     traceback.
     """
     @functools.wraps(main)
     def wrapper(argv: list[str] | None = None) -> int:
         try:
-            return main(argv)
+            code = main(argv)
+            if argv is None:  # run as a command, not called: the work is done, so a Ctrl-C
+                # now (while the interpreter exits) must not turn a finished run into a
+                # death by signal
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+            return code
         except UserError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -8,9 +8,9 @@ that change to WORLD's spectral envelope together with its prosody change (pitch
 range, speaking rate, learned from the training actors) in one synthesis, so the result may be
 shorter or longer than the input (`--no-prosody` keeps the input's pitch and timing); other
 models use Griffin-Lim, started from the input's own phase, and give exactly the input's
-duration. The result has the input's loudness (its speech level, within a fraction of a dB;
-peaks that would pass full scale are limited, never clipped); `--level-change` makes it
-louder or softer on request. Written at 16 kHz (the model's rate) by default, or with
+duration. The result has the input's loudness (its integrated loudness, ITU-R BS.1770,
+within a fraction of a dB; peaks that would pass full scale are limited, never clipped);
+`--level-change` makes it louder or softer on request. Written at 16 kHz (the model's rate) by default, or with
 `--sr input` at each input's own rate.
 
 Usage examples:

@@ -7,7 +7,7 @@ spectrogram transform and the requested emotions, and rebuilds the generator fro
 plus weights; `convert_audio` converts an utterance of any length: the generator's change to
 its spectrogram with Griffin-Lim (spectro.round_trip), or that change applied to WORLD's
 spectral envelope together with the model's prosody change (vocoder.py, prosody.py) in one
-synthesis; either way at the input's loudness (loudness.keep_speech_level).
+synthesis; either way at the input's loudness (loudness.keep_loudness).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from cli import import_keras
 from errors import UserError
 from corpus import EMOTION_ALIASES, canonical_emotion, parse_pair
 from conversion_settings import ConversionSettings
-from loudness import OUTPUT_PEAK, keep_speech_level, limit_peaks
+from loudness import OUTPUT_PEAK, keep_loudness, limit_peaks
 from pitch import shift_pitch
 from prosody import map_f0
 from spectral_balance import apply_balance
@@ -488,11 +488,11 @@ def convert_audio(audio: np.ndarray, generator: keras.Model | None, *,
         prosody: False leaves the input's pitch and timing (the vocoder and the envelope
             change stay): convert.py --no-prosody.
         level_change_db: a change of loudness on top of the input's, in dB (0: the input's
-            own speech level); e.g. the model's learned `settings.level_change_db`.
+            own loudness); e.g. the model's learned `settings.level_change_db`.
         progress: called with the estimated fraction of the work done, in [0, 1].
     Returns:
-        float32 audio at SAMPLE_RATE whose speech level (loudness.speech_level_db) is the
-        input's plus `level_change_db`, peak-limited below OUTPUT_PEAK; L samples long
+        float32 audio at SAMPLE_RATE whose integrated loudness (BS.1770,
+        loudness.loudness_db) is the input's plus `level_change_db`, peak-limited below OUTPUT_PEAK; L samples long
         except where a prosody change alters the duration.
     """
     if not 0.0 <= strength <= 1.0:
@@ -516,4 +516,4 @@ def convert_audio(audio: np.ndarray, generator: keras.Model | None, *,
                                transform_share=GENERATOR_SHARE if generator is not None else 0,
                                n_iter=n_iter, phase=phase, seed=seed, progress=progress)
         converted = shift_pitch(converted, ratio=settings.pitch_ratio ** strength)
-    return keep_speech_level(converted, audio, change_db=level_change_db)
+    return keep_loudness(converted, audio, change_db=level_change_db)

@@ -3,8 +3,9 @@ request, and a peak limiter so nothing clips.
 
 A conversion must not change how loud a recording is: a user's recording has no headroom to be
 made louder, and a listener at a fixed volume hears a louder clip as louder, not as angrier.
-`keep_speech_level` brings a converted clip's speech level (mean frame energy over its speech
-frames, `speech_level_db`) back to the input's, plus an optional change the user asks for, and
+`keep_loudness` brings a converted clip's integrated loudness (ITU-R BS.1770, `loudness_db`,
+measured by pyloudnorm: what a listener and a broadcast meter hear) back to the input's, plus
+an optional change the user asks for, and
 `limit_peaks` holds every sample below full scale by lowering only the few milliseconds around
 a peak (a scale-down of the whole clip would cost the level); where that cannot reach the level
 (peaks every few milliseconds), `soft_knee` rounds them off instead.
@@ -14,6 +15,7 @@ All functions are pure: float audio in, float32 audio (or a number) out.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -24,7 +26,7 @@ from spectro import SAMPLE_RATE, frames_of
 TRIM_DB = 40.0  # frames this far below the clip's loudest are silence, not speech
 OUTPUT_PEAK = 0.99  # the highest sample magnitude a converted result may reach (-0.09 dB FS)
 LIMITER_WINDOW_S = 0.005  # the limiter's gain moves over 5 ms: short enough to spare the level
-MAKEUP_ROUNDS = 12  # make-up gain steps before the limiter (keep_speech_level)
+MAKEUP_ROUNDS = 12  # make-up gain steps before the limiter (keep_loudness)
 MAKEUP_STEP_LIMIT_DB = 12.0  # the largest of those steps
 SOFT_KNEE_FRACTION = 0.5  # soft_knee leaves samples below half the ceiling alone
 SOFT_KNEE_SHORTFALL_DB = 0.5  # the limiter alone falling this short calls for the soft knee
@@ -65,6 +67,35 @@ def speech_level_db(audio: np.ndarray) -> float:
     energy = frame_energy_db(audio)
     active = active_frames(energy)
     return float(energy[active].mean() if active.sum() >= 2 else energy.mean())
+
+
+BS1770_BLOCK_S = 0.4  # BS.1770's gating block: a clip must be longer to have a loudness
+
+
+@functools.lru_cache(maxsize=1)
+def _meter() -> object:
+    import pyloudnorm
+
+    return pyloudnorm.Meter(SAMPLE_RATE)  # BS.1770-4: K-weighting, 400-ms blocks, gating
+
+
+def loudness_db(audio: np.ndarray) -> float:
+    """Integrated loudness of mono audio at SAMPLE_RATE, ITU-R BS.1770-4 (pyloudnorm), in LUFS;
+    -inf when every block falls under BS.1770's absolute gate (-70 LUFS) or the clip is no
+    longer than one 400-ms block (see `keep_loudness` for what stands in then)."""
+    audio = np.asarray(audio, dtype=np.float64)
+    if audio.shape[0] <= int(BS1770_BLOCK_S * SAMPLE_RATE) or not np.any(audio):
+        return -math.inf
+    return float(_meter().integrated_loudness(audio))
+
+
+def loudness_measure(*clips: np.ndarray) -> Callable[[np.ndarray], float]:
+    """The measure that compares `clips` (and gains of them): `loudness_db` where each has a
+    BS.1770 loudness, else `speech_level_db` (a clip under 0.4 s, or one quieter than
+    -70 LUFS). Either moves dB for dB with gain."""
+    if all(math.isfinite(loudness_db(clip)) for clip in clips):
+        return loudness_db
+    return speech_level_db
 
 
 def at_speech_level(audio: np.ndarray, *, level_db: float) -> np.ndarray:
@@ -132,20 +163,21 @@ def soft_knee(audio: np.ndarray, *, ceiling: float = OUTPUT_PEAK) -> np.ndarray:
 
 
 def _make_up(level: np.ndarray, target_db: float,
-             shape: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """`shape(level * gain)` with the gain raised until its speech level reaches `target_db`
-    (within MAKEUP_TOLERANCE_DB, at most MAKEUP_ROUNDS steps). Shaping peaks lowers the level,
-    and the level rises more slowly than the gain, so each step follows the slope of the
-    last two (secant) and the target is approached from below."""
+             shape: Callable[[np.ndarray], np.ndarray],
+             measure: Callable[[np.ndarray], float]) -> np.ndarray:
+    """`shape(level * gain)` with the gain raised until its `measure`d level reaches
+    `target_db` (within MAKEUP_TOLERANCE_DB, at most MAKEUP_ROUNDS steps). Shaping peaks
+    lowers the level, and the level rises more slowly than the gain, so each step follows the
+    slope of the last two (secant) and the target is approached from below."""
     shaped = shape(level)
-    gain_db, reached_db, slope = 0.0, speech_level_db(shaped), 1.0
+    gain_db, reached_db, slope = 0.0, measure(shaped), 1.0
     for _ in range(MAKEUP_ROUNDS):
         shortfall_db = target_db - reached_db
         if shortfall_db <= MAKEUP_TOLERANCE_DB or slope <= 0.0:
             break
         step_db = min(shortfall_db / max(slope, 0.05), MAKEUP_STEP_LIMIT_DB)
         shaped = shape(level * np.float32(10.0 ** ((gain_db + step_db) / 20.0)))
-        new_reached_db = speech_level_db(shaped)
+        new_reached_db = measure(shaped)
         slope = (new_reached_db - reached_db) / step_db
         gain_db, reached_db = gain_db + step_db, new_reached_db
     return shaped
@@ -165,13 +197,19 @@ def headroom_db(audio: np.ndarray, *, ceiling: float = OUTPUT_PEAK) -> float:
 
 def level_change_reached_db(result: np.ndarray, reference: np.ndarray, *,
                             ceiling: float = OUTPUT_PEAK) -> float:
-    """The level change `keep_speech_level` reached: `result`'s speech level over that of
-    `reference` (scaled to fit `ceiling` when it peaks above it), in dB; 0 for silence."""
+    """The level change `keep_loudness` reached: `result`'s loudness over that of `reference`
+    (scaled to fit `ceiling` when it peaks above it), in dB (LU); 0 for silence."""
     reference = np.asarray(reference, dtype=np.float32)
     if not np.any(result) or not np.any(reference):
         return 0.0
-    excess_db = 20.0 * math.log10(max(float(np.max(np.abs(reference))) / ceiling, 1.0))
-    return speech_level_db(result) - (speech_level_db(reference) - excess_db)
+    measure = loudness_measure(result, reference)
+    return measure(result) - (measure(reference) - _excess_db(reference, ceiling))
+
+
+def _excess_db(reference: np.ndarray, ceiling: float) -> float:
+    """How far a (float) input peaks above `ceiling`, in dB (0 when it does not): its
+    loudness counts as scaled down to fit, the most a file can hold."""
+    return 20.0 * math.log10(max(float(np.max(np.abs(reference))) / ceiling, 1.0))
 
 
 LEVEL_SHORTFALL_DB = 0.5  # a level change this far short of the one asked is reported
@@ -187,19 +225,19 @@ def level_change_note(asked_db: float, reached_db: float) -> str | None:
             "loud parts reach full scale there, and more would flatten them into distortion")
 
 
-def keep_speech_level(converted: np.ndarray, reference: np.ndarray, *, change_db: float = 0.0,
-                      ceiling: float = OUTPUT_PEAK) -> np.ndarray:
-    """`converted` at the speech level of `reference` (the input it was made from) plus
-    `change_db`, peak-limited below `ceiling`. A reference peaking above `ceiling` counts
-    as scaled down to it.
+def keep_loudness(converted: np.ndarray, reference: np.ndarray, *, change_db: float = 0.0,
+                  ceiling: float = OUTPUT_PEAK) -> np.ndarray:
+    """`converted` at the integrated loudness (BS.1770) of `reference`, the input it was made
+    from, plus `change_db`, peak-limited below `ceiling`. A reference peaking above `ceiling`
+    counts as scaled down to it; clips without a BS.1770 loudness (`loudness_measure`) are
+    matched by speech level instead.
 
     Args:
         converted: float (L,) audio made from `reference`, any length.
-        reference: float (M,) the input recording; its speech level is the target.
-        change_db: a change of level on top, in dB (0: the input's own loudness); finite.
-            A rise is held to the clip's `headroom_db` at the input's level, so a loud
-            clip is not flattened into distortion (`level_change_reached_db` says how much
-            was applied).
+        reference: float (M,) the input recording; its loudness is the target.
+        change_db: a change of loudness on top, in dB (0: the input's own); finite. A rise is
+            held to the clip's `headroom_db` at the input's loudness, so a loud clip is not
+            flattened into distortion (`level_change_reached_db` says how much was applied).
         ceiling: the highest sample magnitude of the result (`limit_peaks`).
     Returns:
         float32 audio of `converted`'s length; silent input or output is returned as it is.
@@ -209,21 +247,24 @@ def keep_speech_level(converted: np.ndarray, reference: np.ndarray, *, change_db
     converted = np.asarray(converted, dtype=np.float32)
     if not np.any(converted) or not np.any(reference):
         return converted
-    # A (float) input that itself peaks above the ceiling has a loudness no file can hold:
-    # the target is its level once scaled down to fit.
-    excess_db = 20.0 * math.log10(max(float(np.max(np.abs(reference))) / ceiling, 1.0))
-    target_db = speech_level_db(reference) - excess_db
-    level = at_speech_level(converted, level_db=target_db)
+    measure = loudness_measure(converted, reference)
+    target_db = measure(reference) - _excess_db(reference, ceiling)
+    level = _gained(converted, target_db - measure(converted))
     if change_db > 0.0:
         change_db = min(change_db, headroom_db(level, ceiling=ceiling))
     target_db += change_db
-    level = at_speech_level(converted, level_db=target_db)
-    limited = _make_up(level, target_db, lambda audio: limit_peaks(audio, ceiling=ceiling))
-    if target_db - speech_level_db(limited) > SOFT_KNEE_SHORTFALL_DB:
+    level = _gained(converted, target_db - measure(converted))
+    limited = _make_up(level, target_db, lambda audio: limit_peaks(audio, ceiling=ceiling),
+                       measure)
+    if target_db - measure(limited) > SOFT_KNEE_SHORTFALL_DB:
         # A clip whose peaks crowd every few milliseconds (a noisy or very bright result of
         # an input with no headroom) saturates the limiter below the target: round the
         # peaks off smoothly instead, which costs some distortion but neither level nor
         # a hard clip.
         limited = _make_up(level, target_db, lambda audio: limit_peaks(
-            soft_knee(audio, ceiling=ceiling), ceiling=ceiling))
+            soft_knee(audio, ceiling=ceiling), ceiling=ceiling), measure)
     return limited
+
+
+def _gained(audio: np.ndarray, gain_db: float) -> np.ndarray:
+    return (np.asarray(audio, dtype=np.float64) * 10.0 ** (gain_db / 20.0)).astype(np.float32)

@@ -21,7 +21,7 @@ import numpy_generator
 import runs
 from audio_files import load_audio
 from corpus import STFT_SETTINGS
-from loudness import speech_level_db
+from loudness import loudness_db, speech_level_db
 from spectro import SAMPLE_RATE, utterance_to_windows
 
 from conftest import REPO
@@ -531,7 +531,7 @@ def test_a_quiet_input_keeps_its_loudness_with_a_hint(tmp_path, models_root, cap
     assert code == 0 and "is quiet" in err and "--normalize" in err
     converted, _ = soundfile.read(str(tmp_path / "quiet_angry.wav"), dtype="float32")
     source, _ = soundfile.read(str(quiet), dtype="float32")
-    assert speech_level_db(converted) == pytest.approx(speech_level_db(source), abs=1.0)
+    assert loudness_db(converted) == pytest.approx(loudness_db(source), abs=1.0)
 
 
 def test_a_float_input_above_full_scale_is_limited_not_clipped(tmp_path, models_root, capsys):
@@ -671,6 +671,7 @@ def test_ctrl_c_ends_a_conversion_with_130_and_nothing_else(tmp_path):
             continue
         run.send_signal(signal.SIGINT)
         _, err = run.communicate(timeout=120)
-        assert run.returncode == 130, err
         assert "Traceback" not in err and "Exception ignored" not in err, err
-        assert not output.exists()
+        # Interrupted: 130 and nothing written; or the work was already done (the signal
+        # came while the interpreter exited): 0 and the whole file. Never a death by signal.
+        assert (run.returncode, output.exists()) in ((130, False), (0, True)), err

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import judges
+import loudness
 import metrics
-from loudness import (OUTPUT_PEAK, at_speech_level, headroom_db, keep_speech_level,
+from loudness import (OUTPUT_PEAK, at_speech_level, headroom_db, keep_loudness,
                       level_change_reached_db, limit_peaks, soft_knee, speech_level_db)
 
 from conftest import vowel
@@ -81,25 +82,25 @@ def test_limit_peaks_holds_the_ceiling_without_touching_the_rest():
 
 @pytest.mark.parametrize("peak_dbfs", [-1.0, -40.0])
 @pytest.mark.parametrize("louder_by_db", [-12.0, 0.0, 9.0])
-def test_keep_speech_level_returns_the_input_s_level_and_never_clips(peak_dbfs, louder_by_db):
+def test_keep_loudness_returns_the_input_s_level_and_never_clips(peak_dbfs, louder_by_db):
     """The converted clip (here: a sharper, louder or softer version of the input) comes
     back at the input's speech level within 1 dB, for an input with no headroom (-1 dB FS
     peak) and a quiet one (-40 dB FS), and never passes the ceiling."""
     reference = _speech_like() * (_db(peak_dbfs) / 0.3)
     sharper = np.sign(reference) * np.abs(reference) ** 0.7  # more peaks for its loudness
     converted = sharper * _db(louder_by_db) / np.abs(sharper).max() * np.abs(reference).max()
-    kept = keep_speech_level(converted, reference)
-    assert speech_level_db(kept) == pytest.approx(speech_level_db(reference), abs=1.0)
+    kept = keep_loudness(converted, reference)
+    assert loudness.loudness_db(kept) == pytest.approx(loudness.loudness_db(reference), abs=1.0)
     assert np.abs(kept).max() <= OUTPUT_PEAK + 1e-7
-    asked = keep_speech_level(converted, reference, change_db=-6.0)
-    assert speech_level_db(asked) == pytest.approx(speech_level_db(reference) - 6.0, abs=1.0)
+    asked = keep_loudness(converted, reference, change_db=-6.0)
+    assert loudness.loudness_db(asked) == pytest.approx(loudness.loudness_db(reference) - 6.0, abs=1.0)
 
 
-def test_keep_speech_level_leaves_silence_alone_and_rejects_a_bad_change():
+def test_keep_loudness_leaves_silence_alone_and_rejects_a_bad_change():
     silence = np.zeros(8000, dtype=np.float32)
-    np.testing.assert_array_equal(keep_speech_level(silence, _speech_like()), silence)
+    np.testing.assert_array_equal(keep_loudness(silence, _speech_like()), silence)
     with pytest.raises(ValueError, match="change_db"):
-        keep_speech_level(_speech_like(), _speech_like(), change_db=float("inf"))
+        keep_loudness(_speech_like(), _speech_like(), change_db=float("inf"))
 
 
 def test_soft_knee_leaves_the_body_alone_and_never_reaches_the_ceiling():
@@ -117,16 +118,16 @@ def test_a_result_with_peaks_everywhere_still_gets_the_level_back():
     rng = np.random.default_rng(0)
     reference = (0.89 * np.sign(np.sin(np.linspace(0, 300, 16000)))).astype(np.float32)
     noisy = rng.laplace(0.0, 0.1, 16000).astype(np.float32)  # crest factor ~ 20 dB
-    kept = keep_speech_level(noisy, reference)
-    assert speech_level_db(kept) == pytest.approx(speech_level_db(reference), abs=1.0)
+    kept = keep_loudness(noisy, reference)
+    assert loudness.loudness_db(kept) == pytest.approx(loudness.loudness_db(reference), abs=1.0)
     assert np.abs(kept).max() <= OUTPUT_PEAK + 1e-7
 
 
 def test_a_reference_above_full_scale_counts_as_scaled_down_to_fit():
     reference = _speech_like() * (4.0 / 0.3)  # a float recording peaking at +12 dB FS
-    kept = keep_speech_level(_speech_like(seed=1), reference)
-    expected = speech_level_db(reference) - 20 * np.log10(4.0 / OUTPUT_PEAK)
-    assert speech_level_db(kept) == pytest.approx(expected, abs=1.0)
+    kept = keep_loudness(_speech_like(seed=1), reference)
+    expected = loudness.loudness_db(reference) - 20 * np.log10(4.0 / OUTPUT_PEAK)
+    assert loudness.loudness_db(kept) == pytest.approx(expected, abs=1.0)
     assert np.abs(kept).max() <= OUTPUT_PEAK + 1e-7
 
 
@@ -134,16 +135,55 @@ def test_a_level_change_stops_where_the_clip_s_headroom_ends():
     """Issue 56.1: +19.8 dB asked of a clip peaking at -1 dB FS must not flatten it into a
     square wave; the rise stops at its headroom, and the reached change is what is said."""
     reference = _speech_like() * (_db(-1.0) / 0.3)
-    kept = keep_speech_level(reference, reference, change_db=19.8)
+    kept = keep_loudness(reference, reference, change_db=19.8)
     assert np.mean(np.abs(kept) >= 0.9) < 0.01  # the old result: ~half the samples
     reached = level_change_reached_db(kept, reference)
     assert 0.0 <= reached <= headroom_db(reference) + 0.5
     # A quiet clip has the room: the change asked is the change made.
     quiet = reference * _db(-40.0)
-    louder = keep_speech_level(quiet, quiet, change_db=19.8)
+    louder = keep_loudness(quiet, quiet, change_db=19.8)
     assert level_change_reached_db(louder, quiet) == pytest.approx(19.8, abs=0.5)
     # Softer is always possible.
-    softer = keep_speech_level(reference, reference, change_db=-6.0)
+    softer = keep_loudness(reference, reference, change_db=-6.0)
     assert level_change_reached_db(softer, reference) == pytest.approx(-6.0, abs=0.5)
     assert headroom_db(np.zeros(100)) == float("inf")
     assert headroom_db(reference * 10.0) == 0.0
+
+
+def test_loudness_is_bs1770_and_moves_with_gain():
+    clip = _speech_like(2.0)
+    level = loudness.loudness_db(clip)
+    assert np.isfinite(level)
+    assert loudness.loudness_db(clip * _db(-12.0)) == pytest.approx(level - 12.0, abs=0.05)
+    # A full-scale 1 kHz sine reads -3.01 LUFS on a BS.1770 meter (its calibration).
+    t = np.arange(3 * 16000) / 16000
+    assert loudness.loudness_db(np.sin(2 * np.pi * 1000 * t)) == pytest.approx(-3.01, abs=0.1)
+    # Shorter than one gating block, or below the absolute gate: no BS.1770 loudness, and
+    # the speech level stands in for the comparison.
+    assert loudness.loudness_db(clip[:3000]) == -np.inf
+    assert loudness.loudness_measure(clip[:3000], clip) is loudness.speech_level_db
+    assert loudness.loudness_measure(clip, clip * 0.5) is loudness.loudness_db
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("peak_dbfs", [-1.0, -40.0])
+def test_every_shipped_emotion_keeps_the_input_s_loudness(peak_dbfs):
+    """Issue 55.4: a converted clip's integrated loudness equals its input's within 1 LU and
+    its peaks stay below full scale, for an input peaking at -1 dBFS (no headroom: the
+    example's level) and one at -40 dBFS, with every shipped model."""
+    import inference
+    import runs
+    from audio_files import load_audio
+
+    from conftest import REPO
+
+    found = runs.model_folders(REPO / "results")
+    if not found:
+        pytest.skip("no shipped models")
+    clip = load_audio(REPO / "examples" / "calm_speech.wav")
+    clip = (clip * (_db(peak_dbfs) / np.abs(clip).max())).astype(np.float32)
+    wanted = loudness.loudness_db(clip)
+    for pair, folder in found.items():
+        converted = inference.open_converter(folder).convert(clip)
+        assert loudness.loudness_db(converted) == pytest.approx(wanted, abs=1.0), pair
+        assert np.abs(converted).max() < 1.0, pair
