@@ -10,7 +10,7 @@ per mel-spaced band (BAND_HZ), learned like the prosody change: per training act
 band levels of their voiced speech frames in the target emotion minus those in their own calm
 speech (so the voice cancels), averaged over actors, with the mean over bands removed, since
 loudness is not the balance's job (every conversion ends at the input's speech level, see
-loudness.keep_speech_level).
+loudness.keep_loudness).
 
 `apply_balance` multiplies the envelope of the voiced frames by the gains, interpolated along
 the mel scale (`gains_on_bins`); `SpectralBalance.scaled` follows the strength and `inverse`

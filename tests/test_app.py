@@ -22,7 +22,7 @@ import inference
 import runs
 import spectro
 import webpage
-from loudness import speech_level_db
+from loudness import loudness_db
 from spectro import SAMPLE_RATE
 
 from conftest import REPO, load_tool, tone
@@ -77,11 +77,11 @@ def test_strength_zero_is_the_vocoder_and_one_is_convert_pys_output(converter, t
     assert png.read_bytes().startswith(b"\x89PNG") and "100% strength" in summary
     assert none.parent != full.parent  # every request gets a folder of its own
     # The clip's loudness is kept unless a level change is asked for.
-    assert speech_level_db(audio_files.load_audio(full)) == pytest.approx(speech_level_db(audio),
+    assert loudness_db(audio_files.load_audio(full)) == pytest.approx(loudness_db(audio),
                                                                       abs=1.0)
     softer, _, summary = converter.convert(path, "calm2anger", 1.0, level_change_db=-10.0)
-    assert speech_level_db(audio_files.load_audio(softer)) == pytest.approx(
-        speech_level_db(audio) - 10.0, abs=1.0)
+    assert loudness_db(audio_files.load_audio(softer)) == pytest.approx(
+        loudness_db(audio) - 10.0, abs=1.0)
     assert "-10.0 dB" in summary
 
 
@@ -93,7 +93,7 @@ def test_the_summary_gives_the_level_change_reached_not_the_one_asked(converter,
     louder, _, summary = converter.convert(path, "calm2anger", 1.0, level_change_db=30.0)
     result = audio_files.load_audio(louder)
     assert np.mean(np.abs(result) >= 0.9) < 0.05
-    reached = speech_level_db(result) - speech_level_db(audio)
+    reached = loudness_db(result) - loudness_db(audio)
     assert "+30.0 dB from" not in summary
     assert f"{reached:+.1f} dB from your clip's loudness" in summary or \
         f"{reached + 0.1:+.1f} dB" in summary or f"{reached - 0.1:+.1f} dB" in summary

@@ -18,7 +18,7 @@ import models
 import runs
 import spectro
 from errors import UserError
-from loudness import speech_level_db
+from loudness import loudness_db
 from spectro import IMAGE_SIZE
 
 from conftest import tone, vowel
@@ -91,14 +91,13 @@ def test_a_learned_level_change_is_applied_only_when_asked(tmp_path):
     assert plain.settings.level_change_db == 0.0 and louder.settings.level_change_db == 12.0
     assert "+12.0 dB" in inference.model_method(runs.read_config(folder))
     voice = 0.05 * vowel(1.0, 150.0)  # far below full scale: room for the whole rise
-    level = speech_level_db(voice)
+    level = loudness_db(voice)
     # By default the model's learned change is not applied: the input's loudness is kept.
-    assert speech_level_db(louder.convert(voice)) == pytest.approx(level,
-                                                                                    abs=0.5)
+    assert loudness_db(louder.convert(voice)) == pytest.approx(level, abs=0.5)
     asked = louder.convert(voice, level_change_db=12.0)
-    assert speech_level_db(asked) == pytest.approx(level + 12.0, abs=0.5)
+    assert loudness_db(asked) == pytest.approx(level + 12.0, abs=0.5)
     softer = plain.convert(voice, level_change_db=-6.0)
-    assert speech_level_db(softer) == pytest.approx(level - 6.0, abs=0.5)
+    assert loudness_db(softer) == pytest.approx(level - 6.0, abs=0.5)
 
 
 def test_the_cut_keeps_a_low_voice_voiced_where_the_smear_does_not(tmp_path):
@@ -134,7 +133,7 @@ def test_a_world_model_applies_its_envelope_change_and_can_leave_it_out(tmp_path
     changed = with_model.convert(voice)
     assert len(changed) == len(without) == round(0.9 * len(voice))
     assert np.abs(changed - without).max() > 1e-3  # the model's envelope change is heard
-    assert speech_level_db(changed) == pytest.approx(speech_level_db(voice), abs=1.0)
+    assert loudness_db(changed) == pytest.approx(loudness_db(voice), abs=1.0)
 
 
 def test_the_progress_of_a_long_world_conversion_moves_with_the_work(tmp_path, monkeypatch):

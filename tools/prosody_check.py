@@ -4,7 +4,7 @@ with no model: does the emotion classifier then hear the target, and what does i
 For each target emotion, the training actors' mean difference from calm is measured per actor
 and averaged: level (metrics.level_difference_db, dB) and log-F0 (the clips' pYIN F0 means, as a
 frequency ratio). The calm clips of the chosen actors then go through the vocoder with the level
-change (loudness.keep_speech_level with the change, as `convert.py --level-change model` applies
+change (loudness.keep_loudness with the change, as `convert.py --level-change model` applies
 it; the level-invariant judge does not hear it, by design),
 with the pitch shift by that ratio that keeps the formants (pitch.shift_pitch), and with
 both. Each row is scored by the evaluation's measures: judged target and target over calm (the
@@ -75,7 +75,7 @@ def mean_log_f0_ratio(features: dict[str, np.ndarray], actors: dict[str, np.ndar
 def audio_makers(*, level_db: float, ratio: float
                  ) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
     """Row label -> function from a calm clip to the audio that row scores."""
-    from loudness import keep_speech_level
+    from loudness import keep_loudness
     from pitch import shift_pitch
     from spectro import round_trip
 
@@ -83,7 +83,7 @@ def audio_makers(*, level_db: float, ratio: float
         return shift_pitch(round_trip(audio), ratio=ratio)
 
     def louder(make: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
-        return lambda audio: keep_speech_level(make(audio), audio, change_db=level_db)
+        return lambda audio: keep_loudness(make(audio), audio, change_db=level_db)
 
     return {
         "vocoder alone": round_trip,
