@@ -647,8 +647,8 @@ def test_normalize_and_the_resampling_note(models_root, tmp_path, capsys):
 def test_ctrl_c_ends_a_conversion_with_130_and_nothing_else(tmp_path):
     """Issue 56.3: Ctrl-C during the model load (Keras importing) once landed in JAX's
     garbage-collection callback, was swallowed, and the run went on to exit 0. A TensorFlow
-    run no longer imports JAX; whenever Ctrl-C comes, the run ends with 130, writes nothing
-    and prints no traceback."""
+    run no longer imports JAX, and a conversion no longer imports Keras at all; whenever
+    Ctrl-C comes, the run ends with 130, writes nothing and prints no traceback."""
     import signal
     import subprocess
     import sys
@@ -660,7 +660,7 @@ def test_ctrl_c_ends_a_conversion_with_130_and_nothing_else(tmp_path):
                            capture_output=True, text=True, timeout=120)
     assert probe.stdout.strip() == "False", probe.stderr
     clip = REPO / "examples" / "calm_speech.wav"
-    for delay in (1.0, 2.5, 4.0):
+    for delay in (1.0, 2.5):  # in the work, and (often) as it ends
         output = tmp_path / f"out_{delay}.wav"
         run = subprocess.Popen([sys.executable, str(REPO / "convert.py"), str(clip),
                                 "--emotion", "angry", "-o", str(output)], cwd=tmp_path,

@@ -180,7 +180,7 @@ def test_every_shipped_emotion_keeps_the_input_s_loudness(peak_dbfs):
     found = runs.model_folders(REPO / "results")
     if not found:
         pytest.skip("no shipped models")
-    clip = load_audio(REPO / "examples" / "calm_speech.wav")
+    clip = load_audio(REPO / "examples" / "calm_speech.wav")[:32000]  # 2 s: the first words
     clip = (clip * (_db(peak_dbfs) / np.abs(clip).max())).astype(np.float32)
     wanted = loudness.loudness_db(clip)
     for pair, folder in found.items():
