@@ -282,7 +282,7 @@ def pair_table(entry: dict[str, Any]) -> str:
     lines.append(f"Emotion judges ({_judges_right(classifier)}) right on the held-out actors' "
                  f"{classifier.get('test_clips')} real clips "
                  f"({len(classifier.get('emotions', []))} emotions, chance "
-                 f"{_percent(classifier.get('chance'))}); {source} vs {target}: "
+                 f"{_percent(classifier.get('chance'))}); {spoken} vs {target}: "
                  f"{_percent(classifier.get('source_vs_target'))}"
                  + (" (the lower judge)." if len(judges) > 1 else ".")
                  + (" " + counted_judges_text(entry.get("competence"), target)
@@ -290,14 +290,14 @@ def pair_table(entry: dict[str, Any]) -> str:
     lines.append("")
     names = list(classifier.get("judges") or {})
     lines.append(f"| system | judged {target} | by judge ({' / '.join(names) or 'one'}) "
-                 f"| {target} over {source} | MCD to target (dB) "
+                 f"| {target} over {spoken} | MCD to target (dB) "
                  "| MCD to source (dB) | F0 mean (Hz) | F0 spread (Hz) | voiced | energy (dB FS) "
                  "| sentence recognised | word error (open) | envelope corr. |")
     lines.append("|" + "---|" * 13)
     recogniser = entry.get("recogniser")
     vocoder = VOCODER_WORDS[(entry.get("conversion") or {}).get("vocoder", "griffin-lim")]
     for system in SYSTEMS:
-        label = SYSTEM_LABELS[system].format(source=source, target=target, vocoder=vocoder)
+        label = SYSTEM_LABELS[system].format(source=spoken, target=target, vocoder=vocoder)
         row = entry["systems"].get(system)
         if row is None:
             missing = "no model" if system == "converted" else "not measured"
