@@ -10,8 +10,9 @@ shorter or longer than the input (`--no-prosody` keeps the input's pitch and tim
 models use Griffin-Lim, started from the input's own phase, and give exactly the input's
 duration. The result has the input's loudness (its integrated loudness, ITU-R BS.1770,
 within a fraction of a dB; peaks that would pass full scale are limited, never clipped);
-`--level-change` makes it louder or softer on request. Written at 16 kHz (the model's rate) by default, or with
-`--sr input` at each input's own rate.
+`--level-change` makes it louder or softer on request, as far as the clip's headroom allows.
+Written at 16 kHz (the model's rate) by default, or with `--sr input` at each input's own
+rate.
 
 Usage examples:
 
@@ -519,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
     if not todo:
         return 2  # every input was unusable: no need to load the model
 
-    # A missing model is said before Keras loads, and so are options its vocoder ignores.
+    # A missing model is said before the model loads, and so are options its vocoder ignores.
     model_dir, _, config = find_converter(args.models, source, target)
     ignored = griffin_lim_options_given(args)
     vocoder = ConversionSettings.from_config(config, where=str(model_dir)).vocoder

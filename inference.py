@@ -23,17 +23,17 @@ import numpy as np
 
 from cli import import_keras
 from errors import UserError
-from corpus import EMOTION_ALIASES, canonical_emotion, parse_pair
+from corpus import CORPUS_TITLES, EMOTION_ALIASES, canonical_emotion, parse_pair
 from conversion_settings import ConversionSettings
 from loudness import OUTPUT_PEAK, keep_loudness, limit_peaks
 from pitch import shift_pitch
 from prosody import map_f0
 from spectral_balance import apply_balance
 from cepstral_change import apply_cepstral_change
-from reports import CORPUS_NAMES, read_metrics, voice_goal
+from reports import read_metrics, voice_goal
 from numpy_generator import NumpyGenerator, load_numpy_generator
 from runs import (CONFIG_NAME, check_config, find_generator, generator_path, model_folders,
-                  read_config)
+                  read_config, weights_file_error)
 from settings import INFERENCE_PRECISIONS, PRECISION_POLICIES
 from audio_files import AudioError
 from spectro import (GRIFFIN_LIM_ITERS, IMAGE_SIZE, N_BINS, TOP_DB, envelope_projection,
@@ -162,15 +162,11 @@ def _numpy_generator(model_dir: Path, direction: str, config: dict, *, cut: int
     weights are missing or do not fit the config."""
     weights = generator_path(model_dir, direction)
     if not weights.is_file():
-        raise UserError(f"{weights}: no such file; train the model with train_cyclegan.py "
-                        "(or pass the right --models folder)")
+        raise weights_file_error(weights, model_dir)
     try:
         return load_numpy_generator(weights, config["generator"], cut=cut)
     except (OSError, KeyError, ValueError) as exc:
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise UserError(f"{weights}: does not match the network {model_dir / CONFIG_NAME} "
-                        f"describes, or is damaged ({first_line[:200]}); re-export the model "
-                        "folder with train_cyclegan.py") from None
+        raise weights_file_error(weights, model_dir, problem=exc) from None
 
 
 def _keras_generator(model_dir: Path, direction: str, config: dict, *, precision: str,
@@ -267,7 +263,7 @@ def available_models(models_root: str | os.PathLike) -> list[dict]:
     root = Path(models_root)
     record = read_metrics(root / "metrics.json") if (root / "metrics.json").is_file() else {}
     metrics = record.get("pairs") or {}
-    others = {CORPUS_NAMES.get(name, name): part.get("pairs") or {}
+    others = {CORPUS_TITLES.get(name, name): part.get("pairs") or {}
               for name, part in sorted((record.get("corpora") or {}).items())}
     found = []
     for pair, folder in model_folders(root).items():
@@ -422,9 +418,8 @@ def convert_with_world(audio: np.ndarray, generator: keras.Model | None, *,
                        progress: Callable[[float], None] | None = None) -> np.ndarray:
     """One WORLD pass: analyse, apply the generator's envelope change (kept frequency-smooth,
     `settings.smoothing_coefficients`), the cepstral change, the spectral balance and the
-    prosody change, all
-    scaled by `strength`, synthesise once. Strength 0 (or no generator and no prosody) is WORLD's analysis and
-    synthesis alone. Returns float32 audio, `duration_ratio ** strength` times as long, at
+    prosody change, all scaled by `strength`, synthesise once. Strength 0 (or no generator and
+    no prosody) is WORLD's analysis and synthesis alone. Returns float32 audio, `duration_ratio ** strength` times as long, at
     WORLD's level (the caller sets the loudness)."""
     report = progress or (lambda fraction: None)
     features = world_analyse(audio, progress=lambda f: report(WORLD_F0_SHARE * f))
@@ -484,7 +479,8 @@ def convert_audio(audio: np.ndarray, generator: keras.Model | None, *,
             generators), the prosody change (prosody.ProsodyChange.scaled) and the pitch
             shift (ratio ** strength).
         settings: what to apply around the generator (vocoder, prosody, spectral balance,
-            cepstral change, pitch shift); None: the defaults (Griffin-Lim, nothing around the generator).
+            cepstral change, pitch shift); None: the defaults (Griffin-Lim, nothing around
+            the generator).
         prosody: False leaves the input's pitch and timing (the vocoder and the envelope
             change stay): convert.py --no-prosody.
         level_change_db: a change of loudness on top of the input's, in dB (0: the input's
@@ -492,8 +488,8 @@ def convert_audio(audio: np.ndarray, generator: keras.Model | None, *,
         progress: called with the estimated fraction of the work done, in [0, 1].
     Returns:
         float32 audio at SAMPLE_RATE whose integrated loudness (BS.1770,
-        loudness.loudness_db) is the input's plus `level_change_db`, peak-limited below OUTPUT_PEAK; L samples long
-        except where a prosody change alters the duration.
+        loudness.loudness_db) is the input's plus `level_change_db`, peak-limited below
+        OUTPUT_PEAK; L samples long except where a prosody change alters the duration.
     """
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength must be in [0, 1], got {strength}")

@@ -26,8 +26,7 @@ import numpy as np
 
 import models
 from atomic_files import atomic_output
-from errors import UserError
-from runs import CONFIG_NAME, generator_path, read_config
+from runs import generator_path, read_config, weights_file_error
 from spectro import IMAGE_SIZE
 
 keras = models.keras
@@ -107,8 +106,7 @@ def load_generator(model_dir: str | os.PathLike, direction: str = "AtoB",
     config = read_config(model_dir) if config is None else config
     weights = generator_path(model_dir, direction)
     if not weights.is_file():
-        raise UserError(f"{weights}: no such file; train the model with train_cyclegan.py "
-                        "(or pass the right --models folder)")
+        raise weights_file_error(weights, model_dir)
     if input_shape is None:
         size = int(config.get("image_size", IMAGE_SIZE))
         input_shape = (size, size, 1)
@@ -126,8 +124,5 @@ def load_generator(model_dir: str | os.PathLike, direction: str = "AtoB",
             warnings.simplefilter("ignore")
             model.load_weights(str(weights))
     except Exception as exc:  # h5py/keras raise several types for a mismatched or broken file
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"{weights}: does not match the network {Path(model_dir) / CONFIG_NAME} "
-                        f"describes, or is damaged ({first_line[:200]}); re-export the model "
-                        "folder with train_cyclegan.py") from None
+        raise weights_file_error(weights, model_dir, problem=exc) from None
     return model

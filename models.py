@@ -29,12 +29,12 @@ from __future__ import annotations
 from typing import Any
 
 from cli import import_keras
+from numpy_generator import NORM_EPSILON
 from spectro import IDENTITY_EPSILON, IMAGE_SIZE, envelope_projection
 
 keras = import_keras()
 from keras import layers  # noqa: E402 - after the quiet import above
 
-NORM_EPSILON = 1e-5
 
 
 @keras.saving.register_keras_serializable(package="spectrogan")

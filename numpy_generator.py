@@ -25,7 +25,7 @@ import numpy as np
 
 from spectro import IDENTITY_EPSILON, envelope_projection
 
-NORM_EPSILON = 1e-5  # models.NORM_EPSILON: GroupNormalization's, one per channel (instance norm)
+NORM_EPSILON = 1e-5  # the generator's instance norm (models.py builds it with this epsilon)
 
 
 def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:

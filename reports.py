@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from atomic_files import atomic_output
+from corpus import CORPUS_TITLES
 from errors import UserError
 
 # The rows of every table: the systems scored for a pair.
@@ -73,7 +74,7 @@ def read_metrics(path: str | os.PathLike) -> dict[str, Any]:
     return metrics
 
 
-CORPUS_HEADINGS = {"ravdess": "RAVDESS test actors", "crema": "CREMA-D test actors"}
+CORPUS_HEADINGS = {name: f"{title} test actors" for name, title in CORPUS_TITLES.items()}
 
 
 def corpus_pairs(metrics: dict[str, Any], corpus: str) -> dict[str, Any]:
@@ -174,9 +175,6 @@ SHIPPED_END = "<!-- end of shipped-table -->"
 _GOAL_WORDS = {"judged": "judged", "word_error": "words", "voiced": "voicing"}
 
 
-CORPUS_NAMES = {"ravdess": "RAVDESS", "crema": "CREMA-D"}  # as the tables title them
-
-
 def _with_judges(row: dict[str, Any]) -> str:
     """'38% (75% / 38%)': the share that counts, then each judge's (just the share with one)."""
     each = _judges_text(row)
@@ -204,7 +202,7 @@ def shipped_table(metrics: dict[str, Any]) -> str:
             wer = ("n/a" if converted.get("word_error_rate") is None else
                    f"{converted['word_error_rate']:.2f} ({vocoder['word_error_rate']:.2f})")
             lines.append(f"| {entry['source']}→{entry['target']} | "
-                         f"{CORPUS_NAMES.get(corpus, corpus)} {actor_range_text(entry)} | "
+                         f"{CORPUS_TITLES.get(corpus, corpus)} {actor_range_text(entry)} | "
                          f"{_with_judges(converted)} | {_with_judges(target)} | "
                          f"{_percent(converted['voiced_fraction'])} "
                          f"({_percent(vocoder['voiced_fraction'])}) | {wer} | "

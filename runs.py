@@ -86,6 +86,19 @@ def generator_path(model_dir: str | os.PathLike, direction: str = "AtoB") -> Pat
     return Path(model_dir) / f"generator_{direction}.weights.h5"
 
 
+def weights_file_error(weights: Path, model_dir: str | os.PathLike, *,
+                       problem: BaseException | None = None) -> UserError:
+    """The one line for a generator weights file that is missing (`problem` None) or does not
+    load into the network `model_dir`'s config describes (`problem`: why, its first line)."""
+    if problem is None:
+        return UserError(f"{weights}: no such file; train the model with train_cyclegan.py "
+                         "(or pass the right --models folder)")
+    first_line = (str(problem).strip().splitlines() or [type(problem).__name__])[0]
+    return UserError(f"{weights}: does not match the network {Path(model_dir) / CONFIG_NAME} "
+                     f"describes, or is damaged ({first_line[:200]}); re-export the model "
+                     "folder with train_cyclegan.py")
+
+
 def read_config(model_dir: str | os.PathLike) -> dict[str, Any]:
     """Read and check `<model_dir>/config.json` (UserError when missing or malformed)."""
     path = Path(model_dir) / CONFIG_NAME

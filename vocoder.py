@@ -92,7 +92,9 @@ def world_f0(audio: np.ndarray, *, progress: Callable[[float], None] | None = No
     for start in range(0, audio.shape[0], piece):
         begin = max(0, start - margin)
         local = _harvest(audio[begin:start + piece + margin])
-        first, last = start // FRAME_SAMPLES, min(frames, (start + piece) // FRAME_SAMPLES)
+        # The last piece runs to the signal's last frame, whatever its rounding.
+        first = start // FRAME_SAMPLES
+        last = frames if start + piece >= audio.shape[0] else (start + piece) // FRAME_SAMPLES
         offset = begin // FRAME_SAMPLES
         f0[first:last] = local[first - offset:last - offset]
         if progress is not None:

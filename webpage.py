@@ -158,8 +158,9 @@ class PageConverter:
                             f"got {level_change_db:g} dB.")
         audio = self.read_clip(path)
         model = self.models.get(pair)
-        settings = self.converter_for(pair).settings
-        converted, _ = fit_full_scale(self.converter_for(pair).convert(
+        converter = self.converter_for(pair)
+        settings = converter.settings
+        converted, _ = fit_full_scale(converter.convert(
             audio, strength=float(strength), prosody=bool(prosody),
             level_change_db=float(level_change_db)))
         folder = Path(tempfile.mkdtemp(prefix="result_", dir=self.work_dir))

@@ -154,6 +154,14 @@ def test_the_progress_of_a_long_world_conversion_moves_with_the_work(tmp_path, m
     assert len(pieces) == 3
     # Before the last piece is tracked, the bar has moved past a fifth.
     assert max(value for kind, value in events[:pieces[-1]] if kind == "progress") > 0.2
+    # A signal that ends exactly on a piece's end keeps its last frame (pieces of 1 s here).
+    monkeypatch.setattr(vocoder, "F0_PIECE_S", 1.0)
+    monkeypatch.setattr(vocoder, "F0_MARGIN_S", 0.25)
+    three = vowel(3.0, 140.0)  # 48,000 samples: three whole pieces
+    whole = real_harvest(three.astype(np.float64))
+    assert whole[-1] > 0
+    np.testing.assert_allclose(vocoder.world_f0(three)[-3:], whole[-3:], rtol=1e-6)
+    monkeypatch.undo()
     # An ordinary clip is tracked in one piece, exactly as before.
     voice = vowel(2.0, 140.0)
     np.testing.assert_array_equal(vocoder.world_f0(voice),
