@@ -30,7 +30,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from audio_files import load_audio
+from corpus import measured_by_actor
 from errors import UserError
+from prosody import MIN_VOICED_FRAMES, speech_frames
+from spectro import SAMPLE_RATE
+from vocoder import WorldFeatures, world_envelope, world_library
 
 ORDER = 24  # c1..c24 beside c0: the smooth envelope, not the harmonics
 DIMENSIONS = ORDER + 1
@@ -106,7 +111,7 @@ class CepstralChange:
 
 def code_envelope(envelope: np.ndarray, *, sample_rate: int) -> np.ndarray:
     """WORLD's coded envelope: float64 (T, DIMENSIONS) of a power envelope (T, B)."""
-    import pyworld
+    pyworld = world_library()
 
     return pyworld.code_spectral_envelope(np.ascontiguousarray(envelope, dtype=np.float64),
                                           sample_rate, DIMENSIONS)
@@ -114,7 +119,7 @@ def code_envelope(envelope: np.ndarray, *, sample_rate: int) -> np.ndarray:
 
 def decode_envelope(coded: np.ndarray, *, sample_rate: int, bins: int) -> np.ndarray:
     """Inverse of `code_envelope`: float64 (T, bins) power envelope (bins = fft_size/2 + 1)."""
-    import pyworld
+    pyworld = world_library()
 
     return pyworld.decode_spectral_envelope(np.ascontiguousarray(coded, dtype=np.float64),
                                             sample_rate, (bins - 1) * 2)
@@ -133,9 +138,6 @@ class CepstralMoments:
 def utterance_moments(audio: np.ndarray) -> CepstralMoments | None:
     """The coded envelope's moments over one clip's voiced speech frames
     (prosody.speech_frames, WORLD analysis); None with fewer than prosody.MIN_VOICED_FRAMES."""
-    from prosody import MIN_VOICED_FRAMES, speech_frames
-    from spectro import SAMPLE_RATE
-    from vocoder import world_envelope
 
     f0, envelope = world_envelope(audio)
     speech = speech_frames(audio, f0)
@@ -160,8 +162,6 @@ def apply_cepstral_change(features: Any, change: CepstralChange) -> Any:
     its own mean over those frames (the envelope times the moved coding's decoded envelope over
     the original coding's); unvoiced frames and everything else unchanged (returned as
     is when `change` is the identity or fewer than two frames are voiced)."""
-    from spectro import SAMPLE_RATE
-    from vocoder import WorldFeatures
 
     voiced = features.f0 > 0
     if change.is_identity or voiced.sum() < 2:
@@ -190,8 +190,6 @@ def learn_cepstral_change(files: Sequence[Any], *, source: str, target: str,
     average change, each actor's own), within the limits; UserError when no actor in `actors`
     has measurable clips of both emotions.
     """
-    from audio_files import load_audio
-    from corpus import measured_by_actor
 
     if measure is None:
         def measure(path: Any) -> CepstralMoments | None:

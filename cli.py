@@ -176,32 +176,6 @@ def parser_from_doc(doc: str) -> argparse.ArgumentParser:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-def clip_conversion_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments of a tool that converts one clip to a target emotion: clip, --emotion,
-    --source (canonical emotion names)."""
-    from corpus import EMOTIONS, canonical_emotion
-
-    parser.add_argument("clip", type=Path, help="the calm recording to convert")
-    parser.add_argument("--emotion", required=True, type=canonical_emotion,
-                        help=f"target emotion, one of {', '.join(EMOTIONS)} (or an alias)")
-    parser.add_argument("--source", default="calm", type=canonical_emotion,
-                        help="emotion of the clip (default: %(default)s)")
-
-
-def real_clips_arguments(parser: argparse.ArgumentParser, *, cache: bool = True) -> None:
-    """--ravdess (the corpus a tool reads real clips from) and, with `cache`, --cache (the
-    feature cache evaluate.py keeps in results/, so a tool's judge reuses its features)."""
-    from runs import RESULTS_DIR
-
-    parser.add_argument("--ravdess", type=Path, default=None, metavar="DIR",
-                        help="RAVDESS folder holding Actor_01 ... (default: data/ravdess if "
-                             "present, else ../shared/data/ravdess)")
-    if cache:
-        parser.add_argument("--cache", type=Path, metavar="NPZ",
-                            default=RESULTS_DIR / ".cache" / "eval_features.npz",
-                            help="feature cache shared with evaluate.py (default: %(default)s)")
-
-
 def arg_type(parse: Callable[[str], T]) -> Callable[[str], T]:
     """An argparse `type=` from a parser that raises UserError: argparse then reports the
     message as a usage error (exit 2) naming the flag."""

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from cli import arg_type
-from corpus import CORPORA, CORPUS_TITLES, default_crema, default_ravdess, parse_corpora, \
-    scan_ravdess
+from corpus import (CORPORA, CORPUS_TITLES, EMOTIONS, canonical_emotion, default_crema,
+                    default_ravdess, parse_corpora, scan_ravdess)
 from crema import scan_crema
 from errors import UserError
+from runs import RESULTS_DIR
 
 DEFAULT_FOLDERS: dict[str, Callable[[], Path]] = {"ravdess": default_ravdess,
                                                   "crema": default_crema}
@@ -80,3 +81,25 @@ def scan_corpora(folders: dict[str, Path], *,
 def describe_folders(folders: dict[str, Path]) -> str:
     """'RAVDESS (../shared/data/ravdess) and CREMA-D (../shared/data/crema)'."""
     return " and ".join(f"{CORPUS_TITLES[name]} ({folder})" for name, folder in folders.items())
+
+
+def clip_conversion_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of a tool that converts one clip to a target emotion: clip, --emotion,
+    --source (canonical emotion names)."""
+    parser.add_argument("clip", type=Path, help="the calm recording to convert")
+    parser.add_argument("--emotion", required=True, type=canonical_emotion,
+                        help=f"target emotion, one of {', '.join(EMOTIONS)} (or an alias)")
+    parser.add_argument("--source", default="calm", type=canonical_emotion,
+                        help="emotion of the clip (default: %(default)s)")
+
+
+def real_clips_arguments(parser: argparse.ArgumentParser, *, cache: bool = True) -> None:
+    """--ravdess (the corpus a tool reads real clips from) and, with `cache`, --cache (the
+    feature cache evaluate.py keeps in results/, so a tool's judge reuses its features)."""
+    parser.add_argument("--ravdess", type=Path, default=None, metavar="DIR",
+                        help="RAVDESS folder holding Actor_01 ... (default: data/ravdess if "
+                             "present, else ../shared/data/ravdess)")
+    if cache:
+        parser.add_argument("--cache", type=Path, metavar="NPZ",
+                            default=RESULTS_DIR / ".cache" / "eval_features.npz",
+                            help="feature cache shared with evaluate.py (default: %(default)s)")

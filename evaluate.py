@@ -44,12 +44,22 @@ Metrics (the columns):
    vocabulary: both sentences end "by the door", so the grammar alone is a weak test); and,
    for the systems made from the source clip, the correlation of their frame energy envelope
    with the source's (a converter that made up speech would lose it).
+5. Naturalness: Distill-MOS's predicted mean opinion score (1-5) of each clip's speech span,
+   when the optional evaluation extra is installed (`pip install -r requirements-eval.txt`;
+   its weights ship inside the wheel). Compare a row with the vocoder-only row on the same
+   clips; without the extra the column says n/a.
 
 Writes <out>/metrics.json (merged: evaluating one pair replaces only that pair's entries;
 RAVDESS's tables under "pairs", another corpus's under "corpora" -> name -> "pairs") and
 <out>/metrics.md (the tables of every pair in metrics.json). Features of real clips are cached
 in <out>/.cache/eval_features.npz, keyed by a hash of the decoded audio samples, so repeated
 runs skip the slow pYIN pass. Build the results page afterwards with make_results_page.py.
+
+What each vocoder costs alone (--vocoders): every test actor's calm (CREMA-D: neutral) clip
+through Griffin-Lim and through WORLD with each candidate analysis (vocoder_report.py; the
+shipped one marked), with no change, scored beside the input itself: open word error, voiced
+share, each judge's share still judged calm/neutral, naturalness and its paired difference
+from the input, and speed. Writes <out>/vocoders.json and vocoders.md.
 
 Choosing the epoch to ship (--select-epoch): every snapshot a training run kept
 (<models>/<pair>/snapshots/epoch_NNNN/, train_cyclegan.py --snapshot-every) is scored the same
@@ -61,7 +71,8 @@ angry --, whose share of voiced speech frames is at most 5 points below the lowe
 unconverted and the real target clips' (a guard against smearing the harmonics into noise,
 which real emotional speech does not do) and, when a speech recogniser is installed, whose
 open-vocabulary word error rate is at most 0.15 above the unconverted clips' (a guard against
-losing the words); ties go to the higher target-over-source share, then the lower MCD; when
+losing the words) and, when Distill-MOS is installed, whose naturalness is at most 0.15 below
+the vocoder alone's on the same clips; ties go to the higher target-over-source share, then the lower MCD; when
 no epoch passes the guards the highest share wins anyway, and both stdout and selection.json
 say so. After each pair's test table, a line says whether the model meets the voice-keeping
 goal (voiced share, open word error and judged target against the vocoder-only and real
@@ -78,6 +89,7 @@ Usage:
     python evaluate.py --all --models results/ --ravdess ../shared/data/ravdess
     python evaluate.py --pair calm2sad --corpus ravdess,crema  # a table per corpus
     python evaluate.py --all --baselines-only          # no trained model needed
+    python evaluate.py --vocoders                       # each vocoder alone, both corpora
     python evaluate.py --pair calm2sad --limit 8 --jobs 2
     python evaluate.py --pair calm2anger --select-epoch    # choose, record, install an epoch
     python evaluate.py --all --select-epoch --models results/ && python evaluate.py --all
@@ -99,7 +111,6 @@ from corpus import (ALL_PAIRS, CORPUS_TITLES, DEFAULT_PAIRS, DEFAULT_TEST_ACTORS
                     emotions_in_corpus, parse_actors, parse_pair, parse_pair_name)
 from errors import UserError
 from inference import DEFAULT_BATCH_SIZE, Converter, load_converter
-from metrics import FeatureCache, load_recogniser
 from reports import (METRICS_VERSION, SYSTEMS, actor_list, check_generated, corpus_pairs,
                      metrics_markdown, pair_table, read_metrics, selection_table,
                      selection_verdict, write_generated, write_metrics)
@@ -107,7 +118,9 @@ from runs import (CONFIG_NAME, RESULTS_DIR, SELECTION_JSON, SELECTION_MARGIN_DB,
                   SNAPSHOTS_DIR, check_config, find_generator, find_snapshots, generator_path,
                   install_snapshot, read_config, read_selection, same_folder, same_weights,
                   trained_pairs)
-from scoring import EvalSettings, Evaluator
+from scoring import EvalSettings, Evaluator, make_evaluator
+from vocoder_report import (VOCODERS_JSON, path_labels, score_vocoder_paths, vocoder_paths, vocoder_table,
+                            write_vocoder_report)
 from selection import SelectionPlan, select_epoch, write_selection
 from spectro import GRIFFIN_LIM_ITERS, PHASES
 
@@ -178,6 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
                        metavar="SRC2DST",
                        help="pair to evaluate, any two RAVDESS emotions, e.g. calm2anger "
                             "(aliases anger/fear/surprise accepted)")
+    which.add_argument("--vocoders", action="store_true",
+                       help="score each vocoder path alone (no change) beside the input on "
+                            "the test actors' calm/neutral clips: Griffin-Lim and every "
+                            "candidate WORLD analysis, the shipped one marked; writes "
+                            "<out>/vocoders.json and vocoders.md (default: off)")
     which.add_argument("--all", action="store_true",
                        help=f"evaluate {', '.join(DEFAULT_PAIRS)} and (unless "
                             "--baselines-only) every other pair trained under --models; pairs "
@@ -229,6 +247,9 @@ def _conversion_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-asr", action="store_true",
                         help="skip the speech-recogniser check even if pocketsphinx is "
                              "installed (default: off)")
+    parser.add_argument("--no-naturalness", action="store_true",
+                        help="skip the naturalness score (Distill-MOS) even if "
+                             "requirements-eval.txt is installed (default: off)")
     parser.add_argument("--no-ceiling", action="store_true",
                         help="test report: skip the target-resynthesised row (the vocoder's "
                              "ceiling), about a quarter of the time (default: off)")
@@ -324,16 +345,11 @@ def _judges_exclude(held_out: Sequence[int], tested: Sequence[int]) -> tuple[int
 
 def _make_evaluator(args: argparse.Namespace, files: list[Any]) -> Evaluator:
     """The Evaluator the command-line settings ask for (feature cache under --out)."""
-    recogniser = None if args.no_asr else load_recogniser()
-    if recogniser is None and not args.no_asr:
-        print("note: no speech recogniser installed (pip install pocketsphinx for the "
-              "'sentence recognised' column)", file=sys.stderr)
-    return Evaluator(
-        files=files, root=args.ravdess or next(iter(args.folders.values())),
-        roots=args.folders, cache=FeatureCache(args.out / ".cache" / "eval_features.npz"),
+    return make_evaluator(
+        files, args.folders, cache=args.out / ".cache" / "eval_features.npz",
         settings=EvalSettings(n_iter=args.iters, phase=args.phase, seed=args.seed,
                               batch_size=args.batch_size, limit=args.limit, jobs=args.jobs),
-        recogniser=recogniser)
+        asr=not args.no_asr, naturalness=not args.no_naturalness)
 
 
 def _select_epochs(args: argparse.Namespace, files: list[Any]) -> int:
@@ -382,6 +398,24 @@ def _as_asked(args: argparse.Namespace, converter: Converter) -> Converter:
     return converter.with_settings(settings)
 
 
+def _score_vocoders(args: argparse.Namespace, files: list[Any]) -> int:
+    """--vocoders: every vocoder path alone on the test actors, written to <out>/vocoders.*."""
+    actors = tuple(a for a in (args.test_actors or DEFAULT_TEST_ACTORS)
+                   if corpus_of_actor(a) in args.folders)
+    check_generated(args.out / "vocoders.md", script="evaluate.py", force=args.force)
+    paths = vocoder_paths()
+    report = score_vocoder_paths(_make_evaluator(args, files), paths, actors=actors,
+                                 exclude_actors=_judges_exclude(actors, actors))
+    report["paths"] = {label: path.record() for label, path in paths.items()}
+    labels = path_labels(report)
+    _, table = write_vocoder_report(args.out, Path(VOCODERS_JSON).stem, report, labels=labels,
+                                    heading="Each vocoder path alone, test actors",
+                                    script="evaluate.py")
+    print(vocoder_table(report, labels=labels))
+    print(f"wrote {args.out / VOCODERS_JSON} and {table}")
+    return 0
+
+
 def _baseline(args: argparse.Namespace) -> ConversionSettings:
     """The settings of the vocoder-only rows where a pair has no model: --vocoder's vocoder
     ('model' means the default, Griffin-Lim)."""
@@ -414,6 +448,8 @@ def main(argv: list[str] | None = None) -> int:
                         + ("" if args.select_epoch else ", or pass --baselines-only"))
     if args.select_epoch:
         return _select_epochs(args, files)
+    if args.vocoders:
+        return _score_vocoders(args, files)
     metrics_path, table_path = args.out / "metrics.json", args.out / "metrics.md"
     try:
         metrics = read_metrics(metrics_path)

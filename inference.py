@@ -38,7 +38,8 @@ from settings import INFERENCE_PRECISIONS, PRECISION_POLICIES
 from audio_files import AudioError
 from spectro import (GRIFFIN_LIM_ITERS, IMAGE_SIZE, N_BINS, TOP_DB, envelope_projection,
                      join_windows, n_frames_for, round_trip, scale_change, utterance_to_windows)
-from vocoder import correct_envelope, stretch_time, with_f0, world_analyse, world_synthesise
+from vocoder import (SHIPPED_ANALYSIS, WorldAnalysis, correct_envelope, stretch_time, with_f0,
+                     world_analyse, world_synthesise)
 
 if TYPE_CHECKING:  # keras is imported lazily so scripts' --help and argument errors stay instant
     import keras
@@ -415,14 +416,16 @@ def envelope_change_db(audio: np.ndarray, generator: keras.Model, *, strength: f
 def convert_with_world(audio: np.ndarray, generator: keras.Model | None, *,
                        settings: ConversionSettings, strength: float = 1.0,
                        batch_size: int = DEFAULT_BATCH_SIZE,
+                       analysis: WorldAnalysis = SHIPPED_ANALYSIS,
                        progress: Callable[[float], None] | None = None) -> np.ndarray:
-    """One WORLD pass: analyse, apply the generator's envelope change (kept frequency-smooth,
+    """One WORLD pass: analyse (`analysis`), apply the generator's envelope change (kept frequency-smooth,
     `settings.smoothing_coefficients`), the cepstral change, the spectral balance and the
     prosody change, all scaled by `strength`, synthesise once. Strength 0 (or no generator and
     no prosody) is WORLD's analysis and synthesis alone. Returns float32 audio, `duration_ratio ** strength` times as long, at
     WORLD's level (the caller sets the loudness)."""
     report = progress or (lambda fraction: None)
-    features = world_analyse(audio, progress=lambda f: report(WORLD_F0_SHARE * f))
+    features = world_analyse(audio, analysis=analysis,
+                             progress=lambda f: report(WORLD_F0_SHARE * f))
     analysed = 1.0 - WORLD_GENERATOR_SHARE - (1.0 - WORLD_F0_SHARE - WORLD_GENERATOR_SHARE) / 2
     report(analysed)
     if generator is not None and settings.envelope_change and strength > 0:
@@ -447,19 +450,20 @@ def convert_with_world(audio: np.ndarray, generator: keras.Model | None, *,
 
 
 def vocoder_only(audio: np.ndarray, *, vocoder: str, n_iter: int = GRIFFIN_LIM_ITERS,
-                 phase: str = "source", seed: int = 0) -> np.ndarray:
+                 phase: str = "source", seed: int = 0,
+                 analysis: WorldAnalysis = SHIPPED_ANALYSIS) -> np.ndarray:
     """`audio` through a vocoder with no change: what the representation alone costs.
-    'griffin-lim': spectro.round_trip; 'world': WORLD analysis and synthesis. float32, L
-    samples, at the input's loudness."""
+    'griffin-lim': spectro.round_trip; 'world': WORLD analysis (`analysis`) and synthesis.
+    float32, L samples, at the input's loudness."""
     return convert_audio(audio, None, settings=ConversionSettings(vocoder=vocoder),
-                         n_iter=n_iter, phase=phase, seed=seed)
+                         n_iter=n_iter, phase=phase, seed=seed, analysis=analysis)
 
 
 def convert_audio(audio: np.ndarray, generator: keras.Model | None, *,
                   n_iter: int = GRIFFIN_LIM_ITERS, phase: str = "source", seed: int = 0,
                   batch_size: int = DEFAULT_BATCH_SIZE, strength: float = 1.0,
                   settings: ConversionSettings | None = None, prosody: bool = True,
-                  level_change_db: float = 0.0,
+                  level_change_db: float = 0.0, analysis: WorldAnalysis = SHIPPED_ANALYSIS,
                   progress: Callable[[float], None] | None = None) -> np.ndarray:
     """Convert a whole utterance of any length with a loaded generator, at the input's
     loudness.
@@ -485,6 +489,7 @@ def convert_audio(audio: np.ndarray, generator: keras.Model | None, *,
             change stay): convert.py --no-prosody.
         level_change_db: a change of loudness on top of the input's, in dB (0: the input's
             own loudness); e.g. the model's learned `settings.level_change_db`.
+        analysis: how the WORLD vocoder analyses (vocoder.WorldAnalysis; WORLD only).
         progress: called with the estimated fraction of the work done, in [0, 1].
     Returns:
         float32 audio at SAMPLE_RATE whose integrated loudness (BS.1770,
@@ -499,7 +504,8 @@ def convert_audio(audio: np.ndarray, generator: keras.Model | None, *,
         settings = settings.without_prosody()
     if settings.vocoder == "world":
         converted = convert_with_world(audio, generator, settings=settings, strength=strength,
-                                       batch_size=batch_size, progress=progress)
+                                       batch_size=batch_size, analysis=analysis,
+                                       progress=progress)
     else:
         def generate(windows: np.ndarray, report: Callable[[float], None]) -> np.ndarray:
             # The converted windows overwrite the input ones: one windows array for a

@@ -26,6 +26,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -48,6 +49,7 @@ from runs import (RESULTS_DIR, SELECTION_JSON, read_config, read_selection, same
                   selection_rule_text)
 from audio_files import load_audio, write_audio
 from spectro import GRIFFIN_LIM_ITERS, magnitude_to_image, stft
+from vocoder_report import VOCODERS_JSON, path_labels, vocoder_table
 
 THUMB_SIZE = (200, 400)  # (height, width) px of a cell's spectrogram image
 THUMB_LEVELS = 32  # colours of the palette PNG: 2.5 dB steps over the 80 dB range
@@ -259,6 +261,27 @@ def figure_sections(out: Path) -> list[str]:
     return lines
 
 
+def vocoder_section(out: Path) -> list[str]:
+    """What each vocoder costs alone on the test actors (`evaluate.py --vocoders` wrote
+    out/vocoders.json), if measured: the tables, the shipped path marked."""
+    path = out / VOCODERS_JSON
+    if not path.is_file():
+        return []
+    try:
+        report = json.loads(path.read_text())
+        labels = path_labels(report)
+        table = vocoder_table(report, labels=labels)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"{path}: not a vocoder report ({exc}); run `python evaluate.py "
+                        "--vocoders` again") from None
+    return ["## What the vocoder alone costs", "",
+            "Each test actor's calm (CREMA-D: neutral) clip through each vocoder path with no "
+            "change, beside the input itself: the floor every conversion starts from. WORLD's "
+            "analysis was chosen on the validation actors with `tools/choose_vocoder.py`; "
+            "naturalness is Distill-MOS's prediction (1-5) of the speech span. Made with "
+            "`python evaluate.py --vocoders`.", "", table]
+
+
 def corpus_grids(metrics: dict[str, Any], *, out: Path, models: Path, crema: Path | None,
                  clips: int, n_iter: int) -> list[str]:
     """The listening grids of the corpora besides RAVDESS (CREMA-D's test actors), one per
@@ -310,6 +333,7 @@ def build_page(metrics: dict[str, Any], *, out: Path, models: Path, ravdess: Pat
         parts += corpus_grids(metrics, out=out, models=models, crema=crema, clips=clips,
                               n_iter=n_iter)
     parts += figure_sections(out)
+    parts += vocoder_section(out)
     parts += selection_section(metrics, models)
     parts.append(metrics_markdown(metrics, heading="## Objective evaluation"))
     parts.append(ATTRIBUTION)

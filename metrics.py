@@ -435,6 +435,7 @@ class FeatureCache:
         self.features: dict[str, np.ndarray] = {}
         self.recognised: dict[str, bool] = {}
         self.word_errors: dict[str, float] = {}
+        self.naturalness: dict[str, float] = {}
         self._dirty = False
         if self.path.is_file():
             try:
@@ -447,8 +448,12 @@ class FeatureCache:
                         if "wer_keys" in data.files:  # caches before the open-vocabulary WER
                             self.word_errors = dict(zip(data["wer_keys"].tolist(),
                                                         data["wer"].tolist()))
+                        if "mos_keys" in data.files:  # caches before the naturalness score
+                            self.naturalness = dict(zip(data["mos_keys"].tolist(),
+                                                        data["mos"].tolist()))
             except Exception:  # a broken cache is only a cache: start again
                 self.features, self.recognised, self.word_errors = {}, {}, {}
+                self.naturalness = {}
 
     def add_features(self, key: str, features: np.ndarray) -> None:
         self.features[key] = np.asarray(features, dtype=np.float32)
@@ -462,12 +467,17 @@ class FeatureCache:
         self.word_errors[key] = float(rate)
         self._dirty = True
 
+    def add_naturalness(self, key: str, score: float) -> None:
+        self.naturalness[key] = float(score)
+        self._dirty = True
+
     def save(self) -> None:
         if not self._dirty:
             return
         keys = sorted(self.features)
         asr_keys = sorted(self.recognised)
         wer_keys = sorted(self.word_errors)
+        mos_keys = sorted(self.naturalness)
         with atomic_output(self.path) as tmp:
             with open(tmp, "wb") as handle:
                 np.savez(handle, version=np.array(FEATURE_VERSION),
@@ -478,6 +488,9 @@ class FeatureCache:
                          asr_ok=np.array([self.recognised[k] for k in asr_keys], dtype=bool),
                          wer_keys=np.array(wer_keys, dtype=str),
                          wer=np.array([self.word_errors[k] for k in wer_keys],
+                                      dtype=np.float64),
+                         mos_keys=np.array(mos_keys, dtype=str),
+                         mos=np.array([self.naturalness[k] for k in mos_keys],
                                       dtype=np.float64))
         self._dirty = False
 

@@ -26,8 +26,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from audio_files import load_audio
+from corpus import measured_by_actor
 from errors import UserError
+from loudness import frame_energy_db
 from pitch import F0_MAX, F0_MIN
+from spectro import HOP_LENGTH, SAMPLE_RATE
+from vocoder import WORLD_FRAME_PERIOD_MS, world_f0
 
 # What a config may ask for: a shift of an octave either way, the range a quarter to four
 # times as wide, half to twice the duration.
@@ -152,9 +157,6 @@ class UtteranceProsody:
 def speech_frames(audio: np.ndarray, f0: np.ndarray) -> np.ndarray:
     """Boolean (T,) mask of the WORLD frames of `f0` (vocoder.world_f0 of `audio`) that are
     speech: voiced and within SPAN_DB of the clip's loudest STFT frame."""
-    from loudness import frame_energy_db
-    from spectro import HOP_LENGTH, SAMPLE_RATE
-    from vocoder import WORLD_FRAME_PERIOD_MS
 
     energy = frame_energy_db(audio)
     on_world_grid = np.interp(np.arange(f0.size) * WORLD_FRAME_PERIOD_MS / 1000.0,
@@ -170,7 +172,6 @@ def utterance_prosody(audio: np.ndarray) -> UtteranceProsody | None:
     sentence (RAVDESS has both) lengthen an energy span, and the F0 tracker calls some of
     them voiced. None when the clip has too little voicing to measure.
     """
-    from vocoder import WORLD_FRAME_PERIOD_MS, world_f0
 
     f0 = world_f0(audio)
     stats = log2_f0_centre_and_spread(f0)
@@ -236,8 +237,6 @@ def learn_prosody_change(files: Sequence[Any], *, source: str, target: str,
     Raises:
         UserError when no actor in `actors` has measurable clips of both emotions.
     """
-    from audio_files import load_audio
-    from corpus import measured_by_actor
 
     if measure is None:
         def measure(path: Any) -> UtteranceProsody | None:

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from atomic_files import atomic_output
+from conversion_settings import ConversionSettings
 from corpus import CORPUS_TITLES
 from errors import UserError
+from vocoder import WorldAnalysis
 
 # The rows of every table: the systems scored for a pair.
 SYSTEMS = ("source", "vocoder", "converted", "target_resynth", "target")
@@ -32,8 +34,6 @@ SYSTEM_LABELS = {
 
 def _world_changes(conversion: dict[str, Any]) -> str:
     """What a metrics.json "conversion" record's WORLD pass applied, in words."""
-    from conversion_settings import ConversionSettings
-
     try:
         settings = ConversionSettings.from_config({"inference": conversion},
                                                   where="metrics.json")
@@ -187,8 +187,9 @@ def shipped_table(metrics: dict[str, Any]) -> str:
     recordings', voiced share and open word error against the vocoder alone's, the clips
     scored and the voice-keeping goal; markdown, ending in a newline."""
     lines = ["| pair | test actors | judged target (each judge) | real recordings (each judge) "
-             "| voiced (vocoder alone) | open word error (vocoder alone) | clips | goal |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| voiced (vocoder alone) | open word error (vocoder alone) "
+             "| naturalness (vocoder alone) | clips | goal |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for corpus in scored_corpora(metrics):
         for pair, entry in sorted(corpus_pairs(metrics, corpus).items()):
             systems = entry.get("systems") or {}
@@ -199,16 +200,24 @@ def shipped_table(metrics: dict[str, Any]) -> str:
                                                                      "target"))
             missed = [_GOAL_WORDS[name] for name in ("judged", "word_error", "voiced")
                       if name in goal and not goal[name]["met"]]
-            wer = ("n/a" if converted.get("word_error_rate") is None else
-                   f"{converted['word_error_rate']:.2f} ({vocoder['word_error_rate']:.2f})")
+            wer = _paired(converted, vocoder, "word_error_rate", 2)
             lines.append(f"| {entry['source']}→{entry['target']} | "
                          f"{CORPUS_TITLES.get(corpus, corpus)} {actor_range_text(entry)} | "
                          f"{_with_judges(converted)} | {_with_judges(target)} | "
                          f"{_percent(converted['voiced_fraction'])} "
                          f"({_percent(vocoder['voiced_fraction'])}) | {wer} | "
+                         f"{_paired(converted, vocoder, 'naturalness', 2)} | "
                          f"{entry['n_clips']} | "
                          f"{'met' if goal['met'] else 'missed: ' + ', '.join(missed)} |")
     return "\n".join(lines) + "\n"
+
+
+def _paired(row: dict[str, Any], reference: dict[str, Any], key: str, digits: int) -> str:
+    """'3.41 (3.52)': a row's figure and the reference row's in brackets; 'n/a' where the
+    row's was not measured (a record made before the column, or without its extra)."""
+    if row.get(key) is None:
+        return "n/a"
+    return f"{_number(row[key], digits)} ({_number(reference.get(key), digits)})"
 
 
 def actor_range_text(entry: dict[str, Any]) -> str:
@@ -263,6 +272,15 @@ def counted_judges_text(competence: dict[str, Any] | None, target: str) -> str:
     return f"Judged {target} counts {' and '.join(counted)} only ({evidence})."
 
 
+def _world_analysis_text(settings: dict[str, Any]) -> str:
+    """'; analysis: dio, speaker range, D4C 0.85' (vocoder.WorldAnalysis), '' for a record
+    made before the analysis was recorded."""
+    analysis = settings.get("world_analysis")
+    if not analysis:
+        return ""
+    return f"; analysis: {WorldAnalysis(**analysis).options}"
+
+
 def pair_table(entry: dict[str, Any]) -> str:
     """Markdown section of one pair: held-out set, classifier check, and the system table."""
     source, target = entry["source"], entry["target"]
@@ -290,8 +308,8 @@ def pair_table(entry: dict[str, Any]) -> str:
     lines.append(f"| system | judged {target} | by judge ({' / '.join(names) or 'one'}) "
                  f"| {target} over {spoken} | MCD to target (dB) "
                  "| MCD to source (dB) | F0 mean (Hz) | F0 spread (Hz) | voiced | energy (dB FS) "
-                 "| sentence recognised | word error (open) | envelope corr. |")
-    lines.append("|" + "---|" * 13)
+                 "| sentence recognised | word error (open) | naturalness | envelope corr. |")
+    lines.append("|" + "---|" * 14)
     recogniser = entry.get("recogniser")
     vocoder = VOCODER_WORDS[(entry.get("conversion") or {}).get("vocoder", "griffin-lim")]
     for system in SYSTEMS:
@@ -299,7 +317,7 @@ def pair_table(entry: dict[str, Any]) -> str:
         row = entry["systems"].get(system)
         if row is None:
             missing = "no model" if system == "converted" else "not measured"
-            lines.append(f"| {label} | {missing} | | | | | | | | | | | |")
+            lines.append(f"| {label} | {missing} | | | | | | | | | | | | |")
             continue
         lines.append("| " + " | ".join([
             label, _percent(row["judged_target"]), _judges_text(row),
@@ -309,6 +327,7 @@ def pair_table(entry: dict[str, Any]) -> str:
             _number(row["f0_mean_hz"]), _number(row["f0_std_hz"]),
             _percent(row["voiced_fraction"]), _number(row["energy_db"], 1),
             _percent(row["recognised"]), _number(row.get("word_error_rate"), 2),
+            _number(row.get("naturalness"), 2),
             _number(row.get("envelope_correlation"), 2)]) + " |")
     settings = entry["settings"]
     goal = voice_goal_text(entry["systems"], target)
@@ -318,10 +337,13 @@ def pair_table(entry: dict[str, Any]) -> str:
     conversion = entry.get("conversion") or {}
     how = (f"Griffin-Lim: {settings['griffin_lim_iters']} iterations from {settings['phase']} "
            "phase." if conversion.get("vocoder", "griffin-lim") == "griffin-lim" else
-           f"WORLD vocoder (pyworld): {_world_changes(conversion)}.")
+           f"WORLD vocoder (pyworld{_world_analysis_text(settings)}): "
+           f"{_world_changes(conversion)}.")
     lines.append(f"{how} Every clip at its input's loudness. Sentence recognition: "
                  + (f"{recogniser}." if recogniser else
                     "no recogniser installed (`pip install pocketsphinx`).")
+                 + (f" Naturalness: {entry['naturalness_model']} (1-5)."
+                    if entry.get("naturalness_model") else "")
                  + f" Evaluated {entry.get('evaluated', '?')}.")
     return "\n".join(lines)
 
@@ -346,7 +368,10 @@ How to read the tables (details in evaluate.py's docstring):
   CREMA-D 12) decodes the right one exactly; needs the optional `pip install pocketsphinx`.
 * *word error (open)*: word error rate of pocketsphinx with its general English language model
   against the spoken sentence (open vocabulary; real clips are not at 0, the recogniser is
-  small): compare each row with the vocoder-only row. *envelope corr.*: correlation of the
+  small): compare each row with the vocoder-only row. *naturalness*: Distill-MOS's predicted
+  mean opinion score (1-5) of the speech span (leading and trailing silence trimmed), with the
+  optional `pip install -r requirements-eval.txt`; compare each row with the vocoder-only row
+  on the same clips. *envelope corr.*: correlation of the
   frame energy envelope (dB) with the source clip's; a converter that kept the syllables and
   pauses stays near the vocoder-only row, one that made up speech falls towards 0."""
 
@@ -406,6 +431,10 @@ def selection_verdict(selection: dict[str, Any], *, candidate: str = "epoch") ->
         guard += (f"; voiced share at least {_percent(selection['voiced_limit'])} = the lower of "
                   f"zero effort and real target {_percent(selection['voiced_reference'])} - "
                   f"{selection['rule']['voiced_margin'] * 100:.0f} points")
+    if selection.get("naturalness_limit") is not None:  # selections scored with Distill-MOS
+        guard += (f"; naturalness at least {selection['naturalness_limit']:.2f} = the vocoder "
+                  f"alone's {selection['naturalness_reference']:.2f} - "
+                  f"{selection['rule']['naturalness_margin']:.2f}")
     count = f"{len(selection['epochs'])} " + ("snapshot(s)" if candidate == "epoch"
                                                else "candidates")
     where = f"validation actors {actor_list(selection['val_actors'])}"

@@ -304,13 +304,18 @@ SELECTION_WER_MARGIN = 0.15
 # emotional speech does not (issue 26); as the ship bar, at most 5 points below the lower of
 # the unconverted clips' and the real target clips' voiced share.
 SELECTION_VOICED_MARGIN = 0.05
+# Naturalness (Distill-MOS, when the evaluation extra is installed) may fall at most this far
+# below the vocoder alone's on the same clips: a change should not cost more than the vocoder.
+SELECTION_NATURALNESS_MARGIN = 0.15
 SELECTION_RULE = ("highest judged-target share on the validation actors among the epochs whose "
                   "MCD to the real target is at most {margin:g} dB above the zero-effort "
                   "(unconverted) MCD on the same clips, whose share of voiced speech frames is "
                   "at most {voiced_margin:g} below the lower of the unconverted and the real "
                   "target clips' shares, and whose open-vocabulary word error "
                   "rate is at most {wer_margin:g} above the zero-effort clips' (when a speech "
-                  "recogniser is installed); ties -> the higher target-over-source share, then "
+                  "recogniser is installed), and whose predicted naturalness is at most "
+                  "{naturalness_margin:g} below the vocoder alone's (when Distill-MOS is "
+                  "installed); ties -> the higher target-over-source share, then "
                   "the lower MCD, then the earlier epoch; if no epoch passes those guards, the "
                   "highest share anyway")
 
@@ -318,7 +323,8 @@ SELECTION_RULE = ("highest judged-target share on the validation actors among th
 def selection_rule_text() -> str:
     """SELECTION_RULE with this version's margins filled in."""
     return SELECTION_RULE.format(margin=SELECTION_MARGIN_DB, wer_margin=SELECTION_WER_MARGIN,
-                                 voiced_margin=SELECTION_VOICED_MARGIN)
+                                 voiced_margin=SELECTION_VOICED_MARGIN,
+                                 naturalness_margin=SELECTION_NATURALNESS_MARGIN)
 
 
 def epoch_dir(run_dir: str | os.PathLike, folder: str, epoch: int) -> Path:
@@ -354,7 +360,9 @@ def find_snapshots(run_dir: str | os.PathLike) -> list[Snapshot]:
 def choose_epoch(rows: Sequence[dict[str, Any]], zero_effort_mcd: float, *,
                  margin_db: float = SELECTION_MARGIN_DB, zero_effort_wer: float | None = None,
                  wer_margin: float = SELECTION_WER_MARGIN, voiced_reference: float | None = None,
-                 voiced_margin: float = SELECTION_VOICED_MARGIN) -> dict[str, Any]:
+                 voiced_margin: float = SELECTION_VOICED_MARGIN,
+                 naturalness_reference: float | None = None,
+                 naturalness_margin: float = SELECTION_NATURALNESS_MARGIN) -> dict[str, Any]:
     """Apply the selection rule (SELECTION_RULE) to per-epoch validation figures.
 
     Args:
@@ -370,12 +378,15 @@ def choose_epoch(rows: Sequence[dict[str, Any]], zero_effort_mcd: float, *,
         voiced_reference: the lower of the unconverted and the real target clips' voiced
             share (rows then need "voiced_fraction"); None: no voicing guard.
         voiced_margin: how far below `voiced_reference` an epoch's voiced share may be.
+        naturalness_reference: the vocoder alone's mean predicted naturalness on the same
+            clips (rows then need "naturalness"); None: no naturalness guard.
+        naturalness_margin: how far below `naturalness_reference` an epoch may be.
     Returns:
         {"epoch": the winner, "guard_held": whether any epoch passed the guards (False: the
         winner was picked by share among all epochs), "mcd_limit_db": zero effort + margin,
         "wer_limit": zero-effort word error + wer_margin (None without `zero_effort_wer`),
         "voiced_limit": voiced_reference - voiced_margin (None without `voiced_reference`),
-        "passing": the epochs within the guards, in the order given}.
+        "naturalness_limit": likewise from `naturalness_reference`, "passing": the epochs within the guards, in the order given}.
     """
     if not rows:
         raise ValueError("choose_epoch needs at least one epoch's figures")
@@ -383,11 +394,16 @@ def choose_epoch(rows: Sequence[dict[str, Any]], zero_effort_mcd: float, *,
     wer_limit = None if zero_effort_wer is None else float(zero_effort_wer) + float(wer_margin)
     voiced_limit = (None if voiced_reference is None
                     else float(voiced_reference) - float(voiced_margin))
+    naturalness_limit = (None if naturalness_reference is None
+                         else float(naturalness_reference) - float(naturalness_margin))
 
     def within_guards(row: dict[str, Any]) -> bool:
         if row["mcd_to_target"] > limit:
             return False
         if voiced_limit is not None and row["voiced_fraction"] < voiced_limit:
+            return False
+        if naturalness_limit is not None and (row.get("naturalness") is None
+                                              or row["naturalness"] < naturalness_limit):
             return False
         wer = row.get("word_error_rate")
         return wer_limit is None or (wer is not None and wer <= wer_limit)
@@ -401,6 +417,7 @@ def choose_epoch(rows: Sequence[dict[str, Any]], zero_effort_mcd: float, *,
                                 row["mcd_to_target"], row["epoch"]))
     return {"epoch": int(best["epoch"]), "guard_held": bool(passing), "mcd_limit_db": limit,
             "wer_limit": wer_limit, "voiced_limit": voiced_limit,
+            "naturalness_limit": naturalness_limit,
             "passing": [int(row["epoch"]) for row in passing]}
 
 

@@ -11,6 +11,7 @@ model's post-processing on the validation actors.
 from __future__ import annotations
 
 import datetime
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -26,12 +27,15 @@ from judges import (JUDGES, class_probabilities, competence_floor, competent_jud
                     judged_by_all, judged_emotions, train_judges)
 from metrics import (FEATURE_VERSION, MCEP_ALPHA, MCEP_ORDER, TRIM_DB, FeatureCache,
                      SentenceRecogniser, audio_key, envelope_correlation, features_of_audio,
-                     features_of_files, mcd_dtw, prosody_from_features, speech_level_db)
+                     features_of_files, load_recogniser, mcd_dtw, prosody_from_features,
+                     speech_level_db)
+from naturalness import INSTALL_HINT, NaturalnessPredictor, naturalness_available
 from pitch import F0_MAX, F0_MIN
 from reports import FROM_SOURCE, SYSTEMS, actor_list
 from runs import recorded_path
 from audio_files import load_audio
 from spectro import GRIFFIN_LIM_ITERS
+from vocoder import SHIPPED_ANALYSIS
 
 
 # --- Evaluating pairs -----------------------------------------------------------------------
@@ -85,6 +89,7 @@ class Evaluator:
     cache: FeatureCache
     settings: EvalSettings = field(default_factory=EvalSettings)
     recogniser: SentenceRecogniser | None = None
+    naturalness: NaturalnessPredictor | None = None
     roots: dict[str, Path] | None = None
     reference_actors: tuple[int, ...] = DEFAULT_VAL_ACTORS
     _classifiers: dict[tuple[int, ...], _Classifier] = field(default_factory=dict)
@@ -158,7 +163,17 @@ class Evaluator:
             np.asarray([f.corpus for f in reference]), reference_judged)
         return self._classifiers[held_out, excluded]
 
-    def _content(self, audio: np.ndarray, statement: int | str) -> tuple[bool, float] | None:
+    def naturalness_of(self, audio: np.ndarray) -> float | None:
+        """Predicted naturalness (naturalness.NaturalnessPredictor), from the cache when this
+        audio was scored before; None without a predictor."""
+        if self.naturalness is None:
+            return None
+        key = f"{audio_key(audio)}|{self.naturalness.description}"
+        if key not in self.cache.naturalness:
+            self.cache.add_naturalness(key, self.naturalness.score(audio))
+        return self.cache.naturalness[key]
+
+    def content(self, audio: np.ndarray, statement: int | str) -> tuple[bool, float] | None:
         """(sentence recognised by the grammar decoder, open-vocabulary word error rate), from
         the cache when this audio was decoded before; None without a recogniser."""
         if self.recogniser is None:
@@ -228,6 +243,7 @@ class Evaluator:
             "settings": {"griffin_lim_iters": s.n_iter, "phase": s.phase, "seed": s.seed,
                          "limit": s.limit, "mcep_order": MCEP_ORDER, "mcep_alpha": MCEP_ALPHA,
                          "trim_db": TRIM_DB, "f0_range_hz": [F0_MIN, F0_MAX],
+                         "world_analysis": SHIPPED_ANALYSIS.record(),
                          "feature_version": FEATURE_VERSION},
             "classifier": {**classifier.report,
                            "source_vs_target": _pairwise_accuracy(
@@ -242,6 +258,7 @@ class Evaluator:
             "conversion": conversion_record(conversion),
             "recogniser": self.recogniser.description if self.recogniser else None,
             "open_recogniser": self.recogniser.open_description if self.recogniser else None,
+            "naturalness_model": self.naturalness.description if self.naturalness else None,
             "systems": _summarise(values, features, systems, classifier.models,
                                   source=[emotions_in_corpus(clip.corpus, source, target)[0]
                                           for clip, _ in pairs], target=target,
@@ -335,13 +352,39 @@ class Evaluator:
         for name, value in prosody_from_features(vector).items():
             row.setdefault(name, []).append(value)
         row.setdefault("energy_db", []).append(speech_level_db(audio[system]))
-        content = self._content(audio[system], statement)
+        content = self.content(audio[system], statement)
         if content is not None:
             row.setdefault("recognised", []).append(float(content[0]))
             row.setdefault("word_error_rate", []).append(content[1])
+        naturalness = self.naturalness_of(audio[system])
+        if naturalness is not None:
+            row.setdefault("naturalness", []).append(naturalness)
+            record.setdefault("naturalness", {})[system] = round(naturalness, 3)
         if system in FROM_SOURCE:
             row.setdefault("envelope_correlation", []).append(
                 envelope_correlation(audio["source"], audio[system]))
+
+
+def make_evaluator(files: list[Any], folders: dict[str, Any], *, cache: Any,
+                   settings: EvalSettings | None = None, asr: bool = True,
+                   naturalness: bool = True) -> Evaluator:
+    """An Evaluator over `files` with the speech recogniser and the naturalness predictor
+    where installed (a note on stderr names what is missing), its feature cache at `cache`."""
+    recogniser = load_recogniser() if asr else None
+    if asr and recogniser is None:
+        print("note: no speech recogniser installed (pip install pocketsphinx): no word error",
+              file=sys.stderr)
+    predictor = None
+    if naturalness and naturalness_available():
+        predictor = NaturalnessPredictor()
+    elif naturalness:
+        print(f"note: no naturalness predictor installed ({INSTALL_HINT}): no naturalness",
+              file=sys.stderr)
+    return Evaluator(files=files, root=folders.get("ravdess") or next(iter(folders.values())),
+                     roots=folders, cache=FeatureCache(cache),
+                     settings=settings or EvalSettings(), recogniser=recogniser,
+                     naturalness=predictor)
+
 
 
 def _summarise(values: dict[str, dict[str, list[float]]], features: dict[str, list[np.ndarray]],
@@ -371,6 +414,8 @@ def _summarise(values: dict[str, dict[str, list[float]]], features: dict[str, li
             "recognised": float(np.mean(row["recognised"])) if "recognised" in row else None,
             "word_error_rate": (float(np.mean(row["word_error_rate"]))
                                 if "word_error_rate" in row else None),
+            "naturalness": (float(np.mean(row["naturalness"]))
+                            if "naturalness" in row else None),
             "envelope_correlation": (float(np.nanmean(row["envelope_correlation"]))
                                      if "envelope_correlation" in row else None),
         }

@@ -17,10 +17,13 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from atomic_files import atomic_output
+from conversion_settings import ConversionSettings
 from corpus import DEFAULT_TEST_ACTORS
+from inference import open_converter
 from reports import selection_table, write_generated
 from runs import (SELECTION_JSON, SELECTION_MARGIN_DB, SELECTION_MD, SELECTION_RULE,
-                  SELECTION_VERSION, SELECTION_VOICED_MARGIN, SELECTION_WER_MARGIN, Snapshot,
+                  SELECTION_NATURALNESS_MARGIN, SELECTION_VERSION, SELECTION_VOICED_MARGIN,
+                  SELECTION_WER_MARGIN, Snapshot,
                   choose_epoch)
 from scoring import Evaluator
 
@@ -51,8 +54,6 @@ def snapshot_candidates(plan: SelectionPlan) -> list[Candidate]:
     run (selection.json is committed, local paths are not)."""
     def opener(path: Path) -> Callable[[], Any]:
         def open_snapshot() -> Any:
-            from inference import open_converter
-
             return open_converter(path)
         return open_snapshot
 
@@ -71,12 +72,14 @@ def select_candidate(evaluator: Evaluator, pair: str, candidates: Sequence[Candi
                      val_actors: Sequence[int], test_actors: Sequence[int],
                      margin_db: float = SELECTION_MARGIN_DB,
                      wer_margin: float = SELECTION_WER_MARGIN,
-                     voiced_margin: float = SELECTION_VOICED_MARGIN) -> dict[str, Any]:
+                     voiced_margin: float = SELECTION_VOICED_MARGIN,
+                     naturalness_margin: float = SELECTION_NATURALNESS_MARGIN) -> dict[str, Any]:
     """Score every candidate on the validation actors and apply `choose_epoch`.
 
     The real clips (source = zero effort, target) are scored once, then each candidate's
     converted clips, through `Evaluator.evaluate_pair` with the classifier trained on actors
-    in neither the validation nor the test set.
+    in neither the validation nor the test set. With a naturalness predictor the source clips
+    also go through the first candidate's vocoder alone, the naturalness guard's reference.
 
     Returns:
         the selection.json record: pair, actors, rule, zero-effort MCD and guard limit, the
@@ -96,6 +99,11 @@ def select_candidate(evaluator: Evaluator, pair: str, candidates: Sequence[Candi
                                        **kwargs)
 
     reference = score(systems=("source", "target"))
+    naturalness_reference = None
+    if evaluator.naturalness is not None and candidates:
+        vocoder = candidates[0].open().settings.vocoder
+        alone = score(systems=("vocoder",), baseline=ConversionSettings(vocoder=vocoder))
+        naturalness_reference = alone["systems"]["vocoder"]["naturalness"]
     zero_effort = reference["systems"]["source"]["mcd_to_target"]
     rows = []
     for candidate in tqdm(candidates, desc=f"{pair} candidates", unit="candidate",
@@ -110,7 +118,9 @@ def select_candidate(evaluator: Evaluator, pair: str, candidates: Sequence[Candi
                            for name in ("source", "target"))
     choice = choose_epoch(rows, zero_effort, margin_db=margin_db, zero_effort_wer=zero_effort_wer,
                           wer_margin=wer_margin, voiced_reference=voiced_reference,
-                          voiced_margin=voiced_margin)
+                          voiced_margin=voiced_margin,
+                          naturalness_reference=naturalness_reference,
+                          naturalness_margin=naturalness_margin)
     for row in rows:
         row["passes_guard"] = row["epoch"] in choice["passing"]
         row["chosen"] = row["epoch"] == choice["epoch"]
@@ -119,12 +129,15 @@ def select_candidate(evaluator: Evaluator, pair: str, candidates: Sequence[Candi
         "source": reference["source"], "target": reference["target"],
         "val_actors": list(val_actors), "test_actors": list(test_actors),
         "rule": {"text": SELECTION_RULE.format(margin=margin_db, wer_margin=wer_margin,
-                                               voiced_margin=voiced_margin),
+                                               voiced_margin=voiced_margin,
+                                               naturalness_margin=naturalness_margin),
                  "margin_db": margin_db, "wer_margin": wer_margin,
-                 "voiced_margin": voiced_margin},
+                 "voiced_margin": voiced_margin, "naturalness_margin": naturalness_margin},
         "zero_effort_mcd_db": zero_effort, "mcd_limit_db": choice["mcd_limit_db"],
         "zero_effort_wer": zero_effort_wer, "wer_limit": choice["wer_limit"],
         "voiced_reference": voiced_reference, "voiced_limit": choice["voiced_limit"],
+        "naturalness_reference": naturalness_reference,
+        "naturalness_limit": choice["naturalness_limit"],
         "chosen_epoch": choice["epoch"], "guard_held": choice["guard_held"],
         "n_clips": reference["n_clips"],
         "reference": {name: reference["systems"][name] for name in ("source", "target")},

@@ -24,7 +24,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from audio_files import load_audio
+from corpus import measured_by_actor
 from errors import UserError
+from prosody import MIN_VOICED_FRAMES, speech_frames
+from spectro import SAMPLE_RATE
+from vocoder import WorldFeatures, world_envelope
 
 BAND_COUNT = 20
 BAND_EDGES_HZ = (80.0, 7800.0)  # the outer edges of the lowest and highest band
@@ -135,9 +140,6 @@ def utterance_band_levels(audio: np.ndarray) -> np.ndarray | None:
     """One clip's band levels (dB, BAND_COUNT) over its voiced speech frames
     (prosody.speech_frames), from WORLD's envelope; None with fewer than
     prosody.MIN_VOICED_FRAMES such frames."""
-    from prosody import MIN_VOICED_FRAMES, speech_frames
-    from spectro import SAMPLE_RATE
-    from vocoder import world_envelope
 
     f0, envelope = world_envelope(audio)
     speech = speech_frames(audio, f0)
@@ -156,8 +158,6 @@ def gains_on_bins(balance: SpectralBalance, bins: int, sample_rate: int) -> np.n
 def apply_balance(features: Any, balance: SpectralBalance) -> Any:
     """vocoder.WorldFeatures with the voiced frames' envelope times 10 ** (gain / 10); the
     unvoiced frames (consonants, pauses) and everything else unchanged."""
-    from spectro import SAMPLE_RATE
-    from vocoder import WorldFeatures
 
     if balance.is_identity:
         return features
@@ -185,8 +185,6 @@ def learn_spectral_balance(files: Sequence[Any], *, source: str, target: str,
     Raises:
         UserError when no actor in `actors` has measurable clips of both emotions.
     """
-    from audio_files import load_audio
-    from corpus import measured_by_actor
 
     if measure is None:
         def measure(path: Any) -> np.ndarray | None:

@@ -14,7 +14,9 @@ Pure functions: float audio and arrays in, new arrays out.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Callable
 
 import numpy as np
@@ -54,6 +56,17 @@ class WorldFeatures:
                              f"{self.aperiodicity.shape}")
 
 
+def world_library() -> ModuleType:
+    """The pyworld module, imported on first use (a conversion that never reaches WORLD does
+    not pay for it). pyworld 0.3 imports setuptools' pkg_resources, whose deprecation warning
+    says nothing to a user of this program: it is silenced."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated",
+                                category=UserWarning)
+        import pyworld
+    return pyworld
+
+
 def _as_float64(audio: np.ndarray) -> np.ndarray:
     audio = np.ascontiguousarray(audio, dtype=np.float64)
     if audio.ndim != 1 or audio.shape[0] < 1:
@@ -63,27 +76,122 @@ def _as_float64(audio: np.ndarray) -> np.ndarray:
     return audio
 
 
-def _harvest(audio: np.ndarray) -> np.ndarray:
-    import pyworld
+F0_TRACKERS = ("harvest", "dio")
+F0_RANGES = ("fixed", "speaker")
+# A speaker's calm speech stays within about an octave of its median F0; tracking in that band
+# keeps Harvest and DIO from the octave jumps (half or double the true F0) that a 60-600 Hz
+# search makes on low male or breathy voices, and that cost words after synthesis.
+SPEAKER_OCTAVES_BELOW = 1.0
+SPEAKER_OCTAVES_ABOVE = 1.0
+DIO_ALLOWED_RANGE = 0.1  # WORLD's default voicing tolerance of DIO
+MIN_VOICED_FRAMES = 20  # fewer voiced frames than this in the first pass: keep the fixed range
+# CheapTrick's FFT size follows from the lowest F0 it must resolve; fixed at pitch.F0_MIN's so
+# that the envelope's resolution (and the bins the learned changes act on) never depends on
+# the range the tracker searched.
+ENVELOPE_FFT_SIZE = 1024
 
-    f0, _ = pyworld.harvest(audio, SAMPLE_RATE, f0_floor=F0_MIN, f0_ceil=F0_MAX,
-                            frame_period=WORLD_FRAME_PERIOD_MS)
-    return f0
+
+@dataclass(frozen=True)
+class WorldAnalysis:
+    """How `world_analyse` tracks F0 and estimates aperiodicity.
+
+    f0_tracker: 'harvest' (Morise 2017: robust voicing, slow) or 'dio' (Morise 2009, refined
+        by StoneMask: about ten times faster). f0_range: 'fixed' searches pitch.F0_MIN..F0_MAX;
+        'speaker' first tracks with DIO over that range, then searches the octave band around
+        the clip's median voiced F0 (SPEAKER_OCTAVES_BELOW/ABOVE, clamped to F0_MIN..F0_MAX).
+        aperiodicity_threshold: D4C's voicing threshold in [0, 1] (0 keeps every frame the
+        tracker voiced; WORLD's default 0.85 unvoices frames that look aperiodic).
+        dio_allowed_range: DIO's voicing tolerance (> 0; WORLD's default 0.1): how far its
+        F0 candidates may disagree and the frame still count as voiced. At 0.1 DIO leaves
+        most of a noisy recording's voiced frames unvoiced; Harvest ignores it.
+    """
+
+    f0_tracker: str = "harvest"
+    f0_range: str = "fixed"
+    aperiodicity_threshold: float = 0.85
+    dio_allowed_range: float = DIO_ALLOWED_RANGE
+
+    def __post_init__(self) -> None:
+        if self.f0_tracker not in F0_TRACKERS:
+            raise ValueError(f"f0_tracker must be one of {F0_TRACKERS}, got {self.f0_tracker!r}")
+        if self.f0_range not in F0_RANGES:
+            raise ValueError(f"f0_range must be one of {F0_RANGES}, got {self.f0_range!r}")
+        if not 0.0 <= self.aperiodicity_threshold <= 1.0:
+            raise ValueError("aperiodicity_threshold must be in [0, 1], got "
+                             f"{self.aperiodicity_threshold}")
+        if not 0.0 < self.dio_allowed_range <= 1.0:
+            raise ValueError(f"dio_allowed_range must be in (0, 1], got {self.dio_allowed_range}")
+
+    @property
+    def options(self) -> str:
+        """The options in words, e.g. 'dio, speaker range, D4C 0.85'."""
+        tracker = self.f0_tracker
+        if tracker == "dio" and self.dio_allowed_range != DIO_ALLOWED_RANGE:
+            tracker += f" (voicing {self.dio_allowed_range:g})"
+        return f"{tracker}, {self.f0_range} range, D4C {self.aperiodicity_threshold:g}"
+
+    @property
+    def name(self) -> str:
+        """Short label, e.g. 'WORLD (dio, speaker range, D4C 0.85)'."""
+        return f"WORLD ({self.options})"
+
+    def record(self) -> dict[str, object]:
+        """The options as a JSON-ready dict (metrics.json's record of the vocoder)."""
+        return {"f0_tracker": self.f0_tracker, "f0_range": self.f0_range,
+                "aperiodicity_threshold": self.aperiodicity_threshold,
+                "dio_allowed_range": self.dio_allowed_range}
 
 
-def world_f0(audio: np.ndarray, *, progress: Callable[[float], None] | None = None
-             ) -> np.ndarray:
-    """WORLD's F0 track (Harvest, pitch.F0_MIN..F0_MAX): float64 (T,) Hz, 0 where unvoiced,
+# The analysis every conversion uses, chosen on both corpora's validation actors by
+# tools/choose_vocoder.py (docs/performance.md): against WORLD's defaults (Harvest over
+# 60-600 Hz, D4C 0.85) the speaker's own range lost fewer words (open word error over the
+# input's 0.06 instead of 0.12 on CREMA-D, 0.07 instead of 0.10 on RAVDESS) and CREMA-D's
+# naturalness (0.00 instead of -0.08); DIO, four times as fast, lost half of CREMA-D's voiced
+# frames.
+SHIPPED_ANALYSIS = WorldAnalysis("harvest", "speaker", 0.0)
+
+
+def _track(audio: np.ndarray, tracker: str, f0_floor: float, f0_ceil: float,
+           allowed_range: float = DIO_ALLOWED_RANGE) -> np.ndarray:
+    pyworld = world_library()
+
+    if tracker == "harvest":
+        f0, _ = pyworld.harvest(audio, SAMPLE_RATE, f0_floor=f0_floor, f0_ceil=f0_ceil,
+                                frame_period=WORLD_FRAME_PERIOD_MS)
+        return f0
+    f0, times = pyworld.dio(audio, SAMPLE_RATE, f0_floor=f0_floor, f0_ceil=f0_ceil,
+                            frame_period=WORLD_FRAME_PERIOD_MS, allowed_range=allowed_range)
+    return pyworld.stonemask(audio, f0, times, SAMPLE_RATE)
+
+
+def f0_search_range(audio: np.ndarray, *, analysis: WorldAnalysis = SHIPPED_ANALYSIS
+                    ) -> tuple[float, float]:
+    """(floor, ceiling) in Hz that `world_f0` searches for this clip (see WorldAnalysis)."""
+    if analysis.f0_range == "fixed":
+        return F0_MIN, F0_MAX
+    first = _track(_as_float64(audio), "dio", F0_MIN, F0_MAX)
+    voiced = first[first > 0]
+    if voiced.size < MIN_VOICED_FRAMES:
+        return F0_MIN, F0_MAX
+    median = float(np.median(voiced))
+    return (max(F0_MIN, median * 2.0 ** -SPEAKER_OCTAVES_BELOW),
+            min(F0_MAX, median * 2.0 ** SPEAKER_OCTAVES_ABOVE))
+
+
+def world_f0(audio: np.ndarray, *, analysis: WorldAnalysis = SHIPPED_ANALYSIS,
+             progress: Callable[[float], None] | None = None) -> np.ndarray:
+    """WORLD's F0 track (`analysis`'s tracker and range): float64 (T,) Hz, 0 where unvoiced,
     one frame per WORLD_FRAME_PERIOD_MS (T = L // FRAME_SAMPLES + 1 for L samples).
 
     A signal longer than F0_PIECE_S + 2 F0_MARGIN_S is tracked in pieces of F0_PIECE_S,
-    each read with F0_MARGIN_S of context either side; `progress` is called with the
-    fraction done after each piece."""
+    each read with F0_MARGIN_S of context either side (one search range for the whole
+    signal); `progress` is called with the fraction done after each piece."""
     audio = _as_float64(audio)
+    floor, ceiling = f0_search_range(audio, analysis=analysis)
     piece, margin = (int(seconds * SAMPLE_RATE) // FRAME_SAMPLES * FRAME_SAMPLES
                      for seconds in (F0_PIECE_S, F0_MARGIN_S))
     if audio.shape[0] <= piece + 2 * margin:
-        f0 = _harvest(audio)
+        f0 = _track(audio, analysis.f0_tracker, floor, ceiling, analysis.dio_allowed_range)
         if progress is not None:
             progress(1.0)
         return f0
@@ -91,7 +199,8 @@ def world_f0(audio: np.ndarray, *, progress: Callable[[float], None] | None = No
     f0 = np.zeros(frames)
     for start in range(0, audio.shape[0], piece):
         begin = max(0, start - margin)
-        local = _harvest(audio[begin:start + piece + margin])
+        local = _track(audio[begin:start + piece + margin], analysis.f0_tracker, floor, ceiling,
+                       analysis.dio_allowed_range)
         # The last piece runs to the signal's last frame, whatever its rounding.
         first = start // FRAME_SAMPLES
         last = frames if start + piece >= audio.shape[0] else (start + piece) // FRAME_SAMPLES
@@ -102,35 +211,41 @@ def world_f0(audio: np.ndarray, *, progress: Callable[[float], None] | None = No
     return f0
 
 
-def world_envelope(audio: np.ndarray, *, progress: Callable[[float], None] | None = None
+def world_envelope(audio: np.ndarray, *, analysis: WorldAnalysis = SHIPPED_ANALYSIS,
+                   progress: Callable[[float], None] | None = None
                    ) -> tuple[np.ndarray, np.ndarray]:
-    """(Harvest F0 (T,) Hz, CheapTrick power envelope (T, B)) of mono audio at SAMPLE_RATE:
-    `world_analyse` without the aperiodicity, for measuring; `progress` as `world_f0`'s."""
-    import pyworld
+    """(F0 (T,) Hz, CheapTrick power envelope (T, B), B = ENVELOPE_FFT_SIZE // 2 + 1) of mono
+    audio at SAMPLE_RATE: `world_analyse` without the aperiodicity, for measuring;
+    `analysis` and `progress` as `world_f0`'s."""
+    pyworld = world_library()
 
     audio = _as_float64(audio)
-    f0 = world_f0(audio, progress=progress)
-    return f0, pyworld.cheaptrick(audio, f0, _frame_times(f0), SAMPLE_RATE, f0_floor=F0_MIN)
+    f0 = world_f0(audio, analysis=analysis, progress=progress)
+    return f0, pyworld.cheaptrick(audio, f0, _frame_times(f0), SAMPLE_RATE,
+                                  fft_size=ENVELOPE_FFT_SIZE)
 
 
 def _frame_times(f0: np.ndarray) -> np.ndarray:
     return np.arange(f0.size) * WORLD_FRAME_PERIOD_MS / 1000.0
 
 
-def world_analyse(audio: np.ndarray, *, progress: Callable[[float], None] | None = None
-                  ) -> WorldFeatures:
-    """Analyse mono audio at SAMPLE_RATE: Harvest F0, CheapTrick envelope, D4C aperiodicity.
-    `progress` is called with the fraction of the F0 tracking done (the slow part)."""
-    import pyworld
+def world_analyse(audio: np.ndarray, *, analysis: WorldAnalysis = SHIPPED_ANALYSIS,
+                  progress: Callable[[float], None] | None = None) -> WorldFeatures:
+    """Analyse mono audio at SAMPLE_RATE: F0 (`analysis`'s tracker), CheapTrick envelope, D4C
+    aperiodicity. `progress` is called with the fraction of the F0 tracking done (the slow
+    part)."""
+    pyworld = world_library()
 
-    f0, envelope = world_envelope(audio, progress=progress)
-    aperiodicity = pyworld.d4c(_as_float64(audio), f0, _frame_times(f0), SAMPLE_RATE)
+    f0, envelope = world_envelope(audio, analysis=analysis, progress=progress)
+    aperiodicity = pyworld.d4c(_as_float64(audio), f0, _frame_times(f0), SAMPLE_RATE,
+                               threshold=analysis.aperiodicity_threshold,
+                               fft_size=ENVELOPE_FFT_SIZE)
     return WorldFeatures(f0, envelope, aperiodicity)
 
 
 def world_synthesise(features: WorldFeatures) -> np.ndarray:
     """Inverse of `world_analyse`: float32 mono audio at SAMPLE_RATE (about T frames long)."""
-    import pyworld
+    pyworld = world_library()
 
     audio = pyworld.synthesize(np.ascontiguousarray(features.f0),
                                np.ascontiguousarray(features.envelope),

@@ -20,6 +20,7 @@ import judges
 import metrics
 import reports
 import runs
+import scoring
 import spectro
 from audio_files import load_audio
 from errors import UserError
@@ -274,7 +275,7 @@ def test_baselines_only_run_writes_metrics_and_table(ravdess_tree, tmp_path, cap
         def word_error_rate(self, audio, statement):
             return 0.0 if self.recognised(audio, statement) else 1.0
 
-    monkeypatch.setattr(ev, "load_recogniser", LoudOnly)
+    monkeypatch.setattr(scoring, "load_recogniser", LoudOnly)
     args = [a for a in base_args(ravdess_tree, out) if a != "--no-asr"]
     assert ev.main(["--pair", "calm2anger", "--baselines-only", "--limit", "2", *args]) == 0
     assert ev.main(["--pair", "calm2sad", "--baselines-only", "--limit", "2", *args]) == 0
@@ -307,9 +308,32 @@ def crema_tree(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.mark.slow
-def test_a_table_per_corpus_with_both_judges(ravdess_tree, crema_tree, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def trees_cache(ravdess_tree, crema_tree, tmp_path_factory) -> Path:
+    """A feature cache of every clip of both trees, so that each test reading them computes
+    the judges' features once per test process rather than once per test."""
+    from corpora import scan_corpora
+
+    path = tmp_path_factory.mktemp("cache") / "eval_features.npz"
+    cache = metrics.FeatureCache(path)
+    files = scan_corpora({"ravdess": ravdess_tree, "crema": crema_tree})
+    metrics.features_of_files([f.path for f in files], cache)
+    cache.save()
+    return path
+
+
+def seeded_out(tmp_path: Path, cache: Path) -> Path:
+    """An --out folder whose feature cache starts as a copy of `cache`."""
     out = tmp_path / "results"
+    (out / ".cache").mkdir(parents=True)
+    shutil.copy(cache, out / ".cache" / "eval_features.npz")
+    return out
+
+
+@pytest.mark.slow
+def test_a_table_per_corpus_with_both_judges(ravdess_tree, crema_tree, trees_cache, tmp_path,
+                                             capsys):
+    out = seeded_out(tmp_path, trees_cache)
     assert ev.main(["--pair", "calm2anger", "--baselines-only", "--ravdess", str(ravdess_tree),
                     "--crema", str(crema_tree), "--out", str(out), "--test-actors",
                     "5,6,1005,1006", "--no-asr"]) == 0
@@ -343,11 +367,12 @@ def test_a_table_per_corpus_with_both_judges(ravdess_tree, crema_tree, tmp_path,
 
 @pytest.mark.slow
 def test_a_judge_counts_only_for_emotions_it_hears_in_real_speech(ravdess_tree, crema_tree,
-                                                                  tmp_path):
+                                                                  trees_cache, tmp_path):
     from corpora import scan_corpora
     from scoring import Evaluator
 
     folders = {"ravdess": ravdess_tree, "crema": crema_tree}
+    shutil.copy(trees_cache, tmp_path / "cache.npz")
     evaluator = Evaluator(files=scan_corpora(folders), root=ravdess_tree, roots=folders,
                           cache=metrics.FeatureCache(tmp_path / "cache.npz"),
                           reference_actors=(4, 1004))
@@ -441,12 +466,12 @@ def test_model_run_and_results_page(ravdess_tree, tmp_path):
 
 @pytest.mark.slow
 def test_the_results_page_has_a_grid_of_crema_d_test_actors(ravdess_tree, crema_tree,
-                                                           tmp_path):
+                                                           trees_cache, tmp_path):
     """Issue 53: a listening sample per pair from CREMA-D's test actors too, neutral as the
     source, with CREMA-D's attribution."""
     models = tmp_path / "models"
     tiny_model(models, test_actors=[5, 6])
-    out = tmp_path / "results"
+    out = seeded_out(tmp_path, trees_cache)
     assert ev.main(["--pair", "calm2anger", "--models", str(models), "--ravdess",
                     str(ravdess_tree), "--crema", str(crema_tree), "--test-actors",
                     "5,6,1005,1006", "--out", str(out), "--no-asr", "--iters", "2"]) == 0
@@ -545,7 +570,8 @@ def test_choose_epoch_guard_and_tie_breaks():
     # 30 and 40 tie on share, and 40 has the lower MCD.
     choice = runs.choose_epoch(rows, 8.0)
     assert choice == {"epoch": 40, "guard_held": True, "mcd_limit_db": 9.0, "wer_limit": None,
-                      "voiced_limit": None, "passing": [10, 30, 40, 50]}
+                      "voiced_limit": None, "naturalness_limit": None,
+                      "passing": [10, 30, 40, 50]}
     assert runs.choose_epoch(rows, 8.0, margin_db=2.0)["epoch"] == 20
     # Equal share and MCD: the earlier epoch, whatever the order of the rows.
     tied = selection_rows((70, 0.6, 8.0), (60, 0.6, 8.0), (80, 0.2, 1.0))
@@ -859,3 +885,58 @@ def test_another_vocoder_drops_what_only_the_model_s_own_applies():
                                                    envelope_change=False))
     plain = ev._as_asked(argparse.Namespace(vocoder="griffin-lim", no_prosody=False), moving)
     assert plain.settings.prosody is None and plain.settings.envelope_change
+
+
+def test_choose_epoch_naturalness_guard():
+    rows = selection_rows((10, 0.25, 7.0), (20, 0.75, 7.0), (30, 0.50, 7.0))
+    for row, score in zip(rows, (3.5, 3.1, 3.3)):
+        row["naturalness"] = score
+    # The vocoder alone scores 3.4: 20 (3.1) costs more than 0.15 and is out.
+    choice = runs.choose_epoch(rows, 7.0, naturalness_reference=3.4)
+    assert choice["epoch"] == 30 and choice["passing"] == [10, 30]
+    assert choice["naturalness_limit"] == pytest.approx(3.25)
+    assert runs.choose_epoch(rows, 7.0)["epoch"] == 20  # not measured: no guard
+
+
+class LevelNaturalness:
+    """A stand-in for Distill-MOS: louder clips 'sound better' (deterministic, fast)."""
+
+    description = "fake naturalness"
+
+    def score(self, audio):
+        return float(1.0 + 4.0 * min(1.0, np.sqrt(np.mean(np.square(audio))) * 10))
+
+
+@pytest.mark.slow
+def test_vocoders_report_scores_every_path_alone_on_both_corpora(ravdess_tree, crema_tree,
+                                                                 trees_cache, tmp_path, capsys,
+                                                                 monkeypatch):
+    import scoring
+    import vocoder_report
+
+    monkeypatch.setattr(scoring, "naturalness_available", lambda: True)
+    monkeypatch.setattr(scoring, "NaturalnessPredictor", LevelNaturalness)
+    # Two of the candidates keep the test short: the shipped analysis and a fast one.
+    monkeypatch.setattr(vocoder_report, "CANDIDATE_ANALYSES", (
+        vocoder_report.SHIPPED_ANALYSIS, vocoder_report.WorldAnalysis("dio")))
+    out = seeded_out(tmp_path, trees_cache)
+    assert ev.main(["--vocoders", "--ravdess", str(ravdess_tree), "--crema", str(crema_tree),
+                    "--out", str(out), "--test-actors", "5,6,1005,1006", "--limit", "1",
+                    "--no-asr"]) == 0
+    report = json.loads((out / "vocoders.json").read_text())
+    assert report["actors"] == [5, 6, 1005, 1006]
+    assert set(report["corpora"]) == {"ravdess", "crema"}
+    labels = ["input", *vocoder_report.vocoder_paths()]
+    for corpus, source in (("ravdess", "calm"), ("crema", "neutral")):
+        entry = report["corpora"][corpus]
+        assert entry["clips"] == 1 and entry["source"] == source
+        assert list(entry["paths"]) == labels
+        assert entry["paths"]["input"]["naturalness_vs_input"] == 0.0
+        for label in labels[1:]:
+            row = entry["paths"][label]
+            assert 0.0 <= row["voiced_fraction"] <= 1.0 and row["real_time"] > 0
+            assert set(row["judged_source"]) == {"functionals", "contours"}
+            assert row["naturalness"] is not None and row["word_error_rate"] is None
+    table = (out / "vocoders.md").read_text()
+    assert "(shipped)" in table and "Griffin-Lim" in table and "CREMA-D" in table
+    assert "wrote" in capsys.readouterr().out

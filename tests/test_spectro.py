@@ -9,6 +9,7 @@ import soundfile
 import audio_files
 import metrics
 import plots
+import resynthesis
 import spectro
 from spectro import IMAGE_SIZE
 
@@ -241,16 +242,16 @@ def test_cli_resynthesis_and_plot(tmp_path, capsys):
     source = tmp_path / "in.wav"
     soundfile.write(source, np.stack([chirp(1.2, sr=44100)] * 2, axis=1), 44100)
     output, plot = tmp_path / "out.wav", tmp_path / "spec.png"
-    assert spectro.main([str(source), "-o", str(output), "--iters", "8",
+    assert resynthesis.main([str(source), "-o", str(output), "--iters", "8",
                          "--plot", str(plot)]) == 0
     data, rate = soundfile.read(output)
     assert rate == SR and len(data) == len(audio_files.load_audio(source))
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "spectral convergence" in capsys.readouterr().out
     # An existing output is kept unless --force.
-    assert spectro.main([str(source), "-o", str(output)]) == 2
+    assert resynthesis.main([str(source), "-o", str(output)]) == 2
     assert "--force" in capsys.readouterr().err
-    assert spectro.main([str(source), "-o", str(output), "--force", "--phase", "random",
+    assert resynthesis.main([str(source), "-o", str(output), "--force", "--phase", "random",
                          "--iters", "2"]) == 0
 
 
@@ -262,7 +263,7 @@ def test_cli_resynthesis_and_plot(tmp_path, capsys):
 def test_cli_errors_are_one_line(tmp_path, monkeypatch, capsys, argv, message):
     monkeypatch.chdir(tmp_path)
     soundfile.write(tmp_path / "in.wav", tone(0.5), SR)
-    assert spectro.main(argv) == 2
+    assert resynthesis.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and err.startswith("error:") and "\n" not in err
     assert not (tmp_path / "y.wav").exists()
@@ -296,9 +297,9 @@ def test_cli_file_system_failure_is_one_line(tmp_path, monkeypatch, capsys):
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device", str(tmp_path / "out.wav"))
 
-    monkeypatch.setattr(audio_files, "write_audio", disk_full)
-    assert spectro.main([str(tmp_path / "in.wav"), "-o", str(tmp_path / "out.wav"),
-                         "--iters", "1"]) == 1
+    monkeypatch.setattr(resynthesis, "write_audio", disk_full)
+    assert resynthesis.main([str(tmp_path / "in.wav"), "-o", str(tmp_path / "out.wav"),
+                             "--iters", "1"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "No space left on device" in err and "\n" not in err
     assert not (tmp_path / "out.wav").exists()

@@ -43,14 +43,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from atomic_files import atomic_output  # noqa: E402
-from cli import (arg_type, cli_main, parser_from_doc, positive_int,  # noqa: E402
-                 real_clips_arguments)
+from corpora import real_clips_arguments  # noqa: E402
+from cli import arg_type, cli_main, parser_from_doc, positive_int  # noqa: E402
 from corpus import (DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS, default_ravdess,  # noqa: E402
                     parse_pair, parse_pair_name, scan_ravdess)
 from errors import UserError  # noqa: E402
@@ -244,34 +244,23 @@ def table(record: dict[str, Any]) -> str:
     limits = record["limits"]
     wer_limit = "-" if limits["wer_limit"] is None else f"{limits['wer_limit']:.2f}"
     lines += ["", f"Guards: MCD at most {limits['mcd_limit_db']:.2f} dB, voiced at least "
-                  f"{100 * limits['voiced_limit']:.0f}%, open word error at most {wer_limit}. "
-                  f"Chosen: **{record['chosen']}**"
+                  f"{100 * limits['voiced_limit']:.0f}%, open word error at most {wer_limit}"
+                  + (f", naturalness at least {limits['naturalness_limit']:.2f}"
+                     if limits.get("naturalness_limit") is not None else "")
+                  + f". Chosen: **{record['chosen']}**"
                   + ("" if record["guard_held"] else " (no arm held the guards)") + "."]
     return "\n".join(lines) + "\n"
 
 
-def choose_pair(pair: str, args: argparse.Namespace, files: list, evaluator: Any,
-                caches: tuple[ClipCache, ClipCache, ClipCache]) -> dict[str, Any]:
-    """Learn, score every arm, and (with --install) record the winner; returns the record."""
-    from conversion_settings import ConversionSettings, conversion_record
-    from inference import Converter, load_converter
-    from prosody import learn_prosody_change
-    from runs import find_model_dir
+def learn_changes(pair: str, args: argparse.Namespace, files: list, caches: tuple,
+                  train: Sequence[int]) -> tuple[Any, dict[int, Any], Any, Any]:
+    """The pair's prosody change (with each training actor's), and the spectral balance and
+    cepstral change where an arm asks for them (else None), learned on `train`."""
     from cepstral_change import learn_cepstral_change
+    from prosody import learn_prosody_change
     from spectral_balance import learn_spectral_balance
 
     _, source, target = parse_pair(pair)
-    try:
-        model_dir = find_model_dir(args.models, source, target)
-        config = read_config(model_dir)
-    except UserError:
-        model_dir, config = None, None
-    train = (config or {}).get("train_actors") or sorted(
-        {f.actor for f in files} - set(DEFAULT_VAL_ACTORS) - set(DEFAULT_TEST_ACTORS))
-    val = tuple((config or {}).get("val_actors") or DEFAULT_VAL_ACTORS)
-    test = tuple((config or {}).get("test_actors") or DEFAULT_TEST_ACTORS)
-    if set(train) & (set(val) | set(test)):
-        raise UserError(f"{pair}: training actors overlap the validation or test actors")
     prosody_clips, balance_clips, cepstra_clips = caches
     training_clips = [f.path for f in files if f.actor in train and f.emotion in (source, target)]
     prosody_clips.fill(training_clips, jobs=args.jobs)
@@ -290,6 +279,29 @@ def choose_pair(pair: str, args: argparse.Namespace, files: list, evaluator: Any
     print(f"{pair}: learned on actors {','.join(map(str, train))}: {change.describe()}"
           + "".join(f"; {learned.describe()}" for learned in (balance, cepstral)
                     if learned is not None), flush=True)
+    return change, per_actor, balance, cepstral
+
+
+def choose_pair(pair: str, args: argparse.Namespace, files: list, evaluator: Any,
+                caches: tuple[ClipCache, ClipCache, ClipCache]) -> dict[str, Any]:
+    """Learn, score every arm, and (with --install) record the winner; returns the record."""
+    from conversion_settings import ConversionSettings, conversion_record
+    from inference import Converter, load_converter
+    from runs import find_model_dir
+
+    _, source, target = parse_pair(pair)
+    try:
+        model_dir = find_model_dir(args.models, source, target)
+        config = read_config(model_dir)
+    except UserError:
+        model_dir, config = None, None
+    train = (config or {}).get("train_actors") or sorted(
+        {f.actor for f in files} - set(DEFAULT_VAL_ACTORS) - set(DEFAULT_TEST_ACTORS))
+    val = tuple((config or {}).get("val_actors") or DEFAULT_VAL_ACTORS)
+    test = tuple((config or {}).get("test_actors") or DEFAULT_TEST_ACTORS)
+    if set(train) & (set(val) | set(test)):
+        raise UserError(f"{pair}: training actors overlap the validation or test actors")
+    change, per_actor, balance, cepstral = learn_changes(pair, args, files, caches, train)
     model = load_converter(args.models, source, target) if model_dir is not None else None
     base = model.settings if model is not None else ConversionSettings()
     arms = [a for a in args.arms if model is not None or "model" not in a]
@@ -320,7 +332,8 @@ def choose_pair(pair: str, args: argparse.Namespace, files: list, evaluator: Any
                           margin_db=SELECTION_MARGIN_DB,
                           zero_effort_wer=reference["source"].get("word_error_rate"),
                           wer_margin=SELECTION_WER_MARGIN, voiced_reference=voiced_reference,
-                          voiced_margin=SELECTION_VOICED_MARGIN)
+                          voiced_margin=SELECTION_VOICED_MARGIN,
+                          naturalness_reference=reference["vocoder (world)"].get("naturalness"))
     for row in rows:
         row["passes_guard"] = row["epoch"] in choice["passing"]
         row["chosen"] = row["epoch"] == choice["epoch"]
@@ -335,7 +348,8 @@ def choose_pair(pair: str, args: argparse.Namespace, files: list, evaluator: Any
         "per_actor": {str(a): c.to_config() for a, c in per_actor.items()},
         "reference": reference, "arms": rows, "chosen": chosen["arm"],
         "guard_held": choice["guard_held"],
-        "limits": {k: choice[k] for k in ("mcd_limit_db", "wer_limit", "voiced_limit")},
+        "limits": {k: choice[k] for k in ("mcd_limit_db", "wer_limit", "voiced_limit",
+                                          "naturalness_limit")},
     }
     args.out.mkdir(parents=True, exist_ok=True)
     with atomic_output(args.out / f"{pair}_prosody.json") as tmp:

@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cli import cli_main, clip_conversion_arguments, parser_from_doc  # noqa: E402
+from corpora import clip_conversion_arguments  # noqa: E402
+from cli import cli_main, parser_from_doc  # noqa: E402
 from errors import UserError  # noqa: E402
 
 DEFAULT_MAX_HZ = 1200.0

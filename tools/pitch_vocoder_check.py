@@ -28,7 +28,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cli import cli_main, real_clips_arguments  # noqa: E402
+from corpora import real_clips_arguments  # noqa: E402
+from cli import cli_main  # noqa: E402
 from corpus import (DEFAULT_VAL_ACTORS, default_ravdess, parse_actors, scan_ravdess,  # noqa: E402
                     select_files)
 from errors import UserError  # noqa: E402

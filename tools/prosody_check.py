@@ -30,7 +30,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cli import arg_type, cli_main, real_clips_arguments  # noqa: E402
+from corpora import real_clips_arguments  # noqa: E402
+from cli import arg_type, cli_main  # noqa: E402
 from corpus import (DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS,  # noqa: E402
                     canonical_emotion, default_ravdess, parse_actors, scan_ravdess,
                     select_files)

@@ -29,7 +29,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cli import arg_type, cli_main, parser_from_doc, real_clips_arguments  # noqa: E402
+from corpora import real_clips_arguments  # noqa: E402
+from cli import arg_type, cli_main, parser_from_doc  # noqa: E402
 from corpus import (DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS, default_ravdess,  # noqa: E402
                     parse_actors, parse_pair, parse_pair_name, scan_ravdess)
 from errors import UserError  # noqa: E402
