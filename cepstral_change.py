@@ -35,6 +35,7 @@ from corpus import measured_by_actor
 from errors import UserError
 from prosody import MIN_VOICED_FRAMES, speech_frames
 from spectro import SAMPLE_RATE
+from strength import scale_ratios, scale_shifts
 from vocoder import WorldFeatures, world_envelope, world_library
 
 ORDER = 24  # c1..c24 beside c0: the smooth envelope, not the harmonics
@@ -73,10 +74,8 @@ class CepstralChange:
     def scaled(self, strength: float) -> CepstralChange:
         """`strength` of the way (0: the identity, 1: itself): shifts times `strength`,
         ratios to the power `strength`."""
-        if not 0.0 <= strength <= 1.0:
-            raise ValueError(f"strength must be in [0, 1], got {strength}")
-        return CepstralChange(tuple(float(s) * strength for s in self.shift),
-                              tuple(float(r) ** strength for r in self.spread_ratio))
+        return CepstralChange(scale_shifts(self.shift, strength),
+                              scale_ratios(self.spread_ratio, strength))
 
     def inverse(self) -> CepstralChange:
         """The change that undoes this one."""

@@ -70,6 +70,7 @@ from plots import plot_conversion
 from runs import RESULTS_DIR, how_to_train, model_folders, shown_path
 from settings import INFERENCE_PRECISIONS
 from spectro import GRIFFIN_LIM_ITERS, PHASES, SAMPLE_RATE
+from strength import FULL_STRENGTH
 
 DEFAULT_SOURCE = "calm"
 # The command's default: on CPU a bigger batch is no faster per window but holds more
@@ -314,7 +315,7 @@ def _build_parser() -> argparse.ArgumentParser:
                              + "; --list shows them with their figures")
     parser.add_argument("--list", action="store_true",
                         help="list the models in --models with their test figures and exit")
-    parser.add_argument("--strength", type=number_in(0.0, 1.0, what="strength"), default=1.0,
+    parser.add_argument("--strength", type=number_in(0.0, 1.0, what="strength"), default=FULL_STRENGTH,
                         help="how much of the model's change to apply, 0-1: 0 is the vocoder "
                              "alone, 1 the full conversion, values between scale the "
                              "generator's correction (exactly for identity-start models)")

@@ -38,6 +38,7 @@ from settings import INFERENCE_PRECISIONS, PRECISION_POLICIES
 from audio_files import AudioError
 from spectro import (GRIFFIN_LIM_ITERS, IMAGE_SIZE, N_BINS, TOP_DB, envelope_projection,
                      join_windows, n_frames_for, round_trip, scale_change, utterance_to_windows)
+from strength import FULL_STRENGTH, check_strength
 from vocoder import (SHIPPED_ANALYSIS, WorldAnalysis, correct_envelope, stretch_time, with_f0,
                      world_analyse, world_synthesise)
 
@@ -58,7 +59,7 @@ WORLD_F0_SHARE = 0.55
 WORLD_GENERATOR_SHARE = 0.3
 
 
-def converted_name(stem: str, target: str, *, strength: float = 1.0, prosody: bool = True,
+def converted_name(stem: str, target: str, *, strength: float = FULL_STRENGTH, prosody: bool = True,
                    normalized: bool = False, level_change: float | str = 0.0,
                    source_format: str | None = None) -> str:
     """File name of a clip `stem` converted to `target`, the one scheme of convert.py and the
@@ -68,9 +69,7 @@ def converted_name(stem: str, target: str, *, strength: float = 1.0, prosody: bo
     the strength in percent below full strength ('speech_happy_50.wav'), the level change as
     asked ('_level+6dB', '_level-3dB', '_levelmodel'), and `source_format` (the input's
     extension, e.g. 'mp3') where inputs of one stem in several formats meet in one folder."""
-    if not 0.0 <= strength <= 1.0:
-        raise ValueError(f"strength must be in [0, 1], got {strength}")
-    percent = round(100 * strength)
+    percent = round(100 * check_strength(strength))
     parts = [stem] + ([source_format.lstrip(".").lower()] if source_format else [])
     parts.append(canonical_emotion(target))
     if percent != 100:
@@ -113,7 +112,7 @@ class Converter:
     folder: Path | None = None
     direction: str = "AtoB"
 
-    def convert(self, audio: np.ndarray, *, strength: float = 1.0, prosody: bool = True,
+    def convert(self, audio: np.ndarray, *, strength: float = FULL_STRENGTH, prosody: bool = True,
                 level_change_db: float = 0.0, n_iter: int = GRIFFIN_LIM_ITERS,
                 phase: str = "source", seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE,
                 progress: Callable[[float], None] | None = None) -> np.ndarray:
@@ -346,7 +345,7 @@ def _batch_sizes(count: int, batch_size: int) -> list[int]:
 
 def run_generator(windows: np.ndarray, generator: keras.Model, *,
                   batch_size: int = DEFAULT_BATCH_SIZE, out: np.ndarray | None = None,
-                  strength: float = 1.0,
+                  strength: float = FULL_STRENGTH,
                   progress: Callable[[int], None] | None = None) -> np.ndarray:
     """Pass spectrogram windows through the generator a batch at a time.
 
@@ -369,8 +368,7 @@ def run_generator(windows: np.ndarray, generator: keras.Model, *,
                          f"got {windows.shape}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if not strength >= 0:
-        raise ValueError(f"strength must be >= 0, got {strength}")
+    check_strength(strength)
     if out is None:
         out = np.empty_like(windows)
     start = 0
@@ -389,7 +387,7 @@ def run_generator(windows: np.ndarray, generator: keras.Model, *,
     return out
 
 
-def envelope_change_db(audio: np.ndarray, generator: keras.Model, *, strength: float = 1.0,
+def envelope_change_db(audio: np.ndarray, generator: keras.Model, *, strength: float = FULL_STRENGTH,
                        batch_size: int = DEFAULT_BATCH_SIZE,
                        progress: Callable[[float], None] | None = None) -> np.ndarray:
     """The generator's change to an utterance's spectrogram, in dB per STFT bin and frame.
@@ -414,7 +412,7 @@ def envelope_change_db(audio: np.ndarray, generator: keras.Model, *, strength: f
 
 
 def convert_with_world(audio: np.ndarray, generator: keras.Model | None, *,
-                       settings: ConversionSettings, strength: float = 1.0,
+                       settings: ConversionSettings, strength: float = FULL_STRENGTH,
                        batch_size: int = DEFAULT_BATCH_SIZE,
                        analysis: WorldAnalysis = SHIPPED_ANALYSIS,
                        progress: Callable[[float], None] | None = None) -> np.ndarray:
@@ -461,7 +459,7 @@ def vocoder_only(audio: np.ndarray, *, vocoder: str, n_iter: int = GRIFFIN_LIM_I
 
 def convert_audio(audio: np.ndarray, generator: keras.Model | None, *,
                   n_iter: int = GRIFFIN_LIM_ITERS, phase: str = "source", seed: int = 0,
-                  batch_size: int = DEFAULT_BATCH_SIZE, strength: float = 1.0,
+                  batch_size: int = DEFAULT_BATCH_SIZE, strength: float = FULL_STRENGTH,
                   settings: ConversionSettings | None = None, prosody: bool = True,
                   level_change_db: float = 0.0, analysis: WorldAnalysis = SHIPPED_ANALYSIS,
                   progress: Callable[[float], None] | None = None) -> np.ndarray:
@@ -496,8 +494,7 @@ def convert_audio(audio: np.ndarray, generator: keras.Model | None, *,
         loudness.loudness_db) is the input's plus `level_change_db`, peak-limited below
         OUTPUT_PEAK; L samples long except where a prosody change alters the duration.
     """
-    if not 0.0 <= strength <= 1.0:
-        raise ValueError(f"strength must be in [0, 1], got {strength}")
+    check_strength(strength)
     if settings is None:
         settings = ConversionSettings()
     if not prosody:

@@ -32,6 +32,7 @@ from errors import UserError
 from loudness import frame_energy_db
 from pitch import F0_MAX, F0_MIN
 from spectro import HOP_LENGTH, SAMPLE_RATE
+from strength import scale_ratio, scale_shift
 from vocoder import WORLD_FRAME_PERIOD_MS, world_f0
 
 # What a config may ask for: a shift of an octave either way, the range a quarter to four
@@ -74,10 +75,9 @@ class ProsodyChange:
     def scaled(self, strength: float) -> ProsodyChange:
         """This change applied `strength` of the way (0: the identity, 1: itself): the shift
         times `strength`, the ratios to the power `strength`."""
-        if not 0.0 <= strength <= 1.0:
-            raise ValueError(f"strength must be in [0, 1], got {strength}")
-        return ProsodyChange(self.f0_shift_semitones * strength,
-                             self.f0_spread_ratio ** strength, self.duration_ratio ** strength)
+        return ProsodyChange(scale_shift(self.f0_shift_semitones, strength),
+                             scale_ratio(self.f0_spread_ratio, strength),
+                             scale_ratio(self.duration_ratio, strength))
 
     def inverse(self) -> ProsodyChange:
         """The change that undoes this one (`map_f0` of a mapped track with it gives the

@@ -29,6 +29,7 @@ from corpus import measured_by_actor
 from errors import UserError
 from prosody import MIN_VOICED_FRAMES, speech_frames
 from spectro import SAMPLE_RATE
+from strength import scale_shifts
 from vocoder import WorldFeatures, world_envelope
 
 BAND_COUNT = 20
@@ -70,9 +71,7 @@ class SpectralBalance:
 
     def scaled(self, strength: float) -> SpectralBalance:
         """`strength` of the way (0: the identity, 1: itself), every gain times `strength`."""
-        if not 0.0 <= strength <= 1.0:
-            raise ValueError(f"strength must be in [0, 1], got {strength}")
-        return SpectralBalance(tuple(float(g) * strength for g in self.gains_db))
+        return SpectralBalance(scale_shifts(self.gains_db, strength))
 
     def inverse(self) -> SpectralBalance:
         """The balance that undoes this one."""

@@ -26,6 +26,8 @@ from typing import Callable
 
 import numpy as np
 
+from strength import check_strength
+
 
 # --- Transform constants (the only definition; other modules import these) -----------------
 SAMPLE_RATE = 16000  # Hz; every clip is resampled to this rate on load.
@@ -204,12 +206,11 @@ def scale_change(inputs: np.ndarray, outputs: np.ndarray, *, strength: float) ->
 
     Args:
         inputs, outputs: float images of one shape, values in [-1, 1] (model in, model out).
-        strength: >= 0.
+        strength: in [0, 1] (strength.check_strength).
     Returns:
         float32 array of that shape in (-1, 1).
     """
-    if not strength >= 0:
-        raise ValueError(f"strength must be >= 0, got {strength}")
+    strength = check_strength(strength)
     inputs, outputs = np.asarray(inputs), np.asarray(outputs)
     if inputs.shape != outputs.shape:
         raise ValueError(f"inputs and outputs must have one shape, got {inputs.shape} and "
