@@ -402,7 +402,12 @@ def _score_vocoders(args: argparse.Namespace, files: list[Any]) -> int:
     """--vocoders: every vocoder path alone on the test actors, written to <out>/vocoders.*."""
     actors = tuple(a for a in (args.test_actors or DEFAULT_TEST_ACTORS)
                    if corpus_of_actor(a) in args.folders)
-    check_generated(args.out / "vocoders.md", script="evaluate.py", force=args.force)
+    if not actors:
+        raise UserError(f"no test actor of {describe_folders(args.folders)} among "
+                        f"{actor_list(args.test_actors or DEFAULT_TEST_ACTORS)}; pass "
+                        "--test-actors with actors of the corpora read")
+    check_generated(args.out / Path(VOCODERS_JSON).with_suffix(".md"), script="evaluate.py",
+                    force=args.force)
     paths = vocoder_paths()
     report = score_vocoder_paths(_make_evaluator(args, files), paths, actors=actors,
                                  exclude_actors=_judges_exclude(actors, actors))

@@ -387,7 +387,8 @@ def run_generator(windows: np.ndarray, generator: keras.Model, *,
     return out
 
 
-def envelope_change_db(audio: np.ndarray, generator: keras.Model, *, strength: float = FULL_STRENGTH,
+def envelope_change_db(audio: np.ndarray, generator: keras.Model, *,
+                       strength: float = FULL_STRENGTH,
                        batch_size: int = DEFAULT_BATCH_SIZE,
                        progress: Callable[[float], None] | None = None) -> np.ndarray:
     """The generator's change to an utterance's spectrogram, in dB per STFT bin and frame.
@@ -416,11 +417,12 @@ def convert_with_world(audio: np.ndarray, generator: keras.Model | None, *,
                        batch_size: int = DEFAULT_BATCH_SIZE,
                        analysis: WorldAnalysis = SHIPPED_ANALYSIS,
                        progress: Callable[[float], None] | None = None) -> np.ndarray:
-    """One WORLD pass: analyse (`analysis`), apply the generator's envelope change (kept frequency-smooth,
-    `settings.smoothing_coefficients`), the cepstral change, the spectral balance and the
-    prosody change, all scaled by `strength`, synthesise once. Strength 0 (or no generator and
-    no prosody) is WORLD's analysis and synthesis alone. Returns float32 audio, `duration_ratio ** strength` times as long, at
-    WORLD's level (the caller sets the loudness)."""
+    """One WORLD pass: analyse (`analysis`), apply the generator's envelope change (kept
+    frequency-smooth, `settings.smoothing_coefficients`), the cepstral change, the spectral
+    balance and the prosody change, all scaled by `strength`, synthesise once. Strength 0 (or
+    no generator and no prosody) is WORLD's analysis and synthesis alone. Returns float32
+    audio, `duration_ratio ** strength` times as long, at WORLD's level (the caller sets the
+    loudness)."""
     report = progress or (lambda fraction: None)
     features = world_analyse(audio, analysis=analysis,
                              progress=lambda f: report(WORLD_F0_SHARE * f))

@@ -1,19 +1,21 @@
-"""spectro.py's command: a recording through the spectrogram image + Griffin-Lim path alone.
+"""Hear what the spectrogram image + Griffin-Lim path costs before any model: a recording
+resynthesised through it alone (spectro.round_trip), written as 16 kHz mono wav, with its
+spectral convergence and optionally the image drawn.
 
-`python spectro.py speech.wav -o resynth.wav` runs `main` (spectro.py holds the transforms;
-reading, measuring and drawing belong to the modules above it, so the command lives here).
+    python resynthesis.py speech.wav -o resynth.wav
+    python resynthesis.py speech.flac -o resynth.wav --iters 100 --phase random --plot spec.png
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
-import spectro
 from audio_files import input_note, load_audio, write_audio
-from cli import check_output_path, cli_main
+from cli import check_output_path, cli_main, parser_from_doc
 from errors import UserError
 from metrics import spectral_convergence_db
 from plots import plot_spectrograms
@@ -24,12 +26,7 @@ PLOT_BESIDE_OUTPUT = Path("<beside OUTPUT>")  # what a bare --plot stands for
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="spectro.py",
-        description="Resynthesise audio through SpectroGAN's spectrogram image + Griffin-Lim "
-                    "path (no model), to hear what the representation alone costs.",
-        epilog=spectro.__doc__.split("Command line", 1)[1].split("\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = parser_from_doc(__doc__)
     parser.add_argument("input", type=Path, help="audio file to resynthesise (wav, flac, ogg, "
                         "aiff or mp3; any rate, bit depth and channel count)")
     parser.add_argument("-o", "--output", type=Path, required=True,
@@ -76,3 +73,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {args.plot}")
     return 0
 
+
+if __name__ == "__main__":
+    sys.exit(main())

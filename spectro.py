@@ -10,12 +10,8 @@ Whole utterances of any length are cut into overlapping 257-frame windows
 (`utterance_to_windows`) and joined back with cross-fades (`windows_to_utterance`), so a
 0.3 s clip and a 10-minute file both work and the output has the input's length exactly.
 Every constant of the transform lives here, once; the other modules import them. Audio files
-are audio_files.py's job, figures plots.py's.
-
-Command line -- hear what the spectrogram + Griffin-Lim path costs before any model:
-
-    python spectro.py speech.wav -o resynth.wav
-    python spectro.py speech.flac -o resynth.wav --iters 100 --phase random --plot spec.png
+are audio_files.py's job, figures plots.py's, and the round trip of a recording file is the
+script resynthesis.py's (`python resynthesis.py speech.wav -o resynth.wav`).
 """
 
 from __future__ import annotations
@@ -544,8 +540,8 @@ def round_trip(audio: np.ndarray, *, transform: WindowTransform | None = None,
 
 
 if __name__ == "__main__":
-    # Run as a script this file is the module __main__, not spectro: the command (resynthesis.py,
-    # which reads and writes files through modules that import spectro) is imported here.
-    from resynthesis import main
-
-    sys.exit(main())
+    # Reading and writing files belongs to modules above this one, so the round-trip command
+    # is its own script; an old habit gets one line saying where it went.
+    print("error: spectro.py holds the transforms; the round trip is now "
+          "`python resynthesis.py speech.wav -o resynth.wav`", file=sys.stderr)
+    sys.exit(2)

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from atomic_files import atomic_output
 from corpus import CORPUS_TITLES, SOURCE_STAND_INS, corpus_of_actor
+from errors import UserError
 from inference import vocoder_only
 from judges import JUDGES, judged_emotions
 from metrics import features_of_audio, prosody_from_features
@@ -123,6 +124,10 @@ def score_vocoder_paths(evaluator: Evaluator, paths: dict[str, Callable[[np.ndar
     every = {INPUT_PATH: (lambda audio: audio), **paths}
     clips = [f for f in evaluator.files if f.actor in set(actors)
              and f.emotion == source_emotion(f.corpus)]
+    if not clips:
+        sources = " or ".join(sorted({source_emotion(f.corpus) for f in evaluator.files}))
+        raise UserError(f"no {sources} clips of actors {', '.join(map(str, sorted(actors)))} "
+                        "to score the vocoders on; check the corpus folders and the actors")
     clips.sort(key=lambda f: (f.corpus, str(f.statement), f.intensity, f.repetition, f.actor))
     per_corpus: dict[str, list[Any]] = {}
     for clip in clips:
@@ -207,7 +212,8 @@ def vocoder_table(report: dict[str, Any], *, labels: dict[str, str] | None = Non
     for corpus, entry in report["corpora"].items():
         source = entry["source"]
         lines += [f"**{CORPUS_TITLES[corpus]}**, {entry['clips']} {source} clips of actors "
-                  f"{', '.join(str(a) for a in report['actors'] if corpus_of_actor(a) == corpus)}", "",
+                  + ", ".join(str(a) for a in report["actors"] if corpus_of_actor(a) == corpus),
+                  "",
                   "| path | open word error | voiced | "
                   + " | ".join(f"judged {source} ({judge})" for judge in judges)
                   + " | naturalness | vs input (paired ± s.e.) | × real time |",
@@ -277,5 +283,6 @@ def write_vocoder_report(folder: Path, stem: str, report: dict[str, Any], *, hea
         tmp.write_text(json.dumps(report, indent=1) + "\n")
     text = f"# {heading}\n\n{vocoder_table(report, labels=labels)}"
     if "choice" in report:
-        text += f"\nChosen by the rule of tools/choose_vocoder.py: {labels[report['choice']['chosen']]}.\n"
+        chosen = labels[report["choice"]["chosen"]]
+        text += f"\nChosen by the rule of tools/choose_vocoder.py: {chosen}.\n"
     return json_path, write_generated(folder / f"{stem}.md", text, script=script)
