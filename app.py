@@ -28,9 +28,9 @@ import tempfile
 import threading
 from pathlib import Path
 
-from cli import cli_main
-from errors import UserError
-from runs import RESULTS_DIR, shown_path
+from spectrogan.core.cli import cli_main
+from spectrogan.core.errors import UserError
+from spectrogan.model.runs import RESULTS_DIR, shown_path
 
 DEFAULT_PORT = 7860  # Gradio's convention
 
@@ -93,7 +93,7 @@ def _serve(args: argparse.Namespace, work_dir: Path) -> int:
         import gradio  # noqa: F401 - the page's server; checked here for a one-line error
     except ImportError:
         raise UserError("gradio is not installed; run `pip install -r requirements.txt`") from None
-    from webpage import EXAMPLE_CLIP, PageConverter, build_page
+    from spectrogan.webpage import EXAMPLE_CLIP, PageConverter, build_page
 
     converter = PageConverter(args.models, work_dir=work_dir / "results")
     if not converter.models:

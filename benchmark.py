@@ -15,7 +15,7 @@ import argparse
 import importlib
 import sys
 
-from cli import cli_main
+from spectrogan.core.cli import cli_main
 
 SUITES = {
     "spectro": "audio <-> image transform and Griffin-Lim: quality, speed, memory",

@@ -56,21 +56,23 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from audio_files import (AUDIO_EXTENSIONS, AUDIO_KINDS, AudioError, check_audio_file, file_peak,
-                         input_note, load_audio, resample, write_audio)
-from cli import check_output_path, check_writable_folder, cli_main, number_in
-from errors import UserError
-from corpus import EMOTION_ALIASES, EMOTIONS, canonical_emotion, parse_pair
-from conversion_settings import LEVEL_CHANGE_LIMIT_DB, ConversionSettings
-from loudness import level_change_note, level_change_reached_db
-from inference import (Converter, available_models, check_audible_peak, check_not_silent,
-                       converted_name, find_converter, fit_full_scale, goal_note,
-                       is_converted_name, load_converter)
-from plots import plot_conversion
-from runs import RESULTS_DIR, how_to_train, model_folders, shown_path
-from settings import INFERENCE_PRECISIONS
-from spectro import GRIFFIN_LIM_ITERS, PHASES, SAMPLE_RATE
-from strength import FULL_STRENGTH
+from spectrogan.audio.audio_files import (AUDIO_EXTENSIONS, AUDIO_KINDS, AudioError,
+                                          check_audio_file, file_peak, input_note, load_audio,
+                                          resample, write_audio)
+from spectrogan.core.cli import check_output_path, check_writable_folder, cli_main, number_in
+from spectrogan.core.errors import UserError
+from spectrogan.data.corpus import EMOTION_ALIASES, EMOTIONS, canonical_emotion, parse_pair
+from spectrogan.stages.conversion_settings import LEVEL_CHANGE_LIMIT_DB, ConversionSettings
+from spectrogan.audio.loudness import level_change_note, level_change_reached_db
+from spectrogan.evaluation.catalogue import available_models, goal_note
+from spectrogan.conversion.inference import (Converter, check_audible_peak, check_not_silent,
+                                             converted_name, find_converter, fit_full_scale,
+                                             is_converted_name, load_converter)
+from spectrogan.audio.plots import plot_conversion
+from spectrogan.model.runs import RESULTS_DIR, how_to_train, model_folders, shown_path
+from spectrogan.model.settings import INFERENCE_PRECISIONS
+from spectrogan.audio.spectro import GRIFFIN_LIM_ITERS, PHASES, SAMPLE_RATE
+from spectrogan.core.strength import FULL_STRENGTH
 
 DEFAULT_SOURCE = "calm"
 # The command's default: on CPU a bigger batch is no faster per window but holds more

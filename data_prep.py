@@ -85,21 +85,24 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from cli import arg_type, cli_main
-from corpus import (ALL_PAIRS, DATA_DIR, DATA_PREP_VERSION, DEFAULT_PAIRS, DEFAULT_TEST_ACTORS,
-                    DEFAULT_VAL_ACTORS, DOMAINS, EMOTION_ALIASES, EMOTIONS, GROUPS,
-                    INTENSITY_FILTERS, SPLITS, STFT_SETTINGS, actor_range, check_actor_split,
-                    clip_name, content_digest, corpus_of_actor, describe_split,
-                    emotions_in_corpus, file_stamp, foreign_npz_message, npz_key, npz_state,
-                    parse_actors, parse_optional_actors, parse_pair, parse_pair_name,
-                    save_pair_npz, select_files, split_by_actor, window_counts)
-from corpora import add_corpus_arguments, corpus_folders, scan_corpora
-from downloads import download_ravdess
-from errors import UserError
-from original_data import SEED_TEST_FRACTION, download_seed
-from audio_files import AudioError, load_audio
-from spectro import (HOP_LENGTH, IMAGE_SIZE, N_FFT, N_FRAMES, PAD_VALUE, WINDOW_OVERLAP,
-                     magnitude_to_image, pad_image, split_windows, stft)
+from spectrogan.core.cli import arg_type, cli_main
+from spectrogan.data.corpus import (ALL_PAIRS, DATA_DIR, DATA_PREP_VERSION, DEFAULT_PAIRS,
+                                    DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS, DOMAINS,
+                                    EMOTION_ALIASES, EMOTIONS, GROUPS, INTENSITY_FILTERS, SPLITS,
+                                    STFT_SETTINGS, actor_range, check_actor_split, clip_name,
+                                    content_digest, corpus_of_actor, describe_split,
+                                    emotions_in_corpus, file_stamp, foreign_npz_message, npz_key,
+                                    npz_state, parse_actors, parse_optional_actors, parse_pair,
+                                    parse_pair_name, save_pair_npz, select_files, split_by_actor,
+                                    window_counts)
+from spectrogan.data.corpora import add_corpus_arguments, corpus_folders, scan_corpora
+from spectrogan.data.downloads import download_ravdess
+from spectrogan.core.errors import UserError
+from spectrogan.data.original_data import SEED_TEST_FRACTION, download_seed
+from spectrogan.audio.audio_files import AudioError, load_audio
+from spectrogan.audio.spectro import (HOP_LENGTH, IMAGE_SIZE, N_FFT, N_FRAMES, PAD_VALUE,
+                                      WINDOW_OVERLAP, magnitude_to_image, pad_image, split_windows,
+                                      stft)
 
 TRIM_TOP_DB = 40.0  # silence = more than 40 dB below the clip's loudest frame (trimmed)
 WINDOW_MODES = ("all", "center")

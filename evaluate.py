@@ -103,26 +103,30 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from conversion_settings import VOCODERS, ConversionSettings
-from cli import arg_type, cli_main, non_negative_int, positive_int
-from corpora import add_corpus_arguments, corpus_folders, describe_folders, scan_corpora
-from corpus import (ALL_PAIRS, CORPUS_TITLES, DEFAULT_PAIRS, DEFAULT_TEST_ACTORS,
-                    DEFAULT_VAL_ACTORS, SPEAKER_SPLIT, corpus_of_actor, describe_split,
-                    emotions_in_corpus, parse_actors, parse_pair, parse_pair_name)
-from errors import UserError
-from inference import DEFAULT_BATCH_SIZE, Converter, load_converter
-from reports import (METRICS_VERSION, SYSTEMS, actor_list, check_generated, corpus_pairs,
-                     metrics_markdown, pair_table, read_metrics, selection_table,
-                     selection_verdict, write_generated, write_metrics)
-from runs import (CONFIG_NAME, RESULTS_DIR, SELECTION_JSON, SELECTION_MARGIN_DB, SELECTION_MD,
-                  SNAPSHOTS_DIR, check_config, find_generator, find_snapshots, generator_path,
-                  install_snapshot, read_config, read_selection, same_folder, same_weights,
-                  trained_pairs)
-from scoring import EvalSettings, Evaluator, make_evaluator
-from vocoder_report import (VOCODERS_JSON, path_labels, score_vocoder_paths, vocoder_paths, vocoder_table,
-                            write_vocoder_report)
-from selection import SelectionPlan, select_epoch, write_selection
-from spectro import GRIFFIN_LIM_ITERS, PHASES
+from spectrogan.stages.conversion_settings import VOCODERS, ConversionSettings
+from spectrogan.core.cli import arg_type, cli_main, non_negative_int, positive_int
+from spectrogan.data.corpora import (add_corpus_arguments, corpus_folders, describe_folders,
+                                     scan_corpora)
+from spectrogan.data.corpus import (ALL_PAIRS, CORPUS_TITLES, DEFAULT_PAIRS, DEFAULT_TEST_ACTORS,
+                                    DEFAULT_VAL_ACTORS, SPEAKER_SPLIT, corpus_of_actor,
+                                    describe_split, emotions_in_corpus, parse_actors, parse_pair,
+                                    parse_pair_name)
+from spectrogan.core.errors import UserError
+from spectrogan.conversion.inference import DEFAULT_BATCH_SIZE, Converter, load_converter
+from spectrogan.evaluation.reports import (METRICS_VERSION, SYSTEMS, actor_list, check_generated,
+                                           corpus_pairs, metrics_markdown, pair_table,
+                                           read_metrics, selection_table, selection_verdict,
+                                           write_generated, write_metrics)
+from spectrogan.model.runs import (CONFIG_NAME, RESULTS_DIR, SELECTION_JSON, SELECTION_MARGIN_DB,
+                                   SELECTION_MD, SNAPSHOTS_DIR, check_config, find_generator,
+                                   find_snapshots, generator_path, install_snapshot, read_config,
+                                   read_selection, same_folder, same_weights, trained_pairs)
+from spectrogan.evaluation.scoring import EvalSettings, Evaluator, make_evaluator
+from spectrogan.evaluation.vocoder_report import (VOCODERS_JSON, path_labels, score_vocoder_paths,
+                                                  vocoder_paths, vocoder_table,
+                                                  write_vocoder_report)
+from spectrogan.evaluation.selection import SelectionPlan, select_epoch, write_selection
+from spectrogan.audio.spectro import GRIFFIN_LIM_ITERS, PHASES
 
 
 def plan_selection(args: argparse.Namespace, pair: str, files: Sequence[Any]

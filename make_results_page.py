@@ -34,22 +34,23 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from atomic_files import atomic_output
-from conversion_settings import ConversionSettings
-from cli import cli_main, non_negative_int, positive_int
-from errors import UserError
-from corpus import (CORPUS_TITLES, STATEMENTS, default_crema, default_ravdess,
-                    emotions_in_corpus, matching_target, parse_pair, scan_ravdess)
-from crema import CREMA_SENTENCES, scan_crema
-from inference import load_converter
-from metrics import speech_span, trim_silence
-from reports import (check_generated, metrics_markdown, read_metrics, replace_shipped_table,
-                     selection_verdict, shipped_table, write_generated)
-from runs import (RESULTS_DIR, SELECTION_JSON, read_config, read_selection, same_folder,
-                  selection_rule_text)
-from audio_files import load_audio, write_audio
-from spectro import GRIFFIN_LIM_ITERS, magnitude_to_image, stft
-from vocoder_report import VOCODERS_JSON, path_labels, vocoder_table
+from spectrogan.core.atomic_files import atomic_output
+from spectrogan.stages.conversion_settings import ConversionSettings
+from spectrogan.core.cli import cli_main, non_negative_int, positive_int
+from spectrogan.core.errors import UserError
+from spectrogan.data.corpus import (CORPUS_TITLES, STATEMENTS, default_crema, default_ravdess,
+                                    emotions_in_corpus, matching_target, parse_pair, scan_ravdess)
+from spectrogan.data.crema import CREMA_SENTENCES, scan_crema
+from spectrogan.conversion.inference import load_converter
+from spectrogan.evaluation.metrics import speech_span, trim_silence
+from spectrogan.evaluation.reports import (check_generated, metrics_markdown, read_metrics,
+                                           replace_shipped_table, selection_verdict, shipped_table,
+                                           write_generated)
+from spectrogan.model.runs import (RESULTS_DIR, SELECTION_JSON, read_config, read_selection,
+                                   same_folder, selection_rule_text)
+from spectrogan.audio.audio_files import load_audio, write_audio
+from spectrogan.audio.spectro import GRIFFIN_LIM_ITERS, magnitude_to_image, stft
+from spectrogan.evaluation.vocoder_report import VOCODERS_JSON, path_labels, vocoder_table
 
 THUMB_SIZE = (200, 400)  # (height, width) px of a cell's spectrogram image
 THUMB_LEVELS = 32  # colours of the palette PNG: 2.5 dB steps over the 80 dB range

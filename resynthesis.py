@@ -14,13 +14,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from audio_files import input_note, load_audio, write_audio
-from cli import check_output_path, cli_main, parser_from_doc
-from errors import UserError
-from metrics import spectral_convergence_db
-from plots import plot_spectrograms
-from spectro import (GRIFFIN_LIM_ITERS, PHASES, SAMPLE_RATE, join_windows, n_frames_for,
-                     round_trip, utterance_to_windows, window_starts)
+from spectrogan.audio.audio_files import input_note, load_audio, write_audio
+from spectrogan.core.cli import check_output_path, cli_main, parser_from_doc
+from spectrogan.core.errors import UserError
+from spectrogan.evaluation.metrics import spectral_convergence_db
+from spectrogan.audio.plots import plot_spectrograms
+from spectrogan.audio.spectro import (GRIFFIN_LIM_ITERS, PHASES, SAMPLE_RATE, join_windows,
+                                      n_frames_for, round_trip, utterance_to_windows,
+                                      window_starts)
 
 PLOT_BESIDE_OUTPUT = Path("<beside OUTPUT>")  # what a bare --plot stands for
 

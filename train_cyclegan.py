@@ -64,13 +64,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from cli import arg_type, cli_main
-from errors import UserError
-from corpus import (ALL_PAIRS, DATA_DIR, DEFAULT_PAIRS, DOMAINS, EMOTIONS, SPLITS, STFT_SETTINGS,
-                    load_pair_npz, npz_key, parse_pair, parse_pair_name)
-from runs import (CHECKPOINT_NAME, CONFIG_NAME, DIRECTIONS, RESULTS_DIR, RUN_DIRS, RUN_FILES,
-                  generator_path, read_config)
-from settings import DEFAULT_PRESET, PRESETS, TRAIN_PRECISIONS, TrainingSettings
+from spectrogan.core.cli import arg_type, cli_main
+from spectrogan.core.errors import UserError
+from spectrogan.data.corpus import (ALL_PAIRS, DATA_DIR, DEFAULT_PAIRS, DOMAINS, EMOTIONS, SPLITS,
+                                    STFT_SETTINGS, load_pair_npz, npz_key, parse_pair,
+                                    parse_pair_name)
+from spectrogan.model.runs import (CHECKPOINT_NAME, CONFIG_NAME, DIRECTIONS, RESULTS_DIR, RUN_DIRS,
+                                   RUN_FILES, generator_path, read_config)
+from spectrogan.model.settings import DEFAULT_PRESET, PRESETS, TRAIN_PRECISIONS, TrainingSettings
 
 SUPPORTED_BACKENDS = ("tensorflow", "jax")
 
@@ -370,8 +371,8 @@ def train(args: argparse.Namespace, *, extra_callbacks: Sequence[Any] = ()) -> A
                         f"steps per epoch, not {steps}; resume with the same data and settings")
     settings.steps_per_epoch = steps
 
-    import cyclegan  # Keras: only now that the cheap checks have passed
-    import trainer
+    from spectrogan.model import cyclegan  # Keras: only now that the cheap checks have passed
+    from spectrogan.training import trainer
 
     backend = cyclegan.keras.backend.backend()  # KERAS_BACKEND or ~/.keras/keras.json
     if backend not in SUPPORTED_BACKENDS:

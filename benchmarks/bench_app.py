@@ -55,9 +55,9 @@ def time_page_ready(models: Path, port: int) -> float:
 def run(args: argparse.Namespace) -> int:
     """Print the page's start-up and conversion times (stdout)."""
     sys.path.insert(0, str(ROOT))
-    import webpage
-    from audio_files import load_audio, write_audio
-    from spectro import SAMPLE_RATE
+    from spectrogan import webpage
+    from spectrogan.audio.audio_files import load_audio, write_audio
+    from spectrogan.audio.spectro import SAMPLE_RATE
 
     ready = []
     for _ in range(args.starts):

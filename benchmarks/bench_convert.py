@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cli import TF_LOG_LEVEL
+from spectrogan.core.cli import TF_LOG_LEVEL
 
 REPO = Path(__file__).resolve().parents[1]
 PAIR = ("calm2anger", "calm", "angry")
@@ -68,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _speechlike(seconds: float, seed: int) -> np.ndarray:
     """Voiced syllables: a harmonic tone with gliding pitch, a 4 Hz envelope and some noise."""
-    from spectro import SAMPLE_RATE
+    from spectrogan.audio.spectro import SAMPLE_RATE
 
     rng = np.random.default_rng(seed)
     t = np.arange(int(round(seconds * SAMPLE_RATE))) / SAMPLE_RATE
@@ -87,8 +87,8 @@ BENCH_PROSODY = {"f0_shift_semitones": 6.0, "f0_spread_ratio": 1.7, "duration_ra
 def _bench_world_inference() -> dict:
     """The WORLD path with every change the shipped models may ask for: BENCH_PROSODY, a
     spectral balance tilt and a cepstral change (the spectrum moving 1.2 times as far)."""
-    from cepstral_change import DIMENSIONS, CepstralChange
-    from spectral_balance import BAND_COUNT, SpectralBalance
+    from spectrogan.stages.cepstral_change import DIMENSIONS, CepstralChange
+    from spectrogan.stages.spectral_balance import BAND_COUNT, SpectralBalance
 
     tilt = SpectralBalance(tuple(float(g) for g in np.linspace(-3.0, 3.0, BAND_COUNT)))
     return {"vocoder": "world", "prosody": BENCH_PROSODY, "spectral_balance": tilt.to_config(),
@@ -99,11 +99,11 @@ def _make_models(root: Path, *, filters: int, res_blocks: int, vocoder: str = "g
                  ) -> Path:
     """Save a randomly initialised generator pair and config as train_cyclegan.py does (with
     the WORLD vocoder and every change it applies in "inference" for `vocoder` 'world')."""
-    import model_files
-    import models
-    import runs
-    from corpus import STFT_SETTINGS
-    from spectro import IMAGE_SIZE
+    from spectrogan.model import model_files
+    from spectrogan.model import models
+    from spectrogan.model import runs
+    from spectrogan.data.corpus import STFT_SETTINGS
+    from spectrogan.audio.spectro import IMAGE_SIZE
 
     pair, source, target = PAIR
     run = root / pair
@@ -125,10 +125,10 @@ def _worker(spec_json: str) -> None:
     spec = json.loads(spec_json)
     started = time.perf_counter()
     import convert  # noqa: F401 - imported to time it
-    import inference
-    from audio_files import load_audio
-    from spectro import (N_BINS, SAMPLE_RATE, TOP_DB, n_frames_for, stft, utterance_to_windows,
-                         windows_to_utterance)
+    from spectrogan.conversion import inference
+    from spectrogan.audio.audio_files import load_audio
+    from spectrogan.audio.spectro import (N_BINS, SAMPLE_RATE, TOP_DB, n_frames_for, stft,
+                                          utterance_to_windows, windows_to_utterance)
 
     imported = time.perf_counter()
     converter = inference.load_converter(spec["models"], "calm", "anger")
@@ -245,8 +245,8 @@ def run(args: argparse.Namespace) -> int:
     """Measure and print the table (see the module docstring)."""
     import soundfile
 
-    from errors import UserError
-    from spectro import SAMPLE_RATE
+    from spectrogan.core.errors import UserError
+    from spectrogan.audio.spectro import SAMPLE_RATE
 
     if args.files < 1 or args.separate_runs < 1 or args.repeats < 1:
         raise UserError("--files, --separate-runs and --repeats must be >= 1")

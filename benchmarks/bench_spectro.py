@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-import audio_files
-import metrics
-import spectro
-from errors import UserError
+from spectrogan.audio import audio_files
+from spectrogan.evaluation import metrics
+from spectrogan.audio import spectro
+from spectrogan.core.errors import UserError
 
 DEFAULT_RAVDESS = Path(__file__).resolve().parents[2] / "shared" / "data" / "ravdess"
 
@@ -41,7 +41,7 @@ def _long_file_peak_rss(minutes: float) -> tuple[float, float]:
     code = f"""
 import numpy as np, resource, time, sys
 sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
-import spectro
+from spectrogan.audio import spectro
 sr = spectro.SAMPLE_RATE
 n = int({minutes} * 60 * sr)
 t = np.arange(n, dtype=np.float64) / sr

@@ -42,8 +42,8 @@ import time
 
 import numpy as np
 
-from cli import import_keras
-from settings import PRESETS, TRAIN_PRECISIONS, TrainingSettings
+from spectrogan.core.cli import import_keras
+from spectrogan.model.settings import PRESETS, TRAIN_PRECISIONS, TrainingSettings
 
 # Keras and the modules built on it are imported by run(), not here, so that
 # `benchmark.py train --help` answers at once.
@@ -59,8 +59,8 @@ def _import_keras_modules() -> None:
     keras = import_keras()
     from keras import layers
 
-    import cyclegan as cg
-    import models
+    from spectrogan.model import cyclegan as cg
+    from spectrogan.model import models
     from tools import step_timing
 
 

@@ -42,11 +42,11 @@ def save_tiny_model(folder: Path, *, pair: str = "calm2anger", source: str = "ca
     """
     import keras
 
-    import model_files
-    import models
-    import runs
-    from corpus import STFT_SETTINGS
-    from spectro import IMAGE_SIZE
+    from spectrogan.model import model_files
+    from spectrogan.model import models
+    from spectrogan.model import runs
+    from spectrogan.data.corpus import STFT_SETTINGS
+    from spectrogan.audio.spectro import IMAGE_SIZE
 
     runs.write_config(folder, {
         "pair": pair, "source": source, "target": target, "image_size": IMAGE_SIZE,
@@ -67,7 +67,7 @@ def synthetic_emotion(emotion: str, actor: int, take: int, *, seconds: float = 0
                       ) -> np.ndarray:
     """Toy 'emotions' a classifier can learn across 'actors': calm = low, quiet, steady
     voice; angry = higher, loud, bright voice with a pitch glide; sad = low and breathy."""
-    from spectro import SAMPLE_RATE as SR
+    from spectrogan.audio.spectro import SAMPLE_RATE as SR
 
     rng = np.random.default_rng(actor * 100 + take)
     voice = 1.0 + 0.15 * (actor % 3)  # each actor has its own pitch
@@ -89,7 +89,7 @@ def synthetic_emotion(emotion: str, actor: int, take: int, *, seconds: float = 0
 def toy_emotion_features() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`metrics.clip_features` of `synthetic_emotion` calm, angry and sad clips, two takes of
     actors 1-6: (features (36, D), emotion labels, actors)."""
-    import metrics
+    from spectrogan.evaluation import metrics
 
     rows = [(e, actor, take) for e in ("calm", "angry", "sad") for actor in range(1, 7)
             for take in range(2)]
@@ -110,7 +110,7 @@ def speech_wav(path: Path, seconds: float, *, sr: int | None = None) -> Path:
     """`speech` written as a 16-bit wav at `sr` (default: SAMPLE_RATE), lasting `seconds`."""
     import soundfile
 
-    from spectro import SAMPLE_RATE
+    from spectrogan.audio.spectro import SAMPLE_RATE
 
     sr = SAMPLE_RATE if sr is None else sr
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -131,7 +131,7 @@ def run_convert(capsys: Any, *argv: Any) -> tuple[int, str, str]:
 # --- A tiny training set ---------------------------------------------------------------------
 def spectrogram_like(rng: np.random.Generator, count: int, tilt: float) -> np.ndarray:
     """(count, H, W) smooth band images in [-1, 1]; `tilt` separates the two domains."""
-    from spectro import IMAGE_SIZE
+    from spectrogan.audio.spectro import IMAGE_SIZE
 
     rows = np.linspace(-1, 1, IMAGE_SIZE)[None, :, None]
     cols = np.linspace(-1, 1, IMAGE_SIZE)[None, None, :]
@@ -146,7 +146,7 @@ _FIRST_ACTOR = {"train": 1, "val": 15, "test": 19}  # each split: this actor and
 def write_training_data(folder: Path, sizes: dict[tuple[str, str], int], *, seed: int = 7) -> Path:
     """calm2anger.npz in `folder` with `sizes` images per (split, domain): actors 1, 2 train,
     15, 16 validate, 19, 20 test."""
-    import corpus
+    from spectrogan.data import corpus
 
     rng = np.random.default_rng(seed)
     images = {key: spectrogram_like(rng, n, 0.5 if key[1] == "A" else -0.5)
@@ -173,7 +173,7 @@ def smearing_generator(n_bins: int | None = None) -> Any:
     along frequency: the broadband smear)."""
     import keras
 
-    from spectro import IMAGE_SIZE
+    from spectrogan.audio.spectro import IMAGE_SIZE
 
     n_bins = IMAGE_SIZE if n_bins is None else n_bins
     inputs = keras.Input((n_bins, n_bins, 1))

@@ -17,13 +17,13 @@ import pytest
 import soundfile
 
 import app
-import audio_files
-import inference
-import runs
-import spectro
-import webpage
-from loudness import loudness_db
-from spectro import SAMPLE_RATE
+from spectrogan.audio import audio_files
+from spectrogan.conversion import inference
+from spectrogan.model import runs
+from spectrogan.audio import spectro
+from spectrogan import webpage
+from spectrogan.audio.loudness import loudness_db
+from spectrogan.audio.spectro import SAMPLE_RATE
 
 from conftest import REPO, load_tool, tone
 from helpers import save_tiny_model

@@ -13,7 +13,7 @@ from conftest import tone
 def test_a_truncated_wav_is_refused_with_its_reason(tmp_path):
     import soundfile
 
-    from audio_files import AudioError, load_audio
+    from spectrogan.audio.audio_files import AudioError, load_audio
 
     whole = tmp_path / "whole.wav"
     soundfile.write(str(whole), tone(1.0), 16000, subtype="PCM_16")
@@ -27,7 +27,7 @@ def test_a_truncated_wav_is_refused_with_its_reason(tmp_path):
 def test_stereo_channels_that_cancel_are_named(tmp_path):
     import soundfile
 
-    from audio_files import AudioError, load_audio
+    from spectrogan.audio.audio_files import AudioError, load_audio
 
     audio = tone(0.5)
     path = tmp_path / "cancel.wav"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-import batches
-from spectro import PAD_VALUE
+from spectrogan.training import batches
+from spectrogan.audio.spectro import PAD_VALUE
 
 
 # --- Random crops --------------------------------------------------------------------------------

@@ -7,14 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import cepstral_change as cc
-import inference
-import vocoder
-from cepstral_change import DIMENSIONS, CepstralChange, CepstralMoments
-from conversion_settings import ConversionSettings
-from corpus import RavdessFile
-from errors import UserError
-from loudness import loudness_db
+from spectrogan.stages import cepstral_change as cc
+from spectrogan.conversion import inference
+from spectrogan.audio import vocoder
+from spectrogan.stages.cepstral_change import DIMENSIONS, CepstralChange, CepstralMoments
+from spectrogan.stages.conversion_settings import ConversionSettings
+from spectrogan.data.corpus import RavdessFile
+from spectrogan.core.errors import UserError
+from spectrogan.audio.loudness import loudness_db
 
 
 WIDER = CepstralChange((0.0,) + (0.05,) * (DIMENSIONS - 1), (1.2,) + (1.5,) * (DIMENSIONS - 1))
@@ -153,7 +153,7 @@ def test_the_config_carries_the_change_and_refuses_a_bad_one():
 
 
 def test_world_changes_name_every_change_the_synthesis_applies_and_only_those():
-    from prosody import ProsodyChange
+    from spectrogan.stages.prosody import ProsodyChange
 
     learned_alone = ConversionSettings(vocoder="world", envelope_change=False,
                                        prosody=ProsodyChange(6.5, 1.0, 0.9),

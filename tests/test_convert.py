@@ -13,16 +13,16 @@ import pytest
 import soundfile
 
 import convert
-import corpus
-import errors
+from spectrogan.data import corpus
+from spectrogan.core import errors
 import evaluate
-import inference
-import numpy_generator
-import runs
-from audio_files import load_audio
-from corpus import STFT_SETTINGS
-from loudness import loudness_db
-from spectro import SAMPLE_RATE, utterance_to_windows
+from spectrogan.conversion import inference
+from spectrogan.model import numpy_generator
+from spectrogan.model import runs
+from spectrogan.audio.audio_files import load_audio
+from spectrogan.data.corpus import STFT_SETTINGS
+from spectrogan.audio.loudness import loudness_db
+from spectrogan.audio.spectro import SAMPLE_RATE, utterance_to_windows
 
 from conftest import REPO
 from helpers import run_convert as _run, save_tiny_model, speech as _speech, speech_wav as _wav
@@ -262,7 +262,7 @@ def test_a_full_disk_is_said_in_plain_words(tmp_path, models_root, capsys, monke
     import collections
     import shutil as shutil_module
 
-    import atomic_files
+    from spectrogan.core import atomic_files
 
     source = _wav(tmp_path / "speech.wav", 0.5)
     real_write = soundfile.write
@@ -469,7 +469,7 @@ def test_menus_offer_only_what_exists_and_say_which_pairs_miss_their_goal(capsys
     """Issue 56.10: --emotion's help names the emotions the shipped models reach (not calm or
     neutral, which none does), and --list marks each model whose test figures miss the
     voice-keeping goal."""
-    import reports
+    from spectrogan.evaluation import reports
 
     with pytest.raises(SystemExit):
         convert.main(["--help"])
@@ -655,8 +655,8 @@ def test_ctrl_c_ends_a_conversion_with_130_and_nothing_else(tmp_path):
     import time
 
     env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
-    probe = subprocess.run([sys.executable, "-c", "import sys, cli; cli.import_keras(); "
-                            "print('jax' in sys.modules)"], cwd=REPO, env=env,
+    probe = subprocess.run([sys.executable, "-c", "import sys; from spectrogan.core import cli; "
+                            "cli.import_keras(); print('jax' in sys.modules)"], cwd=REPO, env=env,
                            capture_output=True, text=True, timeout=120)
     assert probe.stdout.strip() == "False", probe.stderr
     clip = REPO / "examples" / "calm_speech.wav"

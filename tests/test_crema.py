@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import soundfile
 
-import corpus
-import crema
+from spectrogan.data import corpus
+from spectrogan.data import crema
 from data_prep import build_pair, main
-from spectro import SAMPLE_RATE
+from spectrogan.audio.spectro import SAMPLE_RATE
 
 from conftest import CREMA_DIR, needs_crema, tone
 

@@ -13,15 +13,16 @@ import numpy as np
 import pytest
 import soundfile
 
-import corpus
+from spectrogan.data import corpus
 import data_prep
-import original_data
-import downloads
+from spectrogan.data import original_data
+from spectrogan.data import downloads
 import urllib.error
 import zipfile
 from data_prep import build_pair, build_pairs, main
-from errors import UserError
-from spectro import IMAGE_SIZE, N_BINS, N_FRAMES, SAMPLE_RATE, n_frames_for, window_starts
+from spectrogan.core.errors import UserError
+from spectrogan.audio.spectro import (IMAGE_SIZE, N_BINS, N_FRAMES, SAMPLE_RATE, n_frames_for,
+                                      window_starts)
 
 from conftest import RAVDESS_DIR, needs_ravdess, tone
 

@@ -11,20 +11,20 @@ import numpy as np
 import pytest
 import soundfile
 
-import audio_files
-import corpus
+from spectrogan.audio import audio_files
+from spectrogan.data import corpus
 import evaluate
 import evaluate as ev
 import make_results_page as page
-import judges
-import metrics
-import reports
-import runs
-import scoring
-import spectro
-from audio_files import load_audio
-from errors import UserError
-from spectro import HOP_LENGTH, SAMPLE_RATE
+from spectrogan.evaluation import judges
+from spectrogan.evaluation import metrics
+from spectrogan.evaluation import reports
+from spectrogan.model import runs
+from spectrogan.evaluation import scoring
+from spectrogan.audio import spectro
+from spectrogan.audio.audio_files import load_audio
+from spectrogan.core.errors import UserError
+from spectrogan.audio.spectro import HOP_LENGTH, SAMPLE_RATE
 
 from conftest import RAVDESS_DIR, REPO, chirp, needs_ravdess, tone
 from helpers import save_tiny_model, synthetic_emotion, toy_emotion_features
@@ -312,7 +312,7 @@ def crema_tree(tmp_path_factory) -> Path:
 def trees_cache(ravdess_tree, crema_tree, tmp_path_factory) -> Path:
     """A feature cache of every clip of both trees, so that each test reading them computes
     the judges' features once per test process rather than once per test."""
-    from corpora import scan_corpora
+    from spectrogan.data.corpora import scan_corpora
 
     path = tmp_path_factory.mktemp("cache") / "eval_features.npz"
     cache = metrics.FeatureCache(path)
@@ -368,8 +368,8 @@ def test_a_table_per_corpus_with_both_judges(ravdess_tree, crema_tree, trees_cac
 @pytest.mark.slow
 def test_a_judge_counts_only_for_emotions_it_hears_in_real_speech(ravdess_tree, crema_tree,
                                                                   trees_cache, tmp_path):
-    from corpora import scan_corpora
-    from scoring import Evaluator
+    from spectrogan.data.corpora import scan_corpora
+    from spectrogan.evaluation.scoring import Evaluator
 
     folders = {"ravdess": ravdess_tree, "crema": crema_tree}
     shutil.copy(trees_cache, tmp_path / "cache.npz")
@@ -607,10 +607,10 @@ def tiny_weights(folder: Path, seed: int, *, dtype: str = "float32") -> Path:
     """The weights file of a tiny generator initialised from `seed`, written into `folder`."""
     import keras
 
-    import model_files
+    from spectrogan.model import model_files
 
-    import models as model_lib
-    from spectro import IMAGE_SIZE
+    from spectrogan.model import models as model_lib
+    from spectrogan.audio.spectro import IMAGE_SIZE
 
     keras.utils.set_random_seed(seed)
     generator = model_lib.build_generator((IMAGE_SIZE, IMAGE_SIZE, 1), filters=4, res_blocks=1)
@@ -620,8 +620,8 @@ def tiny_weights(folder: Path, seed: int, *, dtype: str = "float32") -> Path:
 def snapshot_run(models: Path, *, epochs=(10, 20, 30), val_actors=(3, 4)) -> Path:
     """A calm2anger run folder as train_cyclegan.py leaves it: config.json with val_actors,
     float16 snapshots/epoch_NNNN/ per epoch, and the last epoch's generator in float32."""
-    from corpus import STFT_SETTINGS
-    from spectro import IMAGE_SIZE
+    from spectrogan.data.corpus import STFT_SETTINGS
+    from spectrogan.audio.spectro import IMAGE_SIZE
 
     run = models / "calm2anger"
     config = {"pair": "calm2anger", "source": "calm", "target": "angry",
@@ -661,8 +661,8 @@ def file_states(run: Path) -> dict[str, bytes]:
 
 @pytest.mark.slow
 def test_select_epoch_installs_the_winner(ravdess_tree, tmp_path, capsys):
-    import model_files
-    from runs import find_model_dir
+    from spectrogan.model import model_files
+    from spectrogan.model.runs import find_model_dir
 
     models = tmp_path / "models"
     run = snapshot_run(models)
@@ -841,7 +841,7 @@ def test_results_page_says_how_a_model_converts(tmp_path):
 
 # --- The level difference between two emotions ---------------------------------------------------
 def test_level_difference_is_the_mean_over_actors_of_each_actors_difference(tmp_path):
-    from corpus import RavdessFile
+    from spectrogan.data.corpus import RavdessFile
 
     def clip(name: str, amplitude: float) -> Path:
         path = tmp_path / f"{name}.wav"
@@ -874,9 +874,9 @@ def test_evaluate_suggests_a_download_command_that_exists(tmp_path, capsys):
 def test_another_vocoder_drops_what_only_the_model_s_own_applies():
     import argparse
 
-    from conversion_settings import ConversionSettings
-    from inference import Converter
-    from prosody import ProsodyChange
+    from spectrogan.stages.conversion_settings import ConversionSettings
+    from spectrogan.conversion.inference import Converter
+    from spectrogan.stages.prosody import ProsodyChange
 
     shifted = Converter(settings=ConversionSettings(pitch_ratio=1.2))
     world = ev._as_asked(argparse.Namespace(vocoder="world", no_prosody=False), shifted)
@@ -911,8 +911,8 @@ class LevelNaturalness:
 def test_vocoders_report_scores_every_path_alone_on_both_corpora(ravdess_tree, crema_tree,
                                                                  trees_cache, tmp_path, capsys,
                                                                  monkeypatch):
-    import scoring
-    import vocoder_report
+    from spectrogan.evaluation import scoring
+    from spectrogan.evaluation import vocoder_report
 
     monkeypatch.setattr(scoring, "naturalness_available", lambda: True)
     monkeypatch.setattr(scoring, "NaturalnessPredictor", LevelNaturalness)

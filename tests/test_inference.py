@@ -11,15 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import inference
-import metrics
-import model_files
-import models
-import runs
-import spectro
-from errors import UserError
-from loudness import loudness_db
-from spectro import IMAGE_SIZE
+from spectrogan.evaluation import catalogue
+from spectrogan.conversion import inference
+from spectrogan.evaluation import metrics
+from spectrogan.model import model_files
+from spectrogan.model import models
+from spectrogan.model import runs
+from spectrogan.audio import spectro
+from spectrogan.core.errors import UserError
+from spectrogan.audio.loudness import loudness_db
+from spectrogan.audio.spectro import IMAGE_SIZE
 
 from conftest import tone, vowel
 from helpers import save_tiny_model, smearing_generator
@@ -69,7 +70,7 @@ def test_a_bad_inference_value_in_config_is_a_clear_error(tmp_path, key, value):
 def test_a_model_with_a_pitch_ratio_converts_higher_and_strength_scales_it(tmp_path):
     plain, higher, folder = _loaded_with(tmp_path, {"pitch_ratio": 1.25})
     assert plain.settings.pitch_ratio == 1.0 and higher.settings.pitch_ratio == 1.25
-    assert "pitch x1.25" in inference.model_method(runs.read_config(folder))
+    assert "pitch x1.25" in catalogue.model_method(runs.read_config(folder))
     voice = vowel(1.0, 150.0)
     before = plain.convert(voice)
     after = higher.convert(voice)
@@ -89,7 +90,7 @@ def test_a_model_with_a_pitch_ratio_converts_higher_and_strength_scales_it(tmp_p
 def test_a_learned_level_change_is_applied_only_when_asked(tmp_path):
     plain, louder, folder = _loaded_with(tmp_path, {"level_change_db": 12.0})
     assert plain.settings.level_change_db == 0.0 and louder.settings.level_change_db == 12.0
-    assert "+12.0 dB" in inference.model_method(runs.read_config(folder))
+    assert "+12.0 dB" in catalogue.model_method(runs.read_config(folder))
     voice = 0.05 * vowel(1.0, 150.0)  # far below full scale: room for the whole rise
     level = loudness_db(voice)
     # By default the model's learned change is not applied: the input's loudness is kept.
@@ -126,7 +127,7 @@ def test_a_world_model_applies_its_envelope_change_and_can_leave_it_out(tmp_path
     _, with_model, _ = _loaded_with(tmp_path / "a", {"vocoder": "world", "prosody": prosody})
     _, alone, folder = _loaded_with(tmp_path / "b", {"vocoder": "world", "prosody": prosody,
                                                      "envelope_change": False})
-    assert "learned changes alone" in inference.model_method(runs.read_config(folder))
+    assert "learned changes alone" in catalogue.model_method(runs.read_config(folder))
     voice = vowel(0.8, 140.0)
     without = inference.convert_audio(voice, None, settings=alone.settings)
     np.testing.assert_array_equal(alone.convert(voice), without)
@@ -139,7 +140,7 @@ def test_a_world_model_applies_its_envelope_change_and_can_leave_it_out(tmp_path
 def test_the_progress_of_a_long_world_conversion_moves_with_the_work(tmp_path, monkeypatch):
     """Issue 56.5: the F0 tracking of a long file, the slowest part, moves the bar too; it
     once stood at 0% until the analysis was over."""
-    import vocoder
+    from spectrogan.audio import vocoder
 
     _, converter, _ = _loaded_with(tmp_path / "a", {"vocoder": "world"})
     events: list[tuple[str, float]] = []

@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import judges
-import metrics
-from shape_features import SHAPE_BANDS, SHAPE_NAMES, shape_features
-from spectro import SAMPLE_RATE
+from spectrogan.evaluation import judges
+from spectrogan.evaluation import metrics
+from spectrogan.evaluation.shape_features import SHAPE_BANDS, SHAPE_NAMES, shape_features
+from spectrogan.audio.spectro import SAMPLE_RATE
 
 from helpers import toy_emotion_features
 

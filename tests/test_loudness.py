@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import judges
-import loudness
-import metrics
-from loudness import (OUTPUT_PEAK, at_speech_level, headroom_db, keep_loudness,
-                      level_change_reached_db, limit_peaks, soft_knee, speech_level_db)
+from spectrogan.evaluation import judges
+from spectrogan.audio import loudness
+from spectrogan.evaluation import metrics
+from spectrogan.audio.loudness import (OUTPUT_PEAK, at_speech_level, headroom_db, keep_loudness,
+                                       level_change_reached_db, limit_peaks, soft_knee,
+                                       speech_level_db)
 
 from conftest import vowel
 
@@ -171,9 +172,9 @@ def test_every_shipped_emotion_keeps_the_input_s_loudness(peak_dbfs):
     """Issue 55.4: a converted clip's integrated loudness equals its input's within 1 LU and
     its peaks stay below full scale, for an input peaking at -1 dBFS (no headroom: the
     example's level) and one at -40 dBFS, with every shipped model."""
-    import inference
-    import runs
-    from audio_files import load_audio
+    from spectrogan.conversion import inference
+    from spectrogan.model import runs
+    from spectrogan.audio.audio_files import load_audio
 
     from conftest import REPO
 

@@ -8,12 +8,12 @@ import keras
 import numpy as np
 import pytest
 
-import model_files
-import models
-import runs
-import spectro
-from errors import UserError
-from spectro import IMAGE_SIZE, PAD_VALUE
+from spectrogan.model import model_files
+from spectrogan.model import models
+from spectrogan.model import runs
+from spectrogan.audio import spectro
+from spectrogan.core.errors import UserError
+from spectrogan.audio.spectro import IMAGE_SIZE, PAD_VALUE
 
 from helpers import comb, randomised as _randomised, smearing_generator
 

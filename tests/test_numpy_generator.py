@@ -10,12 +10,12 @@ import sys
 import numpy as np
 import pytest
 
-import inference
-import model_files
-import models
-import numpy_generator
-import runs
-from spectro import IMAGE_SIZE
+from spectrogan.conversion import inference
+from spectrogan.model import model_files
+from spectrogan.model import models
+from spectrogan.model import numpy_generator
+from spectrogan.model import runs
+from spectrogan.audio.spectro import IMAGE_SIZE
 
 from conftest import REPO
 from helpers import save_tiny_model

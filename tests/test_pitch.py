@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import metrics
-import pitch
-import spectro
-from spectro import HOP_LENGTH, SAMPLE_RATE
+from spectrogan.evaluation import metrics
+from spectrogan.audio import pitch
+from spectrogan.audio import spectro
+from spectrogan.audio.spectro import HOP_LENGTH, SAMPLE_RATE
 
 from conftest import vowel
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from processes import map_in_processes
+from spectrogan.core.processes import map_in_processes
 
 
 def square_and_pid(value: int) -> tuple[int, int]:

@@ -6,16 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import inference
-import prosody
-import vocoder
-from audio_files import write_audio
-from conversion_settings import ConversionSettings
-from corpus import RavdessFile
-from errors import UserError
-from loudness import speech_level_db
-from prosody import ProsodyChange, map_f0
-from spectro import N_BINS, SAMPLE_RATE
+from spectrogan.conversion import inference
+from spectrogan.stages import prosody
+from spectrogan.audio import vocoder
+from spectrogan.audio.audio_files import write_audio
+from spectrogan.stages.conversion_settings import ConversionSettings
+from spectrogan.data.corpus import RavdessFile
+from spectrogan.core.errors import UserError
+from spectrogan.audio.loudness import speech_level_db
+from spectrogan.stages.prosody import ProsodyChange, map_f0
+from spectrogan.audio.spectro import N_BINS, SAMPLE_RATE
 
 from conftest import vowel
 

@@ -52,7 +52,7 @@ def _compile_librosa_loops(audio: np.ndarray) -> None:
     under a busy CPU, they once took 43 s of the 120 and left training no time; and the two
     data_prep.py subprocesses, one a pair, never write the cache at once."""
     import data_prep
-    import metrics
+    from spectrogan.evaluation import metrics
 
     data_prep.clip_to_windows(audio)
     metrics.clip_features(audio)

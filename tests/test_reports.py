@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import reports
+from spectrogan.evaluation import reports
 
 
 def _row(judged: float, voiced: float, wer: float | None) -> dict:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-import runs
-from errors import UserError
+from spectrogan.model import runs
+from spectrogan.core.errors import UserError
 
 
 def test_installing_a_snapshot_keeps_the_sections_chosen_after_training(tmp_path):

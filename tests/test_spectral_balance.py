@@ -6,15 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import inference
-import spectral_balance as sb
-import vocoder
-from conversion_settings import ConversionSettings
-from corpus import RavdessFile
-from errors import UserError
-from loudness import speech_level_db
-from spectral_balance import BAND_COUNT, BAND_HZ, SpectralBalance
-from spectro import SAMPLE_RATE
+from spectrogan.conversion import inference
+from spectrogan.stages import spectral_balance as sb
+from spectrogan.audio import vocoder
+from spectrogan.stages.conversion_settings import ConversionSettings
+from spectrogan.data.corpus import RavdessFile
+from spectrogan.core.errors import UserError
+from spectrogan.audio.loudness import speech_level_db
+from spectrogan.stages.spectral_balance import BAND_COUNT, BAND_HZ, SpectralBalance
+from spectrogan.audio.spectro import SAMPLE_RATE
 
 from conftest import vowel
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import soundfile
 
-import audio_files
-import metrics
-import plots
+from spectrogan.audio import audio_files
+from spectrogan.evaluation import metrics
+from spectrogan.audio import plots
 import resynthesis
-import spectro
-from spectro import IMAGE_SIZE
+from spectrogan.audio import spectro
+from spectrogan.audio.spectro import IMAGE_SIZE
 
 from conftest import RAVDESS_DIR, chirp, needs_ravdess, tone
 from helpers import comb

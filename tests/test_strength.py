@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-import strength
-from cepstral_change import ORDER, CepstralChange
-from prosody import ProsodyChange
-from spectral_balance import SpectralBalance
+from spectrogan.core import strength
+from spectrogan.stages.cepstral_change import ORDER, CepstralChange
+from spectrogan.stages.prosody import ProsodyChange
+from spectrogan.stages.spectral_balance import SpectralBalance
 
 
 @pytest.mark.parametrize("bad", [-0.1, 1.01, math.nan, math.inf])

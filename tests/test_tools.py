@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import soundfile
 
-from audio_files import load_audio
-from corpus import scan_ravdess
-from errors import UserError
-from spectro import SAMPLE_RATE
+from spectrogan.audio.audio_files import load_audio
+from spectrogan.data.corpus import scan_ravdess
+from spectrogan.core.errors import UserError
+from spectrogan.audio.spectro import SAMPLE_RATE
 
 from conftest import REPO, chirp, load_tool, tone
 from helpers import save_tiny_model
@@ -109,7 +109,7 @@ def _selection(epochs: dict[int, float], val_actors=(15, 16)) -> dict:
 
 
 def test_ablation_table_has_one_row_per_arm_from_its_last_epoch():
-    from reports import ablation_table
+    from spectrogan.evaluation.reports import ablation_table
 
     arms = [{"label": "original settings", "updates": 70, "seconds": 1234.4,
              "selection": _selection({1: 0.5})},
@@ -152,7 +152,7 @@ choose_cut = load_tool("choose_cut")
 
 
 def _model_folder(folder: Path) -> Path:
-    import runs
+    from spectrogan.model import runs
 
     runs.write_config(folder, {"pair": "calm2anger", "image_size": 260, "val_actors": [15, 16],
                                "generator": {"filters": 4, "res_blocks": 1,
@@ -164,8 +164,8 @@ def _model_folder(folder: Path) -> Path:
 def _scored(model: Path, out: Path, candidates: dict, option: str, judged: dict[int, float],
             chosen: int) -> dict:
     """A selection of `candidates` as choose_cut writes it after scoring them."""
-    from downloads import file_digest
-    import runs
+    from spectrogan.data.downloads import file_digest
+    from spectrogan.model import runs
 
     selection = {**_selection(judged), "chosen_epoch": chosen, "guard_held": True,
                  "option": option, "candidates": candidates,
@@ -175,7 +175,7 @@ def _scored(model: Path, out: Path, candidates: dict, option: str, judged: dict[
 
 
 def test_choose_cut_candidates_are_the_model_opened_with_each_value(tmp_path):
-    import runs
+    from spectrogan.model import runs
 
     model = save_tiny_model(tmp_path / "models" / "calm2anger", identity_start=True,
                             directions=("AtoB",), inference={"level_change_db": 3.0})
@@ -197,7 +197,7 @@ def test_choose_cut_candidates_are_the_model_opened_with_each_value(tmp_path):
 
 
 def test_choose_cut_reuses_its_scores_and_installs_only_the_chosen_value(tmp_path):
-    import runs
+    from spectrogan.model import runs
 
     model = _model_folder(tmp_path / "models" / "calm2anger")
     out = tmp_path / "out" / "calm2anger"
@@ -262,7 +262,7 @@ def test_choose_cut_refuses_two_kinds_of_candidate_at_once(tmp_path, capsys):
 
 
 def test_pitch_vocoder_check_moves_f0_by_the_ratio_and_keeps_the_voicing():
-    from metrics import FEATURE_NAMES, clip_features
+    from spectrogan.evaluation.metrics import FEATURE_NAMES, clip_features
 
     check = load_tool("pitch_vocoder_check")
     makers = check.audio_makers(1.25)
@@ -309,10 +309,10 @@ choose_prosody = load_tool("choose_prosody")
 def _prosody_record(pair: str, chosen: str) -> dict:
     figures = {"judged_target": 0.25, "target_over_source": 0.5, "voiced_fraction": 0.8,
                "word_error_rate": 0.4, "mcd_to_target": 7.0}
-    from spectral_balance import BAND_COUNT, SpectralBalance
+    from spectrogan.stages.spectral_balance import BAND_COUNT, SpectralBalance
 
     balance = SpectralBalance((-2.0,) * (BAND_COUNT // 2) + (2.0,) * (BAND_COUNT // 2))
-    from cepstral_change import DIMENSIONS, CepstralChange
+    from spectrogan.stages.cepstral_change import DIMENSIONS, CepstralChange
 
     cepstral = CepstralChange(spread_ratio=(1.3,) * DIMENSIONS)
     arms = [{"epoch": i, "arm": arm, "passes_guard": True, "chosen": arm == chosen,
@@ -333,8 +333,8 @@ def _prosody_record(pair: str, chosen: str) -> dict:
 
 
 def test_choose_prosody_arms_apply_what_their_names_say():
-    from conversion_settings import ConversionSettings
-    from prosody import ProsodyChange
+    from spectrogan.stages.conversion_settings import ConversionSettings
+    from spectrogan.stages.prosody import ProsodyChange
 
     base = ConversionSettings(envelope_coefficients=24, pitch_ratio=1.2)
     change = ProsodyChange(6.0, 1.7, 0.9)
@@ -347,9 +347,9 @@ def test_choose_prosody_arms_apply_what_their_names_say():
     assert arms["world, model + prosody"].prosody == change
     assert all(arms[a].pitch_ratio == 1.0 for a in choose_prosody.ARMS if a.startswith("world"))
     assert all(arms[a].spectral_balance is None for a in choose_prosody.ARMS)  # none learned
-    from spectral_balance import BAND_COUNT, SpectralBalance
+    from spectrogan.stages.spectral_balance import BAND_COUNT, SpectralBalance
 
-    from cepstral_change import DIMENSIONS, CepstralChange
+    from spectrogan.stages.cepstral_change import DIMENSIONS, CepstralChange
 
     balance = SpectralBalance((1.0,) * BAND_COUNT)
     cepstral = CepstralChange(spread_ratio=(1.2,) * DIMENSIONS)
@@ -369,8 +369,8 @@ def test_choose_prosody_arms_apply_what_their_names_say():
 
 
 def test_choose_prosody_report_and_install_keep_every_other_key(tmp_path):
-    import runs
-    from conversion_settings import ConversionSettings
+    from spectrogan.model import runs
+    from spectrogan.stages.conversion_settings import ConversionSettings
 
     out = tmp_path / "out"
     out.mkdir()
@@ -402,8 +402,8 @@ def test_choose_prosody_report_and_install_keep_every_other_key(tmp_path):
 
 
 def test_choose_prosody_installs_the_prosody_alone_without_the_envelope_change(tmp_path):
-    import runs
-    from conversion_settings import ConversionSettings
+    from spectrogan.model import runs
+    from spectrogan.stages.conversion_settings import ConversionSettings
 
     model = tmp_path / "calm2surprised"
     runs.write_config(model, {"pair": "calm2surprised",

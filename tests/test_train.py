@@ -21,16 +21,16 @@ import keras
 import numpy as np
 import pytest
 
-import batches
-import corpus
-import cyclegan as cg
-import model_files
-import runs
+from spectrogan.training import batches
+from spectrogan.data import corpus
+from spectrogan.model import cyclegan as cg
+from spectrogan.model import model_files
+from spectrogan.model import runs
 import train_cyclegan as tc
-import trainer
-from audio_files import load_audio
-from settings import DEFAULT_PRESET, PRESETS, TrainingSettings
-from spectro import IMAGE_SIZE, SAMPLE_RATE
+from spectrogan.training import trainer
+from spectrogan.audio.audio_files import load_audio
+from spectrogan.model.settings import DEFAULT_PRESET, PRESETS, TrainingSettings
+from spectrogan.audio.spectro import IMAGE_SIZE, SAMPLE_RATE
 
 from conftest import REPO
 from helpers import FAST_TINY, TINY, write_training_data
@@ -474,8 +474,8 @@ def test_without_validation_images_the_test_split_is_held_out(tmp_path, monkeypa
 _JAX_SCRIPT = """
     import json, sys
     import numpy as np, keras
-    import batches
-    import cyclegan as cg
+    from spectrogan.training import batches
+    from spectrogan.model import cyclegan as cg
     import train_cyclegan as tc
     work, train_data = sys.argv[1], sys.argv[2]
     arrays = np.load(work + "/toy.npz")

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import naturalness
-import vocoder
-import vocoder_report
-from metrics import FeatureCache
-from spectro import HOP_LENGTH
+from spectrogan.evaluation import naturalness
+from spectrogan.audio import vocoder
+from spectrogan.evaluation import vocoder_report
+from spectrogan.evaluation.metrics import FeatureCache
+from spectrogan.audio.spectro import HOP_LENGTH
 
 from conftest import vowel
 
@@ -90,7 +90,7 @@ def test_a_threshold_of_zero_keeps_every_tracked_frame_periodic():
 @pytest.mark.parametrize("analysis", [vocoder.SHIPPED_ANALYSIS, vocoder.WorldAnalysis(
     "dio", "speaker", 0.0, dio_allowed_range=0.3)], ids=lambda a: a.name)
 def test_a_vocoder_path_gives_back_the_clip_s_length_and_loudness(analysis):
-    from loudness import loudness_db
+    from spectrogan.audio.loudness import loudness_db
 
     voice = vowel(1.2, 160.0)
     out = vocoder_report.VocoderPath("world", analysis)(voice)
@@ -175,7 +175,7 @@ def test_the_results_page_shows_the_vocoder_report_with_the_shipped_path_marked(
     import json
 
     import make_results_page as page
-    from errors import UserError
+    from spectrogan.core.errors import UserError
 
     assert page.vocoder_section(tmp_path) == []  # not measured: no section
     paths = {"world-0": vocoder_report.VocoderPath("world", vocoder.SHIPPED_ANALYSIS),

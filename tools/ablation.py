@@ -39,14 +39,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from atomic_files import atomic_output  # noqa: E402
-from cli import arg_type, cli_main, positive_int  # noqa: E402
-from corpus import DATA_DIR, parse_pair_name  # noqa: E402
-from errors import UserError  # noqa: E402
-from reports import ablation_table, actor_list, write_generated  # noqa: E402
-from runs import (CONFIG_NAME, LOG_NAME, RESULTS_DIR, SELECTION_JSON, SNAPSHOTS_DIR,  # noqa: E402
-                  find_snapshots, read_config, read_selection)
-from settings import PRESETS  # noqa: E402
+from spectrogan.core.atomic_files import atomic_output  # noqa: E402
+from spectrogan.core.cli import arg_type, cli_main, positive_int  # noqa: E402
+from spectrogan.data.corpus import DATA_DIR, parse_pair_name  # noqa: E402
+from spectrogan.core.errors import UserError  # noqa: E402
+from spectrogan.evaluation.reports import ablation_table, actor_list, write_generated  # noqa: E402
+from spectrogan.model.runs import (CONFIG_NAME, LOG_NAME, RESULTS_DIR,  # noqa: E402
+                                   SELECTION_JSON, SNAPSHOTS_DIR, find_snapshots, read_config,
+                                   read_selection)
+from spectrogan.model.settings import PRESETS  # noqa: E402
 
 # Each arm: what differs, and its train_cyclegan.py flags. --time-budget stops after the update
 # in which the budget runs out; epoch sizes are set so that an epoch takes about 70-90 s on a
@@ -126,12 +127,13 @@ def score_cut_arm(base_run: Path, selection_path: Path, *, pair: str, coefficien
     validation actors, as the epoch selection does, and write its selection.json."""
     import json
 
-    from conversion_settings import ConversionSettings
-    from corpus import DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS, default_ravdess, scan_ravdess
-    from inference import open_converter
-    from metrics import FeatureCache, load_recogniser
-    from scoring import EvalSettings, Evaluator
-    from selection import Candidate, select_candidate
+    from spectrogan.stages.conversion_settings import ConversionSettings
+    from spectrogan.data.corpus import (DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS, default_ravdess,
+                                        scan_ravdess)
+    from spectrogan.conversion.inference import open_converter
+    from spectrogan.evaluation.metrics import FeatureCache, load_recogniser
+    from spectrogan.evaluation.scoring import EvalSettings, Evaluator
+    from spectrogan.evaluation.selection import Candidate, select_candidate
 
     last = find_snapshots(base_run)[-1]
     config = read_config(last.path)

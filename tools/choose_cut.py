@@ -53,18 +53,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cli import (arg_type, cli_main, non_negative_int, parser_from_doc,  # noqa: E402
-                 positive_int)
-from errors import UserError  # noqa: E402
-from corpus import (DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS, parse_pair,  # noqa: E402
-                    parse_pair_name)
-from atomic_files import atomic_output  # noqa: E402
-from downloads import file_digest  # noqa: E402
-from reports import selection_table, write_generated  # noqa: E402
-from runs import (RESULTS_DIR, SELECTION_JSON, find_model_dir, generator_path,  # noqa: E402
-                  read_config, read_selection, write_config)
-from selection import Candidate, select_candidate  # noqa: E402
-from spectro import IMAGE_SIZE  # noqa: E402
+from spectrogan.core.cli import (arg_type, cli_main, non_negative_int,  # noqa: E402
+                                 parser_from_doc, positive_int)
+from spectrogan.core.errors import UserError  # noqa: E402
+from spectrogan.data.corpus import (DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS,  # noqa: E402
+                                    parse_pair, parse_pair_name)
+from spectrogan.core.atomic_files import atomic_output  # noqa: E402
+from spectrogan.data.downloads import file_digest  # noqa: E402
+from spectrogan.evaluation.reports import selection_table, write_generated  # noqa: E402
+from spectrogan.model.runs import (RESULTS_DIR, SELECTION_JSON, find_model_dir,  # noqa: E402
+                                   generator_path, read_config, read_selection, write_config)
+from spectrogan.evaluation.selection import Candidate, select_candidate  # noqa: E402
+from spectrogan.audio.spectro import IMAGE_SIZE  # noqa: E402
 
 DEFAULT_COEFFICIENTS = (0, 12, 24, 48)
 TABLE_NAME = "cut_selection.md"
@@ -113,7 +113,7 @@ def cut_candidates(model_dir: Path, candidates: dict[int, float], *, option: str
     """The model in `model_dir` with each candidate value of `option` in its settings, the rest
     of its config's "inference" kept; `candidates` maps each candidate's number
     (CANDIDATE_COLUMN) to its value."""
-    from conversion_settings import ConversionSettings
+    from spectrogan.stages.conversion_settings import ConversionSettings
 
     config = read_config(model_dir)
     base = ConversionSettings.from_config(config, where=str(model_dir / "config.json"))
@@ -127,7 +127,7 @@ def cut_candidates(model_dir: Path, candidates: dict[int, float], *, option: str
                             ) from None
 
         def open_candidate() -> Any:
-            from inference import open_converter
+            from spectrogan.conversion.inference import open_converter
 
             return open_converter(model_dir, config=config, settings=settings)
         return open_candidate
@@ -202,8 +202,8 @@ def pair_candidates(option: str, values: list[float], *, model_dir: Path, source
         return {int(k): int(k) for k in values}, {}
     if option == PITCH:
         return {round(100 * r): float(r) for r in values}, {}
-    from corpus import default_ravdess, scan_ravdess
-    from metrics import level_difference_db
+    from spectrogan.data.corpus import default_ravdess, scan_ravdess
+    from spectrogan.evaluation.metrics import level_difference_db
 
     actors = read_config(model_dir).get("train_actors")
     if not actors:
@@ -238,9 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     def evaluator() -> Any:
         """One Evaluator for every pair (its classifier and feature cache are shared)."""
         if not made:
-            from corpus import default_ravdess, scan_ravdess
-            from metrics import FeatureCache, load_recogniser
-            from scoring import EvalSettings, Evaluator
+            from spectrogan.data.corpus import default_ravdess, scan_ravdess
+            from spectrogan.evaluation.metrics import FeatureCache, load_recogniser
+            from spectrogan.evaluation.scoring import EvalSettings, Evaluator
 
             ravdess = args.ravdess or default_ravdess()
             made.append(Evaluator(files=scan_ravdess(ravdess), root=ravdess,

@@ -48,15 +48,16 @@ from typing import Any, Sequence
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from atomic_files import atomic_output  # noqa: E402
-from corpora import real_clips_arguments  # noqa: E402
-from cli import arg_type, cli_main, parser_from_doc, positive_int  # noqa: E402
-from corpus import (DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS, default_ravdess,  # noqa: E402
-                    parse_pair, parse_pair_name, scan_ravdess)
-from errors import UserError  # noqa: E402
-from processes import map_in_processes  # noqa: E402
-from runs import (RESULTS_DIR, SELECTION_MARGIN_DB, SELECTION_VOICED_MARGIN,  # noqa: E402
-                  SELECTION_WER_MARGIN, choose_epoch, read_config, write_config)
+from spectrogan.core.atomic_files import atomic_output  # noqa: E402
+from spectrogan.data.corpora import real_clips_arguments  # noqa: E402
+from spectrogan.core.cli import arg_type, cli_main, parser_from_doc, positive_int  # noqa: E402
+from spectrogan.data.corpus import (DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS,  # noqa: E402
+                                    default_ravdess, parse_pair, parse_pair_name, scan_ravdess)
+from spectrogan.core.errors import UserError  # noqa: E402
+from spectrogan.core.processes import map_in_processes  # noqa: E402
+from spectrogan.model.runs import (RESULTS_DIR, SELECTION_MARGIN_DB,  # noqa: E402
+                                   SELECTION_VOICED_MARGIN, SELECTION_WER_MARGIN, choose_epoch,
+                                   read_config, write_config)
 
 ARMS = ("griffin-lim, model", "world, model", "world, prosody", "world, model + pitch level",
         "world, model + level, range", "world, model + prosody", "world, model + balance",
@@ -90,8 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _measure_prosody(path: str) -> tuple[str, list[float] | None]:
     """Worker: (path, [centre, spread, duration] or None) of one clip."""
-    from prosody import utterance_prosody
-    from audio_files import load_audio
+    from spectrogan.stages.prosody import utterance_prosody
+    from spectrogan.audio.audio_files import load_audio
 
     measured = utterance_prosody(load_audio(path))
     return path, None if measured is None else [measured.centre_octaves,
@@ -100,8 +101,8 @@ def _measure_prosody(path: str) -> tuple[str, list[float] | None]:
 
 def _measure_balance(path: str) -> tuple[str, list[float] | None]:
     """Worker: (path, band levels in dB or None) of one clip."""
-    from spectral_balance import utterance_band_levels
-    from audio_files import load_audio
+    from spectrogan.stages.spectral_balance import utterance_band_levels
+    from spectrogan.audio.audio_files import load_audio
 
     levels = utterance_band_levels(load_audio(path))
     return path, None if levels is None else [round(float(v), 4) for v in levels]
@@ -109,8 +110,8 @@ def _measure_balance(path: str) -> tuple[str, list[float] | None]:
 
 def _measure_cepstra(path: str) -> tuple[str, list[float] | None]:
     """Worker: (path, [frames, means..., stds...] or None) of one clip."""
-    from cepstral_change import utterance_moments
-    from audio_files import load_audio
+    from spectrogan.stages.cepstral_change import utterance_moments
+    from spectrogan.audio.audio_files import load_audio
 
     moments = utterance_moments(load_audio(path))
     return path, None if moments is None else [moments.frames] + [
@@ -148,7 +149,7 @@ class ClipCache:
 
 def prosody_cache(out: Path, root: Path) -> ClipCache:
     """The UtteranceProsody of each clip, cached in `out`."""
-    from prosody import UtteranceProsody
+    from spectrogan.stages.prosody import UtteranceProsody
 
     return ClipCache(out / CACHE_NAME, root, _measure_prosody,
                      lambda value: UtteranceProsody(*value))
@@ -164,7 +165,7 @@ def balance_cache(out: Path, root: Path) -> ClipCache:
 def cepstra_cache(out: Path, root: Path) -> ClipCache:
     """The CepstralMoments (cepstral_change.utterance_moments) of each clip, cached in `out`."""
     import numpy as np
-    from cepstral_change import DIMENSIONS, CepstralMoments
+    from spectrogan.stages.cepstral_change import DIMENSIONS, CepstralMoments
 
     return ClipCache(out / CEPSTRA_CACHE_NAME, root, _measure_cepstra,
                      lambda value: CepstralMoments(int(value[0]),
@@ -176,8 +177,8 @@ def arm_settings(arm: str, base: Any, change: Any, balance: Any = None,
                  cepstral: Any = None) -> Any:
     """The ConversionSettings of one arm, from the model's own (`base`), the learned
     ProsodyChange, SpectralBalance and CepstralChange."""
-    from conversion_settings import ConversionSettings
-    from prosody import ProsodyChange
+    from spectrogan.stages.conversion_settings import ConversionSettings
+    from spectrogan.stages.prosody import ProsodyChange
 
     level_and_rate = ProsodyChange(change.f0_shift_semitones,
                                    duration_ratio=change.duration_ratio)
@@ -204,10 +205,10 @@ def arm_settings(arm: str, base: Any, change: Any, balance: Any = None,
 
 def table(record: dict[str, Any]) -> str:
     """The ablation as markdown."""
-    from spectral_balance import SpectralBalance
+    from spectrogan.stages.spectral_balance import SpectralBalance
 
     change = record["prosody_change"]
-    from cepstral_change import CepstralChange
+    from spectrogan.stages.cepstral_change import CepstralChange
 
     learned = [reader.from_config(record[key], where="record").describe()
                for key, reader in (("spectral_balance", SpectralBalance),
@@ -256,9 +257,9 @@ def learn_changes(pair: str, args: argparse.Namespace, files: list, caches: tupl
                   train: Sequence[int]) -> tuple[Any, dict[int, Any], Any, Any]:
     """The pair's prosody change (with each training actor's), and the spectral balance and
     cepstral change where an arm asks for them (else None), learned on `train`."""
-    from cepstral_change import learn_cepstral_change
-    from prosody import learn_prosody_change
-    from spectral_balance import learn_spectral_balance
+    from spectrogan.stages.cepstral_change import learn_cepstral_change
+    from spectrogan.stages.prosody import learn_prosody_change
+    from spectrogan.stages.spectral_balance import learn_spectral_balance
 
     _, source, target = parse_pair(pair)
     prosody_clips, balance_clips, cepstra_clips = caches
@@ -285,9 +286,9 @@ def learn_changes(pair: str, args: argparse.Namespace, files: list, caches: tupl
 def choose_pair(pair: str, args: argparse.Namespace, files: list, evaluator: Any,
                 caches: tuple[ClipCache, ClipCache, ClipCache]) -> dict[str, Any]:
     """Learn, score every arm, and (with --install) record the winner; returns the record."""
-    from conversion_settings import ConversionSettings, conversion_record
-    from inference import Converter, load_converter
-    from runs import find_model_dir
+    from spectrogan.stages.conversion_settings import ConversionSettings, conversion_record
+    from spectrogan.conversion.inference import Converter, load_converter
+    from spectrogan.model.runs import find_model_dir
 
     _, source, target = parse_pair(pair)
     try:
@@ -389,8 +390,8 @@ def install(model_dir: Path, config: dict[str, Any], chosen: dict[str, Any],
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from metrics import FeatureCache, load_recogniser
-    from scoring import EvalSettings, Evaluator
+    from spectrogan.evaluation.metrics import FeatureCache, load_recogniser
+    from spectrogan.evaluation.scoring import EvalSettings, Evaluator
 
     ravdess = args.ravdess or default_ravdess()
     files = scan_ravdess(ravdess)

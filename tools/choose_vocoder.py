@@ -25,12 +25,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cli import arg_type, cli_main, parser_from_doc, positive_int  # noqa: E402
-from corpora import add_corpus_arguments, corpus_folders, scan_corpora  # noqa: E402
-from corpus import DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS, parse_actors  # noqa: E402
-from scoring import EvalSettings, make_evaluator  # noqa: E402
-from vocoder_report import (choose_path, score_vocoder_paths, vocoder_paths,  # noqa: E402
-                            write_vocoder_report)
+from spectrogan.core.cli import arg_type, cli_main, parser_from_doc, positive_int  # noqa: E402
+from spectrogan.data.corpora import (add_corpus_arguments, corpus_folders,  # noqa: E402
+                                     scan_corpora)
+from spectrogan.data.corpus import (DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS,  # noqa: E402
+                                    parse_actors)
+from spectrogan.evaluation.scoring import EvalSettings, make_evaluator  # noqa: E402
+from spectrogan.evaluation.vocoder_report import (choose_path, score_vocoder_paths,  # noqa: E402
+                                                  vocoder_paths, write_vocoder_report)
 
 
 def build_parser():

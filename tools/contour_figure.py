@@ -21,9 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from corpora import clip_conversion_arguments  # noqa: E402
-from cli import cli_main, parser_from_doc  # noqa: E402
-from runs import RESULTS_DIR  # noqa: E402
+from spectrogan.data.corpora import clip_conversion_arguments  # noqa: E402
+from spectrogan.core.cli import cli_main, parser_from_doc  # noqa: E402
+from spectrogan.model.runs import RESULTS_DIR  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,8 +49,8 @@ def semitones(f0: "np.ndarray") -> "np.ndarray":  # noqa: F821 - numpy imported 
 
 def real_counterpart(clip: Path, target: str) -> Path | None:
     """The same actor's sentence in `target` when `clip` is named as RAVDESS names files."""
-    from corpus import matching_target, parse_ravdess_name, scan_ravdess
-    from errors import UserError
+    from spectrogan.data.corpus import matching_target, parse_ravdess_name, scan_ravdess
+    from spectrogan.core.errors import UserError
 
     try:
         parsed = parse_ravdess_name(clip)
@@ -69,10 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from atomic_files import atomic_output
-    from inference import load_converter
-    from audio_files import load_audio
-    from vocoder import WORLD_FRAME_PERIOD_MS, world_f0
+    from spectrogan.core.atomic_files import atomic_output
+    from spectrogan.conversion.inference import load_converter
+    from spectrogan.audio.audio_files import load_audio
+    from spectrogan.audio.vocoder import WORLD_FRAME_PERIOD_MS, world_f0
 
     audio = load_audio(args.clip)
     converter = load_converter(args.models, args.source, args.emotion)

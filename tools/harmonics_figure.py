@@ -22,9 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from corpora import clip_conversion_arguments  # noqa: E402
-from cli import cli_main, parser_from_doc  # noqa: E402
-from errors import UserError  # noqa: E402
+from spectrogan.data.corpora import clip_conversion_arguments  # noqa: E402
+from spectrogan.core.cli import cli_main, parser_from_doc  # noqa: E402
+from spectrogan.core.errors import UserError  # noqa: E402
 
 DEFAULT_MAX_HZ = 1200.0
 
@@ -51,10 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from inference import load_converter
-    from audio_files import load_audio
-    from plots import plot_spectrograms
-    from spectro import N_FRAMES, audio_to_image, crop_image, n_frames_for, round_trip
+    from spectrogan.conversion.inference import load_converter
+    from spectrogan.audio.audio_files import load_audio
+    from spectrogan.audio.plots import plot_spectrograms
+    from spectrogan.audio.spectro import (N_FRAMES, audio_to_image, crop_image, n_frames_for,
+                                          round_trip)
 
     audio = load_audio(args.clip)
     if n_frames_for(len(audio)) > N_FRAMES:

@@ -24,10 +24,10 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from atomic_files import atomic_output  # noqa: E402
-from cli import cli_main  # noqa: E402
-from errors import UserError  # noqa: E402
-from corpus import scan_ravdess  # noqa: E402
+from spectrogan.core.atomic_files import atomic_output  # noqa: E402
+from spectrogan.core.cli import cli_main  # noqa: E402
+from spectrogan.core.errors import UserError  # noqa: E402
+from spectrogan.data.corpus import scan_ravdess  # noqa: E402
 
 
 def _actor_range(text: str) -> set[int]:

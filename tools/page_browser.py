@@ -26,9 +26,9 @@ from typing import Any, Iterator
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cli import cli_main  # noqa: E402
-from errors import UserError  # noqa: E402
-from runs import RESULTS_DIR  # noqa: E402
+from spectrogan.core.cli import cli_main  # noqa: E402
+from spectrogan.core.errors import UserError  # noqa: E402
+from spectrogan.model.runs import RESULTS_DIR  # noqa: E402
 
 BROWSER_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",

@@ -28,11 +28,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from corpora import real_clips_arguments  # noqa: E402
-from cli import cli_main  # noqa: E402
-from corpus import (DEFAULT_VAL_ACTORS, default_ravdess, parse_actors, scan_ravdess,  # noqa: E402
-                    select_files)
-from errors import UserError  # noqa: E402
+from spectrogan.data.corpora import real_clips_arguments  # noqa: E402
+from spectrogan.core.cli import cli_main  # noqa: E402
+from spectrogan.data.corpus import (DEFAULT_VAL_ACTORS, default_ravdess,  # noqa: E402
+                                    parse_actors, scan_ravdess, select_files)
+from spectrogan.core.errors import UserError  # noqa: E402
 
 def ratio_type(text: str) -> float:
     value = float(text)
@@ -59,8 +59,8 @@ def audio_makers(ratio: float) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
     """Row label -> function from a clip to the audio that row scores."""
     import librosa
 
-    from pitch import shift_pitch
-    from spectro import SAMPLE_RATE, round_trip
+    from spectrogan.audio.pitch import shift_pitch
+    from spectrogan.audio.spectro import SAMPLE_RATE, round_trip
 
     def phase_vocoder(audio: np.ndarray, factor: float) -> np.ndarray:
         return librosa.effects.pitch_shift(audio, sr=SAMPLE_RATE,
@@ -89,8 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     if not clips:
         raise UserError(f"{ravdess}: no calm clips of actors "
                         f"{', '.join(map(str, args.actors))}; pass --ravdess or other --actors")
-    from metrics import FEATURE_NAMES, clip_features, load_recogniser
-    from audio_files import load_audio
+    from spectrogan.evaluation.metrics import FEATURE_NAMES, clip_features, load_recogniser
+    from spectrogan.audio.audio_files import load_audio
 
     recogniser = load_recogniser()
     voiced_at, f0_at = FEATURE_NAMES.index("voiced_fraction"), FEATURE_NAMES.index("f0_mean_hz")

@@ -30,12 +30,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from corpora import real_clips_arguments  # noqa: E402
-from cli import arg_type, cli_main  # noqa: E402
-from corpus import (DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS,  # noqa: E402
-                    canonical_emotion, default_ravdess, parse_actors, scan_ravdess,
-                    select_files)
-from errors import UserError  # noqa: E402
+from spectrogan.data.corpora import real_clips_arguments  # noqa: E402
+from spectrogan.core.cli import arg_type, cli_main  # noqa: E402
+from spectrogan.data.corpus import (DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS,  # noqa: E402
+                                    canonical_emotion, default_ravdess, parse_actors, scan_ravdess,
+                                    select_files)
+from spectrogan.core.errors import UserError  # noqa: E402
 
 TARGETS = ("angry", "fearful", "happy", "surprised", "disgust")
 
@@ -76,9 +76,9 @@ def mean_log_f0_ratio(features: dict[str, np.ndarray], actors: dict[str, np.ndar
 def audio_makers(*, level_db: float, ratio: float
                  ) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
     """Row label -> function from a calm clip to the audio that row scores."""
-    from loudness import keep_loudness
-    from pitch import shift_pitch
-    from spectro import round_trip
+    from spectrogan.audio.loudness import keep_loudness
+    from spectrogan.audio.pitch import shift_pitch
+    from spectrogan.audio.spectro import round_trip
 
     def shifted(audio: np.ndarray) -> np.ndarray:
         return shift_pitch(round_trip(audio), ratio=ratio)
@@ -105,10 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     if not sources:
         raise UserError(f"{ravdess}: no calm clips of actors "
                         f"{', '.join(map(str, args.actors))}; pass --ravdess or other --actors")
-    from judges import judged_shares, train_emotion_classifier
-    from metrics import (FEATURE_NAMES, FeatureCache, features_of_audio, features_of_files,
-                         level_difference_db, load_recogniser, speech_level_db)
-    from audio_files import load_audio
+    from spectrogan.evaluation.judges import judged_shares, train_emotion_classifier
+    from spectrogan.evaluation.metrics import (FEATURE_NAMES, FeatureCache, features_of_audio,
+                                               features_of_files, level_difference_db,
+                                               load_recogniser, speech_level_db)
+    from spectrogan.audio.audio_files import load_audio
 
     cache = FeatureCache(args.cache)
     held_out = set(args.actors) | set(args.exclude_actors)

@@ -28,10 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from atomic_files import atomic_output  # noqa: E402
-from cli import cli_main, positive_int  # noqa: E402
-from errors import UserError  # noqa: E402
-from settings import PRESETS, TRAIN_PRECISIONS, TrainingSettings  # noqa: E402
+from spectrogan.core.atomic_files import atomic_output  # noqa: E402
+from spectrogan.core.cli import cli_main, positive_int  # noqa: E402
+from spectrogan.core.errors import UserError  # noqa: E402
+from spectrogan.model.settings import PRESETS, TRAIN_PRECISIONS, TrainingSettings  # noqa: E402
 
 # (distribution, module) of every package the release imports; the small pure-Python ones are
 # those a bare machine may lack (tools/fetch_wheels.sh carries them).
@@ -95,7 +95,7 @@ def time_preset(preset: str, *, batch: int, steps: int, precision: str) -> list[
 
     import numpy as np
 
-    from spectro import IMAGE_SIZE
+    from spectrogan.audio.spectro import IMAGE_SIZE
     from tools.step_timing import time_training_steps
 
     settings = dataclasses.replace(TrainingSettings.for_preset(preset), batch_size=batch,

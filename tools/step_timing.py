@@ -3,7 +3,7 @@ behind tools/release_preflight.py (how many pairs fit a lent GPU at which batch 
 `python benchmark.py train`.
 
 Usage:
-    from settings import TrainingSettings
+    from spectrogan.model.settings import TrainingSettings
     from tools.step_timing import time_training_steps
     seconds = time_training_steps(images_A, images_B, steps=5,
                                   settings=TrainingSettings.for_preset("fast"))
@@ -19,10 +19,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from batches import UnpairedBatches, backend_dataset  # noqa: E402
-from cyclegan import build_from_settings, compile_cyclegan, keras  # noqa: E402
-from settings import PRECISION_POLICIES, TrainingSettings  # noqa: E402
-from trainer import resolve_jit  # noqa: E402
+from spectrogan.training.batches import UnpairedBatches, backend_dataset  # noqa: E402
+from spectrogan.model.cyclegan import build_from_settings, compile_cyclegan, keras  # noqa: E402
+from spectrogan.model.settings import PRECISION_POLICIES, TrainingSettings  # noqa: E402
+from spectrogan.training.trainer import resolve_jit  # noqa: E402
 
 
 class _StepClock(keras.callbacks.Callback):

@@ -29,11 +29,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from corpora import real_clips_arguments  # noqa: E402
-from cli import arg_type, cli_main, parser_from_doc  # noqa: E402
-from corpus import (DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS, default_ravdess,  # noqa: E402
-                    parse_actors, parse_pair, parse_pair_name, scan_ravdess)
-from errors import UserError  # noqa: E402
+from spectrogan.data.corpora import real_clips_arguments  # noqa: E402
+from spectrogan.core.cli import arg_type, cli_main, parser_from_doc  # noqa: E402
+from spectrogan.data.corpus import (DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS,  # noqa: E402
+                                    default_ravdess, parse_actors, parse_pair, parse_pair_name,
+                                    scan_ravdess)
+from spectrogan.core.errors import UserError  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
                         "judge")
     from tqdm import tqdm
 
-    from judges import train_emotion_classifier
-    from metrics import FeatureCache, features_of_files
+    from spectrogan.evaluation.judges import train_emotion_classifier
+    from spectrogan.evaluation.metrics import FeatureCache, features_of_files
 
     cache = FeatureCache(args.cache)
     # A cold cache means a pYIN pass over every clip (minutes): a bar on a terminal says so.

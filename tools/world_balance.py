@@ -22,12 +22,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cli import cli_main, parser_from_doc, positive_int  # noqa: E402
-from corpora import add_corpus_arguments, corpus_folders, describe_folders  # noqa: E402
-from corpora import scan_corpora  # noqa: E402
-from corpus import DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS, parse_pair  # noqa: E402
-from errors import UserError  # noqa: E402
-from runs import find_snapshots, read_config, write_config  # noqa: E402
+from spectrogan.core.cli import cli_main, parser_from_doc, positive_int  # noqa: E402
+from spectrogan.data.corpora import (add_corpus_arguments, corpus_folders,  # noqa: E402
+                                     describe_folders)
+from spectrogan.data.corpora import scan_corpora  # noqa: E402
+from spectrogan.data.corpus import (DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS,  # noqa: E402
+                                    parse_pair)
+from spectrogan.core.errors import UserError  # noqa: E402
+from spectrogan.model.runs import find_snapshots, read_config, write_config  # noqa: E402
 
 
 def build_parser():
@@ -41,8 +43,8 @@ def build_parser():
 
 
 def _band_levels(path: str):
-    from audio_files import load_audio
-    from spectral_balance import utterance_band_levels
+    from spectrogan.audio.audio_files import load_audio
+    from spectrogan.stages.spectral_balance import utterance_band_levels
 
     return utterance_band_levels(load_audio(path))
 
@@ -61,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     folders = corpus_folders({"ravdess": args.ravdess, "crema": args.crema}, args.corpus)
     files = [f for f in scan_corpora(folders) if f.actor in train]
 
-    from processes import map_in_processes
-    from spectral_balance import learn_spectral_balance
+    from spectrogan.core.processes import map_in_processes
+    from spectrogan.stages.spectral_balance import learn_spectral_balance
 
     paths = sorted({str(f.path) for f in files})
     levels = dict(zip(paths, map_in_processes(_band_levels, paths, jobs=args.jobs)))

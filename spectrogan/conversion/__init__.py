@@ -1,0 +1,1 @@
+"""Converting whole clips with a trained model."""

@@ -1,0 +1,1 @@
+"""Fitting a CycleGAN: its data streams and the training loop's run folder."""
