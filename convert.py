@@ -62,14 +62,16 @@ from spectrogan.audio.audio_files import (AUDIO_EXTENSIONS, AUDIO_KINDS, AudioEr
 from spectrogan.core.cli import check_output_path, check_writable_folder, cli_main, number_in
 from spectrogan.core.errors import UserError
 from spectrogan.data.corpus import EMOTION_ALIASES, EMOTIONS, canonical_emotion, parse_pair
-from spectrogan.stages.conversion_settings import LEVEL_CHANGE_LIMIT_DB, ConversionSettings
+from spectrogan.stages.conversion_settings import LEVEL_CHANGE_LIMIT_DB
 from spectrogan.audio.loudness import level_change_note, level_change_reached_db
+from spectrogan.audio.vocoders import GriffinLim
 from spectrogan.evaluation.catalogue import available_models, goal_note
 from spectrogan.conversion.inference import (Converter, check_audible_peak, check_not_silent,
                                              converted_name, find_converter, fit_full_scale,
                                              is_converted_name, load_converter)
 from spectrogan.audio.plots import plot_conversion
-from spectrogan.model.runs import RESULTS_DIR, how_to_train, model_folders, shown_path
+from spectrogan.model.runs import (RESULTS_DIR, how_to_train, model_folders, read_settings,
+                                   shown_path)
 from spectrogan.model.settings import INFERENCE_PRECISIONS
 from spectrogan.audio.spectro import GRIFFIN_LIM_ITERS, PHASES, SAMPLE_RATE
 from spectrogan.core.strength import FULL_STRENGTH
@@ -526,10 +528,10 @@ def main(argv: list[str] | None = None) -> int:
     # A missing model is said before the model loads, and so are options its vocoder ignores.
     model_dir, _, config = find_converter(args.models, source, target)
     ignored = griffin_lim_options_given(args)
-    vocoder = ConversionSettings.from_config(config, where=str(model_dir)).vocoder
-    if ignored and vocoder != "griffin-lim":
+    vocoder = read_settings(model_dir, config).vocoder
+    if ignored and not isinstance(vocoder, GriffinLim):
         print(f"note: {', '.join(ignored)} apply to Griffin-Lim models only; "
-              f"{shown_path(model_dir)} synthesises with {vocoder.upper()}, so "
+              f"{shown_path(model_dir)} synthesises with {vocoder.label}, so "
               f"{'it changes' if len(ignored) == 1 else 'they change'} nothing",
               file=sys.stderr)
     started = time.perf_counter()

@@ -99,11 +99,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from spectrogan.stages.conversion_settings import VOCODERS, ConversionSettings
+from spectrogan.audio.vocoders import VOCODERS
+from spectrogan.stages.conversion_settings import ConversionSettings
 from spectrogan.core.cli import arg_type, cli_main, non_negative_int, positive_int
 from spectrogan.data.corpora import (add_corpus_arguments, corpus_folders, describe_folders,
                                      scan_corpora)
@@ -390,13 +390,10 @@ def _as_asked(args: argparse.Namespace, converter: Converter) -> Converter:
     vocoder than its own converts with the model's change alone: Griffin-Lim cannot apply a
     prosody change, a spectral balance or a cepstral change."""
     settings = converter.settings
-    if args.vocoder != "model" and args.vocoder != settings.vocoder:
-        # What only the other vocoder applies goes: WORLD's prosody change, spectral
-        # balance and cepstral change, Griffin-Lim's pitch shift.
-        settings = replace(settings, vocoder=args.vocoder, prosody=None, spectral_balance=None,
-                           cepstral_change=None, envelope_change=True,
-                           pitch_ratio=settings.pitch_ratio if args.vocoder == "griffin-lim"
-                           else 1.0)
+    if args.vocoder != "model" and args.vocoder != settings.vocoder.name:
+        # What only the other vocoder applies goes (WORLD's prosody change, spectral balance
+        # and cepstral change, Griffin-Lim's pitch shift); the model's change stays.
+        settings = settings.with_vocoder(args.vocoder)
     if args.no_prosody:
         settings = settings.without_prosody()
     return converter.with_settings(settings)
@@ -428,7 +425,7 @@ def _score_vocoders(args: argparse.Namespace, files: list[Any]) -> int:
 def _baseline(args: argparse.Namespace) -> ConversionSettings:
     """The settings of the vocoder-only rows where a pair has no model: --vocoder's vocoder
     ('model' means the default, Griffin-Lim)."""
-    return ConversionSettings(**({} if args.vocoder == "model" else {"vocoder": args.vocoder}))
+    return ConversionSettings() if args.vocoder == "model" else ConversionSettings.of(args.vocoder)
 
 
 def _systems(args: argparse.Namespace, converter: Converter | None) -> list[str] | None:

@@ -35,7 +35,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from spectrogan.core.atomic_files import atomic_output
-from spectrogan.stages.conversion_settings import ConversionSettings
 from spectrogan.core.cli import cli_main, non_negative_int, positive_int
 from spectrogan.core.errors import UserError
 from spectrogan.data.corpus import (CORPUS_TITLES, STATEMENTS, default_crema, default_ravdess,
@@ -47,7 +46,7 @@ from spectrogan.evaluation.reports import (check_generated, metrics_markdown, re
                                            replace_shipped_table, selection_verdict, shipped_table,
                                            write_generated)
 from spectrogan.model.runs import (RESULTS_DIR, SELECTION_JSON, read_config, read_selection,
-                                   same_folder, selection_rule_text)
+                                   read_settings, same_folder, selection_rule_text)
 from spectrogan.audio.audio_files import load_audio, write_audio
 from spectrogan.audio.spectro import GRIFFIN_LIM_ITERS, magnitude_to_image, stft
 from spectrogan.evaluation.vocoder_report import VOCODERS_JSON, path_labels, vocoder_table
@@ -186,24 +185,24 @@ def selection_section(metrics: dict[str, Any], models: Path) -> list[str]:
     for path in sorted(models.glob(f"*/{SELECTION_JSON}")):
         selection = read_selection(path)
         line = f"* {selection_verdict(selection)}; details in `{path.parent.name}/selection.md`."
-        cut = (read_config(path.parent).get("inference") or {})
-        if cut.get("envelope_coefficients"):
-            chosen = cut.get("chosen_on") or {}
+        config = read_config(path.parent)
+        settings = read_settings(path.parent, config)
+        records = config.get("inference") or {}  # how each setting was chosen
+        if settings.envelope_cut:
+            chosen = records.get("chosen_on") or {}
             line += (f" It converts with the post-hoc envelope cut: only the first "
-                     f"{cut['envelope_coefficients']} DCT coefficients of its change along "
+                     f"{settings.envelope_cut} DCT coefficients of its change along "
                      "frequency are applied (chosen on validation actors "
                      f"{', '.join(map(str, chosen.get('val_actors', [])))} among K = "
                      f"{', '.join(map(str, chosen.get('candidates', [])))})."
                      if chosen else " It converts with the post-hoc envelope cut.")
-        if cut.get("level_change_db"):
-            line += (f" It has a learned level change of {cut['level_change_db']:+.1f} dB "
+        if settings.level_change_db:
+            line += (f" It has a learned level change of {settings.level_change_db:+.1f} dB "
                      "(`level_change.md`), applied only when asked (`convert.py "
                      "--level-change model`); the figures here are measured at the input's "
                      "own loudness.")
-        chosen_prosody = cut.get("prosody_chosen_on")
+        chosen_prosody = records.get("prosody_chosen_on")
         if chosen_prosody:
-            settings = ConversionSettings.from_config(read_config(path.parent),
-                                                      where=str(path.parent))
             line += (f" It converts with the WORLD vocoder, applying {settings.world_changes()}, "
                      "each learned on its training actors; arm "
                      f"'{chosen_prosody['arm']}' was chosen on validation actors "

@@ -126,6 +126,7 @@ def _worker(spec_json: str) -> None:
     started = time.perf_counter()
     import convert  # noqa: F401 - imported to time it
     from spectrogan.conversion import inference
+    from spectrogan.stages import envelope_model
     from spectrogan.audio.audio_files import load_audio
     from spectrogan.audio.spectro import (N_BINS, SAMPLE_RATE, TOP_DB, n_frames_for, stft,
                                           utterance_to_windows, windows_to_utterance)
@@ -141,12 +142,12 @@ def _worker(spec_json: str) -> None:
     windows, _ = utterance_to_windows(audio)
     fast = inference.load_converter(spec["models"], "calm", "anger",
                                     precision="bfloat16").generator
-    exact = inference.run_generator(windows, generator)
-    inference.run_generator(windows, fast)  # trace once
+    exact = envelope_model.run_generator(windows, generator)
+    envelope_model.run_generator(windows, fast)  # trace once
     bf16_s = []
     for _ in range(spec["repeats"]):
         t0 = time.perf_counter()
-        rough = inference.run_generator(windows, fast)
+        rough = envelope_model.run_generator(windows, fast)
         bf16_s.append(time.perf_counter() - t0)
     # Image units -> dB: the image maps [-TOP_DB, 0] dB linearly onto [-1, 1].
     deviation_db = np.abs(rough - exact)[:, :N_BINS] / 2 * TOP_DB
@@ -161,9 +162,9 @@ def _worker(spec_json: str) -> None:
         # The same work in its two stages, to say what dominates.
         t0 = time.perf_counter()
         windows, ref = utterance_to_windows(audio)
-        converted = inference.run_generator(windows, generator, batch_size=spec["batch_size"])
+        converted = envelope_model.run_generator(windows, generator, batch_size=spec["batch_size"])
         t1 = time.perf_counter()
-        if converter.settings.vocoder == "world":  # analysis and synthesis, no change
+        if converter.settings.vocoder.name == "world":  # analysis and synthesis, no change
             inference.vocoder_only(audio, vocoder="world")
         else:
             windows_to_utterance(converted, ref=ref, length=audio.shape[0],

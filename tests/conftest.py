@@ -44,6 +44,8 @@ def load_tool(name: str) -> types.ModuleType:
     """tools/<name>.py as a module (the tools are scripts, not a package)."""
     spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    # registered first, as an import would: dataclasses look their module up by name
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 

@@ -19,6 +19,7 @@ import soundfile
 import app
 from spectrogan.audio import audio_files
 from spectrogan.conversion import inference
+from spectrogan.stages import envelope_model
 from spectrogan.model import runs
 from spectrogan.audio import spectro
 from spectrogan import webpage
@@ -103,10 +104,10 @@ def test_the_summary_gives_the_level_change_reached_not_the_one_asked(converter,
 def test_strength_moves_every_pixel_monotonically(converter):
     windows, _ = spectro.utterance_to_windows(tone(2.0, 150.0))
     generator = converter.converter_for("calm2anger").generator
-    steps = [inference.run_generator(windows.copy(), generator, strength=s)
+    steps = [envelope_model.run_generator(windows.copy(), generator, strength=s)
              for s in (0.0, 0.25, 0.5, 0.75, 1.0)]
     np.testing.assert_allclose(steps[0], windows, atol=2e-4)
-    full = inference.run_generator(windows.copy(), generator)
+    full = envelope_model.run_generator(windows.copy(), generator)
     np.testing.assert_allclose(steps[-1], full, atol=2e-4)
     direction = np.sign(steps[-1] - steps[0])
     for before, after in zip(steps, steps[1:]):

@@ -78,7 +78,7 @@ def test_a_converted_voice_measures_the_wider_spread_and_strength_zero_is_the_vo
     """The whole loop: apply the change in the WORLD path, measure the result the way the
     training actors are measured: the spectrum moves about 1.5 times as far."""
     voice = _moving_voice()
-    settings = ConversionSettings(vocoder="world", cepstral_change=WIDER)
+    settings = ConversionSettings.of("world", WIDER)
     converted = inference.convert_audio(voice, None, settings=settings)
     alone = inference.vocoder_only(voice, vocoder="world")
     assert len(converted) == len(voice)
@@ -137,7 +137,7 @@ def test_the_config_carries_the_change_and_refuses_a_bad_one():
     record = WIDER.to_config()
     config = {"inference": {"vocoder": "world", "cepstral_change": record}}
     settings = ConversionSettings.from_config(config, where="m/config.json")
-    assert settings.cepstral_change == WIDER
+    assert settings.stage(CepstralChange) == WIDER
     assert "spectral movement" in settings.describe()
     assert settings.converts_without_generator
     for bad, message in (({"shift": record["shift"]}, "spread_ratio"),
@@ -153,14 +153,14 @@ def test_the_config_carries_the_change_and_refuses_a_bad_one():
 
 
 def test_world_changes_name_every_change_the_synthesis_applies_and_only_those():
+    from spectrogan.stages.envelope_model import EnvelopeModel
     from spectrogan.stages.prosody import ProsodyChange
 
-    learned_alone = ConversionSettings(vocoder="world", envelope_change=False,
-                                       prosody=ProsodyChange(6.5, 1.0, 0.9),
-                                       cepstral_change=WIDER)
+    learned_alone = ConversionSettings.of("world", EnvelopeModel(applied=False),
+                                          ProsodyChange(6.5, 1.0, 0.9), WIDER)
     words = learned_alone.world_changes()
     assert "envelope change" not in words and "semitones" in words
     assert "spectral movement" in words and "spectral balance" not in words
-    assert ConversionSettings(vocoder="world").world_changes() == "the model's envelope change"
-    assert ConversionSettings(vocoder="world", envelope_change=False).world_changes() \
+    assert ConversionSettings.of("world").world_changes() == "the model's envelope change"
+    assert ConversionSettings.of("world", EnvelopeModel(applied=False)).world_changes() \
         == "no change"

@@ -17,6 +17,7 @@ from spectrogan.data import corpus
 from spectrogan.core import errors
 import evaluate
 from spectrogan.conversion import inference
+from spectrogan.stages import envelope_model
 from spectrogan.model import numpy_generator
 from spectrogan.model import runs
 from spectrogan.audio.audio_files import load_audio
@@ -81,7 +82,7 @@ def test_convert_audio_api_is_batch_independent(models_root):
 
 def test_batch_sizes_cover_every_window_with_few_shapes():
     for count in range(0, 40):
-        sizes = inference._batch_sizes(count, 8)
+        sizes = envelope_model.batch_sizes(count, 8)
         assert sum(sizes) == count and all(0 < s <= 8 for s in sizes)
         assert len(set(sizes)) <= 4 and all(s & (s - 1) == 0 for s in sizes)
 
@@ -441,7 +442,7 @@ def test_bfloat16_generator_is_close_and_leaves_the_policy_alone(models_root):
     assert "bfloat16" in {layer.compute_dtype for layer in fast.layers}
     audio = _speech(2.0)
     windows, _ = utterance_to_windows(audio)
-    a, b = inference.run_generator(windows, exact), inference.run_generator(windows, fast)
+    a, b = envelope_model.run_generator(windows, exact), envelope_model.run_generator(windows, fast)
     assert a.dtype == b.dtype == np.float32
     assert 0 < np.abs(a - b).max() < 0.1  # bfloat16 keeps ~3 significant digits
     converted = inference.convert_audio(audio, fast, n_iter=2)

@@ -876,15 +876,18 @@ def test_another_vocoder_drops_what_only_the_model_s_own_applies():
 
     from spectrogan.stages.conversion_settings import ConversionSettings
     from spectrogan.conversion.inference import Converter
+    from spectrogan.stages.envelope_model import EnvelopeModel
+    from spectrogan.stages.pitch_shift import PitchShift
     from spectrogan.stages.prosody import ProsodyChange
 
-    shifted = Converter(settings=ConversionSettings(pitch_ratio=1.2))
+    shifted = Converter(settings=ConversionSettings.of("griffin-lim", PitchShift(1.2)))
     world = ev._as_asked(argparse.Namespace(vocoder="world", no_prosody=False), shifted)
-    assert world.settings.vocoder == "world" and world.settings.pitch_ratio == 1.0
-    moving = Converter(settings=ConversionSettings(vocoder="world", prosody=ProsodyChange(3.0),
-                                                   envelope_change=False))
+    assert world.settings.vocoder.name == "world" and world.settings.stage(PitchShift) is None
+    moving = Converter(settings=ConversionSettings.of("world", ProsodyChange(3.0),
+                                                      EnvelopeModel(applied=False)))
     plain = ev._as_asked(argparse.Namespace(vocoder="griffin-lim", no_prosody=False), moving)
-    assert plain.settings.prosody is None and plain.settings.envelope_change
+    assert plain.settings.stage(ProsodyChange) is None
+    assert plain.settings.stage(EnvelopeModel).applied
 
 
 def test_choose_epoch_naturalness_guard():

@@ -70,7 +70,7 @@ def test_every_shipped_model_runs_the_same_in_numpy():
         numpy_side = inference.open_converter(folder).generator
         keras_side = inference._keras_generator(
             folder, "AtoB", runs.read_config(folder), precision="float32",
-            cut=inference.open_converter(folder).settings.envelope_coefficients)
+            cut=inference.open_converter(folder).settings.envelope_cut)
         assert isinstance(numpy_side, numpy_generator.NumpyGenerator)
         np.testing.assert_allclose(numpy_side.predict_on_batch(window),
                                    np.asarray(keras_side.predict_on_batch(window)), atol=1e-4,

@@ -79,8 +79,8 @@ def test_config_round_trip_and_clear_errors():
     config = {"pair": "calm2happy", "inference": {"vocoder": "world",
                                                   "prosody": change.to_config()}}
     settings = ConversionSettings.from_config(config, where="here")
-    assert settings.vocoder == "world" and settings.prosody == change
-    assert settings.without_prosody().prosody is None
+    assert settings.vocoder.name == "world" and settings.stage(ProsodyChange) == change
+    assert settings.without_prosody().stage(ProsodyChange) is None
     assert "semitones" in settings.describe()
     for inference_section, message in (({"vocoder": "melgan"}, "inference.vocoder"),
                                        ({"prosody": {"tempo": 2}}, "inference.prosody"),
@@ -143,7 +143,7 @@ def test_correct_envelope_applies_the_change_in_db_and_checks_its_shape():
 def test_a_prosody_conversion_moves_pitch_and_rate_and_strength_zero_is_the_vocoder_alone():
     voice = _gliding_vowel(1.0, 130.0)
     change = ProsodyChange(f0_shift_semitones=6.0, f0_spread_ratio=1.5, duration_ratio=0.8)
-    settings = ConversionSettings(vocoder="world", prosody=change)
+    settings = ConversionSettings.of("world", change)
     converted = inference.convert_audio(voice, None, settings=settings)
     assert len(converted) == round(0.8 * len(voice))
     centre, spread = _voiced_centre_and_spread(vocoder.world_f0(voice))

@@ -65,7 +65,7 @@ def test_a_balanced_conversion_moves_the_measured_balance_by_the_gains():
     """The whole loop: apply a tilt in the WORLD path, measure the result the way the
     training actors are measured, and find the tilt again (the mean over bands aside)."""
     voice = _voice(1.2, 130.0)
-    settings = ConversionSettings(vocoder="world", spectral_balance=TILT)
+    settings = ConversionSettings.of("world", TILT)
     converted = inference.convert_audio(voice, None, settings=settings)
     alone = inference.vocoder_only(voice, vocoder="world")
     assert len(converted) == len(voice)
@@ -114,7 +114,7 @@ def test_the_config_carries_the_balance_and_refuses_a_bad_one():
     record = TILT.to_config()
     config = {"inference": {"vocoder": "world", "spectral_balance": record}}
     settings = ConversionSettings.from_config(config, where="m/config.json")
-    assert settings.spectral_balance == SpectralBalance(tuple(round(g, 3) for g in
+    assert settings.stage(SpectralBalance) == SpectralBalance(tuple(round(g, 3) for g in
                                                               TILT.gains_db))
     assert "spectral balance" in settings.describe()
     other_bands = {"band_hz": [100.0] * BAND_COUNT, "gains_db": record["gains_db"]}

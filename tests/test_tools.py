@@ -13,6 +13,7 @@ from spectrogan.audio.audio_files import load_audio
 from spectrogan.data.corpus import scan_ravdess
 from spectrogan.core.errors import UserError
 from spectrogan.audio.spectro import SAMPLE_RATE
+from spectrogan.stages.pitch_shift import PitchShift
 
 from conftest import REPO, chirp, load_tool, tone
 from helpers import save_tiny_model
@@ -183,12 +184,12 @@ def test_choose_cut_candidates_are_the_model_opened_with_each_value(tmp_path):
     assert [c.number for c in candidates] == [0, 24]
     assert not list((tmp_path / "models").rglob("epoch_*"))  # nothing staged
     converter = candidates[1].open()
-    assert converter.settings.envelope_coefficients == 24
+    assert converter.settings.envelope_cut == 24
     assert converter.settings.level_change_db == 3.0  # the rest of "inference" kept
     assert converter.folder == model and runs.read_config(model)["inference"] == {
         "level_change_db": 3.0}
     pitched = choose_cut.cut_candidates(model, {100: 1.0, 115: 1.15}, option=choose_cut.PITCH)
-    assert pitched[1].open().settings.pitch_ratio == 1.15
+    assert pitched[1].open().settings.stage(PitchShift) == PitchShift(1.15)
     # A pitch shift cannot follow WORLD: one line, not a traceback.
     world = save_tiny_model(tmp_path / "world" / "calm2anger", identity_start=True,
                             directions=("AtoB",), inference={"vocoder": "world"})
@@ -307,21 +308,12 @@ choose_prosody = load_tool("choose_prosody")
 
 
 def _prosody_record(pair: str, chosen: str) -> dict:
+    from spectrogan.stages.conversion_settings import ConversionSettings
+
     figures = {"judged_target": 0.25, "target_over_source": 0.5, "voiced_fraction": 0.8,
                "word_error_rate": 0.4, "mcd_to_target": 7.0}
-    from spectrogan.stages.spectral_balance import BAND_COUNT, SpectralBalance
-
-    balance = SpectralBalance((-2.0,) * (BAND_COUNT // 2) + (2.0,) * (BAND_COUNT // 2))
-    from spectrogan.stages.cepstral_change import DIMENSIONS, CepstralChange
-
-    cepstral = CepstralChange(spread_ratio=(1.3,) * DIMENSIONS)
-    arms = [{"epoch": i, "arm": arm, "passes_guard": True, "chosen": arm == chosen,
-             "conversion": {"prosody": {"f0_shift_semitones": 6.0, "f0_spread_ratio": 1.7,
-                                        "duration_ratio": 0.9},
-                            "spectral_balance": balance.to_config() if "balance" in arm
-                            else None,
-                            "cepstral_change": cepstral.to_config() if "cepstra" in arm
-                            else None}, **figures}
+    arms = [{"epoch": i, "arm": arm.name, "passes_guard": True, "chosen": arm.name == chosen,
+             "conversion": arm.settings(ConversionSettings(), *_learned()).record(), **figures}
             for i, arm in enumerate(choose_prosody.ARMS)]
     return {"pair": pair, "source": "calm", "target": pair[6:], "train_actors": [1, 2],
             "val_actors": [15, 16], "test_actors": [17, 18, 19, 20],
@@ -332,45 +324,55 @@ def _prosody_record(pair: str, chosen: str) -> dict:
             "limits": {"mcd_limit_db": 8.0, "wer_limit": 0.5, "voiced_limit": 0.7}}
 
 
-def test_choose_prosody_arms_apply_what_their_names_say():
-    from spectrogan.stages.conversion_settings import ConversionSettings
+def _learned() -> tuple:
+    from spectrogan.stages.cepstral_change import DIMENSIONS, CepstralChange
     from spectrogan.stages.prosody import ProsodyChange
-
-    base = ConversionSettings(envelope_coefficients=24, pitch_ratio=1.2)
-    change = ProsodyChange(6.0, 1.7, 0.9)
-    arms = {arm: choose_prosody.arm_settings(arm, base, change) for arm in choose_prosody.ARMS}
-    assert arms["griffin-lim, model"] == base  # the model as shipped before
-    assert arms["world, model"].vocoder == "world" and arms["world, model"].prosody is None
-    assert arms["world, prosody"].prosody == change
-    assert arms["world, model + pitch level"].prosody == ProsodyChange(6.0)
-    assert arms["world, model + level, range"].prosody == ProsodyChange(6.0, 1.7)
-    assert arms["world, model + prosody"].prosody == change
-    assert all(arms[a].pitch_ratio == 1.0 for a in choose_prosody.ARMS if a.startswith("world"))
-    assert all(arms[a].spectral_balance is None for a in choose_prosody.ARMS)  # none learned
     from spectrogan.stages.spectral_balance import BAND_COUNT, SpectralBalance
 
-    from spectrogan.stages.cepstral_change import DIMENSIONS, CepstralChange
+    return (ProsodyChange(6.0, 1.7, 0.9),
+            SpectralBalance((-2.0,) * (BAND_COUNT // 2) + (2.0,) * (BAND_COUNT // 2)),
+            CepstralChange(spread_ratio=(1.3,) * DIMENSIONS))
 
-    balance = SpectralBalance((1.0,) * BAND_COUNT)
-    cepstral = CepstralChange(spread_ratio=(1.2,) * DIMENSIONS)
-    learned = {arm: choose_prosody.arm_settings(arm, base, change, balance, cepstral)
-               for arm in choose_prosody.ARMS}
-    for arm, settings in learned.items():
-        assert (settings.spectral_balance == balance) == ("balance" in arm), arm
-        assert (settings.cepstral_change == cepstral) == ("cepstra" in arm), arm
-        assert settings.envelope_change == ("model" in arm), arm
-    assert learned["world, model + balance"].prosody is None
-    assert learned["world, cepstra"].prosody is None
-    for arm in ("world, prosody + balance", "world, model + prosody + balance",
-                "world, cepstra + prosody", "world, model + cepstra + prosody"):
-        assert learned[arm].prosody == change, arm
-    for arm in ("world, cepstra + level, rate", "world, model + cepstra + level, rate"):
-        assert learned[arm].prosody == ProsodyChange(6.0, 1.0, 0.9), arm
+
+def test_choose_prosody_arms_apply_what_their_names_say():
+    from spectrogan.stages.cepstral_change import CepstralChange
+    from spectrogan.stages.conversion_settings import ConversionSettings
+    from spectrogan.stages.envelope_model import EnvelopeModel
+    from spectrogan.stages.pitch_shift import PitchShift
+    from spectrogan.stages.prosody import ProsodyChange
+    from spectrogan.stages.spectral_balance import SpectralBalance
+
+    base = ConversionSettings.of("griffin-lim", EnvelopeModel(cut=24, smoothing=24),
+                                 PitchShift(1.2), level_change_db=3.0)
+    change, balance, cepstral = _learned()
+    arms = {arm.name: arm.settings(base, change) for arm in choose_prosody.ARMS}
+    assert arms["griffin-lim, model"] == base  # the model as shipped before
+    assert arms["world, model"].vocoder.name == "world"
+    assert arms["world, model"].stage(ProsodyChange) is None
+    assert arms["world, prosody"].stage(ProsodyChange) == change
+    assert arms["world, model + pitch level"].stage(ProsodyChange) == ProsodyChange(6.0)
+    assert arms["world, model + level, range"].stage(ProsodyChange) == ProsodyChange(6.0, 1.7)
+    assert arms["world, model + prosody"].stage(ProsodyChange) == change
+    for arm in choose_prosody.ARMS:
+        settings = arm.settings(base, change, balance, cepstral)
+        assert ("model" in arm.name) == arm.model and ("balance" in arm.name) == arm.balance
+        assert ("cepstra" in arm.name) == arm.cepstra
+        assert (settings.stage(SpectralBalance) == balance) == arm.balance, arm
+        assert (settings.stage(CepstralChange) == cepstral) == arm.cepstra, arm
+        assert settings.stage(EnvelopeModel).applied == arm.model, arm
+        assert settings.envelope_cut == 24 and settings.level_change_db == 3.0, arm
+        if arm.vocoder == "world":
+            assert settings.stage(PitchShift) is None, arm
+    for name in ("world, cepstra + level, rate", "world, model + cepstra + level, rate"):
+        settings = choose_prosody.ARM_NAMES[name].settings(base, change, balance, cepstral)
+        assert settings.stage(ProsodyChange) == ProsodyChange(6.0, 1.0, 0.9), name
 
 
 def test_choose_prosody_report_and_install_keep_every_other_key(tmp_path):
     from spectrogan.model import runs
-    from spectrogan.stages.conversion_settings import ConversionSettings
+    from spectrogan.stages.cepstral_change import CepstralChange
+    from spectrogan.stages.prosody import ProsodyChange
+    from spectrogan.stages.spectral_balance import SpectralBalance
 
     out = tmp_path / "out"
     out.mkdir()
@@ -383,36 +385,40 @@ def test_choose_prosody_report_and_install_keep_every_other_key(tmp_path):
     model = tmp_path / "models" / "calm2happy"
     runs.write_config(model, {"pair": "calm2happy", "generator": {"filters": 4, "res_blocks": 1},
                               "inference": {"envelope_coefficients": 24,
-                                            "level_change_db": 14.8}})
-    for arm in ("world, model + prosody + balance", "world, model + cepstra + prosody",
-                "world, model + prosody"):
-        record = _prosody_record("calm2happy", arm)
+                                            "level_change_db": 14.8,
+                                            "chosen_on": {"tool": "tools/choose_cut.py"}}})
+    base = runs.read_settings(model)
+    for name in ("world, model + prosody + balance", "world, model + cepstra + prosody",
+                 "world, model + prosody"):
+        arm = choose_prosody.ARM_NAMES[name]
+        record = _prosody_record("calm2happy", name)
         chosen = next(entry for entry in record["arms"] if entry["chosen"])
-        choose_prosody.install(model, runs.read_config(model), chosen, record)
+        choose_prosody.install(model, arm.settings(base, *_learned()), chosen, record)
         inference = runs.read_config(model)["inference"]
         assert inference["envelope_coefficients"] == 24 and inference["level_change_db"] == 14.8
+        assert inference["chosen_on"] == {"tool": "tools/choose_cut.py"}  # earlier record kept
         assert inference["vocoder"] == "world"
-        assert inference["prosody"] == chosen["conversion"]["prosody"]
-        assert inference["prosody_chosen_on"]["arm"] == arm
+        assert inference["prosody_chosen_on"]["arm"] == name
+        settings = runs.read_settings(model)
+        assert settings.stage(ProsodyChange) == _learned()[0]
         # The balance is installed with its arm and removed when a later choice has none.
-        assert inference.get("spectral_balance") == chosen["conversion"]["spectral_balance"]
-        assert inference.get("cepstral_change") == chosen["conversion"]["cepstral_change"]
-        settings = ConversionSettings.from_config(runs.read_config(model), where="here")
-        assert (settings.cepstral_change is not None) == ("cepstra" in arm)
+        assert (settings.stage(SpectralBalance) is not None) == arm.balance
+        assert (settings.stage(CepstralChange) is not None) == arm.cepstra
 
 
 def test_choose_prosody_installs_the_prosody_alone_without_the_envelope_change(tmp_path):
     from spectrogan.model import runs
-    from spectrogan.stages.conversion_settings import ConversionSettings
 
     model = tmp_path / "calm2surprised"
     runs.write_config(model, {"pair": "calm2surprised",
                               "generator": {"filters": 4, "res_blocks": 1}})
     record = _prosody_record("calm2surprised", "world, prosody")
     chosen = next(arm for arm in record["arms"] if arm["chosen"])
-    choose_prosody.install(model, runs.read_config(model), chosen, record)
-    settings = ConversionSettings.from_config(runs.read_config(model), where="here")
-    assert not settings.envelope_change and settings.vocoder == "world"
+    arm = choose_prosody.ARM_NAMES["world, prosody"]
+    choose_prosody.install(model, arm.settings(runs.read_settings(model), *_learned()), chosen,
+                           record)
+    settings = runs.read_settings(model)
+    assert settings.vocoder.name == "world"
     assert "learned changes alone" in settings.describe()
 
 

@@ -46,7 +46,7 @@ from spectrogan.core.errors import UserError  # noqa: E402
 from spectrogan.evaluation.reports import ablation_table, actor_list, write_generated  # noqa: E402
 from spectrogan.model.runs import (CONFIG_NAME, LOG_NAME, RESULTS_DIR,  # noqa: E402
                                    SELECTION_JSON, SNAPSHOTS_DIR, find_snapshots, read_config,
-                                   read_selection)
+                                   read_selection, read_settings)
 from spectrogan.model.settings import PRESETS  # noqa: E402
 
 # Each arm: what differs, and its train_cyclegan.py flags. --time-budget stops after the update
@@ -127,7 +127,6 @@ def score_cut_arm(base_run: Path, selection_path: Path, *, pair: str, coefficien
     validation actors, as the epoch selection does, and write its selection.json."""
     import json
 
-    from spectrogan.stages.conversion_settings import ConversionSettings
     from spectrogan.data.corpus import (DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS, default_ravdess,
                                         scan_ravdess)
     from spectrogan.conversion.inference import open_converter
@@ -137,7 +136,8 @@ def score_cut_arm(base_run: Path, selection_path: Path, *, pair: str, coefficien
 
     last = find_snapshots(base_run)[-1]
     config = read_config(last.path)
-    settings = ConversionSettings(envelope_coefficients=coefficients)
+    settings = read_settings(last.path, {**config, "inference": {
+        **(config.get("inference") or {}), "envelope_coefficients": coefficients}})
     candidate = Candidate(last.epoch, f"{last.path.relative_to(base_run).as_posix()} with the "
                           f"cut K = {coefficients}",
                           lambda: open_converter(last.path, config=config, settings=settings))

@@ -44,7 +44,6 @@ Exit 0 when every pair was scored, 2 for a usage error, 1 when a run failed.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -62,7 +61,9 @@ from spectrogan.core.atomic_files import atomic_output  # noqa: E402
 from spectrogan.data.downloads import file_digest  # noqa: E402
 from spectrogan.evaluation.reports import selection_table, write_generated  # noqa: E402
 from spectrogan.model.runs import (RESULTS_DIR, SELECTION_JSON, find_model_dir,  # noqa: E402
-                                   generator_path, read_config, read_selection, write_config)
+                                   generator_path, read_config, read_selection, read_settings,
+                                   write_settings)
+from spectrogan.stages.pitch_shift import PitchShift  # noqa: E402
 from spectrogan.evaluation.selection import Candidate, select_candidate  # noqa: E402
 from spectrogan.audio.spectro import IMAGE_SIZE  # noqa: E402
 
@@ -108,23 +109,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def candidate_settings(model_dir: Path, config: dict[str, Any], option: str, value: float
+                       ) -> Any:
+    """The model's ConversionSettings with `option` set to `value`, read as its config.json
+    would hold it (runs.read_settings); UserError when the value does not fit the model (a
+    pitch shift asked of a WORLD model)."""
+    inference = {**(config.get("inference") or {}),
+                 option: int(value) if option == CUT else float(value)}
+    try:
+        return read_settings(model_dir, {**config, "inference": inference})
+    except UserError as exc:
+        raise UserError(f"{model_dir}: {option} {value:g} does not fit this model ({exc})"
+                        ) from None
+
+
 def cut_candidates(model_dir: Path, candidates: dict[int, float], *, option: str = CUT
                    ) -> list[Candidate]:
     """The model in `model_dir` with each candidate value of `option` in its settings, the rest
     of its config's "inference" kept; `candidates` maps each candidate's number
     (CANDIDATE_COLUMN) to its value."""
-    from spectrogan.stages.conversion_settings import ConversionSettings
-
     config = read_config(model_dir)
-    base = ConversionSettings.from_config(config, where=str(model_dir / "config.json"))
 
     def opener(value: float) -> Any:
-        try:
-            settings = dataclasses.replace(base, **{option: int(value) if option == CUT
-                                                    else float(value)})
-        except ValueError as exc:  # e.g. a pitch shift asked of a WORLD model
-            raise UserError(f"{model_dir}: {option} {value:g} does not fit this model ({exc})"
-                            ) from None
+        settings = candidate_settings(model_dir, config, option, value)
 
         def open_candidate() -> Any:
             from spectrogan.conversion.inference import open_converter
@@ -176,17 +183,14 @@ def install_cut(model_dir: Path, selection: dict[str, Any], candidates: dict[int
               "judged_target": row["judged_target"], "voiced_fraction": row["voiced_fraction"],
               "word_error_rate": row.get("word_error_rate"), "mcd_db": row["mcd_to_target"],
               "guard_held": selection["guard_held"], "tool": "tools/choose_cut.py"}
-    inference = dict(config.get("inference") or {})
+    settings = candidate_settings(model_dir, config, option, value)
     if option == CUT:
-        # A pitch shift was chosen on top of the old cut: it goes with it. Every other key
-        # (the vocoder, the prosody, the learned level) stays.
-        for key in (PITCH, f"{PITCH}_chosen_on"):
-            inference.pop(key, None)
-        inference.update({CUT: value, "chosen_on": record})
+        # A pitch shift was chosen on top of the old cut: it goes with it. Every other
+        # setting (the vocoder, the prosody, the learned level) stays.
+        write_settings(model_dir, settings.without(PitchShift), records={"chosen_on": record},
+                       drop_records=(f"{PITCH}_chosen_on",))
     else:
-        inference.update({option: value, f"{option}_chosen_on": record})
-    config["inference"] = inference
-    write_config(model_dir, config)
+        write_settings(model_dir, settings, records={f"{option}_chosen_on": record})
     return value
 
 

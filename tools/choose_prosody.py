@@ -43,6 +43,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,15 +56,64 @@ from spectrogan.data.corpus import (DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS,  # 
                                     default_ravdess, parse_pair, parse_pair_name, scan_ravdess)
 from spectrogan.core.errors import UserError  # noqa: E402
 from spectrogan.core.processes import map_in_processes  # noqa: E402
-from spectrogan.model.runs import (RESULTS_DIR, SELECTION_MARGIN_DB,  # noqa: E402
-                                   SELECTION_VOICED_MARGIN, SELECTION_WER_MARGIN, choose_epoch,
-                                   read_config, write_config)
+from spectrogan.model.runs import RESULTS_DIR, read_config, write_settings  # noqa: E402
 
-ARMS = ("griffin-lim, model", "world, model", "world, prosody", "world, model + pitch level",
-        "world, model + level, range", "world, model + prosody", "world, model + balance",
-        "world, prosody + balance", "world, model + prosody + balance", "world, cepstra",
-        "world, cepstra + prosody", "world, model + cepstra + prosody",
-        "world, cepstra + level, rate", "world, model + cepstra + level, rate")
+# The parts of the learned prosody change an arm applies (the others left at the identity).
+FULL_PROSODY = ("f0_shift_semitones", "f0_spread_ratio", "duration_ratio")
+LEVEL = ("f0_shift_semitones",)
+LEVEL_RANGE = ("f0_shift_semitones", "f0_spread_ratio")
+LEVEL_RATE = ("f0_shift_semitones", "duration_ratio")
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One way a pair may convert: its vocoder, whether the model's envelope change is in it,
+    which parts of the learned prosody change, and whether the learned spectral balance and
+    cepstral change are."""
+
+    name: str
+    vocoder: str = "world"
+    model: bool = False
+    prosody: tuple[str, ...] = ()
+    balance: bool = False
+    cepstra: bool = False
+
+    def settings(self, base: Any, change: Any, balance: Any = None, cepstral: Any = None
+                 ) -> Any:
+        """The arm's ConversionSettings, from the model's own (`base`: its cut, smoothing and
+        learned level kept) and the learned ProsodyChange, SpectralBalance, CepstralChange."""
+        from spectrogan.stages.conversion_settings import ConversionSettings
+        from spectrogan.stages.envelope_model import EnvelopeModel
+
+        if self.vocoder != "world":
+            return base.with_vocoder(self.vocoder)
+        envelope = replace(base.stage(EnvelopeModel) or EnvelopeModel(), applied=self.model)
+        prosody = replace(type(change)(), **{part: getattr(change, part)
+                                             for part in self.prosody})
+        learned = [prosody] if self.prosody else []
+        learned += [balance] if self.balance else []
+        learned += [cepstral] if self.cepstra else []
+        return ConversionSettings.of("world", envelope, *learned,
+                                     level_change_db=base.level_change_db)
+
+
+ARMS = (
+    Arm("griffin-lim, model", vocoder="griffin-lim", model=True),
+    Arm("world, model", model=True),
+    Arm("world, prosody", prosody=FULL_PROSODY),
+    Arm("world, model + pitch level", model=True, prosody=LEVEL),
+    Arm("world, model + level, range", model=True, prosody=LEVEL_RANGE),
+    Arm("world, model + prosody", model=True, prosody=FULL_PROSODY),
+    Arm("world, model + balance", model=True, balance=True),
+    Arm("world, prosody + balance", prosody=FULL_PROSODY, balance=True),
+    Arm("world, model + prosody + balance", model=True, prosody=FULL_PROSODY, balance=True),
+    Arm("world, cepstra", cepstra=True),
+    Arm("world, cepstra + prosody", prosody=FULL_PROSODY, cepstra=True),
+    Arm("world, model + cepstra + prosody", model=True, prosody=FULL_PROSODY, cepstra=True),
+    Arm("world, cepstra + level, rate", prosody=LEVEL_RATE, cepstra=True),
+    Arm("world, model + cepstra + level, rate", model=True, prosody=LEVEL_RATE, cepstra=True),
+)
+ARM_NAMES = {arm.name: arm for arm in ARMS}
 CACHE_NAME = "prosody_cache_v3.json"  # v3: duration = the loud voiced span
 BALANCE_CACHE_NAME = "balance_cache_v1.json"
 CEPSTRA_CACHE_NAME = "cepstra_cache_v1.json"
@@ -79,8 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, required=True,
                         help="folder for the tables, the prosody cache and the feature cache")
     real_clips_arguments(parser, cache=False)
-    parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS), metavar="ARM",
-                        help=f"arms to score (default: all: {'; '.join(ARMS)})")
+    parser.add_argument("--arms", nargs="+", choices=list(ARM_NAMES), default=list(ARM_NAMES),
+                        metavar="ARM",
+                        help=f"arms to score (default: all: {'; '.join(ARM_NAMES)})")
     parser.add_argument("--jobs", type=positive_int, default=2,
                         help="processes for measuring the training actors' prosody and the "
                              "classifier's features (default: %(default)s)")
@@ -173,36 +224,6 @@ def cepstra_cache(out: Path, root: Path) -> ClipCache:
                                                    np.asarray(value[1 + DIMENSIONS:])))
 
 
-def arm_settings(arm: str, base: Any, change: Any, balance: Any = None,
-                 cepstral: Any = None) -> Any:
-    """The ConversionSettings of one arm, from the model's own (`base`), the learned
-    ProsodyChange, SpectralBalance and CepstralChange."""
-    from spectrogan.stages.conversion_settings import ConversionSettings
-    from spectrogan.stages.prosody import ProsodyChange
-
-    level_and_rate = ProsodyChange(change.f0_shift_semitones,
-                                   duration_ratio=change.duration_ratio)
-    world = {"envelope_coefficients": base.envelope_coefficients,
-             "smoothing_coefficients": base.smoothing_coefficients, "vocoder": "world"}
-    prosody = {"world, model": None, "world, prosody": change, "world, model + prosody": change,
-               "world, model + pitch level": ProsodyChange(change.f0_shift_semitones),
-               "world, model + level, range": ProsodyChange(change.f0_shift_semitones,
-                                                            change.f0_spread_ratio),
-               "world, model + balance": None, "world, prosody + balance": change,
-               "world, model + prosody + balance": change, "world, cepstra": None,
-               "world, cepstra + prosody": change, "world, model + cepstra + prosody": change,
-               "world, cepstra + level, rate": level_and_rate,
-               "world, model + cepstra + level, rate": level_and_rate}
-    if arm == "griffin-lim, model":
-        return ConversionSettings(base.envelope_coefficients, base.pitch_ratio,
-                                  base.level_change_db, "griffin-lim", None,
-                                  base.smoothing_coefficients)
-    return ConversionSettings(**world, prosody=prosody[arm],
-                              envelope_change="model" in arm,
-                              spectral_balance=balance if "balance" in arm else None,
-                              cepstral_change=cepstral if "cepstra" in arm else None)
-
-
 def table(record: dict[str, Any]) -> str:
     """The ablation as markdown."""
     from spectrogan.stages.spectral_balance import SpectralBalance
@@ -267,13 +288,14 @@ def learn_changes(pair: str, args: argparse.Namespace, files: list, caches: tupl
     prosody_clips.fill(training_clips, jobs=args.jobs)
     change, per_actor = learn_prosody_change(files, source=source, target=target, actors=train,
                                              measure=prosody_clips.measure)
+    arms = [ARM_NAMES[name] for name in args.arms]
     balance = None
-    if any("balance" in arm for arm in args.arms):
+    if any(arm.balance for arm in arms):
         balance_clips.fill(training_clips, jobs=args.jobs)
         balance, _ = learn_spectral_balance(files, source=source, target=target, actors=train,
                                             measure=balance_clips.measure)
     cepstral = None
-    if any("cepstra" in arm for arm in args.arms):
+    if any(arm.cepstra for arm in arms):
         cepstra_clips.fill(training_clips, jobs=args.jobs)
         cepstral, _ = learn_cepstral_change(files, source=source, target=target, actors=train,
                                             measure=cepstra_clips.measure)
@@ -283,12 +305,35 @@ def learn_changes(pair: str, args: argparse.Namespace, files: list, caches: tupl
     return change, per_actor, balance, cepstral
 
 
+def arm_candidates(arms: Sequence[Arm], base: Any, model: Any, learned: tuple[Any, Any, Any]
+                   ) -> tuple[list[Any], dict[str, Any]]:
+    """Each arm as a selection candidate (numbered in order, named by the arm) and its
+    settings by name; `learned`: the prosody change, spectral balance and cepstral change."""
+    from spectrogan.conversion.inference import Converter
+    from spectrogan.evaluation.selection import Candidate
+
+    settings = {arm.name: arm.settings(base, *learned) for arm in arms}
+
+    def opener(arm: Arm) -> Any:
+        def open_arm() -> Any:
+            if arm.model:
+                return model.with_settings(settings[arm.name])
+            return Converter(settings=settings[arm.name])
+        return open_arm
+
+    return ([Candidate(number, arm.name, opener(arm)) for number, arm in enumerate(arms)],
+            settings)
+
+
 def choose_pair(pair: str, args: argparse.Namespace, files: list, evaluator: Any,
                 caches: tuple[ClipCache, ClipCache, ClipCache]) -> dict[str, Any]:
-    """Learn, score every arm, and (with --install) record the winner; returns the record."""
-    from spectrogan.stages.conversion_settings import ConversionSettings, conversion_record
-    from spectrogan.conversion.inference import Converter, load_converter
+    """Learn, score every arm as `evaluate.py --select-epoch` scores epochs (one rule, one
+    selection), and (with --install) record the winner; returns the record."""
+    from spectrogan.audio.vocoders import World
+    from spectrogan.conversion.inference import load_converter
+    from spectrogan.evaluation.selection import select_candidate
     from spectrogan.model.runs import find_model_dir
+    from spectrogan.stages.conversion_settings import ConversionSettings
 
     _, source, target = parse_pair(pair)
     try:
@@ -305,40 +350,18 @@ def choose_pair(pair: str, args: argparse.Namespace, files: list, evaluator: Any
     change, per_actor, balance, cepstral = learn_changes(pair, args, files, caches, train)
     model = load_converter(args.models, source, target) if model_dir is not None else None
     base = model.settings if model is not None else ConversionSettings()
-    arms = [a for a in args.arms if model is not None or "model" not in a]
-
-    def score(**kwargs: Any) -> dict[str, Any]:
-        return evaluator.evaluate_pair(pair, test_actors=val, exclude_actors=test, **kwargs)
-
-    reference = {name: figures for name, figures in
-                 score(systems=("source", "target"))["systems"].items() if figures is not None}
-    reference["vocoder (world)"] = score(
-        systems=("vocoder",),
-        converter=Converter(settings=ConversionSettings(vocoder="world")))["systems"]["vocoder"]
-    rows = []
-    for number, arm in enumerate(arms):
-        settings = arm_settings(arm, base, change, balance, cepstral)
-        uses_model = model is not None and "model" in arm
-        entry = score(converter=Converter(model.generator if uses_model else None, settings,
-                                          model.folder if uses_model else None),
-                      systems=("converted",))
-        rows.append({"epoch": number, "arm": arm, "conversion": conversion_record(settings),
-                     **entry["systems"]["converted"]})
-        figures = rows[-1]
-        print(f"  {arm}: judged {100 * figures['judged_target']:.0f}%, voiced "
-              f"{100 * figures['voiced_fraction']:.0f}%, open WER "
-              f"{figures.get('word_error_rate')}", flush=True)
-    voiced_reference = min(reference[name]["voiced_fraction"] for name in ("source", "target"))
-    choice = choose_epoch(rows, reference["source"]["mcd_to_target"],
-                          margin_db=SELECTION_MARGIN_DB,
-                          zero_effort_wer=reference["source"].get("word_error_rate"),
-                          wer_margin=SELECTION_WER_MARGIN, voiced_reference=voiced_reference,
-                          voiced_margin=SELECTION_VOICED_MARGIN,
-                          naturalness_reference=reference["vocoder (world)"].get("naturalness"))
+    arms = [ARM_NAMES[name] for name in args.arms if model is not None
+            or not ARM_NAMES[name].model]
+    candidates, settings = arm_candidates(arms, base, model, (change, balance, cepstral))
+    selection = select_candidate(evaluator, pair, candidates, val_actors=val, test_actors=test,
+                                 vocoder=World())
+    rows = [{**row, "arm": row["snapshot"], "conversion": settings[row["snapshot"]].record()}
+            for row in selection["epochs"]]
     for row in rows:
-        row["passes_guard"] = row["epoch"] in choice["passing"]
-        row["chosen"] = row["epoch"] == choice["epoch"]
-    chosen = rows[choice["epoch"]]
+        print(f"  {row['arm']}: judged {100 * row['judged_target']:.0f}%, voiced "
+              f"{100 * row['voiced_fraction']:.0f}%, open WER "
+              f"{row.get('word_error_rate')}", flush=True)
+    chosen = next(row for row in rows if row["chosen"])
     record = {
         "pair": pair, "source": source, "target": target, "train_actors": list(train),
         "val_actors": list(val), "test_actors": list(test),
@@ -347,10 +370,10 @@ def choose_pair(pair: str, args: argparse.Namespace, files: list, evaluator: Any
         "spectral_balance": None if balance is None else balance.to_config(),
         "cepstral_change": None if cepstral is None else cepstral.to_config(),
         "per_actor": {str(a): c.to_config() for a, c in per_actor.items()},
-        "reference": reference, "arms": rows, "chosen": chosen["arm"],
-        "guard_held": choice["guard_held"],
-        "limits": {k: choice[k] for k in ("mcd_limit_db", "wer_limit", "voiced_limit",
-                                          "naturalness_limit")},
+        "reference": selection["reference"], "arms": rows, "chosen": chosen["arm"],
+        "guard_held": selection["guard_held"],
+        "limits": {k: selection[k] for k in ("mcd_limit_db", "wer_limit", "voiced_limit",
+                                             "naturalness_limit")},
     }
     args.out.mkdir(parents=True, exist_ok=True)
     with atomic_output(args.out / f"{pair}_prosody.json") as tmp:
@@ -358,33 +381,23 @@ def choose_pair(pair: str, args: argparse.Namespace, files: list, evaluator: Any
     with atomic_output(args.out / f"{pair}_prosody.md") as tmp:
         tmp.write_text(table(record))
     print(table(record), flush=True)
-    if args.install and model_dir is not None and chosen["arm"] != "griffin-lim, model":
-        install(model_dir, config, chosen, record)
+    if args.install and model_dir is not None and ARM_NAMES[chosen["arm"]].vocoder == "world":
+        install(model_dir, settings[chosen["arm"]], chosen, record)
         print(f"{pair}: installed '{chosen['arm']}' in {model_dir / 'config.json'}")
     return record
 
 
-def install(model_dir: Path, config: dict[str, Any], chosen: dict[str, Any],
+def install(model_dir: Path, settings: Any, chosen: dict[str, Any],
             record: dict[str, Any]) -> None:
-    """Record the chosen arm in the model's config "inference", keeping every other key."""
-    inference = dict(config.get("inference") or {})
-    inference["vocoder"] = "world"
-    if "model" in chosen["arm"]:  # the arm's name says whether the model's change is in it
-        inference.pop("envelope_change", None)
-    else:
-        inference["envelope_change"] = False
-    for key in ("prosody", "spectral_balance", "cepstral_change"):
-        if chosen["conversion"].get(key) is not None:
-            inference[key] = chosen["conversion"][key]
-        else:
-            inference.pop(key, None)
-    inference["prosody_chosen_on"] = {
+    """Install the chosen arm's settings in the model's config "inference" (runs.write_settings:
+    the records of earlier choices and every other key kept), with the figures it was chosen
+    on."""
+    write_settings(model_dir, settings, records={"prosody_chosen_on": {
         "tool": "tools/choose_prosody.py", "arm": chosen["arm"],
         "val_actors": record["val_actors"], "train_actors": record["train_actors"],
         "guard_held": record["guard_held"],
         **{k: chosen[k] for k in ("judged_target", "target_over_source", "voiced_fraction",
-                                  "word_error_rate", "mcd_to_target")}}
-    write_config(model_dir, {**config, "inference": inference})
+                                  "word_error_rate", "mcd_to_target")}}})
 
 
 @cli_main

@@ -73,12 +73,14 @@ def main(argv: list[str] | None = None) -> int:
     from spectrogan.conversion.inference import load_converter
     from spectrogan.audio.audio_files import load_audio
     from spectrogan.audio.vocoder import WORLD_FRAME_PERIOD_MS, world_f0
+    from spectrogan.stages.prosody import ProsodyChange
 
     audio = load_audio(args.clip)
     converter = load_converter(args.models, args.source, args.emotion)
     target_clip = args.target_clip or real_counterpart(args.clip, args.emotion)
     settings = converter.settings
-    change = settings.prosody.describe() if settings.moves_prosody else "no prosody change"
+    prosody = settings.stage(ProsodyChange)
+    change = prosody.describe() if settings.moves_prosody else "no prosody change"
     curves = [(f"{args.source} input", audio, "0.4"),
               (f"converted to {args.emotion} ({change})", converter.convert(audio), "C3")]
     if target_clip is not None:

@@ -3,10 +3,11 @@
 Learns a pair's spectral balance (spectral_balance.learn_spectral_balance: each training
 actor's target emotion against their own calm, or CREMA-D's neutral) on the run's training
 actors of every corpus read, and sets "vocoder": "world" and "spectral_balance" in the
-"inference" of the run's config.json and of every snapshot's, so `evaluate.py --select-epoch`
-chooses the epoch the way the pair will convert ("world, model + balance"). Every other key of
-each config, and of its "inference", stays as it was; nothing else in the run changes. The validation and test actors are
-never measured.
+"inference" of the run's config.json and of every snapshot's (runs.write_settings), so
+`evaluate.py --select-epoch` chooses the epoch the way the pair will convert ("world, model +
+balance"). The other settings WORLD can apply, the records of how each was chosen and every
+other key of each config stay; nothing else in the run changes. The validation and test
+actors are never measured.
 
     python tools/world_balance.py --run runs/both/calm2disgust
     python tools/world_balance.py --run runs/both/calm2disgust --corpus ravdess,crema --jobs 2
@@ -29,7 +30,8 @@ from spectrogan.data.corpora import scan_corpora  # noqa: E402
 from spectrogan.data.corpus import (DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS,  # noqa: E402
                                     parse_pair)
 from spectrogan.core.errors import UserError  # noqa: E402
-from spectrogan.model.runs import find_snapshots, read_config, write_config  # noqa: E402
+from spectrogan.model.runs import find_snapshots, read_config, read_settings  # noqa: E402
+from spectrogan.model.runs import write_settings  # noqa: E402
 
 
 def build_parser():
@@ -71,14 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     balance, per_actor = learn_spectral_balance(files, source=source, target=target,
                                                 actors=train,
                                                 measure=lambda path: levels[str(path)])
-    learned = {"vocoder": "world", "spectral_balance": balance.to_config(),
-               "balance_learned_on": {"actors": sorted(per_actor),
-                                      "corpora": sorted({f.corpus for f in files})}}
+    learned_on = {"actors": sorted(per_actor), "corpora": sorted({f.corpus for f in files})}
     folders_written = [args.run] + [s.path for s in find_snapshots(args.run)]
     for folder in folders_written:
-        config = read_config(folder)
-        write_config(folder, {**config, "inference": {**(config.get("inference") or {}),
-                                                      **learned}})
+        settings = read_settings(folder).with_vocoder("world").with_stage(balance)
+        write_settings(folder, settings, records={"balance_learned_on": learned_on})
     print(f"{pair}: {balance.describe()}, learned on {len(per_actor)} actors of "
           f"{describe_folders(folders)}; recorded in {len(folders_written)} config.json file(s)")
     return 0

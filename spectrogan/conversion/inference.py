@@ -4,10 +4,9 @@ The library half of convert.py (which only parses arguments and handles files), 
 evaluate.py and make_results_page.py so every converted clip comes out of the same code:
 `load_converter` finds a run folder (runs.find_generator), checks its config against this
 spectrogram transform and the requested emotions, and rebuilds the generator from config.json
-plus weights; `convert_audio` converts an utterance of any length: the generator's change to
-its spectrogram with Griffin-Lim (spectro.round_trip), or that change applied to WORLD's
-spectral envelope together with the model's prosody change (vocoder.py, prosody.py) in one
-synthesis; either way at the input's loudness (loudness.keep_loudness).
+plus weights; `convert_audio` converts an utterance of any length through the pipeline of
+conversion/pipeline.py: the vocoder's analysis, the stages the config asks for (the
+generator's change, the learned changes), one synthesis, and the input's loudness.
 """
 
 from __future__ import annotations
@@ -21,41 +20,28 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from spectrogan.audio.audio_files import AudioError
+from spectrogan.audio.loudness import OUTPUT_PEAK, limit_peaks
+from spectrogan.audio.spectro import GRIFFIN_LIM_ITERS, IMAGE_SIZE
+from spectrogan.audio.vocoder import SHIPPED_ANALYSIS, WorldAnalysis
+from spectrogan.audio.vocoders import Vocoder
+from spectrogan.conversion.pipeline import convert
 from spectrogan.core.cli import import_keras
+from spectrogan.core.strength import FULL_STRENGTH, check_strength
 from spectrogan.data.corpus import EMOTION_ALIASES, canonical_emotion
-from spectrogan.stages.conversion_settings import ConversionSettings
-from spectrogan.audio.loudness import OUTPUT_PEAK, keep_loudness, limit_peaks
-from spectrogan.audio.pitch import shift_pitch
-from spectrogan.stages.prosody import map_f0
-from spectrogan.stages.spectral_balance import apply_balance
-from spectrogan.stages.cepstral_change import apply_cepstral_change
 from spectrogan.model.numpy_generator import NumpyGenerator, load_numpy_generator
 from spectrogan.model.runs import (CONFIG_NAME, check_config, find_generator, generator_path,
                                    read_config, weights_file_error)
 from spectrogan.model.settings import INFERENCE_PRECISIONS, PRECISION_POLICIES
-from spectrogan.audio.audio_files import AudioError
-from spectrogan.audio.spectro import (GRIFFIN_LIM_ITERS, IMAGE_SIZE, N_BINS, TOP_DB,
-                                      envelope_projection, join_windows, n_frames_for, round_trip,
-                                      scale_change, utterance_to_windows)
-from spectrogan.core.strength import FULL_STRENGTH, check_strength
-from spectrogan.audio.vocoder import (SHIPPED_ANALYSIS, WorldAnalysis, correct_envelope,
-                                      stretch_time, with_f0, world_analyse, world_synthesise)
+from spectrogan.stages.conversion_settings import ConversionSettings
+from spectrogan.stages.stage import DEFAULT_BATCH_SIZE, StageContext
 
 if TYPE_CHECKING:  # keras is imported lazily so scripts' --help and argument errors stay instant
     import keras
 
-DEFAULT_BATCH_SIZE = 8  # windows per generator call, unless the caller says otherwise
 # Inputs whose peak is below this are treated as silence: there is no speech to convert, and
 # the image (normalised to the clip's own maximum) would only show amplified noise.
 SILENCE_DBFS = -90.0
-# Share of one conversion's time spent in the generator (the rest is Griffin-Lim), measured
-# with the default 6-block generator on a 2-core CPU (benchmarks/bench_convert.py); used only
-# to move progress bars evenly.
-GENERATOR_SHARE = 0.85
-# The same for the WORLD path, from a 55-s file on a 2-core CPU: the F0 tracking comes first
-# and takes most of it, the network next, the envelope, aperiodicity and synthesis the rest.
-WORLD_F0_SHARE = 0.55
-WORLD_GENERATOR_SHARE = 0.3
 
 
 def converted_name(stem: str, target: str, *, strength: float = FULL_STRENGTH, prosody: bool = True,
@@ -148,10 +134,10 @@ def open_converter(model_dir: str | os.PathLike, direction: str = "AtoB", *,
         settings = ConversionSettings.from_config(config, where=str(model_dir / CONFIG_NAME))
     if precision == "float32":
         generator = _numpy_generator(model_dir, direction, config,
-                                     cut=settings.envelope_coefficients)
+                                     cut=settings.envelope_cut)
     else:
         generator = _keras_generator(model_dir, direction, config, precision=precision,
-                                     cut=settings.envelope_coefficients)
+                                     cut=settings.envelope_cut)
     return Converter(generator, settings, model_dir, direction)
 
 
@@ -245,134 +231,13 @@ def fit_full_scale(audio: np.ndarray, *, peak_dbfs: float | None = None
     return limit_peaks(audio, ceiling=OUTPUT_PEAK), peak_db
 
 
-def _batch_sizes(count: int, batch_size: int) -> list[int]:
-    """Split `count` windows into batches of `batch_size`, the remainder in powers of two.
-
-    Every distinct batch shape costs the backend a new trace (TensorFlow) or compilation
-    (JAX); powers of two bound the shapes to log2(batch_size) + 1 without computing padding.
-    """
-    sizes = [batch_size] * (count // batch_size)
-    rest = count % batch_size
-    while rest:
-        size = 1 << (rest.bit_length() - 1)
-        sizes.append(size)
-        rest -= size
-    return sizes
-
-
-def run_generator(windows: np.ndarray, generator: keras.Model, *,
-                  batch_size: int = DEFAULT_BATCH_SIZE, out: np.ndarray | None = None,
-                  strength: float = FULL_STRENGTH,
-                  progress: Callable[[int], None] | None = None) -> np.ndarray:
-    """Pass spectrogram windows through the generator a batch at a time.
-
-    Args:
-        windows: float32 (N, IMAGE_SIZE, IMAGE_SIZE) images in [-1, 1].
-        generator: a model mapping (b, IMAGE_SIZE, IMAGE_SIZE, 1) to the same shape.
-        batch_size: windows per generator call; bounds activation memory, so long files
-            never hold all windows' activations at once.
-        out: optional float32 array of windows' shape to write into (may be `windows`).
-        strength: how much of the generator's change to apply (spectro.scale_change): 0 the
-            windows unchanged, 1 the generator's output, values between scale its
-            correction; >= 0.
-        progress: called with the number of windows done after each batch.
-    Returns:
-        float32 (N, IMAGE_SIZE, IMAGE_SIZE) generator output in [-1, 1].
-    """
-    windows = np.asarray(windows, dtype=np.float32)
-    if windows.ndim != 3 or windows.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
-        raise ValueError(f"windows must have shape (N, {IMAGE_SIZE}, {IMAGE_SIZE}), "
-                         f"got {windows.shape}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    check_strength(strength)
-    if out is None:
-        out = np.empty_like(windows)
-    start = 0
-    for size in _batch_sizes(len(windows), batch_size):
-        batch = windows[start:start + size, :, :, None]
-        # predict_on_batch runs the backend's compiled predict step (a traced tf.function or a
-        # jitted JAX function), several times faster than eager calls on CPU.
-        result = np.asarray(generator.predict_on_batch(batch), dtype=np.float32)
-        result = result.reshape(size, IMAGE_SIZE, IMAGE_SIZE)
-        if strength != 1.0:
-            result = scale_change(batch[..., 0], result, strength=strength)
-        out[start:start + size] = result
-        start += size
-        if progress is not None:
-            progress(start)
-    return out
-
-
-def envelope_change_db(audio: np.ndarray, generator: keras.Model, *,
-                       strength: float = FULL_STRENGTH,
-                       batch_size: int = DEFAULT_BATCH_SIZE,
-                       progress: Callable[[float], None] | None = None) -> np.ndarray:
-    """The generator's change to an utterance's spectrogram, in dB per STFT bin and frame.
-
-    Args:
-        audio: mono float32 audio at SAMPLE_RATE, L >= 1 samples, finite.
-        generator: takes (b, IMAGE_SIZE, IMAGE_SIZE, 1) images.
-        strength: how much of its change (spectro.scale_change), >= 0.
-        batch_size: windows per generator call.
-        progress: called with the fraction of windows done.
-    Returns:
-        float32 (N_BINS, 1 + L // HOP_LENGTH): output image minus input image, in dB
-        (TOP_DB / 2 per image unit), windows joined as spectro.join_windows does.
-    """
-    windows, _ = utterance_to_windows(audio)
-    before = join_windows(windows, n_frames=n_frames_for(len(audio)))
-    after = run_generator(windows, generator, batch_size=batch_size, out=windows,
-                          strength=strength,
-                          progress=(lambda done: progress(done / len(windows))) if progress
-                          else None)
-    return (join_windows(after, n_frames=n_frames_for(len(audio))) - before) * (TOP_DB / 2.0)
-
-
-def convert_with_world(audio: np.ndarray, generator: keras.Model | None, *,
-                       settings: ConversionSettings, strength: float = FULL_STRENGTH,
-                       batch_size: int = DEFAULT_BATCH_SIZE,
-                       analysis: WorldAnalysis = SHIPPED_ANALYSIS,
-                       progress: Callable[[float], None] | None = None) -> np.ndarray:
-    """One WORLD pass: analyse (`analysis`), apply the generator's envelope change (kept
-    frequency-smooth, `settings.smoothing_coefficients`), the cepstral change, the spectral
-    balance and the prosody change, all scaled by `strength`, synthesise once. Strength 0 (or
-    no generator and no prosody) is WORLD's analysis and synthesis alone. Returns float32
-    audio, `duration_ratio ** strength` times as long, at WORLD's level (the caller sets the
-    loudness)."""
-    report = progress or (lambda fraction: None)
-    features = world_analyse(audio, analysis=analysis,
-                             progress=lambda f: report(WORLD_F0_SHARE * f))
-    analysed = 1.0 - WORLD_GENERATOR_SHARE - (1.0 - WORLD_F0_SHARE - WORLD_GENERATOR_SHARE) / 2
-    report(analysed)
-    if generator is not None and settings.envelope_change and strength > 0:
-        change = envelope_change_db(audio, generator, strength=strength, batch_size=batch_size,
-                                    progress=lambda f: report(analysed
-                                                              + WORLD_GENERATOR_SHARE * f))
-        smooth = envelope_projection(N_BINS, coefficients=settings.smoothing_coefficients)
-        features = correct_envelope(features, smooth @ change)
-    if settings.cepstral_change is not None:
-        features = apply_cepstral_change(features, settings.cepstral_change.scaled(strength))
-    if settings.spectral_balance is not None:
-        features = apply_balance(features, settings.spectral_balance.scaled(strength))
-    prosody = settings.prosody.scaled(strength) if settings.prosody is not None else None
-    if prosody is not None and not prosody.is_identity:
-        features = stretch_time(with_f0(features, map_f0(features.f0, prosody)),
-                                prosody.duration_ratio)
-    # WORLD's frame grid rounds the length: give back exactly the input's, times the ratio.
-    length = max(1, int(round(len(audio) * (prosody.duration_ratio if prosody else 1.0))))
-    converted = world_synthesise(features)[:length]
-    report(1.0)
-    return np.pad(converted, (0, length - len(converted)))
-
-
-def vocoder_only(audio: np.ndarray, *, vocoder: str, n_iter: int = GRIFFIN_LIM_ITERS,
+def vocoder_only(audio: np.ndarray, *, vocoder: str | Vocoder, n_iter: int = GRIFFIN_LIM_ITERS,
                  phase: str = "source", seed: int = 0,
                  analysis: WorldAnalysis = SHIPPED_ANALYSIS) -> np.ndarray:
     """`audio` through a vocoder with no change: what the representation alone costs.
-    'griffin-lim': spectro.round_trip; 'world': WORLD analysis (`analysis`) and synthesis.
-    float32, L samples, at the input's loudness."""
-    return convert_audio(audio, None, settings=ConversionSettings(vocoder=vocoder),
+    `vocoder`: a Vocoder or its name ('griffin-lim': spectro.round_trip's path; 'world':
+    WORLD analysis (`analysis`) and synthesis). float32, L samples, at the input's loudness."""
+    return convert_audio(audio, None, settings=ConversionSettings.of(vocoder),
                          n_iter=n_iter, phase=phase, seed=seed, analysis=analysis)
 
 
@@ -383,27 +248,25 @@ def convert_audio(audio: np.ndarray, generator: keras.Model | None, *,
                   level_change_db: float = 0.0, analysis: WorldAnalysis = SHIPPED_ANALYSIS,
                   progress: Callable[[float], None] | None = None) -> np.ndarray:
     """Convert a whole utterance of any length with a loaded generator, at the input's
-    loudness.
+    loudness (conversion/pipeline.py: analysis, stages, synthesis, loudness).
 
     Args:
         audio: mono float32 audio at SAMPLE_RATE (16 kHz), L >= 1 samples, finite.
         generator: a `Converter`'s network, taking (b, IMAGE_SIZE, IMAGE_SIZE, 1) images;
-            None converts with `settings` alone (a prosody change with no envelope model, or
-            the vocoder alone). `Converter.convert` passes both.
+            None converts with `settings`' other stages alone (a prosody change with no
+            envelope model, or the vocoder alone). `Converter.convert` passes both.
         n_iter, phase, seed: Griffin-Lim's iterations (0 = keep the initial phase), initial
             phase ('source': the input's own STFT phase; 'random' drawn with `seed`); the
             Griffin-Lim vocoder only.
         batch_size: windows per generator call.
         strength: how much of the model's change to apply, 0..1: 0 gives the vocoder alone
-            (the same path with no change), 1 the full conversion; values between scale the
-            generator's correction (spectro.scale_change; exact for identity-start
-            generators), the prosody change (prosody.ProsodyChange.scaled) and the pitch
-            shift (ratio ** strength).
-        settings: what to apply around the generator (vocoder, prosody, spectral balance,
-            cepstral change, pitch shift); None: the defaults (Griffin-Lim, nothing around
-            the generator).
-        prosody: False leaves the input's pitch and timing (the vocoder and the envelope
-            change stay): convert.py --no-prosody.
+            (the same path with no change), 1 the full conversion; values between scale
+            every stage (Stage.scaled: the generator's correction exactly for identity-start
+            generators, shifts times it, ratios to its power).
+        settings: the vocoder and the stages (stages/conversion_settings.py); None: the
+            defaults (Griffin-Lim with the generator's change).
+        prosody: False leaves the input's pitch and timing (the vocoder and the other stages
+            stay): convert.py --no-prosody.
         level_change_db: a change of loudness on top of the input's, in dB (0: the input's
             own loudness); e.g. the model's learned `settings.level_change_db`.
         analysis: how the WORLD vocoder analyses (vocoder.WorldAnalysis; WORLD only).
@@ -411,27 +274,16 @@ def convert_audio(audio: np.ndarray, generator: keras.Model | None, *,
     Returns:
         float32 audio at SAMPLE_RATE whose integrated loudness (BS.1770,
         loudness.loudness_db) is the input's plus `level_change_db`, peak-limited below
-        OUTPUT_PEAK; L samples long except where a prosody change alters the duration.
+        OUTPUT_PEAK; L samples long except where a stage changes the duration.
     """
-    check_strength(strength)
-    if settings is None:
-        settings = ConversionSettings()
+    strength = check_strength(strength)
+    settings = settings if settings is not None else ConversionSettings()
     if not prosody:
         settings = settings.without_prosody()
-    if settings.vocoder == "world":
-        converted = convert_with_world(audio, generator, settings=settings, strength=strength,
-                                       batch_size=batch_size, analysis=analysis,
-                                       progress=progress)
-    else:
-        def generate(windows: np.ndarray, report: Callable[[float], None]) -> np.ndarray:
-            # The converted windows overwrite the input ones: one windows array for a
-            # 10-minute file (about 200 x 260 x 260 float32 = 54 MB) instead of two.
-            return run_generator(windows, generator, batch_size=batch_size, out=windows,
-                                 strength=strength,
-                                 progress=lambda done: report(done / len(windows)))
-
-        converted = round_trip(audio, transform=generate if generator is not None else None,
-                               transform_share=GENERATOR_SHARE if generator is not None else 0,
-                               n_iter=n_iter, phase=phase, seed=seed, progress=progress)
-        converted = shift_pitch(converted, ratio=settings.pitch_ratio ** strength)
-    return keep_loudness(converted, audio, change_db=level_change_db)
+    vocoder = settings.vocoder.with_options(n_iter=n_iter, phase=phase, seed=seed,
+                                            analysis=analysis)
+    settings = dataclasses.replace(settings.scaled(strength), vocoder=vocoder)
+    context = StageContext(source=np.asarray(audio, dtype=np.float32), generator=generator,
+                           batch_size=batch_size)
+    return convert(audio, settings, context, level_change_db=level_change_db,
+                   progress=progress)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from spectrogan.stages.conversion_settings import ConversionSettings
+from spectrogan.stages.pitch_shift import PitchShift
 from spectrogan.data.corpus import CORPUS_TITLES, parse_pair
 from spectrogan.core.errors import UserError
 from spectrogan.evaluation.reports import read_metrics, voice_goal
@@ -63,7 +64,7 @@ def available_models(models_root: str | os.PathLike) -> list[dict]:
             "pair": pair, "source": source, "target": target_emotion, "folder": folder,
             "method": model_method(config),
             "exact_strength": bool(config["generator"].get("identity_start"))
-            and ConversionSettings.from_config(config, where=str(folder)).pitch_ratio == 1,
+            and ConversionSettings.from_config(config, where=str(folder)).stage(PitchShift) is None,
             "judged_target": converted.get("judged_target"),
             "real_judged_target": target.get("judged_target"),
             "word_error_rate": converted.get("word_error_rate"),

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from spectrogan.stages.conversion_settings import ConversionSettings, conversion_record
+from spectrogan.stages.conversion_settings import ConversionSettings
 from spectrogan.data.corpus import (DEFAULT_VAL_ACTORS, EMOTIONS, clip_name, emotions_in_corpus,
                                     matching_target, parse_pair)
 from spectrogan.core.errors import UserError
@@ -258,7 +258,7 @@ class Evaluator:
             "sources_spoken": sorted({emotions_in_corpus(clip.corpus, source, target)[0]
                                       for clip, _ in pairs}),
             "competence": competence,
-            "conversion": conversion_record(conversion),
+            "conversion": conversion.record(),
             "recogniser": self.recogniser.description if self.recogniser else None,
             "open_recogniser": self.recogniser.open_description if self.recogniser else None,
             "naturalness_model": self.naturalness.description if self.naturalness else None,

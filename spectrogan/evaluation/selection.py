@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from spectrogan.audio.vocoders import Vocoder
 from spectrogan.core.atomic_files import atomic_output
 from spectrogan.stages.conversion_settings import ConversionSettings
 from spectrogan.data.corpus import DEFAULT_TEST_ACTORS
@@ -73,13 +74,15 @@ def select_candidate(evaluator: Evaluator, pair: str, candidates: Sequence[Candi
                      margin_db: float = SELECTION_MARGIN_DB,
                      wer_margin: float = SELECTION_WER_MARGIN,
                      voiced_margin: float = SELECTION_VOICED_MARGIN,
-                     naturalness_margin: float = SELECTION_NATURALNESS_MARGIN) -> dict[str, Any]:
+                     naturalness_margin: float = SELECTION_NATURALNESS_MARGIN,
+                     vocoder: Vocoder | None = None) -> dict[str, Any]:
     """Score every candidate on the validation actors and apply `choose_epoch`.
 
     The real clips (source = zero effort, target) are scored once, then each candidate's
     converted clips, through `Evaluator.evaluate_pair` with the classifier trained on actors
-    in neither the validation nor the test set. With a naturalness predictor the source clips
-    also go through the first candidate's vocoder alone, the naturalness guard's reference.
+    in neither the validation nor the test set. The source clips also go through `vocoder`
+    alone (default: the first candidate's, and only with a naturalness predictor): the
+    naturalness guard's reference, and a reference row of the record.
 
     Returns:
         the selection.json record: pair, actors, rule, zero-effort MCD and guard limit, the
@@ -99,11 +102,13 @@ def select_candidate(evaluator: Evaluator, pair: str, candidates: Sequence[Candi
                                        **kwargs)
 
     reference = score(systems=("source", "target"))
-    naturalness_reference = None
-    if evaluator.naturalness is not None and candidates:
+    naturalness_reference, alone = None, None
+    if vocoder is None and evaluator.naturalness is not None and candidates:
         vocoder = candidates[0].open().settings.vocoder
-        alone = score(systems=("vocoder",), baseline=ConversionSettings(vocoder=vocoder))
-        naturalness_reference = alone["systems"]["vocoder"]["naturalness"]
+    if vocoder is not None:
+        alone = score(systems=("vocoder",),
+                      baseline=ConversionSettings.of(vocoder))["systems"]["vocoder"]
+        naturalness_reference = alone.get("naturalness")
     zero_effort = reference["systems"]["source"]["mcd_to_target"]
     rows = []
     for candidate in tqdm(candidates, desc=f"{pair} candidates", unit="candidate",
@@ -140,7 +145,8 @@ def select_candidate(evaluator: Evaluator, pair: str, candidates: Sequence[Candi
         "naturalness_limit": choice["naturalness_limit"],
         "chosen_epoch": choice["epoch"], "guard_held": choice["guard_held"],
         "n_clips": reference["n_clips"],
-        "reference": {name: reference["systems"][name] for name in ("source", "target")},
+        "reference": {**{name: reference["systems"][name] for name in ("source", "target")},
+                      **({} if alone is None else {f"vocoder ({vocoder.name})": alone})},
         "epochs": rows, "classifier": reference["classifier"],
         "competence": reference.get("competence"), "recogniser": reference["recogniser"], "settings": reference["settings"],
         "selected": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -141,6 +141,28 @@ def write_config(model_dir: str | os.PathLike, config: dict[str, Any]) -> Path:
     return path
 
 
+def read_settings(model_dir: str | os.PathLike, config: dict[str, Any] | None = None
+                  ) -> ConversionSettings:
+    """What `model_dir`'s config.json (or `config`, read from there) asks to be applied at
+    conversion: the one reader of its "inference" section."""
+    config = read_config(model_dir) if config is None else config
+    return ConversionSettings.from_config(config, where=str(Path(model_dir) / CONFIG_NAME))
+
+
+def write_settings(model_dir: str | os.PathLike, settings: ConversionSettings, *,
+                   records: dict[str, Any] | None = None, drop_records: Sequence[str] = ()
+                   ) -> Path:
+    """Write `settings` as `model_dir`'s config.json "inference" section, the one way a tool
+    installs what it chose: the section's settings replaced as a whole, its records of how
+    they were chosen kept, with `records` added ("prosody_chosen_on": {...}) and
+    `drop_records` removed; every other key of the config kept."""
+    config = read_config(model_dir)
+    inference = settings.updated_inference(config.get("inference"))
+    for key in drop_records:
+        inference.pop(key, None)
+    return write_config(model_dir, {**config, "inference": {**inference, **(records or {})}})
+
+
 # Artefacts a run writes (and evaluate.py --select-epoch's record of the epoch it chose from
 # them); train_cyclegan.py --force clears exactly these (never anything else in the folder).
 RUN_FILES = (CONFIG_NAME, CHECKPOINT_NAME, LOG_NAME,

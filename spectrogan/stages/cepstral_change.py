@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
@@ -36,6 +36,7 @@ from spectrogan.core.errors import UserError
 from spectrogan.stages.prosody import MIN_VOICED_FRAMES, speech_frames
 from spectrogan.audio.spectro import SAMPLE_RATE
 from spectrogan.core.strength import scale_ratios, scale_shifts
+from spectrogan.stages.stage import Stage, StageContext
 from spectrogan.audio.vocoder import WorldFeatures, world_envelope, world_library
 
 ORDER = 24  # c1..c24 beside c0: the smooth envelope, not the harmonics
@@ -51,11 +52,16 @@ def _numbers(values: Any, low: float, high: float) -> bool:
 
 
 @dataclass(frozen=True)
-class CepstralChange:
+class CepstralChange(Stage):
     """Per-coefficient shifts and spread ratios (the identity by default)."""
 
     shift: tuple[float, ...] = (0.0,) * DIMENSIONS
     spread_ratio: tuple[float, ...] = (1.0,) * DIMENSIONS
+
+    key: ClassVar[str] = "cepstral_change"
+    vocoders: ClassVar[tuple[str, ...]] = ("world",)
+    learned_by: ClassVar[str] = "tools/choose_prosody.py"
+    title: ClassVar[str] = "the cepstral change"
 
     def __post_init__(self) -> None:
         if not _numbers(self.shift, -SHIFT_LIMIT, SHIFT_LIMIT) or self.shift[0] != 0:
@@ -88,6 +94,10 @@ class CepstralChange:
         movement = math.exp(float(np.mean(np.log(ratios[1:]))))
         return (f"spectral movement x{movement:.2f} (mean over c1-c{ORDER}), level contour "
                 f"x{ratios[0]:.2f} over voiced frames")
+
+    def apply(self, signal: WorldFeatures, context: StageContext) -> WorldFeatures:
+        """`apply_cepstral_change` of WORLD features."""
+        return apply_cepstral_change(signal, self)
 
     def to_config(self) -> dict[str, list[float]]:
         """The config.json form ("inference": {"cepstral_change": {...}})."""

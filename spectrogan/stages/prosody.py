@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
@@ -33,7 +33,9 @@ from spectrogan.audio.loudness import frame_energy_db
 from spectrogan.audio.pitch import F0_MAX, F0_MIN
 from spectrogan.audio.spectro import HOP_LENGTH, SAMPLE_RATE
 from spectrogan.core.strength import scale_ratio, scale_shift
-from spectrogan.audio.vocoder import WORLD_FRAME_PERIOD_MS, world_f0
+from spectrogan.audio.vocoder import (WORLD_FRAME_PERIOD_MS, WorldFeatures, stretch_time, with_f0,
+                                     world_f0)
+from spectrogan.stages.stage import Stage, StageContext
 
 # What a config may ask for: a shift of an octave either way, the range a quarter to four
 # times as wide, half to twice the duration.
@@ -50,12 +52,18 @@ SPAN_DB = 30.0
 
 
 @dataclass(frozen=True)
-class ProsodyChange:
+class ProsodyChange(Stage):
     """A change of pitch level, pitch range and duration (the identity by default)."""
 
     f0_shift_semitones: float = 0.0
     f0_spread_ratio: float = 1.0
     duration_ratio: float = 1.0
+
+    key: ClassVar[str] = "prosody"
+    vocoders: ClassVar[tuple[str, ...]] = ("world",)
+    learned_by: ClassVar[str] = "tools/choose_prosody.py"
+    title: ClassVar[str] = "the prosody change"
+    moves_prosody: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         checks = {"f0_shift_semitones": (-F0_SHIFT_LIMIT_SEMITONES, F0_SHIFT_LIMIT_SEMITONES),
@@ -89,6 +97,13 @@ class ProsodyChange:
         """In words, for messages and the results page: '+5.9 semitones, range x1.6, ...'."""
         return (f"pitch {self.f0_shift_semitones:+.1f} semitones, pitch range "
                 f"x{self.f0_spread_ratio:.2f}, duration x{self.duration_ratio:.2f}")
+
+    def apply(self, signal: WorldFeatures, context: StageContext) -> WorldFeatures:
+        """WORLD features with the F0 track mapped (`map_f0`) and the frames stretched to
+        `duration_ratio` times as many (vocoder.stretch_time)."""
+        if self.is_identity:
+            return signal
+        return stretch_time(with_f0(signal, map_f0(signal.f0, self)), self.duration_ratio)
 
     def to_config(self) -> dict[str, float]:
         """The config.json form ("inference": {"prosody": {...}})."""

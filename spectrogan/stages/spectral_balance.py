@@ -20,7 +20,7 @@ undoes it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
@@ -30,6 +30,7 @@ from spectrogan.core.errors import UserError
 from spectrogan.stages.prosody import MIN_VOICED_FRAMES, speech_frames
 from spectrogan.audio.spectro import SAMPLE_RATE
 from spectrogan.core.strength import scale_shifts
+from spectrogan.stages.stage import Stage, StageContext
 from spectrogan.audio.vocoder import WorldFeatures, world_envelope
 
 BAND_COUNT = 20
@@ -51,10 +52,15 @@ BAND_HZ = tuple(float(round(hz)) for hz in _mel_to_hz(_EDGES_MEL[1:-1]))
 
 
 @dataclass(frozen=True)
-class SpectralBalance:
+class SpectralBalance(Stage):
     """Gains in dB at BAND_HZ (all 0: the identity)."""
 
     gains_db: tuple[float, ...] = (0.0,) * BAND_COUNT
+
+    key: ClassVar[str] = "spectral_balance"
+    vocoders: ClassVar[tuple[str, ...]] = ("world",)
+    learned_by: ClassVar[str] = "tools/choose_prosody.py or tools/world_balance.py"
+    title: ClassVar[str] = "the spectral balance"
 
     def __post_init__(self) -> None:
         gains = self.gains_db
@@ -82,6 +88,13 @@ class SpectralBalance:
         hz, gains = np.asarray(BAND_HZ), np.asarray(self.gains_db)
         tilt = float(gains[hz >= 2000].mean() - gains[hz <= 500].mean())
         return f"spectral balance {tilt:+.1f} dB above 2 kHz against below 500 Hz"
+
+    def applied_words(self) -> str:
+        return "" if self.is_identity else f"the {self.describe()}"
+
+    def apply(self, signal: WorldFeatures, context: StageContext) -> WorldFeatures:
+        """`apply_balance` of WORLD features."""
+        return apply_balance(signal, self)
 
     def to_config(self) -> dict[str, list[float]]:
         """The config.json form ("inference": {"spectral_balance": {...}}): the gains and the
