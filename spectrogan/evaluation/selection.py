@@ -102,13 +102,11 @@ def select_candidate(evaluator: Evaluator, pair: str, candidates: Sequence[Candi
                                        **kwargs)
 
     reference = score(systems=("source", "target"))
-    naturalness_reference, alone = None, None
     if vocoder is None and evaluator.naturalness is not None and candidates:
         vocoder = candidates[0].open().settings.vocoder
-    if vocoder is not None:
-        alone = score(systems=("vocoder",),
-                      baseline=ConversionSettings.of(vocoder))["systems"]["vocoder"]
-        naturalness_reference = alone.get("naturalness")
+    alone = None if vocoder is None else score(
+        systems=("vocoder",), baseline=ConversionSettings.of(vocoder))["systems"]["vocoder"]
+    naturalness_reference = None if alone is None else alone.get("naturalness")
     zero_effort = reference["systems"]["source"]["mcd_to_target"]
     rows = []
     for candidate in tqdm(candidates, desc=f"{pair} candidates", unit="candidate",
