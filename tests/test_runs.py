@@ -7,6 +7,7 @@ import json
 import pytest
 
 from spectrogan.model import runs
+from spectrogan.stages.conversion_settings import ConversionSettings
 from spectrogan.core.errors import UserError
 
 
@@ -24,7 +25,9 @@ def test_installing_a_snapshot_keeps_the_sections_chosen_after_training(tmp_path
     assert installed.read_bytes() == b"the generator of epoch 12"
     config = runs.read_config(run)
     assert config["epoch"] == 12 and config["selected_on"] == {"judged_target": 0.5}
-    assert config["inference"] == inference  # chosen later, for the run: not lost
+    # chosen later, for the run: not lost (written in full, every default spelt out)
+    assert runs.read_settings(run) == ConversionSettings.from_config({"inference": inference},
+                                                                     where="here")
 
 
 # --- The epoch selection's voicing guard ---------------------------------------------------------
@@ -51,3 +54,18 @@ def test_a_malformed_config_field_is_one_line(tmp_path, field, value):
     with pytest.raises(UserError) as caught:
         runs.read_config(tmp_path)
     assert field in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_every_shipped_config_reads_into_its_typed_parts_and_back_unchanged():
+    from conftest import REPO
+    from spectrogan.model.run_config import RunConfig
+
+    folders = sorted(runs.model_folders(REPO / "results").values())
+    assert len(folders) == 6
+    for folder in folders:
+        config = runs.read_config(folder)
+        typed = runs.read_run_config(folder)
+        assert typed.to_json() == config, folder
+        assert typed.provenance["pair"] == folder.name
+        assert typed.choices and "vocoder" not in typed.choices  # records, not settings
+        assert RunConfig.from_json(typed.to_json(), where="again") == typed

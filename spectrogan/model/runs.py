@@ -21,6 +21,7 @@ Layout of <run>/:
 
 from __future__ import annotations
 
+import dataclasses
 import filecmp
 import json
 import math
@@ -35,6 +36,7 @@ import numpy as np
 
 from spectrogan.core.atomic_files import atomic_output
 from spectrogan.core.paths import RESULTS_DIR
+from spectrogan.model.run_config import RunConfig
 from spectrogan.stages.conversion_settings import ConversionSettings
 from spectrogan.data.corpus import (FETCH_RAVDESS, STFT_SETTINGS, canonical_emotion, pair_name,
                                     parse_pair)
@@ -134,11 +136,23 @@ def read_config(model_dir: str | os.PathLike) -> dict[str, Any]:
 
 
 def write_config(model_dir: str | os.PathLike, config: dict[str, Any]) -> Path:
-    """Write `config` as `<model_dir>/config.json` atomically."""
+    """Write the raw object `config` as `<model_dir>/config.json` atomically (the library
+    writes through `write_run_config`; this raw form is for fixtures and that writer)."""
     path = Path(model_dir) / CONFIG_NAME
     with atomic_output(path) as tmp:
         tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     return path
+
+
+def read_run_config(model_dir: str | os.PathLike) -> RunConfig:
+    """`<model_dir>/config.json` read and checked (`read_config`) and in its typed parts."""
+    return RunConfig.from_json(read_config(model_dir),
+                               where=str(Path(model_dir) / CONFIG_NAME))
+
+
+def write_run_config(model_dir: str | os.PathLike, run_config: RunConfig) -> Path:
+    """Write `run_config` as `<model_dir>/config.json` atomically: the one writer."""
+    return write_config(model_dir, run_config.to_json())
 
 
 def read_settings(model_dir: str | os.PathLike, config: dict[str, Any] | None = None
@@ -156,11 +170,9 @@ def write_settings(model_dir: str | os.PathLike, settings: ConversionSettings, *
     installs what it chose: the section's settings replaced as a whole, its records of how
     they were chosen kept, with `records` added ("prosody_chosen_on": {...}) and
     `drop_records` removed; every other key of the config kept."""
-    config = read_config(model_dir)
-    inference = settings.updated_inference(config.get("inference"))
-    for key in drop_records:
-        inference.pop(key, None)
-    return write_config(model_dir, {**config, "inference": {**inference, **(records or {})}})
+    run_config = read_run_config(model_dir)
+    return write_run_config(model_dir, run_config.with_settings(
+        settings, records=records, drop_records=tuple(drop_records)))
 
 
 # Artefacts a run writes (and evaluate.py --select-epoch's record of the epoch it chose from
@@ -486,15 +498,21 @@ def install_snapshot(run_dir: str | os.PathLike, snapshot: Snapshot,
                      selected_on: dict[str, Any]) -> Path:
     """Make `snapshot` the run's shipped model: copy its generator file over
     `<run_dir>/generator_AtoB.weights.h5` and write `<run_dir>/config.json` = the snapshot's
-    config plus "epoch" and `selected_on`, each atomically; sections only the run's config has
-    (how it converts, "inference", chosen later) are kept. Returns the generator path."""
+    config plus "epoch" and `selected_on`, each atomically. How the run converts (its
+    "inference", chosen after training) is kept where the run's config has one, as is any
+    provenance only the run's config holds. Returns the generator path."""
     installed = generator_path(run_dir)
     with atomic_output(installed) as tmp:
         shutil.copyfile(generator_path(snapshot.path), tmp)
-    kept = read_config(run_dir) if (Path(run_dir) / CONFIG_NAME).is_file() else {}
-    config = read_config(snapshot.path)
-    write_config(run_dir, {**kept, **config, "epoch": snapshot.epoch,
-                           "selected_on": selected_on})
+    chosen = read_run_config(snapshot.path)
+    if (Path(run_dir) / CONFIG_NAME).is_file():
+        run = read_run_config(run_dir)
+        chosen = dataclasses.replace(chosen, provenance={**run.provenance, **chosen.provenance})
+        if run.choices or run.inference != ConversionSettings():
+            chosen = chosen.with_settings(run.inference, records=run.choices,
+                                          drop_records=tuple(chosen.choices))
+    write_run_config(run_dir, chosen.with_provenance(epoch=snapshot.epoch,
+                                                     selected_on=selected_on))
     return installed
 
 

@@ -38,9 +38,10 @@ from spectrogan.core.cli import import_keras
 from spectrogan.data.corpus import DOMAINS, npz_key
 from spectrogan.model.cyclegan import CycleGAN, build_from_settings, compile_cyclegan, count_params
 from spectrogan.core.errors import UserError
-from spectrogan.model.runs import (CHECKPOINT_NAME, LOG_NAME, SAMPLES_DIR, SNAPSHOTS_DIR,
-                                   TENSORBOARD_DIR, epoch_dir, generator_path, remove_run_files,
-                                   write_config)
+from spectrogan.model.run_config import RunConfig
+from spectrogan.model.runs import (CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, SAMPLES_DIR,
+                                   SNAPSHOTS_DIR, TENSORBOARD_DIR, epoch_dir, generator_path,
+                                   remove_run_files, write_run_config)
 from spectrogan.model.settings import PRECISION_POLICIES, TrainingSettings
 from spectrogan.audio.audio_files import write_audio
 from spectrogan.audio.plots import plot_spectrograms
@@ -249,7 +250,7 @@ def write_snapshot(generator: keras.Model, folder: Path, *, config: dict[str, An
     size; model_files.load_generator reads it into a float32 network). The folder appears whole
     (see atomic_files.atomic_folder). Returns `folder`."""
     def fill(tmp: Path) -> None:
-        write_config(tmp, config)
+        write_run_config(tmp, RunConfig.from_json(config, where=str(folder / CONFIG_NAME)))
         model_files.save_generator(generator, tmp, "AtoB", dtype=SNAPSHOT_DTYPE)
 
     return atomic_folder(folder, fill)
@@ -445,7 +446,7 @@ def _fit(out: Path, *, config: dict[str, Any], data: dict[str, Any], data_path: 
         completed = load_checkpoint(model, out / CHECKPOINT_NAME)
     remove_run_files(stale)  # --force: the old run goes only now that the new one can start
     out.mkdir(parents=True, exist_ok=True)
-    write_config(out, config)
+    write_run_config(out, RunConfig.from_json(config, where=str(out / CONFIG_NAME)))
     if completed >= epochs:
         print(f"{out}: already trained for {completed} of {epochs} epochs; pass a larger "
               "--epochs with --resume to train on")
