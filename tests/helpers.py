@@ -181,3 +181,30 @@ def smearing_generator(n_bins: int | None = None) -> Any:
     tilt = np.linspace(0.15, -0.05, n_bins, dtype=np.float32)[None, :, None, None]
     outputs = keras.layers.Lambda(lambda x: keras.ops.clip(x + tilt, -1.0, 1.0))(smeared)
     return keras.Model(inputs, outputs)
+
+
+def save_tiny_contour_model(folder: Path, *, channels: int = 4, seed: int = 0,
+                            rise: float = 0.0, log2_rate: float = 0.0) -> Any:
+    """A contour model of random small weights written as tools/train_contour.py writes one;
+    `rise` (octaves) and `log2_rate` are added to its two outputs' biases, so a test knows
+    roughly what it predicts. Returns the ContourNetwork."""
+    from spectrogan.stages.contour_prosody import (CONTOUR_EMOTIONS, INPUT_NAMES,
+                                                   ContourNetwork, save_contour_network)
+
+    rng = np.random.default_rng(seed)
+    width, dilations = len(INPUT_NAMES) + len(CONTOUR_EMOTIONS), (1, 2)
+
+    def layer(taps: int, inputs: int, outputs: int) -> tuple[np.ndarray, np.ndarray]:
+        return (rng.normal(0.0, 0.05, (taps, inputs, outputs)).astype(np.float32),
+                np.zeros(outputs, np.float32))
+
+    weights = {}
+    for name, shape in (("input", (3, width, channels)), ("block_0", (3, channels, channels)),
+                        ("block_1", (3, channels, channels)), ("output", (1, channels, 2))):
+        weights[f"{name}_kernel"], weights[f"{name}_bias"] = layer(*shape)
+    weights["output_bias"] += np.float32([rise, log2_rate])
+    config = {"inputs": list(INPUT_NAMES), "emotions": list(CONTOUR_EMOTIONS), "hop_ms": 10.0,
+              "network": {"channels": channels, "kernel": 3, "dilations": list(dilations)}}
+    network = ContourNetwork(weights, dilations, config)
+    save_contour_network(folder, network)
+    return network

@@ -3,8 +3,12 @@ and a change defined outside the package runs in the pipeline with nothing else 
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -16,6 +20,7 @@ from spectrogan.conversion import inference
 from spectrogan.core.errors import UserError
 from spectrogan.core.strength import scale_shift
 from spectrogan.stages.cepstral_change import DIMENSIONS, CepstralChange
+from spectrogan.stages.contour_prosody import ContourProsody
 from spectrogan.stages.conversion_settings import SETTINGS_KEYS, ConversionSettings
 from spectrogan.stages.envelope_model import EnvelopeModel
 from spectrogan.stages.pitch_shift import PitchShift
@@ -25,9 +30,17 @@ from spectrogan.stages.spectral_balance import BAND_COUNT, SpectralBalance
 from spectrogan.stages.stage import Stage, StageContext
 
 from conftest import vowel
+from helpers import save_tiny_contour_model
 
+MODELS = Path(tempfile.mkdtemp(prefix="spectrogan-stages-"))
+atexit.register(shutil.rmtree, MODELS, ignore_errors=True)
+# Where a pair's config.json would be: the contour model is named relative to its folder.
+CONFIG_PATH = str(MODELS / "calm2happy" / "config.json")
 # One learned, non-identity example of every registered kind.
 EXAMPLES = {
+    ContourProsody: ContourProsody("happy", "../contour_model",
+                                   save_tiny_contour_model(MODELS / "contour_model", rise=0.3,
+                                                           log2_rate=-0.2)),
     EnvelopeModel: EnvelopeModel(applied=False),
     CepstralChange: CepstralChange(spread_ratio=(1.2,) * DIMENSIONS),
     SpectralBalance: SpectralBalance((1.5,) * BAND_COUNT),
@@ -51,7 +64,7 @@ def test_a_stage_reads_back_what_it_writes_and_strength_zero_is_the_identity(kin
     stage = EXAMPLES[kind]
     vocoder = kind.vocoders[-1]
     inference_section = ConversionSettings.of(vocoder, stage).to_inference()
-    read = ConversionSettings.from_config({"inference": inference_section}, where="here")
+    read = ConversionSettings.from_config({"inference": inference_section}, where=CONFIG_PATH)
     assert read.stage(kind) == stage
     assert not stage.is_identity or kind is EnvelopeModel  # the model left out is not applied
     assert stage.scaled(0.0).is_identity and stage.scaled(1.0) == stage

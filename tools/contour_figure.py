@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--target-clip", type=Path, default=None,
                         help="a real recording of the target emotion to draw beside (default: "
                              "the RAVDESS counterpart of a RAVDESS clip, else none)")
+    parser.add_argument("--contour", type=Path, default=None, metavar="DIR",
+                        help="also draw the conversion with this contour model's prosody in "
+                             "place of the pair's global change (default: only as shipped)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="PNG to write")
     return parser
 
@@ -73,16 +76,22 @@ def main(argv: list[str] | None = None) -> int:
     from spectrogan.conversion.inference import load_converter
     from spectrogan.audio.audio_files import load_audio
     from spectrogan.audio.vocoder import WORLD_FRAME_PERIOD_MS, world_f0
+    from spectrogan.stages.contour_prosody import ContourProsody, contour_stage
     from spectrogan.stages.prosody import ProsodyChange
 
     audio = load_audio(args.clip)
     converter = load_converter(args.models, args.source, args.emotion)
     target_clip = args.target_clip or real_counterpart(args.clip, args.emotion)
     settings = converter.settings
-    prosody = settings.stage(ProsodyChange)
-    change = prosody.describe() if settings.moves_prosody else "no prosody change"
+    change = ", ".join(stage.describe() for stage in settings.stages
+                       if stage.moves_prosody and not stage.is_identity) or "no prosody change"
     curves = [(f"{args.source} input", audio, "0.4"),
               (f"converted to {args.emotion} ({change})", converter.convert(audio), "C3")]
+    if args.contour is not None and settings.stage(ContourProsody) is None:
+        with_contour = settings.without(ProsodyChange).with_stage(
+            contour_stage(args.emotion, converter.folder, args.contour))
+        curves.append(("converted, with the contour model's prosody instead",
+                       converter.with_settings(with_contour).convert(audio), "C2"))
     if target_clip is not None:
         curves.append((f"real {args.emotion}, same speaker", load_audio(target_clip), "C0"))
     fig, ax = plt.subplots(figsize=(9, 3.6))

@@ -261,19 +261,28 @@ def with_f0(features: WorldFeatures, f0: np.ndarray) -> WorldFeatures:
 
 
 def stretch_time(features: WorldFeatures, ratio: float) -> WorldFeatures:
-    """Make the utterance `ratio` times as long (< 1: faster), pitch and envelope kept.
-
-    Each new frame reads the old track at position i / ratio: the envelope (in log) and the
-    aperiodicity interpolated linearly, F0 interpolated in log between voiced neighbours and
-    taken from the nearer frame at a voicing boundary. `ratio` 1 returns `features` itself.
-    """
+    """Make the utterance `ratio` times as long (< 1: faster), pitch and envelope kept
+    (`warp_time` with every new frame i reading the old track at i / ratio). `ratio` 1 returns
+    `features` itself."""
     if not 0.25 <= ratio <= 4.0:
         raise ValueError(f"ratio must be in [0.25, 4], got {ratio}")
     if ratio == 1.0:
         return features
+    count = max(1, int(round(features.f0.shape[0] * ratio)))
+    return warp_time(features, np.arange(count) / ratio)
+
+
+def warp_time(features: WorldFeatures, positions: np.ndarray) -> WorldFeatures:
+    """New frames read from the old track at `positions` (float (T',) frame indices, clipped
+    to the track): the envelope (in log) and the aperiodicity interpolated linearly, F0
+    interpolated in log between voiced neighbours and taken from the nearer frame at a voicing
+    boundary. The timing of an utterance changes; its pitch and envelope do not."""
+    positions = np.asarray(positions, dtype=np.float64)
+    if positions.ndim != 1 or positions.size < 1 or not np.all(np.isfinite(positions)):
+        raise ValueError(f"positions must be a non-empty finite 1-D array, got shape "
+                         f"{positions.shape}")
     frames = features.f0.shape[0]
-    count = max(1, int(round(frames * ratio)))
-    position = np.minimum(np.arange(count) / ratio, frames - 1)
+    position = np.clip(positions, 0.0, frames - 1)
     low = np.floor(position).astype(int)
     high = np.minimum(low + 1, frames - 1)
     weight = (position - low)[:, None]

@@ -42,10 +42,13 @@ def run_stages(audio: np.ndarray, settings: ConversionSettings, context: StageCo
     steps = _spread(progress, [vocoder.analysis_work, *(s.work for s in before),
                                vocoder.synthesis_work, *(s.work for s in after)])
     features = vocoder.analyse(audio, steps[0])
+    ratios = []
     for stage, report in zip(before, steps[1:]):
-        features = stage.apply(features, context.reporting(report))
+        changed = stage.apply(features, context.reporting(report))
+        ratios.append(stage.timing_ratio(features, changed))
+        features = changed
         report(1.0)
-    ratio = math.prod(stage.duration_ratio for stage in settings.stages)
+    ratio = math.prod(ratios + [stage.duration_ratio for stage in after])
     length = max(1, int(round(len(audio) * ratio)))
     converted = vocoder.synthesise(features, length=length, progress=steps[len(before) + 1])
     for stage, report in zip(after, steps[len(before) + 2:]):

@@ -49,7 +49,11 @@ class ConversionSettings:
         kinds = [type(stage) for stage in self.stages]
         if len(set(kinds)) != len(kinds):
             raise ValueError(f"each kind of stage may come once, got {kinds}")
+        keys = {stage.key for stage in self.stages}
         for stage in self.stages:
+            if keys & set(stage.excludes):
+                raise ValueError(f"{stage.key} cannot run beside "
+                                 f"{', '.join(sorted(keys & set(stage.excludes)))}")
             if self.vocoder.name not in stage.vocoders:
                 raise ValueError(f"{stage.key} needs the {' or '.join(stage.vocoders)} vocoder, "
                                  f"not {self.vocoder.name}")

@@ -64,6 +64,7 @@ class Stage(ABC):
     title: ClassVar[str]  # 'the prosody change': how a sentence names it
     moves_prosody: ClassVar[bool] = False
     after_synthesis: ClassVar[bool] = False
+    excludes: ClassVar[tuple[str, ...]] = ()  # keys of stages it cannot run beside
     # Its share of a conversion's time (relative to the vocoder's analysis and synthesis,
     # audio/vocoders.py), only to move progress bars evenly.
     work: ClassVar[float] = 0.0
@@ -114,6 +115,11 @@ class Stage(ABC):
     def apply(self, signal: Any, context: StageContext) -> Any:
         """The changed signal: the vocoder's features (audio/vocoders.py), or float32 audio
         for a stage `after_synthesis`."""
+
+    def timing_ratio(self, before: Any, after: Any) -> float:
+        """How many times as long the output became, given the signal before and after
+        `apply` (a stage whose timing depends on the clip measures it here)."""
+        return self.duration_ratio
 
     def applied_words(self) -> str:
         """'the prosody change (pitch +6.5 semitones, ...)'; '' when it changes nothing."""

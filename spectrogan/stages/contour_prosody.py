@@ -1,0 +1,327 @@
+"""Prosody that follows the sentence: one learned model predicts, frame by frame, the target
+emotion's pitch contour and local speaking rate from the input's own prosody.
+
+Where the global prosody change (stages/prosody.py) moves every clip's pitch level, range and
+duration by the same three numbers, the contour model reads the input along the sentence and
+says where the pitch should rise or fall and where the speech should slow down or hurry, for
+any of CONTOUR_EMOTIONS (the emotion is an input of the one model).
+
+The model's frames are CONTOUR_HOP WORLD frames (10 ms). Its inputs (`contour_inputs`), all
+relative to the speaker's own voice so that they carry over to any voice:
+
+- log2 F0 minus the clip's median over voiced frames (octaves), interpolated through the
+  unvoiced frames, and that track seen at several time scales (a continuous wavelet transform
+  with Ricker wavelets at WAVELET_SCALES frames, after Zhou et al. 2020);
+- voicing (0/1), frame energy relative to the clip's loudest frame (dB / 40), and position in
+  the phrase (0 at the first speech frame, 1 at the last);
+
+and its two outputs per frame: the target's log2 F0 minus the input's median (octaves), and
+log2 of the local speaking rate (target frames per input frame). The network
+(`ContourNetwork`: dilated 1-D convolutions with residual connections) runs here in NumPy from
+the weights file, so converting imports no deep-learning framework; model/contour_network.py
+builds the same network in Keras to train it (training/contour_training.py).
+
+`ContourProsody` is the stage: the predicted contour replaces the input's F0 on its voiced
+frames, the frames are warped in time by the predicted rate (vocoder.warp_time), both scaled by
+strength (the contour moves `strength` of the way in log F0, the rate is raised to `strength`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from spectrogan.audio.contour_frames import frame_energy_on_world_grid
+from spectrogan.audio.vocoder import WorldFeatures, warp_time, with_f0
+from spectrogan.core.atomic_files import atomic_folder
+from spectrogan.core.errors import UserError
+from spectrogan.core.strength import FULL_STRENGTH, check_strength
+from spectrogan.stages.stage import Stage, StageContext
+
+CONTOUR_HOP = 2  # WORLD frames (5 ms) per model frame
+CONTOUR_EMOTIONS = ("angry", "disgust", "fearful", "happy", "sad", "surprised")
+WAVELET_SCALES = (2.0, 4.0, 8.0, 16.0, 32.0)  # model frames: 20 ms to 320 ms
+ENERGY_SCALE_DB = 40.0
+SPEECH_SPAN_DB = 35.0  # frames this far below the loudest are not speech (phrase position)
+INPUT_NAMES = ("log2_f0", "voiced", "energy", "position",
+               *(f"ricker_{scale:g}" for scale in WAVELET_SCALES))
+RATE_LIMIT_OCTAVES = 1.0  # the local rate stays within half and twice the input's
+CONTOUR_LIMIT_OCTAVES = 1.5  # the contour stays within 1.5 octaves of the input's median
+MODEL_FILE = "contour_model.npz"
+MODEL_CONFIG = "config.json"
+MIN_VOICED = 5
+
+
+def interpolated_log2_f0(f0: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """(log2 F0 minus its median over voiced frames, interpolated linearly through unvoiced
+    frames and held at the ends; the voiced mask; the median log2 F0) of an F0 track (Hz, 0
+    where unvoiced), or None with fewer than MIN_VOICED voiced frames."""
+    f0 = np.asarray(f0, dtype=np.float64)
+    voiced = f0 > 0
+    if voiced.sum() < MIN_VOICED:
+        return None
+    log2 = np.log2(np.where(voiced, f0, 1.0))
+    median = float(np.median(log2[voiced]))
+    frames = np.arange(f0.size)
+    track = np.interp(frames, frames[voiced], log2[voiced]) - median
+    return track, voiced, median
+
+
+def ricker_transform(track: np.ndarray, scales: tuple[float, ...] = WAVELET_SCALES
+                     ) -> np.ndarray:
+    """float32 (T, len(scales)) continuous wavelet transform of a 1-D track with Ricker
+    ("Mexican hat") wavelets of width `scales` frames, normalised to unit energy; the track
+    is reflected at its ends."""
+    track = np.asarray(track, dtype=np.float64)
+    columns = []
+    for scale in scales:
+        half = int(min(5 * scale, track.size - 1))
+        t = np.arange(-half, half + 1) / scale
+        wavelet = (1.0 - t ** 2) * np.exp(-t ** 2 / 2.0)
+        wavelet /= np.sqrt(np.sum(wavelet ** 2))
+        padded = np.pad(track, half, mode="reflect") if half else track
+        columns.append(np.convolve(padded, wavelet, mode="valid"))
+    return np.stack(columns, axis=1).astype(np.float32)
+
+
+def speech_span(energy_db: np.ndarray) -> tuple[int, int]:
+    """(first, last) frame within SPEECH_SPAN_DB of the loudest."""
+    loud = np.flatnonzero(energy_db >= energy_db.max() - SPEECH_SPAN_DB)
+    return int(loud[0]), int(loud[-1])
+
+
+def on_model_grid(track: np.ndarray) -> np.ndarray:
+    """Every CONTOUR_HOP-th WORLD frame of a track."""
+    return np.asarray(track)[::CONTOUR_HOP]
+
+
+def contour_inputs(f0: np.ndarray, energy_db: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """The model's inputs from a clip's WORLD-grid F0 (Hz) and frame energy (dBFS, both (T,)):
+    (float32 (T', len(INPUT_NAMES)) on the model grid, T' = ceil(T / CONTOUR_HOP); the voiced
+    mask (T',); the median log2 F0), or None when the clip has too little voicing."""
+    if f0.shape != energy_db.shape:
+        raise ValueError(f"f0 and energy_db must share one shape, got {f0.shape} and "
+                         f"{energy_db.shape}")
+    interpolated = interpolated_log2_f0(on_model_grid(f0))
+    if interpolated is None:
+        return None
+    track, voiced, median = interpolated
+    energy = on_model_grid(energy_db).astype(np.float64)
+    first, last = speech_span(energy)
+    position = np.clip((np.arange(track.size) - first) / max(1, last - first), -0.5, 1.5)
+    columns = [track, voiced.astype(np.float64),
+               (energy - energy.max()) / ENERGY_SCALE_DB, position]
+    inputs = np.concatenate([np.stack(columns, axis=1), ricker_transform(track)], axis=1)
+    return inputs.astype(np.float32), voiced, median
+
+
+def emotion_code(emotion: str) -> np.ndarray:
+    """float32 one-hot (len(CONTOUR_EMOTIONS),) of `emotion`."""
+    if emotion not in CONTOUR_EMOTIONS:
+        raise ValueError(f"emotion must be one of {CONTOUR_EMOTIONS}, got {emotion!r}")
+    return np.eye(len(CONTOUR_EMOTIONS), dtype=np.float32)[CONTOUR_EMOTIONS.index(emotion)]
+
+
+def _conv1d(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, dilation: int) -> np.ndarray:
+    """'same' 1-D convolution (as Keras' Conv1D with zero padding) of x (T, C) with kernel
+    (K, C, C'), K odd."""
+    taps = kernel.shape[0]
+    reach = (taps - 1) // 2 * dilation
+    padded = np.pad(x, ((reach, reach), (0, 0)))
+    out = np.zeros((x.shape[0], kernel.shape[2]), dtype=np.float32)
+    for tap in range(taps):
+        start = tap * dilation
+        out += padded[start:start + x.shape[0]] @ kernel[tap]
+    return out + bias
+
+
+@dataclass(frozen=True)
+class ContourNetwork:
+    """The contour model's weights and shape (model/contour_network.py's network, in NumPy).
+
+    weights: name -> float32 array, as model/contour_network.py names its layers
+    ('input_kernel', 'block_i_kernel', ..., 'output_kernel' and their biases). dilations: one
+    per residual block. config: the JSON-ready description saved beside the weights; its
+    "calibration" (per emotion: contour_gain, contour_offset_octaves, rate_offset_octaves,
+    fitted on the training actors by training/contour_training.calibration) undoes the
+    regression to the mean of a network trained on noisy targets: the predicted contour's
+    movement around its own mean is multiplied by the gain (global variance compensation,
+    Toda and Tokuda 2007) and both outputs are moved by the offsets.
+    """
+
+    weights: dict[str, np.ndarray]
+    dilations: tuple[int, ...]
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def predict(self, inputs: np.ndarray, emotion: str) -> np.ndarray:
+        """float32 (T', 2): per model frame, the target's log2 F0 minus the input's median and
+        log2 of the local rate, for inputs (T', len(INPUT_NAMES)) and a target emotion
+        (calibrated when the config holds a calibration for it)."""
+        raw = self.raw_predict(inputs, emotion)
+        calibration = (self.config.get("calibration") or {}).get(emotion)
+        if calibration is None:
+            return raw
+        voiced = inputs[:, 1] > 0
+        centre = float(raw[voiced, 0].mean()) if voiced.any() else float(raw[:, 0].mean())
+        contour = centre + calibration["contour_gain"] * (raw[:, 0] - centre) \
+            + calibration["contour_offset_octaves"]
+        rate = raw[:, 1] + calibration["rate_offset_octaves"]
+        return np.stack([contour, rate], axis=1).astype(np.float32)
+
+    def raw_predict(self, inputs: np.ndarray, emotion: str) -> np.ndarray:
+        """The network's own output (`predict` before the calibration)."""
+        code = np.broadcast_to(emotion_code(emotion), (inputs.shape[0], len(CONTOUR_EMOTIONS)))
+        x = np.concatenate([inputs, code], axis=1).astype(np.float32)
+        w = self.weights
+        hidden = np.maximum(_conv1d(x, w["input_kernel"], w["input_bias"], 1), 0.0)
+        for block, dilation in enumerate(self.dilations):
+            step = _conv1d(hidden, w[f"block_{block}_kernel"], w[f"block_{block}_bias"],
+                           dilation)
+            hidden = hidden + np.maximum(step, 0.0)
+        return _conv1d(hidden, w["output_kernel"], w["output_bias"], 1)
+
+
+def load_contour_network(folder: str | Path) -> ContourNetwork:
+    """The contour model saved in `folder` (MODEL_FILE beside MODEL_CONFIG); UserError naming
+    the file when it is missing or does not fit its config."""
+    folder = Path(folder)
+    weights_path, config_path = folder / MODEL_FILE, folder / MODEL_CONFIG
+    if not weights_path.is_file() or not config_path.is_file():
+        raise UserError(f"{folder}: no contour model ({MODEL_FILE} and {MODEL_CONFIG}); train "
+                        "one with `python tools/train_contour.py`")
+    try:
+        config = json.loads(config_path.read_text())
+        with np.load(weights_path) as saved:
+            weights = {name: saved[name].astype(np.float32) for name in saved.files}
+        dilations = tuple(int(d) for d in config["network"]["dilations"])
+        if tuple(config["inputs"]) != INPUT_NAMES \
+                or tuple(config["emotions"]) != CONTOUR_EMOTIONS:
+            raise ValueError("its inputs or emotions are not this version's")
+        network = ContourNetwork(weights, dilations, config)
+        network.predict(np.zeros((4, len(INPUT_NAMES)), np.float32), CONTOUR_EMOTIONS[0])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"{weights_path}: not a contour model of this version ({exc}); train "
+                        "one with `python tools/train_contour.py`") from None
+    return network
+
+
+def save_contour_network(folder: str | Path, network: ContourNetwork) -> Path:
+    """Write `network` as MODEL_FILE beside MODEL_CONFIG (its config) in `folder`, which
+    appears whole or not at all (atomic_files.atomic_folder); what `load_contour_network`
+    reads."""
+    def fill(tmp: Path) -> None:
+        with open(tmp / MODEL_FILE, "wb") as handle:
+            np.savez(handle, **network.weights)
+        (tmp / MODEL_CONFIG).write_text(json.dumps(network.config, indent=2) + "\n")
+
+    return atomic_folder(folder, fill)
+
+
+def rate_positions(log2_rate: np.ndarray, frames: int) -> np.ndarray:
+    """The WORLD-grid source positions of the output frames when model frame i is played
+    2 ** log2_rate[i] times as long: float (T_out,) for a track of `frames` WORLD frames."""
+    rate = 2.0 ** np.clip(np.repeat(log2_rate, CONTOUR_HOP)[:frames],
+                          -RATE_LIMIT_OCTAVES, RATE_LIMIT_OCTAVES)
+    ends = np.concatenate([[0.0], np.cumsum(rate)])  # output time at each source frame edge
+    count = max(1, int(round(ends[-1])))
+    return np.interp(np.arange(count) + 0.5, ends, np.arange(frames + 1)) - 0.5
+
+
+@dataclass(frozen=True, eq=False)
+class ContourProsody(Stage):
+    """The contour model's prosody for `emotion`. model: its folder as config.json gives it
+    (relative to the model folder); network: the loaded model; strength in [0, 1]."""
+
+    emotion: str
+    model: str
+    network: ContourNetwork = field(repr=False, compare=False)
+    strength: float = FULL_STRENGTH
+
+    key: ClassVar[str] = "contour_prosody"
+    vocoders: ClassVar[tuple[str, ...]] = ("world",)
+    learned_by: ClassVar[str] = "tools/train_contour.py (chosen per pair by tools/choose_contour.py)"
+    title: ClassVar[str] = "the contour model's prosody"
+    moves_prosody: ClassVar[bool] = True
+    excludes: ClassVar[tuple[str, ...]] = ("prosody",)  # it replaces the global change
+    work: ClassVar[float] = 0.02
+
+    def __post_init__(self) -> None:
+        emotion_code(self.emotion)
+        check_strength(self.strength)
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, ContourProsody) and (self.emotion, self.model, self.strength)
+                == (other.emotion, other.model, other.strength))
+
+    def __hash__(self) -> int:
+        return hash((self.emotion, self.model, self.strength))
+
+    @classmethod
+    def read(cls, inference: dict[str, Any], *, config: dict[str, Any], where: str
+             ) -> ContourProsody | None:
+        entry = inference.get(cls.key)
+        if entry is None:
+            return None
+        if not isinstance(entry, dict) or set(entry) != {"emotion", "model"} \
+                or entry["emotion"] not in CONTOUR_EMOTIONS:
+            raise UserError(f"{where}: inference.{cls.key} must be an object with emotion (one "
+                            f"of {', '.join(CONTOUR_EMOTIONS)}) and model (a folder); got "
+                            f"{entry!r}")
+        # named relative to the model folder: '../contour_model' beside the pairs' folders
+        folder = Path(os.path.normpath(Path(where).parent / entry["model"]))
+        return cls(entry["emotion"], str(entry["model"]), load_contour_network(folder))
+
+    @classmethod
+    def from_config(cls, entry: Any, *, where: str) -> ContourProsody:
+        return cls.read({cls.key: entry}, config={}, where=where)
+
+    def to_config(self) -> dict[str, str]:
+        return {"emotion": self.emotion, "model": self.model}
+
+    @property
+    def is_identity(self) -> bool:
+        return self.strength == 0
+
+    def scaled(self, strength: float) -> ContourProsody:
+        return ContourProsody(self.emotion, self.model, self.network,
+                              self.strength * check_strength(strength))
+
+    def describe(self) -> str:
+        return f"pitch contour and timing of {self.emotion} along the sentence (contour model)"
+
+    def apply(self, signal: WorldFeatures, context: StageContext) -> WorldFeatures:
+        if self.is_identity:
+            return signal
+        frames = signal.f0.shape[0]
+        energy = frame_energy_on_world_grid(context.source)[:frames]
+        energy = np.pad(energy, (0, frames - energy.size), mode="edge")
+        prepared = contour_inputs(signal.f0, energy)
+        if prepared is None:  # no pitch to move: the input's prosody stays
+            return signal
+        inputs, _, median = prepared
+        predicted = self.network.predict(inputs, self.emotion)
+        track = inputs[:, 0]
+        contour = track + self.strength * (np.clip(predicted[:, 0], -CONTOUR_LIMIT_OCTAVES,
+                                                   CONTOUR_LIMIT_OCTAVES) - track)
+        on_world = np.interp(np.arange(frames) / CONTOUR_HOP, np.arange(track.size), contour)
+        f0 = np.where(signal.f0 > 0, 2.0 ** (median + on_world), 0.0)
+        positions = rate_positions(self.strength * predicted[:, 1], frames)
+        return warp_time(with_f0(signal, f0), positions)
+
+    def timing_ratio(self, before: WorldFeatures, after: WorldFeatures) -> float:
+        """The warp depends on the clip: its ratio is the frames' after over before."""
+        return after.f0.shape[0] / before.f0.shape[0]
+
+
+def contour_stage(emotion: str, model_folder: str | Path, contour_folder: str | Path
+                  ) -> ContourProsody:
+    """The contour model in `contour_folder` as the stage of a pair whose model folder is
+    `model_folder` (config.json names it relative to that folder)."""
+    relative = os.path.relpath(Path(contour_folder).resolve(), Path(model_folder).resolve())
+    return ContourProsody(emotion, relative, load_contour_network(contour_folder))

@@ -1,0 +1,301 @@
+"""Training the contour model: parallel pairs of both corpora aligned by dynamic time warping,
+frame-level targets, a masked loss, and the figures that compare it with global statistics.
+
+Both corpora are parallel within an actor: the same sentence calm (CREMA-D: neutral) and in
+each emotion. `contour_pairs` matches every emotional take with its calm counterpart (RAVDESS:
+same statement, repetition and intensity; CREMA-D: same sentence). `aligned_example` aligns the
+two takes by DTW on their MFCCs (c1-c19, each take's mean removed: words to words, pauses to
+pauses) on the model's grid and reads, per input frame, the target's log2 F0 (the mean over the
+voiced target frames it is aligned with, relative to the input's median) and the local rate
+(target frames per input frame, each target frame shared among the input frames aligned with
+it, smoothed over RATE_SMOOTHING frames). The frame measurements come from
+tools/contour_data.py (audio/contour_frames.py), one npz per clip.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from spectrogan.audio.vocoder import WORLD_FRAME_PERIOD_MS
+from spectrogan.core.cli import import_keras
+from spectrogan.model.contour_network import build_contour_network, exported_weights
+from spectrogan.stages.contour_prosody import (CONTOUR_EMOTIONS, CONTOUR_HOP, INPUT_NAMES,
+                                               RATE_LIMIT_OCTAVES, ContourNetwork,
+                                               contour_inputs, emotion_code, on_model_grid,
+                                               speech_span)
+
+SOURCES = {"ravdess": "calm", "crema": "neutral"}
+RATE_SMOOTHING = 15  # model frames (150 ms)
+MFCC_USED = slice(1, 20)
+
+
+@dataclass(frozen=True)
+class ContourExample:
+    """One aligned pair on the model grid of the input's T frames: inputs (T, len(INPUT_NAMES)),
+    f0_target (T,) octaves re the input's median and f0_mask (T,) where it is known, rate
+    (T,) log2 local rate and rate_mask (T,) over the input's speech span."""
+
+    actor: int
+    corpus: str
+    emotion: str
+    inputs: np.ndarray
+    f0_target: np.ndarray
+    f0_mask: np.ndarray
+    rate: np.ndarray
+    rate_mask: np.ndarray
+
+
+def contour_pairs(files: Iterable[Any]) -> list[tuple[Any, Any]]:
+    """(calm or neutral take, emotional take) of every emotional recording in `files` whose
+    actor recorded the same sentence calm (RAVDESS: same statement, repetition, intensity)."""
+    files = list(files)
+    sources: dict[tuple, Any] = {}
+    for clip in files:
+        if clip.emotion == SOURCES.get(clip.corpus):
+            key = (clip.corpus, clip.actor, clip.statement) + (
+                (clip.repetition, clip.intensity) if clip.corpus == "ravdess" else ())
+            sources.setdefault(key, clip)
+    pairs = []
+    for clip in files:
+        if clip.emotion not in CONTOUR_EMOTIONS:
+            continue
+        key = (clip.corpus, clip.actor, clip.statement) + (
+            (clip.repetition, clip.intensity) if clip.corpus == "ravdess" else ())
+        if key in sources:
+            pairs.append((sources[key], clip))
+    return pairs
+
+
+def _alignment(source_mfcc: np.ndarray, target_mfcc: np.ndarray) -> np.ndarray:
+    """DTW path (P, 2) of (source frame, target frame), in order."""
+    import librosa
+
+    a = source_mfcc[:, MFCC_USED] - source_mfcc[:, MFCC_USED].mean(axis=0)
+    b = target_mfcc[:, MFCC_USED] - target_mfcc[:, MFCC_USED].mean(axis=0)
+    _, path = librosa.sequence.dtw(X=a.T, Y=b.T, metric="euclidean")
+    return path[::-1]
+
+
+def aligned_example(source: dict[str, np.ndarray], target: dict[str, np.ndarray], *,
+                    actor: int, corpus: str, emotion: str) -> ContourExample | None:
+    """The training example of one pair (each a clip's contour_frames arrays: f0, energy_db,
+    mfcc on WORLD's grid), or None when either take has too little voicing."""
+    prepared = contour_inputs(source["f0"], source["energy_db"])
+    target_f0 = on_model_grid(target["f0"])
+    if prepared is None or (target_f0 > 0).sum() < 5:
+        return None
+    inputs, _, median = prepared
+    frames = inputs.shape[0]
+    path = _alignment(on_model_grid(source["mfcc"])[:frames], on_model_grid(target["mfcc"]))
+    i, j = path[:, 0], path[:, 1]
+    shared = np.bincount(j, minlength=target_f0.size)[j]
+    rate = np.bincount(i, weights=1.0 / shared, minlength=frames)[:frames]
+    voiced = target_f0[j] > 0
+    log2 = np.log2(np.where(voiced, target_f0[j], 1.0)) - median
+    f0_sum = np.bincount(i[voiced], weights=log2[voiced], minlength=frames)[:frames]
+    f0_count = np.bincount(i[voiced], minlength=frames)[:frames]
+    f0_mask = (f0_count > 0) & (inputs[:, 1] > 0)
+    f0_target = np.where(f0_count > 0, f0_sum / np.maximum(f0_count, 1), 0.0)
+    window = np.ones(RATE_SMOOTHING) / RATE_SMOOTHING
+    log_rate = np.convolve(np.log2(np.maximum(rate, 1e-3)), window, mode="same")
+    first, last = speech_span(on_model_grid(source["energy_db"])[:frames])
+    rate_mask = np.zeros(frames, dtype=bool)
+    rate_mask[first:last + 1] = True
+    return ContourExample(actor, corpus, emotion, inputs, f0_target.astype(np.float32),
+                          f0_mask, np.clip(log_rate, -RATE_LIMIT_OCTAVES,
+                                           RATE_LIMIT_OCTAVES).astype(np.float32), rate_mask)
+
+
+def load_frames(folder: Path, clip: Any) -> dict[str, np.ndarray] | None:
+    """A clip's contour_frames arrays from tools/contour_data.py's folder (None if absent)."""
+    path = Path(folder) / clip.corpus / f"{Path(clip.path).stem}.npz"
+    if not path.is_file():
+        return None
+    with np.load(path) as saved:
+        return {name: saved[name] for name in ("f0", "energy_db", "mfcc")}
+
+
+def build_examples(pairs: Sequence[tuple[Any, Any]], frames_folder: Path
+                   ) -> list[ContourExample]:
+    """The aligned example of every pair whose two clips were measured."""
+    examples = []
+    for source, target in pairs:
+        a, b = load_frames(frames_folder, source), load_frames(frames_folder, target)
+        if a is None or b is None:
+            continue
+        example = aligned_example(a, b, actor=target.actor, corpus=target.corpus,
+                                  emotion=target.emotion)
+        if example is not None:
+            examples.append(example)
+    return examples
+
+
+def stacked(examples: Sequence[ContourExample]) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) padded to the longest example: x float32 (N, T, inputs + emotions) with the
+    emotion code on every frame, y float32 (N, T, 4) = f0 target, f0 mask, rate, rate mask
+    (masks 0 on the padding)."""
+    length = max(e.inputs.shape[0] for e in examples)
+    width = len(INPUT_NAMES) + len(CONTOUR_EMOTIONS)
+    x = np.zeros((len(examples), length, width), dtype=np.float32)
+    y = np.zeros((len(examples), length, 4), dtype=np.float32)
+    for n, e in enumerate(examples):
+        t = e.inputs.shape[0]
+        x[n, :t, :len(INPUT_NAMES)] = e.inputs
+        x[n, :t, len(INPUT_NAMES):] = emotion_code(e.emotion)
+        y[n, :t] = np.stack([e.f0_target, e.f0_mask, e.rate, e.rate_mask], axis=1)
+    return x, y
+
+
+def masked_loss(rate_weight: float) -> Any:
+    """Mean absolute error of the contour over its known frames plus `rate_weight` times that
+    of the rate over the speech span (y_true as `stacked` gives it)."""
+    ops = import_keras().ops
+
+    def loss(y_true: Any, y_pred: Any) -> Any:
+        f0_error = ops.sum(ops.abs(y_pred[..., 0] - y_true[..., 0]) * y_true[..., 1])
+        rate_error = ops.sum(ops.abs(y_pred[..., 1] - y_true[..., 2]) * y_true[..., 3])
+        return (f0_error / ops.maximum(ops.sum(y_true[..., 1]), 1.0)
+                + rate_weight * rate_error / ops.maximum(ops.sum(y_true[..., 3]), 1.0))
+    return loss
+
+
+def global_statistics(examples: Sequence[ContourExample]) -> dict[str, tuple[float, float, float]]:
+    """Per emotion, the global alternative fitted on `examples`: (shift, spread ratio) of the
+    least-squares line target = shift + ratio x input over every known frame, and the mean
+    log2 rate over speech frames (the three numbers of a global prosody change, on the same
+    aligned frames)."""
+    fitted = {}
+    for emotion in CONTOUR_EMOTIONS:
+        chosen = [e for e in examples if e.emotion == emotion]
+        if not chosen:
+            continue
+        track = np.concatenate([e.inputs[e.f0_mask, 0] for e in chosen])
+        goal = np.concatenate([e.f0_target[e.f0_mask] for e in chosen])
+        ratio, shift = np.polyfit(track, goal, 1)
+        rate = float(np.mean(np.concatenate([e.rate[e.rate_mask] for e in chosen])))
+        fitted[emotion] = (float(shift), float(ratio), rate)
+    return fitted
+
+
+def errors(examples: Sequence[ContourExample], predict: Any) -> dict[str, dict[str, float]]:
+    """Per emotion (and 'all'), the mean absolute error in semitones of the contour and in
+    octaves of the log2 rate of `predict(example) -> (T, 2)` over the known frames."""
+    table: dict[str, dict[str, float]] = {}
+    for emotion in (*CONTOUR_EMOTIONS, "all"):
+        chosen = [e for e in examples if emotion in ("all", e.emotion)]
+        if not chosen:
+            continue
+        f0, rate = [], []
+        for e in chosen:
+            predicted = predict(e)
+            f0.append(np.abs(predicted[e.f0_mask, 0] - e.f0_target[e.f0_mask]))
+            rate.append(np.abs(predicted[e.rate_mask, 1] - e.rate[e.rate_mask]))
+        table[emotion] = {"contour_semitones": 12.0 * float(np.mean(np.concatenate(f0))),
+                          "rate_octaves": float(np.mean(np.concatenate(rate))),
+                          "pairs": len(chosen)}
+    return table
+
+
+@dataclass(frozen=True)
+class ContourTraining:
+    """How the contour network is built and trained (saved in its config.json)."""
+
+    channels: int = 48
+    kernel: int = 5
+    dilations: tuple[int, ...] = (1, 2, 4, 8, 16)
+    epochs: int = 60
+    batch_size: int = 16
+    learning_rate: float = 2e-3
+    rate_weight: float = 1.0  # the rate's share of the loss beside the contour's
+    patience: int = 8  # epochs without a better validation loss before stopping
+    seed: int = 0
+    time_budget_s: float = math.inf
+
+
+class _TimeLimit:
+    """Stops training at the end of the epoch that passes `seconds`."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.started = seconds, time.monotonic()
+
+    def callback(self) -> Any:
+        keras = import_keras()
+        limit = self
+
+        class Stop(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+                if time.monotonic() - limit.started > limit.seconds:
+                    self.model.stop_training = True
+        return Stop()
+
+
+def fit_contour_network(train: Sequence[ContourExample], val: Sequence[ContourExample],
+                        settings: ContourTraining, *, verbose: int = 2
+                        ) -> tuple[ContourNetwork, dict[str, Any]]:
+    """Train the network on `train`, stopping on the validation loss of `val` (the weights of
+    its best epoch kept); returns it as a ContourNetwork (config: the network's shape) and
+    the training record (epochs run, best epoch, losses, seconds)."""
+    keras = import_keras()
+    keras.utils.set_random_seed(settings.seed)
+    network = build_contour_network(inputs=len(INPUT_NAMES) + len(CONTOUR_EMOTIONS),
+                                    channels=settings.channels, kernel=settings.kernel,
+                                    dilations=settings.dilations)
+    network.compile(optimizer=keras.optimizers.Adam(settings.learning_rate),
+                    loss=masked_loss(settings.rate_weight))
+    (x, y), (x_val, y_val) = stacked(train), stacked(val)
+    started = time.monotonic()
+    stop = keras.callbacks.EarlyStopping(patience=settings.patience, restore_best_weights=True)
+    history = network.fit(x, y, validation_data=(x_val, y_val), epochs=settings.epochs,
+                          batch_size=settings.batch_size, shuffle=True, verbose=verbose,
+                          callbacks=[stop, _TimeLimit(settings.time_budget_s).callback()])
+    losses = history.history
+    record = {"epochs_run": len(losses["loss"]),
+              "best_epoch": int(np.argmin(losses["val_loss"])) + 1,
+              "loss": [round(float(v), 5) for v in losses["loss"]],
+              "val_loss": [round(float(v), 5) for v in losses["val_loss"]],
+              "seconds": round(time.monotonic() - started, 1)}
+    config = {"inputs": list(INPUT_NAMES), "emotions": list(CONTOUR_EMOTIONS),
+              "hop_ms": hop_ms(), "network": {"channels": settings.channels,
+                                              "kernel": settings.kernel,
+                                              "dilations": list(settings.dilations)}}
+    return ContourNetwork(exported_weights(network), settings.dilations, config), record
+
+
+def calibration(network: ContourNetwork, examples: Sequence[ContourExample]
+                ) -> dict[str, dict[str, float]]:
+    """Per emotion, from `examples` (the training actors'): contour_gain, the median over
+    pairs of the target contour's spread over the network's (spreads about each pair's own
+    mean, on the known frames), and the offsets (octaves) that then bring the mean contour and
+    the mean log2 rate to the targets' (see ContourNetwork.predict)."""
+    table = {}
+    for emotion in CONTOUR_EMOTIONS:
+        chosen = [e for e in examples if e.emotion == emotion]
+        if not chosen:
+            continue
+        raw = [network.raw_predict(e.inputs, emotion) for e in chosen]
+        ratios = [np.std(e.f0_target[e.f0_mask]) / max(np.std(r[e.f0_mask, 0]), 1e-3)
+                  for e, r in zip(chosen, raw) if e.f0_mask.sum() > 10]
+        gain = float(np.clip(np.median(ratios), 0.5, 4.0)) if ratios else 1.0
+        contour_gaps, rate_gaps = [], []
+        for e, r in zip(chosen, raw):
+            voiced = e.inputs[:, 1] > 0
+            centre = r[voiced, 0].mean() if voiced.any() else r[:, 0].mean()
+            moved = centre + gain * (r[:, 0] - centre)
+            if e.f0_mask.any():
+                contour_gaps.append(float(np.median(e.f0_target[e.f0_mask] - moved[e.f0_mask])))
+            rate_gaps.append(float(np.mean(e.rate[e.rate_mask] - r[e.rate_mask, 1])))
+        table[emotion] = {"contour_gain": round(gain, 4),
+                          "contour_offset_octaves": round(float(np.mean(contour_gaps)), 4),
+                          "rate_offset_octaves": round(float(np.mean(rate_gaps)), 4)}
+    return table
+
+
+def hop_ms() -> float:
+    """The model grid's frame period in milliseconds."""
+    return CONTOUR_HOP * WORLD_FRAME_PERIOD_MS
