@@ -241,9 +241,10 @@ FIGURE_SECTIONS = (
      "`tools/harmonics_figure.py`."),
     ("contour_*.png", "What the conversion does to the pitch contour",
      "The F0 contour (WORLD's Harvest, semitones re 100 Hz) of a test actor's calm clip before "
-     "and after the conversion, beside the same actor's real clip of the target emotion: the "
-     "learned prosody change moves the pitch level, widens the range and speeds the speech up. "
-     "Made with `tools/contour_figure.py`."),
+     "and after the conversion as it ships, beside the same actor's real clip of the target "
+     "emotion; where a pair ships the global prosody change (or none), the conversion with the "
+     "contour model's prosody in its place is drawn too. Made with `python "
+     "tools/contour_figure.py CLIP --emotion E --contour results/contour_model -o PNG`."),
 )
 
 

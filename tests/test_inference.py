@@ -71,7 +71,7 @@ def test_a_model_with_a_pitch_ratio_converts_higher_and_strength_scales_it(tmp_p
     plain, higher, folder = _loaded_with(tmp_path, {"pitch_ratio": 1.25})
     assert plain.settings.stage(PitchShift) is None
     assert higher.settings.stage(PitchShift) == PitchShift(1.25)
-    assert "pitch x1.25" in catalogue.model_method(runs.read_config(folder))
+    assert "pitch x1.25" in catalogue.model_method(runs.read_config(folder), folder)
     voice = vowel(1.0, 150.0)
     before = plain.convert(voice)
     after = higher.convert(voice)
@@ -91,7 +91,7 @@ def test_a_model_with_a_pitch_ratio_converts_higher_and_strength_scales_it(tmp_p
 def test_a_learned_level_change_is_applied_only_when_asked(tmp_path):
     plain, louder, folder = _loaded_with(tmp_path, {"level_change_db": 12.0})
     assert plain.settings.level_change_db == 0.0 and louder.settings.level_change_db == 12.0
-    assert "+12.0 dB" in catalogue.model_method(runs.read_config(folder))
+    assert "+12.0 dB" in catalogue.model_method(runs.read_config(folder), folder)
     voice = 0.05 * vowel(1.0, 150.0)  # far below full scale: room for the whole rise
     level = loudness_db(voice)
     # By default the model's learned change is not applied: the input's loudness is kept.
@@ -128,7 +128,7 @@ def test_a_world_model_applies_its_envelope_change_and_can_leave_it_out(tmp_path
     _, with_model, _ = _loaded_with(tmp_path / "a", {"vocoder": "world", "prosody": prosody})
     _, alone, folder = _loaded_with(tmp_path / "b", {"vocoder": "world", "prosody": prosody,
                                                      "envelope_change": False})
-    assert "learned changes alone" in catalogue.model_method(runs.read_config(folder))
+    assert "learned changes alone" in catalogue.model_method(runs.read_config(folder), folder)
     voice = vowel(0.8, 140.0)
     without = inference.convert_audio(voice, None, settings=alone.settings)
     np.testing.assert_array_equal(alone.convert(voice), without)

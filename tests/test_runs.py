@@ -68,4 +68,4 @@ def test_every_shipped_config_reads_into_its_typed_parts_and_back_unchanged():
         assert typed.to_json() == config, folder
         assert typed.provenance["pair"] == folder.name
         assert typed.choices and "vocoder" not in typed.choices  # records, not settings
-        assert RunConfig.from_json(typed.to_json(), where="again") == typed
+        assert RunConfig.from_json(typed.to_json(), where=str(folder / "config.json")) == typed

@@ -9,16 +9,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from spectrogan.stages.conversion_settings import ConversionSettings
 from spectrogan.stages.pitch_shift import PitchShift
 from spectrogan.data.corpus import CORPUS_TITLES, parse_pair
 from spectrogan.core.errors import UserError
 from spectrogan.evaluation.reports import read_metrics, voice_goal
-from spectrogan.model.runs import model_folders, read_config
+from spectrogan.model.runs import model_folders, read_config, read_settings
 
 
-def model_method(config: dict) -> str:
-    """How a model folder's generator was made and is applied, in words, from its config."""
+def model_method(config: dict, folder: str | os.PathLike) -> str:
+    """How the model in `folder` was made and is applied, in words, from its config."""
     generator = config.get("generator", {})
     preset = (config.get("training") or {}).get("preset")
     words = f"{preset} preset" if preset else "custom settings"
@@ -27,7 +26,7 @@ def model_method(config: dict) -> str:
                   f"({generator['envelope_coefficients']} coefficients)")
     elif not generator.get("identity_start"):
         words += ", draws a new image"
-    applied = ConversionSettings.from_config(config, where="config.json").describe()
+    applied = read_settings(folder, config).describe()
     if applied:
         words += f"; at conversion: {applied}"
     return words
@@ -62,9 +61,9 @@ def available_models(models_root: str | os.PathLike) -> list[dict]:
             continue  # a folder that is not named after a pair
         found.append({
             "pair": pair, "source": source, "target": target_emotion, "folder": folder,
-            "method": model_method(config),
+            "method": model_method(config, folder),
             "exact_strength": bool(config["generator"].get("identity_start"))
-            and ConversionSettings.from_config(config, where=str(folder)).stage(PitchShift) is None,
+            and read_settings(folder, config).stage(PitchShift) is None,
             "judged_target": converted.get("judged_target"),
             "real_judged_target": target.get("judged_target"),
             "word_error_rate": converted.get("word_error_rate"),

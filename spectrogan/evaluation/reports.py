@@ -16,6 +16,7 @@ from spectrogan.core.atomic_files import atomic_output
 from spectrogan.stages.conversion_settings import ConversionSettings
 from spectrogan.data.corpus import CORPUS_TITLES
 from spectrogan.core.errors import UserError
+from spectrogan.core.paths import REPOSITORY
 from spectrogan.audio.vocoder import WorldAnalysis
 
 # The rows of every table: the systems scored for a pair.
@@ -32,11 +33,17 @@ SYSTEM_LABELS = {
 }
 
 
-def _world_changes(conversion: dict[str, Any]) -> str:
-    """What a metrics.json "conversion" record's WORLD pass applied, in words."""
+def _world_changes(entry: dict[str, Any]) -> str:
+    """What a metrics.json entry's WORLD pass applied, in words: as its "conversion" record
+    says them, or (records written before they did) read again as the model's own config
+    would be, next to the model folder the entry names."""
+    conversion = entry.get("conversion") or {}
+    if conversion.get("changes"):
+        return conversion["changes"]
+    where = (REPOSITORY / entry["model"] / "config.json") if entry.get("model") \
+        else Path("metrics.json")
     try:
-        settings = ConversionSettings.from_config({"inference": conversion},
-                                                  where="metrics.json")
+        settings = ConversionSettings.from_config({"inference": conversion}, where=str(where))
     except UserError:  # a record this version cannot read: say so rather than guess
         return "the conversion recorded in metrics.json"
     return settings.world_changes()
@@ -338,7 +345,7 @@ def pair_table(entry: dict[str, Any]) -> str:
     how = (f"Griffin-Lim: {settings['griffin_lim_iters']} iterations from {settings['phase']} "
            "phase." if conversion.get("vocoder", "griffin-lim") == "griffin-lim" else
            f"WORLD vocoder (pyworld{_world_analysis_text(settings)}): "
-           f"{_world_changes(conversion)}.")
+           f"{_world_changes(entry)}.")
     lines.append(f"{how} Every clip at its input's loudness. Sentence recognition: "
                  + (f"{recogniser}." if recogniser else
                     "no recogniser installed (`pip install pocketsphinx`).")

@@ -245,7 +245,8 @@ class ContourProsody(Stage):
 
     key: ClassVar[str] = "contour_prosody"
     vocoders: ClassVar[tuple[str, ...]] = ("world",)
-    learned_by: ClassVar[str] = "tools/train_contour.py (chosen per pair by tools/choose_contour.py)"
+    learned_by: ClassVar[str] = ("tools/train_contour.py (chosen per pair by "
+                                 "tools/choose_contour.py)")
     title: ClassVar[str] = "the contour model's prosody"
     moves_prosody: ClassVar[bool] = True
     excludes: ClassVar[tuple[str, ...]] = ("prosody",)  # it replaces the global change
@@ -293,7 +294,10 @@ class ContourProsody(Stage):
                               self.strength * check_strength(strength))
 
     def describe(self) -> str:
-        return f"pitch contour and timing of {self.emotion} along the sentence (contour model)"
+        return f"the contour model's pitch contour and timing of {self.emotion} along the sentence"
+
+    def applied_words(self) -> str:
+        return "" if self.is_identity else self.describe()
 
     def apply(self, signal: WorldFeatures, context: StageContext) -> WorldFeatures:
         if self.is_identity:

@@ -165,8 +165,9 @@ class ConversionSettings:
 
     def record(self) -> dict[str, Any]:
         """A JSON-ready record of what made a figure (metrics.json): the "inference" form plus
-        the vocoder's label."""
-        return {**self.to_inference(), "vocoder_label": self.vocoder.label}
+        the vocoder's label and what its synthesis applies, in words."""
+        return {**self.to_inference(), "vocoder_label": self.vocoder.label,
+                "changes": self.world_changes()}
 
     @classmethod
     def from_config(cls, config: dict[str, Any], *, where: str) -> ConversionSettings:
