@@ -5,7 +5,7 @@ stages, read from config.json's "inference" section in one place.
      "level_change_db": g,                    # the training actors' loudness difference;
                                               # applied only when the user asks for it
      ...one entry per stage (stages/registry.py): "envelope_change", "envelope_coefficients",
-     "cepstral_change", "spectral_balance", "prosody", "pitch_ratio"}
+     "cepstral_change", "spectral_balance", "prosody", "contour_prosody", "pitch_ratio"}
 
 `ConversionSettings.from_config` is the one reader (defaults for what is absent, so a model
 shipped before a key existed converts as it did; one clear UserError for a bad value) and
