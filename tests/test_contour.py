@@ -153,6 +153,12 @@ def test_the_training_command_says_what_to_run_first(tmp_path, capsys):
     (tmp_path / "frames").mkdir()
     assert tool.main(["--frames", str(tmp_path / "frames"), "--out", str(tmp_path / "m")]) == 2
     assert "--force" in capsys.readouterr().err
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    assert tool.main(["--frames", str(tmp_path / "frames"), "--out", str(tmp_path / "mine"),
+                      "--force"]) == 2
+    assert "other files" in capsys.readouterr().err
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
 
 
 def test_calibration_restores_the_spread_a_network_trained_on_noisy_targets_loses(tmp_path):
@@ -185,3 +191,14 @@ def test_choosing_without_a_contour_model_says_how_to_train_one(tmp_path, capsys
     assert tool.main(["--out", str(tmp_path / "out"), "--contour", str(tmp_path / "none")]) == 2
     assert "train_contour.py" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # nothing written before the check
+
+
+def test_dtw_follows_the_cheapest_monotonic_path():
+    route = [(0, 0), (1, 0), (2, 1), (2, 2), (2, 3), (3, 4), (4, 5)]
+    cost = np.ones((5, 6))
+    for i, j in route:
+        cost[i, j] = 0.0
+    np.testing.assert_array_equal(training.dtw_path(cost), route)
+    np.testing.assert_array_equal(training.dtw_path(np.zeros((1, 3))), [(0, 0), (0, 1), (0, 2)])
+    with pytest.raises(ValueError, match="non-empty 2-D"):
+        training.dtw_path(np.zeros((0, 3)))

@@ -10,7 +10,8 @@ other. The contour model's training (issue 54) pairs these by sentence and align
     python tools/contour_data.py --out runs/contours
     python tools/contour_data.py --out runs/contours --corpus crema --jobs 2
 
-Exit 0 when every clip is measured, 2 for a usage error, 1 when a clip could not be read.
+Exit 0 when every clip is measured, 2 for a usage error or a clip that cannot be read (the
+clips measured before it are kept), 1 when a write failed.
 """
 
 from __future__ import annotations

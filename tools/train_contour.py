@@ -34,7 +34,7 @@ from spectrogan.core.paths import RESULTS_DIR  # noqa: E402
 from spectrogan.data.corpora import add_corpus_arguments, corpus_folders  # noqa: E402
 from spectrogan.data.corpora import scan_corpora  # noqa: E402
 from spectrogan.data.corpus import DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS  # noqa: E402
-from spectrogan.stages.contour_prosody import MODEL_FILE  # noqa: E402
+from spectrogan.stages.contour_prosody import MODEL_CONFIG, MODEL_FILE  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="channels of every layer (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--force", action="store_true",
-                        help="replace a contour model already in --out")
+                        help="replace a contour model already in --out (a folder holding "
+                             "anything else is never replaced)")
     return parser
 
 
@@ -76,7 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.frames.is_dir():
         raise UserError(f"--frames {args.frames}: no such folder; measure the clips first with "
                         "`python tools/contour_data.py --out DIR`")
-    if (args.out / MODEL_FILE).exists() and not args.force:
+    held = {path.name for path in args.out.iterdir()} if args.out.is_dir() else set()
+    if held - {MODEL_FILE, MODEL_CONFIG}:
+        # the model folder is replaced as a whole: never one that holds anything else
+        raise UserError(f"{args.out}: holds other files than a contour model; choose a new "
+                        "or empty --out")
+    if held and not args.force:
         raise UserError(f"{args.out}: holds a contour model; pass --force to replace it or "
                         "choose another --out")
     if not math.isinf(args.time_budget) and args.time_budget <= 0:

@@ -30,6 +30,8 @@ from spectrogan.stages.contour_prosody import (CONTOUR_EMOTIONS, CONTOUR_HOP, IN
                                                contour_inputs, emotion_code, on_model_grid,
                                                speech_span)
 
+keras = import_keras()
+
 SOURCES = {"ravdess": "calm", "crema": "neutral"}
 RATE_SMOOTHING = 15  # model frames (150 ms)
 MFCC_USED = slice(1, 20)
@@ -72,14 +74,41 @@ def contour_pairs(files: Iterable[Any]) -> list[tuple[Any, Any]]:
     return pairs
 
 
-def _alignment(source_mfcc: np.ndarray, target_mfcc: np.ndarray) -> np.ndarray:
-    """DTW path (P, 2) of (source frame, target frame), in order."""
-    import librosa
+def dtw_path(cost: np.ndarray) -> np.ndarray:
+    """The least-cost monotonic path (P, 2) of (row, column) from (0, 0) to (N-1, M-1) through
+    a float (N, M) cost matrix, steps (1, 1), (1, 0) and (0, 1) of equal weight (librosa's
+    default dynamic time warping). Each row of the accumulated cost is one vectorised pass:
+    D[i, j] = S[j] + min over k <= j of (min(D[i-1, k], D[i-1, k-1]) - S[k-1]), S the row's
+    running sum of costs, so no compiled loop is needed."""
+    cost = np.asarray(cost, dtype=np.float64)
+    if cost.ndim != 2 or min(cost.shape) < 1:
+        raise ValueError(f"cost must be a non-empty 2-D array, got shape {cost.shape}")
+    rows, columns = cost.shape
+    total = np.empty_like(cost)
+    total[0] = np.cumsum(cost[0])
+    for i in range(1, rows):
+        above = total[i - 1]
+        entry = np.minimum(above, np.concatenate([[np.inf], above[:-1]]))
+        running = np.cumsum(cost[i])
+        before = np.concatenate([[0.0], running[:-1]])
+        total[i] = running + np.minimum.accumulate(entry - before)
+    path = [(rows - 1, columns - 1)]
+    i, j = rows - 1, columns - 1
+    while i > 0 or j > 0:
+        moves = [(i - 1, j - 1), (i - 1, j), (i, j - 1)]
+        i, j = min((m for m in moves if m[0] >= 0 and m[1] >= 0), key=lambda m: total[m])
+        path.append((i, j))
+    return np.asarray(path[::-1])
 
+
+def _alignment(source_mfcc: np.ndarray, target_mfcc: np.ndarray) -> np.ndarray:
+    """DTW path (P, 2) of (source frame, target frame), in order, on Euclidean distances
+    between the takes' MFCCs (each take's mean removed)."""
     a = source_mfcc[:, MFCC_USED] - source_mfcc[:, MFCC_USED].mean(axis=0)
     b = target_mfcc[:, MFCC_USED] - target_mfcc[:, MFCC_USED].mean(axis=0)
-    _, path = librosa.sequence.dtw(X=a.T, Y=b.T, metric="euclidean")
-    return path[::-1]
+    distances = np.sqrt(np.maximum((a ** 2).sum(1)[:, None] + (b ** 2).sum(1)[None, :]
+                                   - 2.0 * a @ b.T, 0.0))
+    return dtw_path(distances)
 
 
 def aligned_example(source: dict[str, np.ndarray], target: dict[str, np.ndarray], *,
@@ -155,7 +184,7 @@ def stacked(examples: Sequence[ContourExample]) -> tuple[np.ndarray, np.ndarray]
 def masked_loss(rate_weight: float) -> Any:
     """Mean absolute error of the contour over its known frames plus `rate_weight` times that
     of the rate over the speech span (y_true as `stacked` gives it)."""
-    ops = import_keras().ops
+    ops = keras.ops
 
     def loss(y_true: Any, y_pred: Any) -> Any:
         f0_error = ops.sum(ops.abs(y_pred[..., 0] - y_true[..., 0]) * y_true[..., 1])
@@ -218,21 +247,16 @@ class ContourTraining:
     time_budget_s: float = math.inf
 
 
-class _TimeLimit:
+class _TimeLimit(keras.callbacks.Callback):
     """Stops training at the end of the epoch that passes `seconds`."""
 
     def __init__(self, seconds: float) -> None:
+        super().__init__()
         self.seconds, self.started = seconds, time.monotonic()
 
-    def callback(self) -> Any:
-        keras = import_keras()
-        limit = self
-
-        class Stop(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-                if time.monotonic() - limit.started > limit.seconds:
-                    self.model.stop_training = True
-        return Stop()
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if time.monotonic() - self.started > self.seconds:
+            self.model.stop_training = True
 
 
 def fit_contour_network(train: Sequence[ContourExample], val: Sequence[ContourExample],
@@ -241,7 +265,6 @@ def fit_contour_network(train: Sequence[ContourExample], val: Sequence[ContourEx
     """Train the network on `train`, stopping on the validation loss of `val` (the weights of
     its best epoch kept); returns it as a ContourNetwork (config: the network's shape) and
     the training record (epochs run, best epoch, losses, seconds)."""
-    keras = import_keras()
     keras.utils.set_random_seed(settings.seed)
     network = build_contour_network(inputs=len(INPUT_NAMES) + len(CONTOUR_EMOTIONS),
                                     channels=settings.channels, kernel=settings.kernel,
@@ -253,7 +276,7 @@ def fit_contour_network(train: Sequence[ContourExample], val: Sequence[ContourEx
     stop = keras.callbacks.EarlyStopping(patience=settings.patience, restore_best_weights=True)
     history = network.fit(x, y, validation_data=(x_val, y_val), epochs=settings.epochs,
                           batch_size=settings.batch_size, shuffle=True, verbose=verbose,
-                          callbacks=[stop, _TimeLimit(settings.time_budget_s).callback()])
+                          callbacks=[stop, _TimeLimit(settings.time_budget_s)])
     losses = history.history
     record = {"epochs_run": len(losses["loss"]),
               "best_epoch": int(np.argmin(losses["val_loss"])) + 1,
@@ -261,7 +284,7 @@ def fit_contour_network(train: Sequence[ContourExample], val: Sequence[ContourEx
               "val_loss": [round(float(v), 5) for v in losses["val_loss"]],
               "seconds": round(time.monotonic() - started, 1)}
     config = {"inputs": list(INPUT_NAMES), "emotions": list(CONTOUR_EMOTIONS),
-              "hop_ms": hop_ms(), "network": {"channels": settings.channels,
+              "hop_ms": CONTOUR_HOP * WORLD_FRAME_PERIOD_MS, "network": {"channels": settings.channels,
                                               "kernel": settings.kernel,
                                               "dilations": list(settings.dilations)}}
     return ContourNetwork(exported_weights(network), settings.dilations, config), record
@@ -294,8 +317,3 @@ def calibration(network: ContourNetwork, examples: Sequence[ContourExample]
                           "contour_offset_octaves": round(float(np.mean(contour_gaps)), 4),
                           "rate_offset_octaves": round(float(np.mean(rate_gaps)), 4)}
     return table
-
-
-def hop_ms() -> float:
-    """The model grid's frame period in milliseconds."""
-    return CONTOUR_HOP * WORLD_FRAME_PERIOD_MS
