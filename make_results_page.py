@@ -202,7 +202,16 @@ def selection_section(metrics: dict[str, Any], models: Path) -> list[str]:
                      "--level-change model`); the figures here are measured at the input's "
                      "own loudness.")
         chosen_prosody = records.get("prosody_chosen_on")
-        if chosen_prosody:
+        chosen_conversion = records.get("conversion_chosen_on")
+        if chosen_conversion:
+            line += (f" It converts with {settings.record()['changes']} "
+                     f"({settings.vocoder.label}): '{chosen_conversion['candidate']}' was chosen "
+                     "among the shipped and the retrained models, each as it converts and "
+                     "with the contour model's prosody, on validation actors "
+                     f"{', '.join(map(str, chosen_conversion['val_actors']))}, judged "
+                     f"{selection['target']} {100 * chosen_conversion['judged_target']:.0f}% "
+                     f"there (`conversion_choice/{selection['pair']}_conversion.md`).")
+        elif chosen_prosody:
             line += (f" It converts with the WORLD vocoder, applying {settings.world_changes()}, "
                      "each learned on its training actors; arm "
                      f"'{chosen_prosody['arm']}' was chosen on validation actors "

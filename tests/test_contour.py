@@ -187,7 +187,7 @@ def test_calibration_restores_the_spread_a_network_trained_on_noisy_targets_lose
 
 
 def test_choosing_without_a_contour_model_says_how_to_train_one(tmp_path, capsys):
-    tool = load_tool("choose_contour")
+    tool = load_tool("choose_conversion")
     assert tool.main(["--out", str(tmp_path / "out"), "--contour", str(tmp_path / "none")]) == 2
     assert "train_contour.py" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # nothing written before the check

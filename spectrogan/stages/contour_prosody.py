@@ -246,7 +246,7 @@ class ContourProsody(Stage):
     key: ClassVar[str] = "contour_prosody"
     vocoders: ClassVar[tuple[str, ...]] = ("world",)
     learned_by: ClassVar[str] = ("tools/train_contour.py (chosen per pair by "
-                                 "tools/choose_contour.py)")
+                                 "tools/choose_conversion.py)")
     title: ClassVar[str] = "the contour model's prosody"
     moves_prosody: ClassVar[bool] = True
     excludes: ClassVar[tuple[str, ...]] = ("prosody",)  # it replaces the global change

@@ -1,0 +1,240 @@
+"""Choose, per pair, how it ships: which trained model (the one installed, or one retrained
+elsewhere) and which prosody (the model's own settings, or the contour model's prosody in
+place of the global change), on the validation actors of both corpora with both judges;
+--install installs the winner.
+
+Every model folder of the pair under each --models root gives two candidates:
+
+    <root>: as it converts      the folder's own settings (its config.json "inference")
+    <root>: contour model       the same, with the contour model's prosody for the pair's
+                                emotion in place of the global change
+                                (stages/contour_prosody.py)
+
+They are scored exactly as `evaluate.py --select-epoch` scores epochs
+(evaluation/selection.select_candidate: judges trained on neither the validation nor the test
+actors, the lower counted judge's share, the MCD, voicing, word-error and naturalness guards,
+the vocoder alone beside them). The test actors are never converted here.
+
+Writes <out>/<pair>_conversion.json and .md. --install writes the winner into the first
+root's <pair>/ folder: a contour win there is a change of config.json "inference"
+(runs.write_settings); a model from another root replaces the folder whole (its generator,
+config with the chosen settings, log and epoch selection), after the folder it replaces is
+copied to <out>/replaced/<pair>/, so no model is lost.
+
+    python tools/choose_conversion.py --models results runs/both --out runs/choice
+    python tools/choose_conversion.py --pair calm2sad --models results runs/both \\
+        --out runs/choice --install
+
+Exit 0 when every pair was scored, 2 for a usage error, 1 when a write failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from spectrogan.core.atomic_files import atomic_folder, atomic_output  # noqa: E402
+from spectrogan.core.cli import arg_type, cli_main, parser_from_doc, positive_int  # noqa: E402
+from spectrogan.core.errors import UserError  # noqa: E402
+from spectrogan.core.paths import RESULTS_DIR  # noqa: E402
+from spectrogan.data.corpora import add_corpus_arguments, corpus_folders  # noqa: E402
+from spectrogan.data.corpora import scan_corpora  # noqa: E402
+from spectrogan.data.corpus import (DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS,  # noqa: E402
+                                    corpus_of_actor, parse_pair, parse_pair_name)
+from spectrogan.evaluation.reports import selection_table, write_generated  # noqa: E402
+from spectrogan.model.runs import (CONFIG_NAME, find_model_dir, generator_path,  # noqa: E402
+                                   model_folders, recorded_path, shown_path,
+                                   write_settings)
+
+PROSODY = ("as it converts", "contour model")
+# What a model folder ships beside its config (the run's checkpoint and samples stay behind).
+SHIPPED_FILES = ("generator_AtoB.weights.h5", "log.csv", "selection.json", "selection.md")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One candidate: a model folder of one root, converting with `settings`."""
+
+    root: Path
+    folder: Path
+    prosody: str
+    settings: Any
+
+    @property
+    def name(self) -> str:
+        return f"{recorded_path(self.root)}: {self.prosody}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = parser_from_doc(__doc__)
+    parser.add_argument("--pair", nargs="+", type=arg_type(parse_pair_name), default=None,
+                        help="pairs to choose for (default: every calm -> emotion model in "
+                             "the first --models root)")
+    parser.add_argument("--models", nargs="+", type=Path, default=[RESULTS_DIR], metavar="DIR",
+                        help="folders of model folders to choose among; the first is where "
+                             "--install installs (default: %(default)s)")
+    parser.add_argument("--contour", type=Path, default=None, metavar="DIR",
+                        help="the contour model's folder (default: contour_model/ in the first "
+                             "--models folder, the one shipped with those models)")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR",
+                        help="folder for the tables, the feature cache and the models an "
+                             "install replaced")
+    add_corpus_arguments(parser)
+    parser.add_argument("--limit", type=positive_int, default=None, metavar="N",
+                        help="score at most N clips per corpus (default: all)")
+    parser.add_argument("--install", action="store_true",
+                        help="install each pair's winner in the first --models root")
+    return parser
+
+
+def pair_options(pair: str, roots: list[Path], contour: Path) -> list[Option]:
+    """Both candidates of every root that holds a model of `pair` (roots without one are
+    skipped; UserError when none holds one)."""
+    from spectrogan.audio.vocoders import World
+    from spectrogan.model.runs import read_settings
+    from spectrogan.stages.contour_prosody import contour_stage
+    from spectrogan.stages.prosody import ProsodyChange
+
+    _, source, target = parse_pair(pair)
+    options, seen = [], set()
+    for root in roots:
+        try:
+            folder = find_model_dir(root, source, target)
+        except UserError:
+            continue
+        own = read_settings(folder)
+        stage = contour_stage(target, folder, contour)
+        base = own if own.vocoder.name in stage.vocoders else own.with_vocoder(World())
+        with_contour = base.without(ProsodyChange).with_stage(stage)
+        weights = hashlib.sha256(generator_path(folder).read_bytes()).hexdigest()
+        for prosody, settings in zip(PROSODY, (own, with_contour)):
+            # a folder that already ships the contour model, or a copy of another root's
+            # model, would score the same conversion twice
+            key = (weights, json.dumps(comparable(settings.record(), folder), sort_keys=True))
+            if key not in seen:
+                seen.add(key)
+                options.append(Option(root, folder, prosody, settings))
+    if not options:
+        raise UserError(f"{pair}: no model in {', '.join(map(shown_path, roots))}; train one "
+                        f"with `python train_cyclegan.py --pair {pair}`")
+    return options
+
+
+def comparable(record: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """A settings record with the contour model's folder (named relative to the model folder)
+    made absolute, so the same conversion from two roots compares equal."""
+    contour = record.get("contour_prosody")
+    if contour is None:
+        return record
+    return {**record, "contour_prosody": {
+        **contour, "model": str((folder / contour["model"]).resolve())}}
+
+
+def choose_pair(pair: str, args: argparse.Namespace, evaluator: Any,
+                folders: dict[str, Path]) -> dict[str, Any]:
+    """Score every option of one pair, write its tables, install the winner if asked."""
+    from spectrogan.audio.vocoders import World
+    from spectrogan.conversion.inference import open_converter
+    from spectrogan.evaluation.selection import Candidate, select_candidate
+
+    options = pair_options(pair, args.models, args.contour)
+
+    def opener(option: Option) -> Any:
+        return lambda: open_converter(option.folder).with_settings(option.settings)
+
+    candidates = [Candidate(number, option.name, opener(option))
+                  for number, option in enumerate(options)]
+    val = tuple(a for a in DEFAULT_VAL_ACTORS if corpus_of_actor(a) in folders)
+    selection = select_candidate(evaluator, pair, candidates, val_actors=val,
+                                 test_actors=DEFAULT_TEST_ACTORS, vocoder=World())
+    for row, option in zip(selection["epochs"], options):
+        row["conversion"] = option.settings.record()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with atomic_output(args.out / f"{pair}_conversion.json") as tmp:
+        tmp.write_text(json.dumps(selection, indent=2) + "\n")
+    text = selection_table(selection, candidate="candidate")
+    key = "\n".join(f"- candidate {n}: {option.name}" for n, option in enumerate(options))
+    write_generated(args.out / f"{pair}_conversion.md", f"{text}\n\n{key}\n",
+                    script="tools/choose_conversion.py")
+    print(f"{text}\n\n{key}", flush=True)
+    chosen = next(row for row in selection["epochs"] if row["chosen"])
+    if args.install:
+        install(options[chosen["epoch"]], chosen, selection, pair=pair, args=args)
+    return selection
+
+
+def install(option: Option, chosen: dict[str, Any], selection: dict[str, Any], *, pair: str,
+            args: argparse.Namespace) -> None:
+    """Make `option` what the first root ships for `pair` (see the module's docstring)."""
+    from spectrogan.stages.contour_prosody import ContourProsody, contour_stage
+
+    _, source, target = parse_pair(pair)
+    record = {"conversion_chosen_on": {
+        "tool": "tools/choose_conversion.py", "candidate": option.name,
+        "val_actors": selection["val_actors"], "guard_held": selection["guard_held"],
+        **{k: chosen.get(k) for k in ("judged_target", "voiced_fraction", "word_error_rate",
+                                      "naturalness", "mcd_to_target")}}}
+    home = args.models[0]
+    try:
+        installed = find_model_dir(home, source, target)
+    except UserError:
+        installed = home / pair
+    if option.folder.resolve() == installed.resolve():
+        # kept as it was, or its prosody changed: the record says what it was chosen on
+        write_settings(installed, option.settings, records=record)
+        print(f"{pair}: installed '{option.name}' in {installed / CONFIG_NAME}")
+        return
+    settings = option.settings
+    if settings.stage(ContourProsody) is not None:  # named relative to its new folder
+        settings = settings.with_stage(contour_stage(target, installed, args.contour))
+    if installed.exists():
+        kept = args.out / "replaced" / pair
+        if kept.exists():
+            kept = kept.with_name(f"{pair}-{time.strftime('%Y%m%d-%H%M%S')}")
+        shutil.copytree(installed, kept)
+        print(f"{pair}: the model it replaces is kept in {kept}")
+
+    def fill(folder: Path) -> None:
+        for name in (CONFIG_NAME, *SHIPPED_FILES):
+            if (option.folder / name).is_file():
+                shutil.copy2(option.folder / name, folder / name)
+        write_settings(folder, settings, records=record)
+
+    atomic_folder(installed, fill)
+    print(f"{pair}: installed '{option.name}' ({option.folder}) as {installed}")
+
+
+@cli_main
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    args.contour = args.contour or args.models[0] / "contour_model"
+    from spectrogan.evaluation.scoring import EvalSettings, make_evaluator
+    from spectrogan.stages.contour_prosody import load_contour_network
+
+    load_contour_network(args.contour)  # a missing model is said before any slow work
+    if args.pair is None:
+        args.pair = [pair for pair in sorted(model_folders(args.models[0]))
+                     if parse_pair(pair)[1] == "calm"]
+    for pair in args.pair:
+        pair_options(pair, args.models, args.contour)
+    folders = corpus_folders({"ravdess": args.ravdess, "crema": args.crema}, args.corpus)
+    evaluator = make_evaluator(scan_corpora(folders), folders,
+                               cache=args.out / ".cache" / "eval_features.npz",
+                               settings=EvalSettings(limit=args.limit))
+    for pair in args.pair:
+        choose_pair(pair, args, evaluator, folders)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
