@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "install replaced")
     add_corpus_arguments(parser)
     parser.add_argument("--limit", type=positive_int, default=None, metavar="N",
-                        help="score at most N clips per corpus (default: all)")
+                        help="score at most N source clips per pair (default: all)")
     parser.add_argument("--install", action="store_true",
                         help="install each pair's winner in the first --models root")
     return parser
