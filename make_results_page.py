@@ -206,8 +206,8 @@ def selection_section(metrics: dict[str, Any], models: Path) -> list[str]:
         if chosen_conversion:
             line += (f" It converts with {settings.record()['changes']} "
                      f"({settings.vocoder.label}): '{chosen_conversion['candidate']}' was chosen "
-                     "among the shipped and the retrained models, each as it converts and "
-                     "with the contour model's prosody, on validation actors "
+                     "among the pair's models (the shipped one and any retrained), each as it "
+                     "converts and with the contour model's prosody, on validation actors "
                      f"{', '.join(map(str, chosen_conversion['val_actors']))}, judged "
                      f"{selection['target']} {100 * chosen_conversion['judged_target']:.0f}% "
                      f"there (`conversion_choice/{selection['pair']}_conversion.md`).")
