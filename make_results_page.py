@@ -204,7 +204,7 @@ def selection_section(metrics: dict[str, Any], models: Path) -> list[str]:
         chosen_prosody = records.get("prosody_chosen_on")
         chosen_conversion = records.get("conversion_chosen_on")
         if chosen_conversion:
-            line += (f" It converts with {settings.record()['changes']} "
+            line += (f" It converts with {settings.world_changes()} "
                      f"({settings.vocoder.label}): '{chosen_conversion['candidate']}' was chosen "
                      "among the pair's models (the shipped one and any retrained), each as it "
                      "converts and with the contour model's prosody, on validation actors "

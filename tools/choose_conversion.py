@@ -16,10 +16,11 @@ actors, the lower counted judge's share, the MCD, voicing, word-error and natura
 the vocoder alone beside them). The test actors are never converted here.
 
 Writes <out>/<pair>_conversion.json and .md. --install writes the winner into the first
-root's <pair>/ folder: a contour win there is a change of config.json "inference"
-(runs.write_settings); a model from another root replaces the folder whole (its generator,
-config with the chosen settings, log and epoch selection), after the folder it replaces is
-copied to <out>/replaced/<pair>/, so no model is lost.
+root's <pair>/ folder: when that folder's own model wins, its config.json "inference" gets the
+winning settings and the record "conversion_chosen_on" (runs.write_settings); a model from
+another root replaces the folder whole (its generator, config with the chosen settings and
+that record, log and epoch selection), after the folder it replaces is copied to
+<out>/replaced/<pair>/, so no model is lost.
 
     python tools/choose_conversion.py --models results runs/both --out runs/choice
     python tools/choose_conversion.py --pair calm2sad --models results runs/both \\
