@@ -12,8 +12,10 @@ import pytest
 
 from spectrogan.conversion.inference import load_converter
 from spectrogan.core.errors import UserError
-from spectrogan.model.runs import generator_path, read_config, read_settings
+from spectrogan.model.runs import generator_path, read_config, read_settings, write_settings
 from spectrogan.stages.contour_prosody import ContourProsody
+from spectrogan.stages.prosody import ProsodyChange
+from spectrogan.stages.spectral_balance import SpectralBalance
 
 from conftest import load_tool
 from helpers import save_tiny_contour_model
@@ -54,6 +56,39 @@ def test_every_root_gives_its_own_and_a_contour_candidate_once(tmp_path, fast_ti
     # a root that only copies another's model adds nothing to score
     shutil.copytree(home, tmp_path / "copy")
     assert len(tool.pair_options("calm2anger", [home, tmp_path / "copy"], contour)) == 2
+    # with learned global statistics, each root gives them too, in place of the contour model
+    change = ProsodyChange(3.0, 1.2, 0.9)
+    options = tool.pair_options("calm2anger", [home, other], contour, {ProsodyChange: change,
+                                SpectralBalance: _balance(1.0)}.get)
+    assert [(o.root, o.prosody) for o in options] == [
+        (root, prosody) for root in (home, other) for prosody in tool.PROSODY]
+    for option in options[2::3]:
+        assert option.settings.stage(ProsodyChange) == change
+        assert option.settings.stage(ContourProsody) is None
+        assert option.settings.vocoder.name == "world"
+        assert option.settings.stage(SpectralBalance) is None  # the model has none to relearn
+
+
+def _balance(gain_db: float):
+    from spectrogan.stages.spectral_balance import BAND_COUNT
+
+    return SpectralBalance((gain_db,) * BAND_COUNT)
+
+
+def test_the_contour_and_global_candidates_relearn_the_model_s_balance(tmp_path, fast_tiny_run):
+    """A model converting with a spectral balance: the two learned-prosody candidates use the
+    relearned balance, and differ only in their prosody."""
+    home, _, contour = _roots(tmp_path, fast_tiny_run[0])
+    folder = home / "calm2anger"
+    write_settings(folder, read_settings(folder).with_vocoder("world").with_stage(_balance(2.0)))
+    relearned = {ProsodyChange: ProsodyChange(3.0), SpectralBalance: _balance(-1.0)}
+    own, with_contour, with_global = tool.pair_options("calm2anger", [home], contour,
+                                                       relearned.get)
+    assert own.settings.stage(SpectralBalance) == _balance(2.0)
+    for option in (with_contour, with_global):
+        assert option.settings.stage(SpectralBalance) == _balance(-1.0)
+    assert with_contour.settings.without(ContourProsody) == with_global.settings.without(
+        ProsodyChange)
     with pytest.raises(UserError, match="train_cyclegan.py --pair calm2sad"):
         tool.pair_options("calm2sad", [home], contour)
 

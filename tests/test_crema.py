@@ -3,6 +3,7 @@ data_prep.py building a pair from both (CREMA-D's neutral standing in for calm).
 
 from __future__ import annotations
 
+import types
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,17 @@ def test_one_split_over_both_corpora():
     assert corpus.emotions_in_corpus("crema", "calm", "surprised") is None
     assert corpus.emotions_in_corpus("ravdess", "calm", "surprised") == ("calm", "surprised")
     assert corpus.parse_actors("17,1040") == (17, 1040)
+    assert corpus.split_actors("val", ["ravdess"]) == (15, 16)
+    assert corpus.split_actors("test") == corpus.DEFAULT_TEST_ACTORS
+    records = [types.SimpleNamespace(actor=a) for a in (1, 2, 15, 17, 1001, 1033, 1044)]
+    assert corpus.split_training_actors(records) == (1, 2, 1001)
+    assert corpus.split_training_actors(records, held_out=[2]) == (1, 1001)
+    roots = {"ravdess": Path("/data/r"), "crema": Path("/data/c")}
+    assert corpus.path_clip_name(Path("/data/c/1001/1001_DFA_NEU_XX.flac"), roots) == (
+        "crema/1001/1001_DFA_NEU_XX.flac")
+    assert corpus.path_clip_name(Path("/data/r/Actor_01/a.wav"), roots) == "Actor_01/a.wav"
+    with pytest.raises(ValueError, match="none of the corpus folders"):
+        corpus.path_clip_name(Path("/elsewhere/a.wav"), roots)
 
 
 def test_pair_from_both_corpora(corpora, tmp_path):

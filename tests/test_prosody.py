@@ -3,6 +3,8 @@ WORLD path) and their use in inference.convert_audio and the model config."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -111,6 +113,44 @@ def test_learn_prosody_change_averages_each_actor_s_own_change(tmp_path):
     assert change.duration_ratio == pytest.approx(0.8, abs=0.06)
     with pytest.raises(UserError, match="no measurable clips"):
         prosody.learn_prosody_change(files, source="calm", target="happy", actors=[7])
+
+
+def test_change_learner_learns_on_both_corpora_and_measures_each_clip_once(tmp_path):
+    """A RAVDESS actor (calm) and a CREMA-D actor (neutral stands in for calm), each speaking
+    'happy' 4 semitones higher; CREMA-D's low-intensity take and the held-out actor are not
+    learned from; a second learner reads every measurement from the cache."""
+    from spectrogan.data.corpora import scan_corpora
+    from spectrogan.data.corpus import split_training_actors
+    from spectrogan.training.global_changes import PROSODY_CACHE, ChangeLearner
+
+    roots = {"ravdess": tmp_path / "ravdess", "crema": tmp_path / "crema"}
+    clips = {roots["ravdess"] / "Actor_01" / f"03-01-{code}-01-01-01-01.wav": f0
+             for code, f0 in (("02", 120.0), ("03", 120.0 * 2 ** (4 / 12)))}
+    clips.update({roots["ravdess"] / "Actor_17" / "03-01-03-01-01-01-17.wav": 400.0,
+                  roots["ravdess"] / "Actor_17" / "03-01-02-01-01-01-17.wav": 100.0})
+    clips.update({roots["crema"] / "1001" / f"1001_DFA_{code}_XX.flac": f0
+                  for code, f0 in (("NEU", 200.0), ("HAP", 200.0 * 2 ** (4 / 12)))})
+    clips[roots["crema"] / "1001" / "1001_IEO_HAP_LO.flac"] = 600.0
+    for path, f0 in clips.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_audio(path, _gliding_vowel(0.8, f0, depth=0.05))
+    files = scan_corpora(roots)
+    train = split_training_actors(files)
+    assert train == (1, 1001)  # actor 17 is a test actor of the one split
+
+    change, per_actor = ChangeLearner(tmp_path / "cache", roots).prosody(
+        files, source="calm", target="happy", actors=train)
+    assert set(per_actor) == {1, 1001}
+    assert change.f0_shift_semitones == pytest.approx(4.0, abs=0.5)
+    cached = json.loads((tmp_path / "cache" / PROSODY_CACHE).read_text())
+    assert sorted(cached) == ["Actor_01/03-01-02-01-01-01-01.wav",
+                              "Actor_01/03-01-03-01-01-01-01.wav",
+                              "crema/1001/1001_DFA_HAP_XX.flac", "crema/1001/1001_DFA_NEU_XX.flac"]
+    for path in clips:
+        path.unlink()  # measured once: the cache alone answers now
+    again, _ = ChangeLearner(tmp_path / "cache", roots).prosody(
+        files, source="calm", target="happy", actors=train)
+    assert again == change
 
 
 # --- The WORLD path ---------------------------------------------------------------------------

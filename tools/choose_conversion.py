@@ -1,16 +1,23 @@
 """Choose, per pair, how it ships: which trained model (the one installed, or one retrained
-elsewhere) and which prosody (the model's own settings, or the contour model's prosody in
-place of the global change), on the validation actors of both corpora with both judges;
---install installs the winner.
+elsewhere) and which prosody (the model's own settings, the contour model's prosody, or the
+global statistics learned on both corpora), on the validation actors of both corpora with both
+judges; --install installs the winner.
 
-Every model folder of the pair under each --models root gives two candidates:
+Every model folder of the pair under each --models root gives three candidates:
 
     <root>: as it converts      the folder's own settings (its config.json "inference")
     <root>: contour model       the same, with the contour model's prosody for the pair's
                                 emotion in place of the global change
                                 (stages/contour_prosody.py)
+    <root>: global statistics   the same, with the global prosody change (pitch level, range,
+                                speaking rate) learned on the split's training actors of every
+                                corpus read (training/global_changes.py) in place of either
 
-They are scored exactly as `evaluate.py --select-epoch` scores epochs
+In the last two, a spectral balance or cepstral change the model's settings hold is relearned
+on those actors too, so they differ in their prosody alone.
+
+Two candidates that convert alike (the same weights and settings) are scored once. They are
+scored exactly as `evaluate.py --select-epoch` scores epochs
 (evaluation/selection.select_candidate: judges trained on neither the validation nor the test
 actors, the lower counted judge's share, the MCD, voicing, word-error and naturalness guards,
 the vocoder alone beside them). The test actors are never converted here.
@@ -32,6 +39,7 @@ Exit 0 when every pair was scored, 2 for a usage error, 1 when a write failed.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import shutil
@@ -39,7 +47,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -50,14 +58,19 @@ from spectrogan.core.errors import UserError  # noqa: E402
 from spectrogan.core.paths import RESULTS_DIR  # noqa: E402
 from spectrogan.data.corpora import add_corpus_arguments, corpus_folders  # noqa: E402
 from spectrogan.data.corpora import scan_corpora  # noqa: E402
-from spectrogan.data.corpus import (DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS,  # noqa: E402
-                                    corpus_of_actor, parse_pair, parse_pair_name)
+from spectrogan.data.corpus import (DEFAULT_TEST_ACTORS, parse_pair,  # noqa: E402
+                                    parse_pair_name, split_actors, split_training_actors)
 from spectrogan.evaluation.reports import selection_table, write_generated  # noqa: E402
+from spectrogan.stages.cepstral_change import CepstralChange  # noqa: E402
+from spectrogan.stages.prosody import ProsodyChange  # noqa: E402
+from spectrogan.stages.spectral_balance import SpectralBalance  # noqa: E402
 from spectrogan.model.runs import (CONFIG_NAME, find_model_dir, generator_path,  # noqa: E402
                                    model_folders, recorded_path, shown_path,
                                    write_settings)
 
-PROSODY = ("as it converts", "contour model")
+PROSODY = ("as it converts", "contour model", "global statistics")
+# The learned stages a model's settings may hold that are relearned on both corpora.
+RELEARNED = (SpectralBalance, CepstralChange)
 # What a model folder ships beside its config (the run's checkpoint and samples stay behind).
 SHIPPED_FILES = ("generator_AtoB.weights.h5", "log.csv", "selection.json", "selection.md")
 
@@ -93,18 +106,29 @@ def build_parser() -> argparse.ArgumentParser:
     add_corpus_arguments(parser)
     parser.add_argument("--limit", type=positive_int, default=None, metavar="N",
                         help="score at most N source clips per pair (default: all)")
+    parser.add_argument("--jobs", type=positive_int, default=1,
+                        help="processes measuring the training actors' prosody for the global "
+                             "statistics (default: %(default)s)")
     parser.add_argument("--install", action="store_true",
                         help="install each pair's winner in the first --models root")
     return parser
 
 
-def pair_options(pair: str, roots: list[Path], contour: Path) -> list[Option]:
-    """Both candidates of every root that holds a model of `pair` (roots without one are
-    skipped; UserError when none holds one)."""
+def pair_options(pair: str, roots: list[Path], contour: Path,
+                 learned: Callable[[type], Any] | None = None) -> list[Option]:
+    """The candidates of every root that holds a model of `pair` (roots without one are
+    skipped; UserError when none holds one).
+
+    `learned(kind)` gives the stage of that kind learned on both corpora's training actors
+    (ProsodyChange, SpectralBalance, CepstralChange): the "global statistics" candidates apply
+    its ProsodyChange, and both they and the "contour model" candidates replace the model's
+    own spectral balance and cepstral change, where it has them, with the relearned ones, so
+    the two differ in their prosody alone. None: neither is relearned, and the "global
+    statistics" candidates are left out.
+    """
     from spectrogan.audio.vocoders import World
     from spectrogan.model.runs import read_settings
-    from spectrogan.stages.contour_prosody import contour_stage
-    from spectrogan.stages.prosody import ProsodyChange
+    from spectrogan.stages.contour_prosody import ContourProsody, contour_stage
 
     _, source, target = parse_pair(pair)
     options, seen = [], set()
@@ -116,9 +140,14 @@ def pair_options(pair: str, roots: list[Path], contour: Path) -> list[Option]:
         own = read_settings(folder)
         stage = contour_stage(target, folder, contour)
         base = own if own.vocoder.name in stage.vocoders else own.with_vocoder(World())
-        with_contour = base.without(ProsodyChange).with_stage(stage)
+        for kind in RELEARNED if learned is not None else ():
+            if base.stage(kind) is not None:
+                base = base.with_stage(learned(kind))
+        variants = [own, base.without(ProsodyChange).with_stage(stage)]
+        if learned is not None:
+            variants.append(base.without(ContourProsody).with_stage(learned(ProsodyChange)))
         weights = hashlib.sha256(generator_path(folder).read_bytes()).hexdigest()
-        for prosody, settings in zip(PROSODY, (own, with_contour)):
+        for prosody, settings in zip(PROSODY, variants):
             # a folder that already ships the contour model, or a copy of another root's
             # model, would score the same conversion twice
             key = (weights, json.dumps(comparable(settings.record(), folder), sort_keys=True))
@@ -142,21 +171,34 @@ def comparable(record: dict[str, Any], folder: Path) -> dict[str, Any]:
 
 
 def choose_pair(pair: str, args: argparse.Namespace, evaluator: Any,
-                folders: dict[str, Path]) -> dict[str, Any]:
-    """Score every option of one pair, write its tables, install the winner if asked."""
+                folders: dict[str, Path], learner: Any) -> dict[str, Any]:
+    """Learn the pair's global prosody change, score every option of the pair, write its
+    tables, install the winner if asked."""
     from spectrogan.audio.vocoders import World
     from spectrogan.conversion.inference import open_converter
     from spectrogan.evaluation.selection import Candidate, select_candidate
 
-    options = pair_options(pair, args.models, args.contour)
+    _, source, target = parse_pair(pair)
+    train = split_training_actors(evaluator.files)
+
+    @functools.cache
+    def learned(kind: type) -> Any:
+        learn = {ProsodyChange: learner.prosody, SpectralBalance: learner.balance,
+                 CepstralChange: learner.cepstral}[kind]
+        stage, per_actor = learn(evaluator.files, source=source, target=target, actors=train)
+        print(f"{pair}: learned on {len(per_actor)} training actors: {stage.describe()}",
+              flush=True)
+        return stage
+
+    options = pair_options(pair, args.models, args.contour, learned)
 
     def opener(option: Option) -> Any:
         return lambda: open_converter(option.folder).with_settings(option.settings)
 
     candidates = [Candidate(number, option.name, opener(option))
                   for number, option in enumerate(options)]
-    val = tuple(a for a in DEFAULT_VAL_ACTORS if corpus_of_actor(a) in folders)
-    selection = select_candidate(evaluator, pair, candidates, val_actors=val,
+    selection = select_candidate(evaluator, pair, candidates,
+                                 val_actors=split_actors("val", folders),
                                  test_actors=DEFAULT_TEST_ACTORS, vocoder=World())
     for row, option in zip(selection["epochs"], options):
         row["conversion"] = option.settings.record()
@@ -221,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     args.contour = args.contour or args.models[0] / "contour_model"
     from spectrogan.evaluation.scoring import EvalSettings, make_evaluator
     from spectrogan.stages.contour_prosody import load_contour_network
+    from spectrogan.training.global_changes import ChangeLearner
 
     load_contour_network(args.contour)  # a missing model is said before any slow work
     if args.pair is None:
@@ -232,8 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     evaluator = make_evaluator(scan_corpora(folders), folders,
                                cache=args.out / ".cache" / "eval_features.npz",
                                settings=EvalSettings(limit=args.limit))
+    learner = ChangeLearner(args.out / ".cache", folders, jobs=args.jobs)
     for pair in args.pair:
-        choose_pair(pair, args, evaluator, folders)
+        choose_pair(pair, args, evaluator, folders, learner)
     return 0
 
 

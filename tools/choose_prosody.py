@@ -4,10 +4,12 @@ validation actors: an ablation of every arm, the winner installed with --install
 For each pair the change of pitch level, pitch range and speaking rate from calm to the target
 emotion (prosody.learn_prosody_change) and the change of spectral balance
 (spectral_balance.learn_spectral_balance) and of the spectrum's statistics
-(cepstral_change.learn_cepstral_change) are measured on the model's training actors, each
-actor against their own calm speech, never on the validation or test actors. The arms are then
-scored on the validation actors exactly as `evaluate.py --select-epoch` scores epochs
-(classifier trained on neither the validation nor the test actors, the same guards and rule):
+(cepstral_change.learn_cepstral_change) are learned on the split's training actors of every
+corpus read (training/global_changes.py: RAVDESS 01-14 and CREMA-D 1001-1032 by default), each
+actor against their own calm speech (CREMA-D: neutral), never on a validation or test actor.
+The arms are then scored on the validation actors of those corpora exactly as `evaluate.py
+--select-epoch` scores epochs (judges trained on neither the validation nor the test actors,
+the lower counted judge, the same guards and rule):
 
     griffin-lim, model            the model as shipped before (its cut and pitch shift kept)
     world, model                  the model's envelope change on WORLD's envelope, no prosody
@@ -28,8 +30,8 @@ scored on the validation actors exactly as `evaluate.py --select-epoch` scores e
 A pair with no model folder yet is scored with the prosody arm alone. --install records the
 winner in <models>/<pair>/config.json "inference" ("vocoder", "prosody", "spectral_balance",
 "cepstral_change", and the figures it was chosen on), keeping every other key; a Griffin-Lim win changes nothing. The tables go to
-<out>/<pair>_prosody.md and .json, all pairs' tables to <out>/prosody_ablation.md; the prosody
-and the band levels measured per clip are cached in <out>.
+<out>/<pair>_prosody.md and .json, all pairs' tables to <out>/prosody_ablation.md; what is
+measured per clip is cached in <out>.
 
     python tools/choose_prosody.py --pair calm2happy --out /work/runs/prosody
     python tools/choose_prosody.py --pair calm2happy calm2sad --out runs/prosody --install
@@ -50,12 +52,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from spectrogan.core.atomic_files import atomic_output  # noqa: E402
-from spectrogan.data.corpora import real_clips_arguments  # noqa: E402
 from spectrogan.core.cli import arg_type, cli_main, parser_from_doc, positive_int  # noqa: E402
-from spectrogan.data.corpus import (DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS,  # noqa: E402
-                                    default_ravdess, parse_pair, parse_pair_name, scan_ravdess)
 from spectrogan.core.errors import UserError  # noqa: E402
-from spectrogan.core.processes import map_in_processes  # noqa: E402
+from spectrogan.data.corpora import (add_corpus_arguments, corpus_folders,  # noqa: E402
+                                     scan_corpora)
+from spectrogan.data.corpus import (actor_range, parse_pair, parse_pair_name,  # noqa: E402
+                                    split_actors, split_training_actors)
 from spectrogan.model.runs import RESULTS_DIR, read_config, write_settings  # noqa: E402
 
 # The parts of the learned prosody change an arm applies (the others left at the identity).
@@ -114,9 +116,6 @@ ARMS = (
     Arm("world, model + cepstra + level, rate", model=True, prosody=LEVEL_RATE, cepstra=True),
 )
 ARM_NAMES = {arm.name: arm for arm in ARMS}
-CACHE_NAME = "prosody_cache_v3.json"  # v3: duration = the loud voiced span
-BALANCE_CACHE_NAME = "balance_cache_v1.json"
-CEPSTRA_CACHE_NAME = "cepstra_cache_v1.json"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "scripts)")
     parser.add_argument("--out", type=Path, required=True,
                         help="folder for the tables, the prosody cache and the feature cache")
-    real_clips_arguments(parser, cache=False)
+    add_corpus_arguments(parser)
     parser.add_argument("--arms", nargs="+", choices=list(ARM_NAMES), default=list(ARM_NAMES),
                         metavar="ARM",
                         help=f"arms to score (default: all: {'; '.join(ARM_NAMES)})")
@@ -138,90 +137,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--install", action="store_true",
                         help="record each pair's winner in <models>/<pair>/config.json")
     return parser
-
-
-def _measure_prosody(path: str) -> tuple[str, list[float] | None]:
-    """Worker: (path, [centre, spread, duration] or None) of one clip."""
-    from spectrogan.stages.prosody import utterance_prosody
-    from spectrogan.audio.audio_files import load_audio
-
-    measured = utterance_prosody(load_audio(path))
-    return path, None if measured is None else [measured.centre_octaves,
-                                                measured.spread_octaves, measured.duration_s]
-
-
-def _measure_balance(path: str) -> tuple[str, list[float] | None]:
-    """Worker: (path, band levels in dB or None) of one clip."""
-    from spectrogan.stages.spectral_balance import utterance_band_levels
-    from spectrogan.audio.audio_files import load_audio
-
-    levels = utterance_band_levels(load_audio(path))
-    return path, None if levels is None else [round(float(v), 4) for v in levels]
-
-
-def _measure_cepstra(path: str) -> tuple[str, list[float] | None]:
-    """Worker: (path, [frames, means..., stds...] or None) of one clip."""
-    from spectrogan.stages.cepstral_change import utterance_moments
-    from spectrogan.audio.audio_files import load_audio
-
-    moments = utterance_moments(load_audio(path))
-    return path, None if moments is None else [moments.frames] + [
-        round(float(v), 5) for v in (*moments.mean, *moments.std)]
-
-
-class ClipCache:
-    """One measurement per file path (relative to the RAVDESS folder), kept in a JSON file:
-    `worker(path)` gives (path, list of numbers or None); `convert` turns a list into what
-    `measure` returns."""
-
-    def __init__(self, path: Path, root: Path, worker: Any, convert: Any) -> None:
-        self.path, self.root, self.worker, self.convert = path, root, worker, convert
-        self.values: dict[str, list[float] | None] = (
-            json.loads(path.read_text()) if path.is_file() else {})
-
-    def fill(self, paths: list[Path], *, jobs: int) -> None:
-        """Measure the paths not cached yet, in `jobs` processes, and save."""
-        missing = [str(p) for p in paths if self._key(p) not in self.values]
-        if not missing:
-            return
-        for path, value in map_in_processes(self.worker, missing, jobs=jobs, chunksize=4):
-            self.values[self._key(Path(path))] = value
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_output(self.path) as tmp:
-            tmp.write_text(json.dumps(self.values, indent=0, sort_keys=True))
-
-    def measure(self, path: Path) -> Any:
-        value = self.values[self._key(path)]
-        return None if value is None else self.convert(value)
-
-    def _key(self, path: Path) -> str:
-        return Path(path).resolve().relative_to(self.root.resolve()).as_posix()
-
-
-def prosody_cache(out: Path, root: Path) -> ClipCache:
-    """The UtteranceProsody of each clip, cached in `out`."""
-    from spectrogan.stages.prosody import UtteranceProsody
-
-    return ClipCache(out / CACHE_NAME, root, _measure_prosody,
-                     lambda value: UtteranceProsody(*value))
-
-
-def balance_cache(out: Path, root: Path) -> ClipCache:
-    """The band levels (spectral_balance.utterance_band_levels) of each clip, cached in `out`."""
-    import numpy as np
-
-    return ClipCache(out / BALANCE_CACHE_NAME, root, _measure_balance, np.asarray)
-
-
-def cepstra_cache(out: Path, root: Path) -> ClipCache:
-    """The CepstralMoments (cepstral_change.utterance_moments) of each clip, cached in `out`."""
-    import numpy as np
-    from spectrogan.stages.cepstral_change import DIMENSIONS, CepstralMoments
-
-    return ClipCache(out / CEPSTRA_CACHE_NAME, root, _measure_cepstra,
-                     lambda value: CepstralMoments(int(value[0]),
-                                                   np.asarray(value[1:1 + DIMENSIONS]),
-                                                   np.asarray(value[1 + DIMENSIONS:])))
 
 
 def table(record: dict[str, Any]) -> str:
@@ -274,32 +189,19 @@ def table(record: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def learn_changes(pair: str, args: argparse.Namespace, files: list, caches: tuple,
+def learn_changes(pair: str, args: argparse.Namespace, files: list, learner: Any,
                   train: Sequence[int]) -> tuple[Any, dict[int, Any], Any, Any]:
     """The pair's prosody change (with each training actor's), and the spectral balance and
     cepstral change where an arm asks for them (else None), learned on `train`."""
-    from spectrogan.stages.cepstral_change import learn_cepstral_change
-    from spectrogan.stages.prosody import learn_prosody_change
-    from spectrogan.stages.spectral_balance import learn_spectral_balance
-
     _, source, target = parse_pair(pair)
-    prosody_clips, balance_clips, cepstra_clips = caches
-    training_clips = [f.path for f in files if f.actor in train and f.emotion in (source, target)]
-    prosody_clips.fill(training_clips, jobs=args.jobs)
-    change, per_actor = learn_prosody_change(files, source=source, target=target, actors=train,
-                                             measure=prosody_clips.measure)
+    change, per_actor = learner.prosody(files, source=source, target=target, actors=train)
     arms = [ARM_NAMES[name] for name in args.arms]
-    balance = None
+    balance = cepstral = None
     if any(arm.balance for arm in arms):
-        balance_clips.fill(training_clips, jobs=args.jobs)
-        balance, _ = learn_spectral_balance(files, source=source, target=target, actors=train,
-                                            measure=balance_clips.measure)
-    cepstral = None
+        balance, _ = learner.balance(files, source=source, target=target, actors=train)
     if any(arm.cepstra for arm in arms):
-        cepstra_clips.fill(training_clips, jobs=args.jobs)
-        cepstral, _ = learn_cepstral_change(files, source=source, target=target, actors=train,
-                                            measure=cepstra_clips.measure)
-    print(f"{pair}: learned on actors {','.join(map(str, train))}: {change.describe()}"
+        cepstral, _ = learner.cepstral(files, source=source, target=target, actors=train)
+    print(f"{pair}: learned on actors {actor_range(per_actor)}: {change.describe()}"
           + "".join(f"; {learned.describe()}" for learned in (balance, cepstral)
                     if learned is not None), flush=True)
     return change, per_actor, balance, cepstral
@@ -326,7 +228,7 @@ def arm_candidates(arms: Sequence[Arm], base: Any, model: Any, learned: tuple[An
 
 
 def choose_pair(pair: str, args: argparse.Namespace, files: list, evaluator: Any,
-                caches: tuple[ClipCache, ClipCache, ClipCache]) -> dict[str, Any]:
+                learner: Any, folders: dict[str, Path]) -> dict[str, Any]:
     """Learn, score every arm as `evaluate.py --select-epoch` scores epochs (one rule, one
     selection), and (with --install) record the winner; returns the record."""
     from spectrogan.audio.vocoders import World
@@ -341,13 +243,14 @@ def choose_pair(pair: str, args: argparse.Namespace, files: list, evaluator: Any
         config = read_config(model_dir)
     except UserError:
         model_dir, config = None, None
-    train = (config or {}).get("train_actors") or sorted(
-        {f.actor for f in files} - set(DEFAULT_VAL_ACTORS) - set(DEFAULT_TEST_ACTORS))
-    val = tuple((config or {}).get("val_actors") or DEFAULT_VAL_ACTORS)
-    test = tuple((config or {}).get("test_actors") or DEFAULT_TEST_ACTORS)
-    if set(train) & (set(val) | set(test)):
-        raise UserError(f"{pair}: training actors overlap the validation or test actors")
-    change, per_actor, balance, cepstral = learn_changes(pair, args, files, caches, train)
+    # The changes are not the model: they are learned on every training actor of the split
+    # in the corpora read, whichever actors the model itself was trained on.
+    val = split_actors("val", folders)
+    test = tuple(sorted(set(split_actors("test", folders))
+                        | set((config or {}).get("test_actors") or ())))
+    train = split_training_actors(files, held_out=(*test, *((config or {}).get("val_actors")
+                                                            or ())))
+    change, per_actor, balance, cepstral = learn_changes(pair, args, files, learner, train)
     model = load_converter(args.models, source, target) if model_dir is not None else None
     base = model.settings if model is not None else ConversionSettings()
     arms = [ARM_NAMES[name] for name in args.arms if model is not None
@@ -403,18 +306,17 @@ def install(model_dir: Path, settings: Any, chosen: dict[str, Any],
 @cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from spectrogan.evaluation.metrics import FeatureCache, load_recogniser
-    from spectrogan.evaluation.scoring import EvalSettings, Evaluator
 
-    ravdess = args.ravdess or default_ravdess()
-    files = scan_ravdess(ravdess)
-    evaluator = Evaluator(files=files, root=ravdess,
-                          cache=FeatureCache(args.out / ".cache" / "eval_features.npz"),
-                          settings=EvalSettings(jobs=args.jobs), recogniser=load_recogniser())
-    caches = (prosody_cache(args.out, ravdess), balance_cache(args.out, ravdess),
-              cepstra_cache(args.out, ravdess))
+    from spectrogan.evaluation.scoring import EvalSettings, make_evaluator
+    from spectrogan.training.global_changes import ChangeLearner
+
+    folders = corpus_folders({"ravdess": args.ravdess, "crema": args.crema}, args.corpus)
+    files = scan_corpora(folders)
+    evaluator = make_evaluator(files, folders, cache=args.out / ".cache" / "eval_features.npz",
+                               settings=EvalSettings(jobs=args.jobs))
+    learner = ChangeLearner(args.out, folders, jobs=args.jobs)
     for pair in args.pair:
-        choose_pair(pair, args, files, evaluator, caches)
+        choose_pair(pair, args, files, evaluator, learner, folders)
     report = write_report(args.out)
     print(f"wrote {report} (every pair scored in {args.out})")
     return 0
@@ -424,9 +326,10 @@ def write_report(out: Path) -> Path:
     """<out>/prosody_ablation.md: the tables of every pair scored into `out` so far."""
     records = [json.loads(path.read_text()) for path in sorted(out.glob("*_prosody.json"))]
     lines = ["# Prosody ablation: which conversion each pair ships", "",
-             "Generated by `tools/choose_prosody.py` (do not edit by hand). Each pair's prosody "
-             "change is learned on its training actors; every arm is scored on the validation "
-             "actors with the level-invariant judge and `evaluate.py --select-epoch`'s rule "
+             "Generated by `tools/choose_prosody.py` (do not edit by hand). Each pair's changes "
+             "are learned on the split's training actors of the corpora read; every arm is "
+             "scored on their validation actors with the lower of the counted judges and "
+             "`evaluate.py --select-epoch`'s rule "
              "(the highest judged target among the arms within the MCD, voicing and word-error "
              "guards). The test actors are not used here.", ""]
     path = out / "prosody_ablation.md"

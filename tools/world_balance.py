@@ -12,6 +12,9 @@ actors are never measured.
     python tools/world_balance.py --run runs/both/calm2disgust
     python tools/world_balance.py --run runs/both/calm2disgust --corpus ravdess,crema --jobs 2
 
+Each clip's band levels are measured once into --cache (training/global_changes.py), so a
+later run, or tools/choose_conversion.py given the same folder, reads them back.
+
 Exit 0 when the run was updated, 2 for a usage error, 1 when a write failed.
 """
 
@@ -39,16 +42,12 @@ def build_parser():
     parser.add_argument("--run", type=Path, required=True, metavar="DIR",
                         help="run folder of train_cyclegan.py (config.json, snapshots/)")
     add_corpus_arguments(parser)
+    parser.add_argument("--cache", type=Path, default=None, metavar="DIR",
+                        help="folder of the per-clip measurements (default: .cache/ in the "
+                             "run folder)")
     parser.add_argument("--jobs", type=positive_int, default=1,
                         help="processes measuring the clips (default: %(default)s)")
     return parser
-
-
-def _band_levels(path: str):
-    from spectrogan.audio.audio_files import load_audio
-    from spectrogan.stages.spectral_balance import utterance_band_levels
-
-    return utterance_band_levels(load_audio(path))
 
 
 @cli_main
@@ -65,14 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     folders = corpus_folders({"ravdess": args.ravdess, "crema": args.crema}, args.corpus)
     files = [f for f in scan_corpora(folders) if f.actor in train]
 
-    from spectrogan.core.processes import map_in_processes
-    from spectrogan.stages.spectral_balance import learn_spectral_balance
+    from spectrogan.training.global_changes import ChangeLearner
 
-    paths = sorted({str(f.path) for f in files})
-    levels = dict(zip(paths, map_in_processes(_band_levels, paths, jobs=args.jobs)))
-    balance, per_actor = learn_spectral_balance(files, source=source, target=target,
-                                                actors=train,
-                                                measure=lambda path: levels[str(path)])
+    learner = ChangeLearner(args.cache or args.run / ".cache", folders, jobs=args.jobs)
+    balance, per_actor = learner.balance(files, source=source, target=target, actors=train)
     learned_on = {"actors": sorted(per_actor), "corpora": sorted({f.corpus for f in files})}
     folders_written = [args.run] + [s.path for s in find_snapshots(args.run)]
     for folder in folders_written:

@@ -384,8 +384,37 @@ def clip_name(clip: Any, roots: dict[str, Path]) -> str:
     """How data sets and metrics name a clip: its path relative to its corpus's folder in
     `roots`, prefixed with the corpus for every corpus but RAVDESS (whose names stay as they
     always were): 'Actor_17/03-01-02-01-01-01-17.wav', 'crema/1040/1040_DFA_NEU_XX.flac'."""
-    relative = clip.path.relative_to(roots[clip.corpus]).as_posix()
-    return relative if clip.corpus == "ravdess" else f"{clip.corpus}/{relative}"
+    return _named_in(clip.corpus, clip.path.relative_to(roots[clip.corpus]))
+
+
+def path_clip_name(path: Path, roots: dict[str, Path]) -> str:
+    """`clip_name` of the file at `path`, whichever corpus folder of `roots` holds it;
+    ValueError when none does."""
+    resolved = Path(path).resolve()
+    for corpus, root in roots.items():
+        if resolved.is_relative_to(Path(root).resolve()):
+            return _named_in(corpus, resolved.relative_to(Path(root).resolve()))
+    raise ValueError(f"{path} is in none of the corpus folders "
+                     f"{', '.join(str(root) for root in roots.values())}")
+
+
+def _named_in(corpus: str, relative: Path) -> str:
+    return relative.as_posix() if corpus == "ravdess" else f"{corpus}/{relative.as_posix()}"
+
+
+def split_actors(role: str, corpora: Iterable[str] = CORPORA) -> tuple[int, ...]:
+    """The one split's `role` ('val' or 'test') actors of `corpora`, in split order."""
+    wanted = set(corpora)
+    return tuple(a for name, split in SPEAKER_SPLIT.items() if name in wanted
+                 for a in split[role])
+
+
+def split_training_actors(files: Iterable[Any], held_out: Iterable[int] = ()
+                          ) -> tuple[int, ...]:
+    """Every actor of `files` that the one split trains on: neither a validation nor a test
+    actor of any corpus, nor one of `held_out` (a model's own validation and test actors)."""
+    excluded = set(DEFAULT_VAL_ACTORS) | set(DEFAULT_TEST_ACTORS) | {int(a) for a in held_out}
+    return tuple(sorted({f.actor for f in files} - excluded))
 
 
 def corpus_of_actor(actor: int) -> str:
