@@ -266,7 +266,7 @@ def choose_pair(pair: str, args: argparse.Namespace, files: list, evaluator: Any
               f"{row.get('word_error_rate')}", flush=True)
     chosen = next(row for row in rows if row["chosen"])
     record = {
-        "pair": pair, "source": source, "target": target, "train_actors": list(train),
+        "pair": pair, "source": source, "target": target, "train_actors": sorted(per_actor),
         "val_actors": list(val), "test_actors": list(test),
         "model": None if model_dir is None else str(model_dir),
         "prosody_change": change.to_config(),
