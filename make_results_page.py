@@ -207,8 +207,9 @@ def selection_section(metrics: dict[str, Any], models: Path) -> list[str]:
             line += (f" It converts with {settings.world_changes()} "
                      f"({settings.vocoder.label}): '{chosen_conversion['candidate']}' was chosen "
                      "among the pair's models (the shipped one and any retrained), each as it "
-                     "converts, with the contour model's prosody and with the global prosody "
-                     "statistics of both corpora, on validation actors "
+                     "converts, with the contour model's prosody, with the global prosody "
+                     "statistics of both corpora and with the contour model's shape at their "
+                     "level, on validation actors "
                      f"{', '.join(map(str, chosen_conversion['val_actors']))}, judged "
                      f"{selection['target']} {100 * chosen_conversion['judged_target']:.0f}% "
                      f"there (`conversion_choice/{selection['pair']}_conversion.md`).")

@@ -62,11 +62,14 @@ def test_every_root_gives_its_own_and_a_contour_candidate_once(tmp_path, fast_ti
                                 SpectralBalance: _balance(1.0)}.get)
     assert [(o.root, o.prosody) for o in options] == [
         (root, prosody) for root in (home, other) for prosody in tool.PROSODY]
-    for option in options[2::3]:
+    for option in options[2::4]:
         assert option.settings.stage(ProsodyChange) == change
         assert option.settings.stage(ContourProsody) is None
         assert option.settings.vocoder.name == "world"
         assert option.settings.stage(SpectralBalance) is None  # the model has none to relearn
+    for option in options[3::4]:  # the contour model at the global change's level
+        assert option.settings.stage(ContourProsody).level == change
+        assert option.settings.stage(ProsodyChange) is None
 
 
 def _balance(gain_db: float):
@@ -76,19 +79,19 @@ def _balance(gain_db: float):
 
 
 def test_the_contour_and_global_candidates_relearn_the_model_s_balance(tmp_path, fast_tiny_run):
-    """A model converting with a spectral balance: the two learned-prosody candidates use the
+    """A model converting with a spectral balance: the three learned-prosody candidates use the
     relearned balance, and differ only in their prosody."""
     home, _, contour = _roots(tmp_path, fast_tiny_run[0])
     folder = home / "calm2anger"
     write_settings(folder, read_settings(folder).with_vocoder("world").with_stage(_balance(2.0)))
     relearned = {ProsodyChange: ProsodyChange(3.0), SpectralBalance: _balance(-1.0)}
-    own, with_contour, with_global = tool.pair_options("calm2anger", [home], contour,
-                                                       relearned.get)
+    own, with_contour, with_global, at_level = tool.pair_options("calm2anger", [home],
+                                                                 contour, relearned.get)
     assert own.settings.stage(SpectralBalance) == _balance(2.0)
-    for option in (with_contour, with_global):
+    for option in (with_contour, with_global, at_level):
         assert option.settings.stage(SpectralBalance) == _balance(-1.0)
     assert with_contour.settings.without(ContourProsody) == with_global.settings.without(
-        ProsodyChange)
+        ProsodyChange) == at_level.settings.without(ContourProsody)
     with pytest.raises(UserError, match="train_cyclegan.py --pair calm2sad"):
         tool.pair_options("calm2sad", [home], contour)
 

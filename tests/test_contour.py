@@ -14,7 +14,7 @@ from spectrogan.conversion import inference
 from spectrogan.core.errors import UserError
 from spectrogan.data.corpus import RavdessFile
 from spectrogan.data.crema import CremaFile
-from spectrogan.stages.contour_prosody import (INPUT_NAMES, ContourProsody,
+from spectrogan.stages.contour_prosody import (INPUT_NAMES, ContourProsody, at_global_level,
                                                contour_inputs, load_contour_network,
                                                rate_positions, ricker_transform)
 from spectrogan.stages.conversion_settings import ConversionSettings
@@ -109,6 +109,60 @@ def test_the_stage_moves_pitch_and_timing_and_strength_zero_is_the_vocoder(tmp_p
         settings.with_stage(ProsodyChange(2.0))
 
 
+def test_at_the_global_level_the_contour_keeps_its_shape_at_that_level_range_and_duration():
+    frames = _frames(400)
+    inputs, voiced, _ = contour_inputs(frames["f0"], frames["energy_db"])
+    t = np.arange(len(inputs))
+    shape = 0.3 * np.sin(t / 11.0) + 0.002 * t  # a contour unlike the input's
+    rate = 0.4 * np.sin(t / 30.0) - 0.2
+    level = ProsodyChange(f0_shift_semitones=6.0, f0_spread_ratio=1.5, duration_ratio=0.8)
+    moved = at_global_level(np.stack([shape, rate], 1), inputs, level)
+
+    def centre_and_spread(track):
+        low, high = np.percentile(track[voiced], (10, 90))
+        return np.median(track[voiced]), high - low
+
+    centre, spread = centre_and_spread(moved[:, 0])
+    source_centre, source_spread = centre_and_spread(inputs[:, 0])
+    assert centre == pytest.approx(source_centre + 0.5, abs=1e-4)
+    assert spread == pytest.approx(1.5 * source_spread, rel=1e-3)
+    # the shape is the model's, not the input's
+    assert np.corrcoef(moved[voiced, 0], shape[voiced])[0, 1] > 0.999
+    assert np.mean(2.0 ** moved[:, 1]) == pytest.approx(0.8, rel=1e-4)
+    np.testing.assert_allclose(np.diff(moved[:, 1]), np.diff(rate), atol=1e-5)
+    flat = at_global_level(np.zeros((len(inputs), 2)), inputs, level)  # no shape: only moved
+    assert np.ptp(flat[:, 0]) == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="predicted must be"):
+        at_global_level(np.zeros((3, 2)), inputs, level)
+
+
+def test_a_contour_stage_at_a_level_converts_and_round_trips_its_config(tmp_path):
+    network = save_tiny_contour_model(tmp_path / "contour_model", rise=0.3, log2_rate=0.3)
+    level = ProsodyChange(f0_shift_semitones=-3.0, f0_spread_ratio=1.0, duration_ratio=1.25)
+    stage = ContourProsody("sad", "../contour_model", network, level=level)
+    settings = ConversionSettings.of("world", stage)
+    config = {"inference": settings.record()}
+    folder = tmp_path / "calm2sad"
+    folder.mkdir()
+    again = ConversionSettings.from_config(config, where=str(folder / "config.json"))
+    assert again.stage(ContourProsody) == stage and again.stage(ContourProsody).level == level
+    assert stage.at_level(None) != stage and "global change's level" in stage.describe()
+    voice = vowel(1.0, 130.0)
+    converted = inference.convert_audio(voice, None, settings=settings)
+    # the level's duration and pitch, not the network's +0.3 octaves and slower rate
+    assert len(converted) == pytest.approx(1.25 * len(voice), rel=0.05)
+    before, after = vocoder.world_f0(voice), vocoder.world_f0(converted)
+    fall = np.log2(np.median(after[after > 0]) / np.median(before[before > 0]))
+    assert fall == pytest.approx(-0.25, abs=0.06)
+    np.testing.assert_array_equal(
+        inference.convert_audio(voice, None, settings=settings, strength=0.0),
+        inference.vocoder_only(voice, vocoder="world"))
+    bad = {"inference": {"vocoder": "world", "contour_prosody": {
+        **stage.to_config(), "level": {"duration_ratio": 9.0}}}}
+    with pytest.raises(UserError, match="duration_ratio"):
+        ConversionSettings.from_config(bad, where=str(folder / "config.json"))
+
+
 def test_a_missing_or_foreign_contour_model_is_one_clear_error(tmp_path):
     with pytest.raises(UserError, match="train_contour.py"):
         load_contour_network(tmp_path / "nothing")
@@ -161,12 +215,48 @@ def test_the_training_command_says_what_to_run_first(tmp_path, capsys):
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
 
 
+def test_recalibrating_keeps_the_network_and_fits_its_calibration_again(tmp_path, capsys):
+    """--recalibrate on a RAVDESS layout of a training and a validation actor (file names
+    only: the tool reads tools/contour_data.py's measurements, not the audio)."""
+    tool = load_tool("train_contour")
+    corpus, frames = tmp_path / "ravdess", tmp_path / "frames" / "ravdess"
+    frames.mkdir(parents=True)
+    for actor in (1, 15):
+        (corpus / f"Actor_{actor:02d}").mkdir(parents=True)
+        for emotion, octaves in ((2, 0.0), (3, 0.3)):  # calm, and happy a little higher
+            name = f"03-01-{emotion:02d}-01-01-01-{actor:02d}"
+            (corpus / f"Actor_{actor:02d}" / f"{name}.wav").write_bytes(b"")
+            take = _stretched(_frames(300, actor), 1.1 if emotion == 3 else 1.0, octaves)
+            np.savez(frames / f"{name}.npz", **take)
+    network = save_tiny_contour_model(tmp_path / "model")
+    out = tmp_path / "recalibrated"
+    assert tool.main(["--frames", str(tmp_path / "frames"), "--ravdess", str(corpus),
+                      "--recalibrate", str(tmp_path / "model"), "--calibration", "clips",
+                      "--out", str(out)]) == 0
+    assert "1 training and 1 validation pairs" in capsys.readouterr().out
+    again = load_contour_network(out)
+    assert set(again.weights) == set(network.weights)
+    for name, weights in network.weights.items():
+        np.testing.assert_array_equal(again.weights[name], weights)
+    assert set(again.config["calibration"]) == {"happy"}
+    assert again.config["calibration_method"] == "clips"
+    assert again.config["training"]["recalibrated_from"] == str(tmp_path / "model")
+    assert again.config["training"]["train_actors"] == [1]
+    assert tool.main(["--frames", str(tmp_path / "frames"), "--ravdess", str(corpus),
+                      "--recalibrate", str(tmp_path / "none"), "--out",
+                      str(tmp_path / "other")]) == 2
+    assert "train_contour.py" in capsys.readouterr().err
+
+
+def _happy_examples() -> list:
+    return [training.aligned_example(_frames(400, seed), _stretched(_frames(400, seed), 1.0, 0.2),
+                                     actor=seed, corpus="ravdess", emotion="happy")
+            for seed in range(3)]
+
+
 def test_calibration_restores_the_spread_a_network_trained_on_noisy_targets_loses(tmp_path):
     network = save_tiny_contour_model(tmp_path / "model")
-    examples = [training.aligned_example(_frames(400, seed), _stretched(_frames(400, seed), 1.0,
-                                                                        0.2),
-                                         actor=seed, corpus="ravdess", emotion="happy")
-                for seed in range(3)]
+    examples = _happy_examples()
     table = training.calibration(network, examples)
     assert set(table) == {"happy"}
     # The tiny network barely moves: the targets' spread is far larger, the gain says so.
@@ -184,6 +274,41 @@ def test_calibration_restores_the_spread_a_network_trained_on_noisy_targets_lose
     # An emotion with no calibration is the network's own output.
     np.testing.assert_array_equal(calibrated.predict(inputs, "sad"),
                                   network.raw_predict(inputs, "sad"))
+    with pytest.raises(ValueError, match="method must be one of"):
+        training.calibration(network, examples, method="words")
+
+
+def _width(track: np.ndarray, source: np.ndarray) -> float:
+    """How many times wider track's 10th-90th percentile range is than source's."""
+    return np.ptp(np.percentile(track, (10, 90))) / np.ptp(np.percentile(source, (10, 90)))
+
+
+def test_the_clip_calibration_brings_clips_to_the_targets_level_range_and_duration(tmp_path):
+    network = save_tiny_contour_model(tmp_path / "model")
+    examples = _happy_examples()
+    # one network that hardly moves (its gain reaches the limit) and one that moves more
+    lively = dataclasses.replace(network, weights={
+        **network.weights, "output_kernel": 40.0 * network.weights["output_kernel"]})
+    for model in (network, lively):
+        table = training.calibration(model, examples, method="clips")
+        calibrated = dataclasses.replace(model, config={**model.config, "calibration": table})
+        level_gaps, duration_gaps, widths = [], [], []
+        for e in examples:
+            predicted, voiced = calibrated.predict(e.inputs, "happy"), e.inputs[:, 1] > 0
+            level_gaps.append(np.median(e.f0_target[e.f0_mask])
+                              - np.median(predicted[voiced, 0]))
+            duration_gaps.append(np.log2(np.sum(2.0 ** e.rate[e.rate_mask])
+                                         / np.sum(2.0 ** predicted[e.rate_mask, 1])))
+            raw = model.raw_predict(e.inputs, "happy")
+            widths.append((_width(predicted[voiced, 0], e.inputs[voiced, 0]),
+                           _width(raw[voiced, 0], e.inputs[voiced, 0]),
+                           _width(e.f0_target[e.f0_mask], e.inputs[e.f0_mask, 0])))
+        # on the pairs it was fitted on, on average: the targets' median pitch and duration
+        assert np.mean(level_gaps) == pytest.approx(0.0, abs=1e-3)
+        assert np.mean(duration_gaps) == pytest.approx(0.0, abs=1e-3)
+        made, own, real = np.median(widths, axis=0)
+        assert made == pytest.approx(min(real, 4.0 * own), rel=0.05)  # 4: the gain's limit
+    assert 0.5 < table["happy"]["contour_gain"] < 4.0  # the lively one: the targets' width
 
 
 def test_choosing_without_a_contour_model_says_how_to_train_one(tmp_path, capsys):

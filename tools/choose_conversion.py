@@ -3,7 +3,7 @@ elsewhere) and which prosody (the model's own settings, the contour model's pros
 global statistics learned on both corpora), on the validation actors of both corpora with both
 judges; --install installs the winner.
 
-Every model folder of the pair under each --models root gives three candidates:
+Every model folder of the pair under each --models root gives four candidates:
 
     <root>: as it converts      the folder's own settings (its config.json "inference")
     <root>: contour model       the same, with the contour model's prosody for the pair's
@@ -12,8 +12,10 @@ Every model folder of the pair under each --models root gives three candidates:
     <root>: global statistics   the same, with the global prosody change (pitch level, range,
                                 speaking rate) learned on the split's training actors of every
                                 corpus read (training/global_changes.py) in place of either
+    <root>: contour model at    the contour model's shape and local timing at the pitch level,
+            the global level    range and duration of that global change
 
-In the last two, a spectral balance or cepstral change the model's settings hold is relearned
+In the last three, a spectral balance or cepstral change the model's settings hold is relearned
 on those actors too, so they differ in their prosody alone.
 
 Two candidates that convert alike (the same weights and settings) are scored once. They are
@@ -68,7 +70,8 @@ from spectrogan.model.runs import (CONFIG_NAME, find_model_dir, generator_path, 
                                    model_folders, recorded_path, shown_path,
                                    write_settings)
 
-PROSODY = ("as it converts", "contour model", "global statistics")
+PROSODY = ("as it converts", "contour model", "global statistics",
+           "contour model at the global level")
 # The learned stages a model's settings may hold that are relearned on both corpora.
 RELEARNED = (SpectralBalance, CepstralChange)
 # What a model folder ships beside its config (the run's checkpoint and samples stay behind).
@@ -121,10 +124,11 @@ def pair_options(pair: str, roots: list[Path], contour: Path,
 
     `learned(kind)` gives the stage of that kind learned on both corpora's training actors
     (ProsodyChange, SpectralBalance, CepstralChange): the "global statistics" candidates apply
-    its ProsodyChange, and both they and the "contour model" candidates replace the model's
-    own spectral balance and cepstral change, where it has them, with the relearned ones, so
-    the two differ in their prosody alone. None: neither is relearned, and the "global
-    statistics" candidates are left out.
+    its ProsodyChange, the "contour model at the global level" ones its level, range and
+    duration, and they and the "contour model" candidates replace the model's own spectral
+    balance and cepstral change, where it has them, with the relearned ones, so the three
+    differ in their prosody alone. None: nothing is relearned, and the two candidates that
+    need the global change are left out.
     """
     from spectrogan.audio.vocoders import World
     from spectrogan.model.runs import read_settings
@@ -145,7 +149,9 @@ def pair_options(pair: str, roots: list[Path], contour: Path,
                 base = base.with_stage(learned(kind))
         variants = [own, base.without(ProsodyChange).with_stage(stage)]
         if learned is not None:
-            variants.append(base.without(ContourProsody).with_stage(learned(ProsodyChange)))
+            level = learned(ProsodyChange)
+            variants += [base.without(ContourProsody).with_stage(level),
+                         base.without(ProsodyChange).with_stage(stage.at_level(level))]
         weights = hashlib.sha256(generator_path(folder).read_bytes()).hexdigest()
         for prosody, settings in zip(PROSODY, variants):
             # a folder that already ships the contour model, or a copy of another root's
@@ -238,8 +244,10 @@ def install(option: Option, chosen: dict[str, Any], selection: dict[str, Any], *
         print(f"{pair}: installed '{option.name}' in {installed / CONFIG_NAME}")
         return
     settings = option.settings
-    if settings.stage(ContourProsody) is not None:  # named relative to its new folder
-        settings = settings.with_stage(contour_stage(target, installed, args.contour))
+    contour = settings.stage(ContourProsody)
+    if contour is not None:  # named relative to its new folder
+        settings = settings.with_stage(contour_stage(target, installed, args.contour,
+                                                     level=contour.level))
     if installed.exists():
         kept = args.out / "replaced" / pair
         if kept.exists():

@@ -14,6 +14,14 @@ replaced only with --force.
     python tools/contour_data.py --out runs/contours
     python tools/train_contour.py --frames runs/contours --out results/contour_model
 
+With --recalibrate DIR, the network of the model in DIR is kept as it is (no training) and
+only its calibration (the gain and offsets that undo the network's regression to the mean)
+and its validation figures are fitted again, into --out; --calibration clips fits it to the
+real takes' median pitch, range and duration clip by clip:
+
+    python tools/train_contour.py --frames runs/contours --recalibrate results/contour_model \
+        --calibration clips --out runs/contour_clips
+
 Exit 0 when the model is written, 2 for a usage error, 1 when a write failed.
 """
 
@@ -34,7 +42,7 @@ from spectrogan.core.paths import RESULTS_DIR  # noqa: E402
 from spectrogan.data.corpora import add_corpus_arguments, corpus_folders  # noqa: E402
 from spectrogan.data.corpora import scan_corpora  # noqa: E402
 from spectrogan.data.corpus import DEFAULT_TEST_ACTORS, DEFAULT_VAL_ACTORS  # noqa: E402
-from spectrogan.stages.contour_prosody import MODEL_CONFIG, MODEL_FILE  # noqa: E402
+from spectrogan.stages.contour_prosody import CALIBRATIONS, MODEL_CONFIG, MODEL_FILE  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--channels", type=positive_int, default=48,
                         help="channels of every layer (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    parser.add_argument("--calibration", choices=CALIBRATIONS, default="frames",
+                        help="how the calibration is fitted on the training actors: frame by "
+                             "frame, or clip by clip to the real takes' median pitch, range "
+                             "and duration (default: %(default)s, the shipped model's; see "
+                             "docs/training.md)")
+    parser.add_argument("--recalibrate", type=Path, default=None, metavar="DIR",
+                        help="keep the network of the contour model in DIR and fit only its "
+                             "calibration again (default: train a new network)")
     parser.add_argument("--force", action="store_true",
                         help="replace a contour model already in --out (a folder holding "
                              "anything else is never replaced)")
@@ -89,11 +105,13 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"--time-budget must be positive, got {args.time_budget}")
     import numpy as np
 
-    from spectrogan.stages.contour_prosody import ContourNetwork, save_contour_network
+    from spectrogan.stages.contour_prosody import (ContourNetwork, load_contour_network,
+                                                   save_contour_network)
     from spectrogan.training.contour_training import (ContourTraining, build_examples,
                                                       calibration, contour_pairs, errors,
                                                       fit_contour_network, global_statistics)
 
+    kept = None if args.recalibrate is None else load_contour_network(args.recalibrate)
     folders = corpus_folders({"ravdess": args.ravdess, "crema": args.crema}, args.corpus)
     files = [f for f in scan_corpora(folders)
              if f.actor not in DEFAULT_TEST_ACTORS and f.intensity != "low"]
@@ -106,12 +124,20 @@ def main(argv: list[str] | None = None) -> int:
                         "run tools/contour_data.py over both")
     print(f"{len(train)} training and {len(val)} validation pairs aligned in "
           f"{time.monotonic() - started:.0f} s", flush=True)
-    settings = ContourTraining(channels=args.channels, epochs=args.epochs, seed=args.seed,
-                               time_budget_s=args.time_budget)
-    network, record = fit_contour_network(train, val, settings,
-                                          verbose=1 if sys.stdout.isatty() else 2)
-    network = ContourNetwork(network.weights, network.dilations,
-                             {**network.config, "calibration": calibration(network, train)})
+    if kept is None:
+        settings = ContourTraining(channels=args.channels, epochs=args.epochs, seed=args.seed,
+                                   time_budget_s=args.time_budget)
+        network, record = fit_contour_network(train, val, settings,
+                                              verbose=1 if sys.stdout.isatty() else 2)
+        record = {**record, "settings": {
+            k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(settings).items()
+            if not (isinstance(v, float) and math.isinf(v))}}
+    else:
+        network, record = kept, {**kept.config.get("training", {}),
+                                 "recalibrated_from": str(args.recalibrate)}
+    network = ContourNetwork(network.weights, network.dilations, {
+        **network.config, "calibration": calibration(network, train, method=args.calibration),
+        "calibration_method": args.calibration})
     fitted = global_statistics(train)
 
     def global_prediction(e):
@@ -124,10 +150,8 @@ def main(argv: list[str] | None = None) -> int:
                "network alone": errors(val, lambda e: network.raw_predict(e.inputs,
                                                                           e.emotion)),
                "model": errors(val, lambda e: network.predict(e.inputs, e.emotion))}
-    config = {**network.config, "training": {**record, "settings": {
-        k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(settings).items()
-        if not (isinstance(v, float) and math.isinf(v))},
-        "train_pairs": len(train), "val_pairs": len(val),
+    config = {**network.config, "training": {
+        **record, "train_pairs": len(train), "val_pairs": len(val),
         "train_actors": sorted({e.actor for e in train}),
         "val_actors": sorted({e.actor for e in val}), "corpora": sorted(folders)},
         "global_statistics": {k: dict(zip(("shift_octaves", "spread_ratio", "log2_rate"), v))
@@ -135,8 +159,11 @@ def main(argv: list[str] | None = None) -> int:
         "validation_errors": figures}
     save_contour_network(args.out, ContourNetwork(network.weights, network.dilations, config))
     print(_table("contour model", figures))
-    print(f"trained {record['epochs_run']} epochs (best {record['best_epoch']}) in "
-          f"{record['seconds']:.0f} s; wrote {args.out}")
+    if kept is not None:
+        print(f"recalibrated the network of {args.recalibrate}; wrote {args.out}")
+    else:
+        print(f"trained {record['epochs_run']} epochs (best {record['best_epoch']}) in "
+              f"{record['seconds']:.0f} s; wrote {args.out}")
     return 0
 
 

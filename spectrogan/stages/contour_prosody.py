@@ -24,13 +24,20 @@ builds the same network in Keras to train it (training/contour_training.py).
 `ContourProsody` is the stage: the predicted contour replaces the input's F0 on its voiced
 frames, the frames are warped in time by the predicted rate (vocoder.warp_time), both scaled by
 strength (the contour moves `strength` of the way in log F0, the rate is raised to `strength`).
+
+Given a `level` (a global ProsodyChange: pitch shift, range ratio, duration ratio), the stage
+keeps the model's shape and local timing but takes the clip's pitch level, range and overall
+duration from that change (`at_global_level`): where the global change moves every clip's
+median and range by the same numbers, this one puts the model's contour at that median and
+range. The utterance statistics then match the global change's, and what differs is where in
+the sentence the pitch moves and the speech slows.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -41,6 +48,7 @@ from spectrogan.audio.vocoder import WorldFeatures, warp_time, with_f0
 from spectrogan.core.atomic_files import atomic_folder
 from spectrogan.core.errors import UserError
 from spectrogan.core.strength import FULL_STRENGTH, check_strength
+from spectrogan.stages.prosody import SPREAD_PERCENTILES, ProsodyChange
 from spectrogan.stages.stage import Stage, StageContext
 
 CONTOUR_HOP = 2  # WORLD frames (5 ms) per model frame
@@ -52,6 +60,9 @@ INPUT_NAMES = ("log2_f0", "voiced", "energy", "position",
                *(f"ricker_{scale:g}" for scale in WAVELET_SCALES))
 RATE_LIMIT_OCTAVES = 1.0  # the local rate stays within half and twice the input's
 CONTOUR_LIMIT_OCTAVES = 1.5  # the contour stays within 1.5 octaves of the input's median
+# How a calibration may be fitted (training/contour_training.calibration); the first made the
+# shipped model's.
+CALIBRATIONS = ("frames", "clips")
 MODEL_FILE = "contour_model.npz"
 MODEL_CONFIG = "config.json"
 MIN_VOICED = 5
@@ -152,7 +163,8 @@ class ContourNetwork:
     fitted on the training actors by training/contour_training.calibration) undoes the
     regression to the mean of a network trained on noisy targets: the predicted contour's
     movement around its own mean is multiplied by the gain (global variance compensation,
-    Toda and Tokuda 2007) and both outputs are moved by the offsets.
+    Toda and Tokuda 2007) and both outputs are moved by the offsets, so that on the training
+    actors the contours' median and range and the clips' durations match the real takes'.
     """
 
     weights: dict[str, np.ndarray]
@@ -223,6 +235,55 @@ def save_contour_network(folder: str | Path, network: ContourNetwork) -> Path:
     return atomic_folder(folder, fill)
 
 
+def median_and_spread(values: np.ndarray) -> tuple[float, float]:
+    """(median, 10th-90th percentile range) of a non-empty 1-D array of log2 F0 values: a
+    contour's level and range as the global prosody change measures them
+    (prosody.SPREAD_PERCENTILES)."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"values must be a non-empty 1-D array, got shape {values.shape}")
+    low, high = np.percentile(values, SPREAD_PERCENTILES)
+    return float(np.median(values)), float(high - low)
+
+
+def at_global_level(predicted: np.ndarray, inputs: np.ndarray, level: ProsodyChange
+                    ) -> np.ndarray:
+    """The model's prediction with the pitch level, range and overall duration `level` gives.
+
+    Over the voiced frames, the contour is moved and scaled about its own median so that its
+    median and 10th-90th percentile range (prosody.SPREAD_PERCENTILES) are the input's moved by
+    `level` (the median up by its shift, the range times its ratio, as prosody.map_f0 moves
+    them); the log2 rate is offset so that the clip lasts `level.duration_ratio` times as long.
+
+    Args:
+        predicted: float (T', 2) of ContourNetwork.predict: log2 F0 re the input's median
+            (octaves) and log2 local rate, per model frame.
+        inputs: float (T', len(INPUT_NAMES)) the prediction was made from (the first column
+            the input's log2 F0 re its median, the second its voicing).
+        level: the global change whose level, range and duration are taken.
+    Returns:
+        float32 (T', 2) in the same form; `predicted` unchanged without a voiced frame.
+    """
+    predicted = np.asarray(predicted, dtype=np.float64)
+    if predicted.ndim != 2 or predicted.shape[1] != 2 or predicted.shape[0] != inputs.shape[0]:
+        raise ValueError(f"predicted must be (T', 2) on the inputs' {inputs.shape[0]} frames, "
+                         f"got shape {predicted.shape}")
+    voiced = inputs[:, 1] > 0
+    if not voiced.any():
+        return predicted.astype(np.float32)
+    source_centre, source_spread = median_and_spread(inputs[voiced, 0])
+    goal_centre = source_centre + level.f0_shift_semitones / 12.0
+    goal_spread = source_spread * level.f0_spread_ratio
+    contour = predicted[:, 0]
+    centre, spread = median_and_spread(contour[voiced])
+    # a flat prediction has no shape to scale: it is only moved
+    gain = goal_spread / spread if spread > 1e-4 else 1.0
+    contour = goal_centre + gain * (contour - centre)
+    rate = np.clip(predicted[:, 1], -RATE_LIMIT_OCTAVES, RATE_LIMIT_OCTAVES)
+    rate = rate + np.log2(level.duration_ratio * rate.size / np.sum(2.0 ** rate))
+    return np.stack([contour, rate], axis=1).astype(np.float32)
+
+
 def rate_positions(log2_rate: np.ndarray, frames: int) -> np.ndarray:
     """The WORLD-grid source positions of the output frames when model frame i is played
     2 ** log2_rate[i] times as long: float (T_out,) for a track of `frames` WORLD frames."""
@@ -236,12 +297,15 @@ def rate_positions(log2_rate: np.ndarray, frames: int) -> np.ndarray:
 @dataclass(frozen=True, eq=False)
 class ContourProsody(Stage):
     """The contour model's prosody for `emotion`. model: its folder as config.json gives it
-    (relative to the model folder); network: the loaded model; strength in [0, 1]."""
+    (relative to the model folder); network: the loaded model; strength in [0, 1]; level: a
+    global prosody change whose pitch level, range and duration the contour takes
+    (`at_global_level`), or None for the model's own."""
 
     emotion: str
     model: str
     network: ContourNetwork = field(repr=False, compare=False)
     strength: float = FULL_STRENGTH
+    level: ProsodyChange | None = None
 
     key: ClassVar[str] = "contour_prosody"
     vocoders: ClassVar[tuple[str, ...]] = ("world",)
@@ -257,11 +321,14 @@ class ContourProsody(Stage):
         check_strength(self.strength)
 
     def __eq__(self, other: object) -> bool:
-        return (isinstance(other, ContourProsody) and (self.emotion, self.model, self.strength)
-                == (other.emotion, other.model, other.strength))
+        return isinstance(other, ContourProsody) and self._identity() == other._identity()
 
     def __hash__(self) -> int:
-        return hash((self.emotion, self.model, self.strength))
+        return hash(self._identity())
+
+    def _identity(self) -> tuple:
+        # the network is named by its folder: two loads of one model are the same stage
+        return self.emotion, self.model, self.strength, self.level
 
     @classmethod
     def read(cls, inference: dict[str, Any], *, config: dict[str, Any], where: str
@@ -269,32 +336,47 @@ class ContourProsody(Stage):
         entry = inference.get(cls.key)
         if entry is None:
             return None
-        if not isinstance(entry, dict) or set(entry) != {"emotion", "model"} \
-                or entry["emotion"] not in CONTOUR_EMOTIONS:
+        if not isinstance(entry, dict) or not {"emotion", "model"} <= set(entry) \
+                <= {"emotion", "model", "level"} or entry["emotion"] not in CONTOUR_EMOTIONS:
             raise UserError(f"{where}: inference.{cls.key} must be an object with emotion (one "
-                            f"of {', '.join(CONTOUR_EMOTIONS)}) and model (a folder); got "
-                            f"{entry!r}")
+                            f"of {', '.join(CONTOUR_EMOTIONS)}), model (a folder) and "
+                            f"optionally level (a prosody change); got {entry!r}")
+        level = entry.get("level")
+        if level is not None:
+            level = ProsodyChange.from_config(level, where=f"{where}: {cls.key}.level")
         # named relative to the model folder: '../contour_model' beside the pairs' folders
         folder = Path(os.path.normpath(Path(where).parent / entry["model"]))
-        return cls(entry["emotion"], str(entry["model"]), load_contour_network(folder))
+        return cls(entry["emotion"], str(entry["model"]), load_contour_network(folder),
+                   level=level)
 
     @classmethod
     def from_config(cls, entry: Any, *, where: str) -> ContourProsody:
         return cls.read({cls.key: entry}, config={}, where=where)
 
-    def to_config(self) -> dict[str, str]:
-        return {"emotion": self.emotion, "model": self.model}
+    def to_config(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"emotion": self.emotion, "model": self.model}
+        if self.level is not None:
+            entry["level"] = self.level.to_config()
+        return entry
 
     @property
     def is_identity(self) -> bool:
         return self.strength == 0
 
     def scaled(self, strength: float) -> ContourProsody:
-        return ContourProsody(self.emotion, self.model, self.network,
-                              self.strength * check_strength(strength))
+        return replace(self, strength=self.strength * check_strength(strength))
+
+    def at_level(self, level: ProsodyChange | None) -> ContourProsody:
+        """This stage with the pitch level, range and duration of `level` (None: its own)."""
+        return replace(self, level=level)
 
     def describe(self) -> str:
-        return f"the contour model's pitch contour and timing of {self.emotion} along the sentence"
+        words = (f"the contour model's pitch contour and timing of {self.emotion} along the "
+                 "sentence")
+        if self.level is None:
+            return words
+        return (f"{words}, at the global change's level, range and duration "
+                f"({self.level.describe()})")
 
     def applied_words(self) -> str:
         return "" if self.is_identity else self.describe()
@@ -310,6 +392,8 @@ class ContourProsody(Stage):
             return signal
         inputs, _, median = prepared
         predicted = self.network.predict(inputs, self.emotion)
+        if self.level is not None:
+            predicted = at_global_level(predicted, inputs, self.level)
         track = inputs[:, 0]
         contour = track + self.strength * (np.clip(predicted[:, 0], -CONTOUR_LIMIT_OCTAVES,
                                                    CONTOUR_LIMIT_OCTAVES) - track)
@@ -323,9 +407,9 @@ class ContourProsody(Stage):
         return after.f0.shape[0] / before.f0.shape[0]
 
 
-def contour_stage(emotion: str, model_folder: str | Path, contour_folder: str | Path
-                  ) -> ContourProsody:
+def contour_stage(emotion: str, model_folder: str | Path, contour_folder: str | Path, *,
+                  level: ProsodyChange | None = None) -> ContourProsody:
     """The contour model in `contour_folder` as the stage of a pair whose model folder is
-    `model_folder` (config.json names it relative to that folder)."""
+    `model_folder` (config.json names it relative to that folder), at `level` if given."""
     relative = os.path.relpath(Path(contour_folder).resolve(), Path(model_folder).resolve())
-    return ContourProsody(emotion, relative, load_contour_network(contour_folder))
+    return ContourProsody(emotion, relative, load_contour_network(contour_folder), level=level)
