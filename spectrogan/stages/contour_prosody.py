@@ -163,8 +163,9 @@ class ContourNetwork:
     fitted on the training actors by training/contour_training.calibration) undoes the
     regression to the mean of a network trained on noisy targets: the predicted contour's
     movement around its own mean is multiplied by the gain (global variance compensation,
-    Toda and Tokuda 2007) and both outputs are moved by the offsets, so that on the training
-    actors the contours' median and range and the clips' durations match the real takes'.
+    Toda and Tokuda 2007) and both outputs are moved by the offsets (fitted frame by frame or
+    clip by clip: CALIBRATIONS; config "calibration_method", absent for the frame-wise fit
+    of models that predate the choice).
     """
 
     weights: dict[str, np.ndarray]
