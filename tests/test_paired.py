@@ -72,3 +72,11 @@ def test_the_tool_prints_each_corpus_and_says_what_is_missing(tmp_path, capsys):
     assert tool.main([str(tmp_path / "none"), str(tmp_path / "b"),
                       "--pair", "calm2fearful"]) == 2
     assert "no such metrics file" in capsys.readouterr().err
+
+
+def test_a_file_that_is_not_a_metrics_file_is_one_clear_error(tmp_path, capsys):
+    tool = load_tool("compare_evaluations")
+    (tmp_path / "notes.json").write_text("[1, 2]")
+    assert tool.main([str(tmp_path / "notes.json"), str(tmp_path / "notes.json"),
+                      "--pair", "calm2fearful"]) == 2
+    assert "not a metrics.json written by evaluate.py" in capsys.readouterr().err

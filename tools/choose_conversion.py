@@ -110,8 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--limit", type=positive_int, default=None, metavar="N",
                         help="score at most N source clips per pair (default: all)")
     parser.add_argument("--jobs", type=positive_int, default=1,
-                        help="processes measuring the training actors' prosody for the global "
-                             "statistics (default: %(default)s)")
+                        help="processes measuring the training actors' clips for the changes "
+                             "learned on both corpora (default: %(default)s)")
     parser.add_argument("--install", action="store_true",
                         help="install each pair's winner in the first --models root")
     return parser

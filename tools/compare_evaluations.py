@@ -11,8 +11,8 @@ for that emotion on that corpus (evaluate.py's competence check) is shown and ma
     python tools/compare_evaluations.py results/metrics.json runs/eval_global_fearful \\
         --pair calm2fearful
 
-Exit 0 when compared, 2 for a usage error (a missing file, a pair one of them lacks), 1 when a
-file cannot be read.
+Exit 0 when compared, 2 for a usage error (a missing or unreadable metrics file, a pair one
+of them lacks).
 """
 
 from __future__ import annotations
@@ -49,7 +49,10 @@ def _metrics(path: Path) -> dict:
     if not path.is_file():
         raise UserError(f"{path}: no such metrics file; write one with `python evaluate.py "
                         "--pair PAIR --out DIR`")
-    return read_metrics(path)
+    try:
+        return read_metrics(path)
+    except UserError:  # its own message speaks of evaluate.py's --out
+        raise UserError(f"{path}: not a metrics.json written by evaluate.py") from None
 
 
 def comparison_table(first: dict, second: dict, pair: str) -> str:

@@ -48,7 +48,7 @@ from spectrogan.audio.vocoder import WorldFeatures, warp_time, with_f0
 from spectrogan.core.atomic_files import atomic_folder
 from spectrogan.core.errors import UserError
 from spectrogan.core.strength import FULL_STRENGTH, check_strength
-from spectrogan.stages.prosody import SPREAD_PERCENTILES, ProsodyChange
+from spectrogan.stages.prosody import ProsodyChange, centre_and_spread
 from spectrogan.stages.stage import Stage, StageContext
 
 CONTOUR_HOP = 2  # WORLD frames (5 ms) per model frame
@@ -236,17 +236,6 @@ def save_contour_network(folder: str | Path, network: ContourNetwork) -> Path:
     return atomic_folder(folder, fill)
 
 
-def median_and_spread(values: np.ndarray) -> tuple[float, float]:
-    """(median, 10th-90th percentile range) of a non-empty 1-D array of log2 F0 values: a
-    contour's level and range as the global prosody change measures them
-    (prosody.SPREAD_PERCENTILES)."""
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim != 1 or values.size == 0:
-        raise ValueError(f"values must be a non-empty 1-D array, got shape {values.shape}")
-    low, high = np.percentile(values, SPREAD_PERCENTILES)
-    return float(np.median(values)), float(high - low)
-
-
 def at_global_level(predicted: np.ndarray, inputs: np.ndarray, level: ProsodyChange
                     ) -> np.ndarray:
     """The model's prediction with the pitch level, range and overall duration `level` gives.
@@ -272,11 +261,11 @@ def at_global_level(predicted: np.ndarray, inputs: np.ndarray, level: ProsodyCha
     voiced = inputs[:, 1] > 0
     if not voiced.any():
         return predicted.astype(np.float32)
-    source_centre, source_spread = median_and_spread(inputs[voiced, 0])
+    source_centre, source_spread = centre_and_spread(inputs[voiced, 0])
     goal_centre = source_centre + level.f0_shift_semitones / 12.0
     goal_spread = source_spread * level.f0_spread_ratio
     contour = predicted[:, 0]
-    centre, spread = median_and_spread(contour[voiced])
+    centre, spread = centre_and_spread(contour[voiced])
     # a flat prediction has no shape to scale: it is only moved
     gain = goal_spread / spread if spread > 1e-4 else 1.0
     contour = goal_centre + gain * (contour - centre)

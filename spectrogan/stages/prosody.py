@@ -121,15 +121,24 @@ class ProsodyChange(Stage):
             raise UserError(f"{where}: inference.prosody.{exc}") from None
 
 
+def centre_and_spread(log2_f0: np.ndarray) -> tuple[float, float]:
+    """(median, 10th-90th percentile range) of a non-empty 1-D array of log2 F0 values (any
+    reference): a contour's level and range as this change measures and moves them."""
+    values = np.asarray(log2_f0, dtype=np.float64)
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"log2_f0 must be a non-empty 1-D array, got shape {values.shape}")
+    low, high = np.percentile(values, SPREAD_PERCENTILES)
+    return float(np.median(values)), float(high - low)
+
+
 def log2_f0_centre_and_spread(f0: np.ndarray) -> tuple[float, float] | None:
-    """(median, 10th-90th percentile range) of log2 F0 over the voiced frames (f0 > 0), in
-    octaves; None with fewer than MIN_VOICED_FRAMES voiced frames."""
+    """`centre_and_spread` of log2 F0 over the voiced frames (f0 > 0), in octaves; None with
+    fewer than MIN_VOICED_FRAMES voiced frames."""
     f0 = np.asarray(f0, dtype=np.float64)
     voiced = np.log2(f0[f0 > 0])
     if voiced.size < MIN_VOICED_FRAMES:
         return None
-    low, high = np.percentile(voiced, SPREAD_PERCENTILES)
-    return float(np.median(voiced)), float(high - low)
+    return centre_and_spread(voiced)
 
 
 def map_f0(f0: np.ndarray, change: ProsodyChange) -> np.ndarray:

@@ -27,8 +27,9 @@ from spectrogan.core.cli import import_keras
 from spectrogan.model.contour_network import build_contour_network, exported_weights
 from spectrogan.stages.contour_prosody import (CALIBRATIONS, CONTOUR_EMOTIONS, CONTOUR_HOP,
                                                INPUT_NAMES, RATE_LIMIT_OCTAVES, ContourNetwork,
-                                               contour_inputs, emotion_code,
-                                               median_and_spread, on_model_grid, speech_span)
+                                               contour_inputs, emotion_code, on_model_grid,
+                                               speech_span)
+from spectrogan.stages.prosody import centre_and_spread
 
 keras = import_keras()
 
@@ -307,8 +308,8 @@ def _frame_calibration(chosen: Sequence[ContourExample], raw: Sequence[np.ndarra
 
 
 def _spread_ratio(contour: np.ndarray, source: np.ndarray) -> float:
-    """How many times wider `contour`'s range is than `source`'s (median_and_spread)."""
-    return median_and_spread(contour)[1] / max(median_and_spread(source)[1], 1e-3)
+    """How many times wider `contour`'s range is than `source`'s (centre_and_spread)."""
+    return centre_and_spread(contour)[1] / max(centre_and_spread(source)[1], 1e-3)
 
 
 def _clip_calibration(chosen: Sequence[ContourExample], raw: Sequence[np.ndarray]
@@ -324,7 +325,7 @@ def _clip_calibration(chosen: Sequence[ContourExample], raw: Sequence[np.ndarray
     for e, r, v in kept:
         centre = r[v, 0].mean()
         moved = centre + gain * (r[v, 0] - centre)
-        contour_gaps.append(median_and_spread(e.f0_target[e.f0_mask])[0]
+        contour_gaps.append(centre_and_spread(e.f0_target[e.f0_mask])[0]
                             - float(np.median(moved)))
         rate_gaps.append(float(np.log2(np.sum(2.0 ** e.rate[e.rate_mask])
                                        / np.sum(2.0 ** r[e.rate_mask, 1]))))
