@@ -184,15 +184,19 @@ def smearing_generator(n_bins: int | None = None) -> Any:
 
 
 def save_tiny_contour_model(folder: Path, *, channels: int = 4, seed: int = 0,
-                            rise: float = 0.0, log2_rate: float = 0.0) -> Any:
+                            rise: float = 0.0, log2_rate: float = 0.0,
+                            energy_gain: float | None = None) -> Any:
     """A contour model of random small weights written as tools/train_contour.py writes one;
-    `rise` (octaves) and `log2_rate` are added to its two outputs' biases, so a test knows
-    roughly what it predicts. Returns the ContourNetwork."""
+    `rise` (octaves) and `log2_rate` are added to its first two outputs' biases, so a test
+    knows roughly what it predicts. With `energy_gain` it has the energy output too, wired to
+    predict a level change of (energy_gain - 1) x the input's level re its loudest frame (so
+    the clip's level contour is `energy_gain` times as deep). Returns the ContourNetwork."""
     from spectrogan.stages.contour_prosody import (CONTOUR_EMOTIONS, INPUT_NAMES,
                                                    ContourNetwork, save_contour_network)
 
     rng = np.random.default_rng(seed)
     width, dilations = len(INPUT_NAMES) + len(CONTOUR_EMOTIONS), (1, 2)
+    outputs = 2 if energy_gain is None else 3
 
     def layer(taps: int, inputs: int, outputs: int) -> tuple[np.ndarray, np.ndarray]:
         return (rng.normal(0.0, 0.05, (taps, inputs, outputs)).astype(np.float32),
@@ -200,11 +204,26 @@ def save_tiny_contour_model(folder: Path, *, channels: int = 4, seed: int = 0,
 
     weights = {}
     for name, shape in (("input", (3, width, channels)), ("block_0", (3, channels, channels)),
-                        ("block_1", (3, channels, channels)), ("output", (1, channels, 2))):
+                        ("block_1", (3, channels, channels)),
+                        ("output", (1, channels, outputs))):
         weights[f"{name}_kernel"], weights[f"{name}_bias"] = layer(*shape)
-    weights["output_bias"] += np.float32([rise, log2_rate])
+    weights["output_bias"][:2] += np.float32([rise, log2_rate])
+    if energy_gain is not None:
+        # hidden channel 0 carries -level (level <= 0) through blocks that add nothing
+        energy = INPUT_NAMES.index("energy")
+        weights["input_kernel"][:, :, 0] = 0.0
+        weights["input_kernel"][1, energy, 0] = -1.0
+        weights["input_bias"][0] = 0.0
+        for block in ("block_0", "block_1"):
+            weights[f"{block}_kernel"][:, 0, :] = 0.0
+            weights[f"{block}_kernel"][:, :, 0] = 0.0
+            weights[f"{block}_bias"][0] = 0.0
+        weights["output_kernel"][0, :, 2] = 0.0
+        weights["output_kernel"][0, 0, 2] = 1.0 - energy_gain
+        weights["output_bias"][2] = 0.0
     config = {"inputs": list(INPUT_NAMES), "emotions": list(CONTOUR_EMOTIONS), "hop_ms": 10.0,
-              "network": {"channels": channels, "kernel": 3, "dilations": list(dilations)}}
+              "network": {"channels": channels, "kernel": 3, "dilations": list(dilations),
+                          "outputs": outputs}}
     network = ContourNetwork(weights, dilations, config)
     save_contour_network(folder, network)
     return network

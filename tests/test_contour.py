@@ -14,9 +14,12 @@ from spectrogan.conversion import inference
 from spectrogan.core.errors import UserError
 from spectrogan.data.corpus import RavdessFile
 from spectrogan.data.crema import CremaFile
-from spectrogan.stages.contour_prosody import (INPUT_NAMES, ContourProsody, at_global_level,
-                                               contour_inputs, load_contour_network,
-                                               rate_positions, ricker_transform)
+from spectrogan.stages.contour_prosody import (ENERGY_LIMIT_DB, ENERGY_SMOOTHING, INPUT_NAMES,
+                                               ContourProsody, at_global_level,
+                                               contour_inputs, energy_gains_db,
+                                               envelope_level_db, load_contour_network,
+                                               rate_positions, ricker_transform,
+                                               syllable_gains_db)
 from spectrogan.stages.conversion_settings import ConversionSettings
 from spectrogan.stages.prosody import ProsodyChange
 from spectrogan.training import contour_training as training
@@ -69,6 +72,18 @@ def test_alignment_recovers_a_known_stretch_and_pitch_rise():
                                0.5, atol=0.05)
 
 
+def test_alignment_reads_how_much_deeper_the_targets_level_contour_is():
+    source = _frames(600)
+    deeper = {**source, "energy_db": 1.5 * source["energy_db"]}  # pauses 12.5 dB further down
+    example = training.aligned_example(source, deeper, actor=1, corpus="crema", emotion="angry")
+    level = example.inputs[:, 2]
+    assert example.energy_mask.mean() > 0.5 and (level[example.energy_mask] < -0.5).any()
+    # the change is half the input's level re its loudest frame, frame by frame
+    assert np.median(np.abs(example.energy - 0.5 * level)[example.energy_mask]) < 0.01
+    fitted = training.global_statistics([example])["angry"]
+    assert fitted[3:] == pytest.approx((0.0, 0.5), abs=0.05)  # offset, slope of the change
+
+
 def test_every_emotional_take_meets_its_own_calm_take():
     def ravdess(emotion, statement, repetition, intensity="normal", actor=3):
         return RavdessFile(Path(f"{emotion}{statement}{repetition}{intensity}.wav"), emotion,
@@ -107,6 +122,68 @@ def test_the_stage_moves_pitch_and_timing_and_strength_zero_is_the_vocoder(tmp_p
         inference.convert_audio(voice, None, settings=settings, prosody=False), alone)
     with pytest.raises(ValueError, match="cannot run beside prosody"):
         settings.with_stage(ProsodyChange(2.0))
+
+
+def _level_depth(audio: np.ndarray) -> float:
+    """Standard deviation (dB) of the frame level over a clip's speech frames."""
+    from spectrogan.audio.contour_frames import frame_energy_on_world_grid
+
+    level = frame_energy_on_world_grid(audio)
+    return float(np.std(level[level > level.max() - 35.0]))
+
+
+def test_the_energy_output_reshapes_the_level_contour_and_strength_scales_it(tmp_path):
+    t = np.arange(16000) / 16000.0
+    swelling = vowel(1.0, 130.0) * (0.55 + 0.45 * np.sin(2 * np.pi * 2.0 * t)).astype(np.float32)
+    alone = inference.vocoder_only(swelling, vocoder="world")
+    depths = {}
+    for gain in (0.5, 1.5):
+        network = save_tiny_contour_model(tmp_path / f"model_{gain}", energy_gain=gain)
+        assert network.predicts_energy
+        stage = ContourProsody("angry", f"../model_{gain}", network)
+        assert "loudness contour" in stage.describe()
+        settings = ConversionSettings.of("world", stage)
+        depths[gain] = _level_depth(inference.convert_audio(swelling, None, settings=settings))
+        np.testing.assert_array_equal(
+            inference.convert_audio(swelling, None, settings=settings, strength=0.0), alone)
+        half = inference.convert_audio(swelling, None, settings=settings, strength=0.5)
+        depths[(gain, 0.5)] = _level_depth(half)
+    depth = _level_depth(alone)
+    assert depths[0.5] < 0.75 * depth and depths[1.5] > 1.25 * depth
+    assert depths[0.5] < depths[(0.5, 0.5)] < depth < depths[(1.5, 0.5)] < depths[1.5]
+
+
+def test_energy_gains_move_the_current_levels_to_the_inputs_plus_the_change():
+    envelope = np.array([[1.0, 1.0], [0.1, 0.1], [0.01, 0.01]])
+    level = envelope_level_db(envelope)
+    np.testing.assert_allclose(level, [0.0, -10.0, -20.0])
+    current = np.array([0.0, -5.0, -30.0])  # where earlier stages left the frames
+    gains = energy_gains_db(np.array([0.0, -4.0, 6.0]), input_level_db=level,
+                            current_level_db=current, strength=1.0)
+    np.testing.assert_allclose(gains, [0.0, -9.0, ENERGY_LIMIT_DB])  # 16 dB is limited
+    halfway = energy_gains_db(np.array([0.0, -4.0, 6.0]), input_level_db=level,
+                              current_level_db=current, strength=0.5)
+    np.testing.assert_allclose(halfway, [0.0, -4.5, 8.0])
+    with pytest.raises(ValueError, match="share one shape"):
+        energy_gains_db(np.zeros(2), input_level_db=level, current_level_db=current,
+                        strength=1.0)
+
+
+def test_gains_are_read_on_voiced_frames_and_change_syllable_by_syllable():
+    voiced = np.zeros(100, dtype=bool)
+    voiced[10:40] = voiced[60:90] = True
+    gains = np.where(np.arange(100) < 50, 4.0, -2.0)
+    gains[~voiced] = 12.0  # what a pause or a consonant alone would ask: never read
+    smooth = syllable_gains_db(gains, voiced)
+    assert smooth.shape == (100,) and smooth.max() <= 4.0 and smooth.min() >= -2.0
+    np.testing.assert_allclose(smooth[:30], 4.0)  # held before the first voiced frame
+    np.testing.assert_allclose(smooth[70:], -2.0)
+    # between the two syllables the gain passes from one to the other, no step larger than
+    # a moving average of the interpolated ramp allows
+    assert np.abs(np.diff(smooth)).max() <= 6.0 / ENERGY_SMOOTHING + 1e-9
+    np.testing.assert_array_equal(syllable_gains_db(gains, np.zeros(100, bool)), 0.0)
+    with pytest.raises(ValueError, match="one \\(T,\\) shape"):
+        syllable_gains_db(gains, voiced[:50])
 
 
 def test_at_the_global_level_the_contour_keeps_its_shape_at_that_level_range_and_duration():
@@ -195,6 +272,7 @@ def test_the_keras_network_trains_and_runs_as_the_numpy_one():
             layer.set_weights([network.weights[f"{layer.name}_kernel"],
                                network.weights[f"{layer.name}_bias"]])
     x, _ = training.stacked(examples[3:])
+    assert network.predicts_energy and network.config["network"]["outputs"] == 3
     np.testing.assert_allclose(np.asarray(keras_network(x))[0],
                                network.predict(examples[3].inputs, "happy"), atol=1e-4)
 
@@ -276,6 +354,28 @@ def test_calibration_restores_the_spread_a_network_trained_on_noisy_targets_lose
                                   network.raw_predict(inputs, "sad"))
     with pytest.raises(ValueError, match="method must be one of"):
         training.calibration(network, examples, method="words")
+    assert "energy_gain" not in table["happy"]  # a network without the energy output
+
+
+def test_the_calibration_leaves_the_energy_change_as_the_network_gives_it(tmp_path):
+    examples = []
+    for seed in range(3):
+        source = _frames(400, seed)
+        deeper = {**source, "energy_db": 1.5 * source["energy_db"]}
+        examples.append(training.aligned_example(source, deeper, actor=seed, corpus="crema",
+                                                 emotion="angry"))
+    network = save_tiny_contour_model(tmp_path / "model", energy_gain=1.2)
+    for method in ("frames", "clips"):
+        table = training.calibration(network, examples, method=method)
+        assert set(table["angry"]) == {"contour_gain", "contour_offset_octaves",
+                                       "rate_offset_octaves"}
+        calibrated = dataclasses.replace(network, config={**network.config,
+                                                          "calibration": table})
+        inputs = examples[0].inputs
+        moved = calibrated.predict(inputs, "angry")
+        assert moved.shape == (len(inputs), 3)
+        np.testing.assert_array_equal(moved[:, 2], network.raw_predict(inputs, "angry")[:, 2])
+        assert moved[:, 0] != pytest.approx(network.raw_predict(inputs, "angry")[:, 0])
 
 
 def _width(track: np.ndarray, source: np.ndarray) -> float:

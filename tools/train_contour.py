@@ -1,5 +1,6 @@
 """Train the contour model: one network that predicts, for any of six emotions, the pitch
-contour and the local speaking rate along the sentence from a calm clip's own prosody.
+contour, the local speaking rate and the loudness contour along the sentence from a calm
+clip's own prosody (--energy-weight 0: pitch and rate alone, as the first models).
 
 Reads the frame measurements of tools/contour_data.py (run it first), pairs every emotional
 take of both corpora with the same actor's calm (CREMA-D: neutral) take of the same sentence,
@@ -32,6 +33,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -61,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--channels", type=positive_int, default=48,
                         help="channels of every layer (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    parser.add_argument("--energy-weight", type=float, default=1.0, metavar="W",
+                        help="weight of the loudness contour's error in the loss beside the "
+                             "pitch contour's; 0 trains a network without the loudness "
+                             "output (default: %(default)s)")
     parser.add_argument("--calibration", choices=CALIBRATIONS, default="frames",
                         help="how the calibration is fitted on the training actors: frame by "
                              "frame, or clip by clip to the real takes' median pitch, range "
@@ -75,16 +81,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _cell(errors: dict[str, float]) -> str:
+    cell = f"{errors['contour_semitones']:.2f} / {errors['rate_octaves']:.3f}"
+    return cell + (f" / {errors['energy_db']:.1f}" if "energy_db" in errors else "")
+
+
 def _table(name: str, figures: dict[str, dict[str, dict[str, float]]]) -> str:
     lines = [f"{name}: mean absolute error on the validation actors, contour (semitones) / "
-             "rate (octaves)", "| emotion | pairs | input kept | global statistics | "
-             "network alone | contour model (calibrated) |", "|---|---|---|---|---|---|"]
+             "rate (octaves) / loudness contour (dB)", "| emotion | pairs | input kept | "
+             "global statistics | network alone | contour model (calibrated) |",
+             "|---|---|---|---|---|---|"]
     for emotion, model in figures["model"].items():
-        cells = [f"{figures[k][emotion]['contour_semitones']:.2f} / "
-                 f"{figures[k][emotion]['rate_octaves']:.3f}"
+        cells = [_cell(figures[k][emotion])
                  for k in ("identity", "global", "network alone", "model")]
         lines.append(f"| {emotion} | {model['pairs']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _validation_figures(network: Any, val: list[Any], fitted: dict[str, tuple]
+                        ) -> dict[str, dict[str, dict[str, float]]]:
+    """The errors on the validation pairs of keeping the input, of the global statistics
+    `fitted` on the training pairs, of the network alone and of the calibrated model."""
+    import numpy as np
+
+    from spectrogan.training.contour_training import errors
+
+    def global_prediction(e):
+        shift, ratio, rate, energy_offset, energy_slope = fitted[e.emotion]
+        return np.stack([shift + ratio * e.inputs[:, 0], np.full(len(e.inputs), rate),
+                         energy_offset + energy_slope * e.inputs[:, 2]], 1)
+
+    return {"identity": errors(val, lambda e: np.stack(
+                [e.inputs[:, 0], np.zeros(len(e.inputs)), np.zeros(len(e.inputs))], 1)),
+            "global": errors(val, global_prediction),
+            "network alone": errors(val, lambda e: network.raw_predict(e.inputs, e.emotion)),
+            "model": errors(val, lambda e: network.predict(e.inputs, e.emotion))}
 
 
 @cli_main
@@ -103,12 +134,12 @@ def main(argv: list[str] | None = None) -> int:
                         "choose another --out")
     if not math.isinf(args.time_budget) and args.time_budget <= 0:
         raise UserError(f"--time-budget must be positive, got {args.time_budget}")
-    import numpy as np
-
+    if not 0.0 <= args.energy_weight < math.inf:
+        raise UserError(f"--energy-weight must be 0 or more, got {args.energy_weight}")
     from spectrogan.stages.contour_prosody import (ContourNetwork, load_contour_network,
                                                    save_contour_network)
     from spectrogan.training.contour_training import (ContourTraining, build_examples,
-                                                      calibration, contour_pairs, errors,
+                                                      calibration, contour_pairs,
                                                       fit_contour_network, global_statistics)
 
     kept = None if args.recalibrate is None else load_contour_network(args.recalibrate)
@@ -126,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{time.monotonic() - started:.0f} s", flush=True)
     if kept is None:
         settings = ContourTraining(channels=args.channels, epochs=args.epochs, seed=args.seed,
-                                   time_budget_s=args.time_budget)
+                                   time_budget_s=args.time_budget,
+                                   energy_weight=args.energy_weight)
         network, record = fit_contour_network(train, val, settings,
                                               verbose=1 if sys.stdout.isatty() else 2)
         record = {**record, "settings": {
@@ -139,22 +171,13 @@ def main(argv: list[str] | None = None) -> int:
         **network.config, "calibration": calibration(network, train, method=args.calibration),
         "calibration_method": args.calibration})
     fitted = global_statistics(train)
-
-    def global_prediction(e):
-        shift, ratio, rate = fitted[e.emotion]
-        return np.stack([shift + ratio * e.inputs[:, 0], np.full(len(e.inputs), rate)], 1)
-
-    figures = {"identity": errors(val, lambda e: np.stack(
-                   [e.inputs[:, 0], np.zeros(len(e.inputs))], 1)),
-               "global": errors(val, global_prediction),
-               "network alone": errors(val, lambda e: network.raw_predict(e.inputs,
-                                                                          e.emotion)),
-               "model": errors(val, lambda e: network.predict(e.inputs, e.emotion))}
+    figures = _validation_figures(network, val, fitted)
     config = {**network.config, "training": {
         **record, "train_pairs": len(train), "val_pairs": len(val),
         "train_actors": sorted({e.actor for e in train}),
         "val_actors": sorted({e.actor for e in val}), "corpora": sorted(folders)},
-        "global_statistics": {k: dict(zip(("shift_octaves", "spread_ratio", "log2_rate"), v))
+        "global_statistics": {k: dict(zip(("shift_octaves", "spread_ratio", "log2_rate",
+                                            "energy_offset", "energy_slope"), v))
                               for k, v in fitted.items()},
         "validation_errors": figures}
     save_contour_network(args.out, ContourNetwork(network.weights, network.dilations, config))

@@ -42,6 +42,7 @@ def run_stages(audio: np.ndarray, settings: ConversionSettings, context: StageCo
     steps = _spread(progress, [vocoder.analysis_work, *(s.work for s in before),
                                vocoder.synthesis_work, *(s.work for s in after)])
     features = vocoder.analyse(audio, steps[0])
+    context = context.analysed(features)
     ratios = []
     for stage, report in zip(before, steps[1:]):
         changed = stage.apply(features, context.reporting(report))

@@ -15,8 +15,11 @@ relative to the speaker's own voice so that they carry over to any voice:
 - voicing (0/1), frame energy relative to the clip's loudest frame (dB / 40), and position in
   the phrase (0 at the first speech frame, 1 at the last);
 
-and its two outputs per frame: the target's log2 F0 minus the input's median (octaves), and
-log2 of the local speaking rate (target frames per input frame). The network
+and its outputs per frame: the target's log2 F0 minus the input's median (octaves), log2 of
+the local speaking rate (target frames per input frame), and (models with the energy output,
+`ContourNetwork.predicts_energy`) how much the frame's energy relative to the clip's loudest
+frame changes (dB / ENERGY_SCALE_DB): where an angry take is louder on its stressed syllables
+and quieter between them, a sad one flatter. The network
 (`ContourNetwork`: dilated 1-D convolutions with residual connections) runs here in NumPy from
 the weights file, so converting imports no deep-learning framework; model/contour_network.py
 builds the same network in Keras to train it (training/contour_training.py).
@@ -24,6 +27,15 @@ builds the same network in Keras to train it (training/contour_training.py).
 `ContourProsody` is the stage: the predicted contour replaces the input's F0 on its voiced
 frames, the frames are warped in time by the predicted rate (vocoder.warp_time), both scaled by
 strength (the contour moves `strength` of the way in log F0, the rate is raised to `strength`).
+With the energy output, the envelope of each voiced frame is scaled so that its level relative
+to the loudest frame is the input's moved by the predicted change (`energy_gains_db`),
+`strength` of the way from where the stages before left it: the energy contour is replaced as
+the pitch contour is, and the loudness step after the synthesis keeps the clip's overall level.
+The gains are read on the voiced frames within SPEECH_SPAN_DB of the loudest (the frames the
+network was trained on); the frames between take the gains of those either side
+(interpolated), and the gains are smoothed over ENERGY_SMOOTHING frames, so a consonant keeps
+its level relative to its vowel and a pause its level relative to the speech around it:
+changing those frame by frame cost words (docs/research_notes.md).
 
 Given a `level` (a global ProsodyChange: pitch shift, range ratio, duration ratio), the stage
 keeps the model's shape and local timing but takes the clip's pitch level, range and overall
@@ -60,6 +72,8 @@ INPUT_NAMES = ("log2_f0", "voiced", "energy", "position",
                *(f"ricker_{scale:g}" for scale in WAVELET_SCALES))
 RATE_LIMIT_OCTAVES = 1.0  # the local rate stays within half and twice the input's
 CONTOUR_LIMIT_OCTAVES = 1.5  # the contour stays within 1.5 octaves of the input's median
+ENERGY_LIMIT_DB = 12.0  # no frame's envelope is scaled by more than this
+ENERGY_SMOOTHING = 10  # WORLD frames (50 ms): the level changes syllable by syllable
 # How a calibration may be fitted (training/contour_training.calibration); the first made the
 # shipped model's.
 CALIBRATIONS = ("frames", "clips")
@@ -165,27 +179,34 @@ class ContourNetwork:
     movement around its own mean is multiplied by the gain (global variance compensation,
     Toda and Tokuda 2007) and both outputs are moved by the offsets (fitted frame by frame or
     clip by clip: CALIBRATIONS; config "calibration_method", absent for the frame-wise fit
-    of models that predate the choice).
+    of models that predate the choice). The energy change is the network's own.
     """
 
     weights: dict[str, np.ndarray]
     dilations: tuple[int, ...]
     config: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def predicts_energy(self) -> bool:
+        """Whether the network has the energy output (a third column)."""
+        return self.weights["output_kernel"].shape[2] == 3
+
     def predict(self, inputs: np.ndarray, emotion: str) -> np.ndarray:
-        """float32 (T', 2): per model frame, the target's log2 F0 minus the input's median and
-        log2 of the local rate, for inputs (T', len(INPUT_NAMES)) and a target emotion
-        (calibrated when the config holds a calibration for it)."""
+        """float32 (T', 2 or 3): per model frame, the target's log2 F0 minus the input's
+        median, log2 of the local rate and (`predicts_energy`) the energy change / 
+        ENERGY_SCALE_DB, for inputs (T', len(INPUT_NAMES)) and a target emotion (calibrated
+        when the config holds a calibration for it)."""
         raw = self.raw_predict(inputs, emotion)
         calibration = (self.config.get("calibration") or {}).get(emotion)
         if calibration is None:
             return raw
         voiced = inputs[:, 1] > 0
         centre = float(raw[voiced, 0].mean()) if voiced.any() else float(raw[:, 0].mean())
-        contour = centre + calibration["contour_gain"] * (raw[:, 0] - centre) \
+        calibrated = raw.copy()
+        calibrated[:, 0] = centre + calibration["contour_gain"] * (raw[:, 0] - centre) \
             + calibration["contour_offset_octaves"]
-        rate = raw[:, 1] + calibration["rate_offset_octaves"]
-        return np.stack([contour, rate], axis=1).astype(np.float32)
+        calibrated[:, 1] = raw[:, 1] + calibration["rate_offset_octaves"]
+        return calibrated.astype(np.float32)
 
     def raw_predict(self, inputs: np.ndarray, emotion: str) -> np.ndarray:
         """The network's own output (`predict` before the calibration)."""
@@ -217,6 +238,8 @@ def load_contour_network(folder: str | Path) -> ContourNetwork:
                 or tuple(config["emotions"]) != CONTOUR_EMOTIONS:
             raise ValueError("its inputs or emotions are not this version's")
         network = ContourNetwork(weights, dilations, config)
+        if network.weights["output_kernel"].shape[2] not in (2, 3):
+            raise ValueError("its output layer is not this version's")
         network.predict(np.zeros((4, len(INPUT_NAMES)), np.float32), CONTOUR_EMOTIONS[0])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UserError(f"{weights_path}: not a contour model of this version ({exc}); train "
@@ -246,18 +269,20 @@ def at_global_level(predicted: np.ndarray, inputs: np.ndarray, level: ProsodyCha
     them); the log2 rate is offset so that the clip lasts `level.duration_ratio` times as long.
 
     Args:
-        predicted: float (T', 2) of ContourNetwork.predict: log2 F0 re the input's median
-            (octaves) and log2 local rate, per model frame.
+        predicted: float (T', 2 or 3) of ContourNetwork.predict: log2 F0 re the input's
+            median (octaves), log2 local rate and any energy change, per model frame.
         inputs: float (T', len(INPUT_NAMES)) the prediction was made from (the first column
             the input's log2 F0 re its median, the second its voicing).
         level: the global change whose level, range and duration are taken.
     Returns:
-        float32 (T', 2) in the same form; `predicted` unchanged without a voiced frame.
+        float32 in the same form (any energy change kept); `predicted` unchanged without a
+        voiced frame.
     """
     predicted = np.asarray(predicted, dtype=np.float64)
-    if predicted.ndim != 2 or predicted.shape[1] != 2 or predicted.shape[0] != inputs.shape[0]:
-        raise ValueError(f"predicted must be (T', 2) on the inputs' {inputs.shape[0]} frames, "
-                         f"got shape {predicted.shape}")
+    if predicted.ndim != 2 or predicted.shape[1] not in (2, 3) \
+            or predicted.shape[0] != inputs.shape[0]:
+        raise ValueError(f"predicted must be (T', 2 or 3) on the inputs' {inputs.shape[0]} "
+                         f"frames, got shape {predicted.shape}")
     voiced = inputs[:, 1] > 0
     if not voiced.any():
         return predicted.astype(np.float32)
@@ -271,7 +296,46 @@ def at_global_level(predicted: np.ndarray, inputs: np.ndarray, level: ProsodyCha
     contour = goal_centre + gain * (contour - centre)
     rate = np.clip(predicted[:, 1], -RATE_LIMIT_OCTAVES, RATE_LIMIT_OCTAVES)
     rate = rate + np.log2(level.duration_ratio * rate.size / np.sum(2.0 ** rate))
-    return np.stack([contour, rate], axis=1).astype(np.float32)
+    return np.column_stack([contour, rate, predicted[:, 2:]]).astype(np.float32)
+
+
+def envelope_level_db(envelope: np.ndarray) -> np.ndarray:
+    """float64 (T,) each frame's level in dB relative to the loudest frame, from a WORLD
+    power spectral envelope (T, B) (the sum over bins of each frame's power)."""
+    power = np.sum(np.asarray(envelope, dtype=np.float64), axis=1)
+    level = 10.0 * np.log10(np.maximum(power, 1e-30))
+    return level - level.max()
+
+
+def energy_gains_db(change: np.ndarray, *, input_level_db: np.ndarray,
+                    current_level_db: np.ndarray, strength: float) -> np.ndarray:
+    """float64 (T,) dB by which to scale each WORLD frame's envelope so that its level re the
+    loudest frame moves `strength` of the way from `current_level_db` (where the stages before
+    left it) to `input_level_db` + `change` (all (T,) dB), within +-ENERGY_LIMIT_DB."""
+    change = np.asarray(change, dtype=np.float64)
+    if change.shape != input_level_db.shape or change.shape != current_level_db.shape:
+        raise ValueError(f"change, input_level_db and current_level_db must share one shape, "
+                         f"got {change.shape}, {input_level_db.shape}, "
+                         f"{current_level_db.shape}")
+    gains = strength * (input_level_db + change - current_level_db)
+    return np.clip(gains, -ENERGY_LIMIT_DB, ENERGY_LIMIT_DB)
+
+
+def syllable_gains_db(gains: np.ndarray, voiced: np.ndarray) -> np.ndarray:
+    """float64 (T,) frame gains (dB) read on the `voiced` frames (bool (T,): the voiced
+    speech frames) alone, interpolated linearly through the others (held at the ends) and
+    smoothed by a moving average of ENERGY_SMOOTHING frames; zeros without a voiced frame."""
+    gains, voiced = np.asarray(gains, dtype=np.float64), np.asarray(voiced, dtype=bool)
+    if gains.shape != voiced.shape or gains.ndim != 1:
+        raise ValueError(f"gains and voiced must be one (T,) shape, got {gains.shape} and "
+                         f"{voiced.shape}")
+    if not voiced.any():
+        return np.zeros_like(gains)
+    frames = np.arange(gains.size)
+    held = np.interp(frames, frames[voiced], gains[voiced])
+    padded = np.pad(held, (ENERGY_SMOOTHING // 2, ENERGY_SMOOTHING - 1 - ENERGY_SMOOTHING // 2),
+                    mode="edge")
+    return np.convolve(padded, np.ones(ENERGY_SMOOTHING) / ENERGY_SMOOTHING, mode="valid")
 
 
 def rate_positions(log2_rate: np.ndarray, frames: int) -> np.ndarray:
@@ -361,8 +425,9 @@ class ContourProsody(Stage):
         return replace(self, level=level)
 
     def describe(self) -> str:
-        words = (f"the contour model's pitch contour and timing of {self.emotion} along the "
-                 "sentence")
+        moved = ("pitch contour, timing and loudness contour" if self.network.predicts_energy
+                 else "pitch contour and timing")
+        words = f"the contour model's {moved} of {self.emotion} along the sentence"
         if self.level is None:
             return words
         return (f"{words}, at the global change's level, range and duration "
@@ -389,8 +454,29 @@ class ContourProsody(Stage):
                                                    CONTOUR_LIMIT_OCTAVES) - track)
         on_world = np.interp(np.arange(frames) / CONTOUR_HOP, np.arange(track.size), contour)
         f0 = np.where(signal.f0 > 0, 2.0 ** (median + on_world), 0.0)
+        changed = with_f0(signal, f0)
+        if self.network.predicts_energy:
+            speech = (signal.f0 > 0) & (energy > energy.max() - SPEECH_SPAN_DB)
+            changed = self._with_energy(changed, predicted[:, 2], speech, context)
         positions = rate_positions(self.strength * predicted[:, 1], frames)
-        return warp_time(with_f0(signal, f0), positions)
+        return warp_time(changed, positions)
+
+    def _with_energy(self, signal: WorldFeatures, change: np.ndarray, speech: np.ndarray,
+                     context: StageContext) -> WorldFeatures:
+        if not isinstance(context.analysis, WorldFeatures) \
+                or context.analysis.f0.shape != signal.f0.shape:
+            raise ValueError("the contour model's energy change needs the input's WORLD "
+                             "analysis on the signal's frames (StageContext.analysis)")
+        frames = signal.f0.shape[0]
+        change_db = ENERGY_SCALE_DB * np.interp(np.arange(frames) / CONTOUR_HOP,
+                                                np.arange(change.size), change)
+        gains = energy_gains_db(change_db,
+                                input_level_db=envelope_level_db(context.analysis.envelope),
+                                current_level_db=envelope_level_db(signal.envelope),
+                                strength=self.strength)
+        gains = syllable_gains_db(gains, speech)
+        return WorldFeatures(signal.f0, signal.envelope * 10.0 ** (gains[:, None] / 10.0),
+                             signal.aperiodicity)
 
     def timing_ratio(self, before: WorldFeatures, after: WorldFeatures) -> float:
         """The warp depends on the clip: its ratio is the frames' after over before."""

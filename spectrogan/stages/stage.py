@@ -42,12 +42,19 @@ class StageContext:
     network (NumpyGenerator or keras.Model mapping (b, IMAGE_SIZE, IMAGE_SIZE, 1) images in
     [-1, 1] to the same shape), or None for a conversion with learned changes alone.
     batch_size: windows per generator call. progress: called with this stage's fraction done.
+    analysis: the vocoder's analysis of the input before any stage changed it (the pipeline
+    sets it), or None.
     """
 
     source: np.ndarray
     generator: Any = None
     batch_size: int = DEFAULT_BATCH_SIZE
     progress: Callable[[float], None] = _no_progress
+    analysis: Any = None
+
+    def analysed(self, features: Any) -> StageContext:
+        """The same context with the input's analysis `features`."""
+        return dataclasses.replace(self, analysis=features)
 
     def reporting(self, progress: Callable[[float], None]) -> StageContext:
         """The same context reporting to `progress`."""

@@ -8,7 +8,10 @@ two takes by DTW on their MFCCs (c1-c19, each take's mean removed: words to word
 pauses) on the model's grid and reads, per input frame, the target's log2 F0 (the mean over the
 voiced target frames it is aligned with, relative to the input's median) and the local rate
 (target frames per input frame, each target frame shared among the input frames aligned with
-it, smoothed over RATE_SMOOTHING frames). The frame measurements come from
+it, smoothed over RATE_SMOOTHING frames) and the energy change (the mean level of the target
+frames it is aligned with relative to the target's loudest frame, minus the input frame's
+relative to the input's loudest, over the input's speech frames). The frame measurements come
+from
 tools/contour_data.py (audio/contour_frames.py), one npz per clip.
 """
 
@@ -26,9 +29,10 @@ from spectrogan.audio.vocoder import WORLD_FRAME_PERIOD_MS
 from spectrogan.core.cli import import_keras
 from spectrogan.model.contour_network import build_contour_network, exported_weights
 from spectrogan.stages.contour_prosody import (CALIBRATIONS, CONTOUR_EMOTIONS, CONTOUR_HOP,
-                                               INPUT_NAMES, RATE_LIMIT_OCTAVES, ContourNetwork,
-                                               contour_inputs, emotion_code, on_model_grid,
-                                               speech_span)
+                                               ENERGY_SCALE_DB, INPUT_NAMES,
+                                               RATE_LIMIT_OCTAVES, SPEECH_SPAN_DB,
+                                               ContourNetwork, contour_inputs, emotion_code,
+                                               on_model_grid, speech_span)
 from spectrogan.stages.prosody import centre_and_spread
 
 keras = import_keras()
@@ -42,7 +46,9 @@ MFCC_USED = slice(1, 20)
 class ContourExample:
     """One aligned pair on the model grid of the input's T frames: inputs (T, len(INPUT_NAMES)),
     f0_target (T,) octaves re the input's median and f0_mask (T,) where it is known, rate
-    (T,) log2 local rate and rate_mask (T,) over the input's speech span."""
+    (T,) log2 local rate and rate_mask (T,) over the input's speech span, energy (T,) the
+    change of the level re the loudest frame (dB / ENERGY_SCALE_DB) and energy_mask (T,) over
+    the input's speech frames."""
 
     actor: int
     corpus: str
@@ -52,6 +58,8 @@ class ContourExample:
     f0_mask: np.ndarray
     rate: np.ndarray
     rate_mask: np.ndarray
+    energy: np.ndarray
+    energy_mask: np.ndarray
 
 
 def contour_pairs(files: Iterable[Any]) -> list[tuple[Any, Any]]:
@@ -137,9 +145,17 @@ def aligned_example(source: dict[str, np.ndarray], target: dict[str, np.ndarray]
     first, last = speech_span(on_model_grid(source["energy_db"])[:frames])
     rate_mask = np.zeros(frames, dtype=bool)
     rate_mask[first:last + 1] = True
+    # inputs[:, 2] is the input's level re its loudest frame / ENERGY_SCALE_DB
+    target_level = on_model_grid(target["energy_db"]).astype(np.float64)
+    target_level = (target_level - target_level.max()) / ENERGY_SCALE_DB
+    level_sum = np.bincount(i, weights=target_level[j], minlength=frames)[:frames]
+    energy = level_sum / np.maximum(np.bincount(i, minlength=frames)[:frames], 1) \
+        - inputs[:, 2]
+    energy_mask = rate_mask & (inputs[:, 2] > -SPEECH_SPAN_DB / ENERGY_SCALE_DB)
     return ContourExample(actor, corpus, emotion, inputs, f0_target.astype(np.float32),
                           f0_mask, np.clip(log_rate, -RATE_LIMIT_OCTAVES,
-                                           RATE_LIMIT_OCTAVES).astype(np.float32), rate_mask)
+                                           RATE_LIMIT_OCTAVES).astype(np.float32), rate_mask,
+                          energy.astype(np.float32), energy_mask)
 
 
 def load_frames(folder: Path, clip: Any) -> dict[str, np.ndarray] | None:
@@ -168,38 +184,48 @@ def build_examples(pairs: Sequence[tuple[Any, Any]], frames_folder: Path
 
 def stacked(examples: Sequence[ContourExample]) -> tuple[np.ndarray, np.ndarray]:
     """(x, y) padded to the longest example: x float32 (N, T, inputs + emotions) with the
-    emotion code on every frame, y float32 (N, T, 4) = f0 target, f0 mask, rate, rate mask
-    (masks 0 on the padding)."""
+    emotion code on every frame, y float32 (N, T, 6) = f0 target, f0 mask, rate, rate mask,
+    energy change, energy mask (masks 0 on the padding)."""
     length = max(e.inputs.shape[0] for e in examples)
     width = len(INPUT_NAMES) + len(CONTOUR_EMOTIONS)
     x = np.zeros((len(examples), length, width), dtype=np.float32)
-    y = np.zeros((len(examples), length, 4), dtype=np.float32)
+    y = np.zeros((len(examples), length, 6), dtype=np.float32)
     for n, e in enumerate(examples):
         t = e.inputs.shape[0]
         x[n, :t, :len(INPUT_NAMES)] = e.inputs
         x[n, :t, len(INPUT_NAMES):] = emotion_code(e.emotion)
-        y[n, :t] = np.stack([e.f0_target, e.f0_mask, e.rate, e.rate_mask], axis=1)
+        y[n, :t] = np.stack([e.f0_target, e.f0_mask, e.rate, e.rate_mask, e.energy,
+                             e.energy_mask], axis=1)
     return x, y
 
 
-def masked_loss(rate_weight: float) -> Any:
-    """Mean absolute error of the contour over its known frames plus `rate_weight` times that
-    of the rate over the speech span (y_true as `stacked` gives it)."""
+def masked_loss(rate_weight: float, energy_weight: float) -> Any:
+    """Mean absolute error of the contour over its known frames, plus `rate_weight` times that
+    of the rate over the speech span, plus `energy_weight` times that of the energy change
+    over the speech frames (y_true as `stacked` gives it; a prediction without the third
+    column has no energy term)."""
     ops = keras.ops
 
+    def term(y_true: Any, y_pred: Any, predicted: int, target: int) -> Any:
+        error = ops.sum(ops.abs(y_pred[..., predicted] - y_true[..., target])
+                        * y_true[..., target + 1])
+        return error / ops.maximum(ops.sum(y_true[..., target + 1]), 1.0)
+
     def loss(y_true: Any, y_pred: Any) -> Any:
-        f0_error = ops.sum(ops.abs(y_pred[..., 0] - y_true[..., 0]) * y_true[..., 1])
-        rate_error = ops.sum(ops.abs(y_pred[..., 1] - y_true[..., 2]) * y_true[..., 3])
-        return (f0_error / ops.maximum(ops.sum(y_true[..., 1]), 1.0)
-                + rate_weight * rate_error / ops.maximum(ops.sum(y_true[..., 3]), 1.0))
+        total = term(y_true, y_pred, 0, 0) + rate_weight * term(y_true, y_pred, 1, 2)
+        if y_pred.shape[-1] > 2:
+            total = total + energy_weight * term(y_true, y_pred, 2, 4)
+        return total
     return loss
 
 
-def global_statistics(examples: Sequence[ContourExample]) -> dict[str, tuple[float, float, float]]:
+def global_statistics(examples: Sequence[ContourExample]
+                      ) -> dict[str, tuple[float, float, float, float, float]]:
     """Per emotion, the global alternative fitted on `examples`: (shift, spread ratio) of the
-    least-squares line target = shift + ratio x input over every known frame, and the mean
-    log2 rate over speech frames (the three numbers of a global prosody change, on the same
-    aligned frames)."""
+    least-squares line target = shift + ratio x input over every known frame, the mean log2
+    rate over speech frames (the three numbers of a global prosody change, on the same
+    aligned frames), and (offset, slope) of the line energy change = offset + slope x the
+    input's level re its loudest frame over the speech frames (both / ENERGY_SCALE_DB)."""
     fitted = {}
     for emotion in CONTOUR_EMOTIONS:
         chosen = [e for e in examples if e.emotion == emotion]
@@ -209,26 +235,35 @@ def global_statistics(examples: Sequence[ContourExample]) -> dict[str, tuple[flo
         goal = np.concatenate([e.f0_target[e.f0_mask] for e in chosen])
         ratio, shift = np.polyfit(track, goal, 1)
         rate = float(np.mean(np.concatenate([e.rate[e.rate_mask] for e in chosen])))
-        fitted[emotion] = (float(shift), float(ratio), rate)
+        level = np.concatenate([e.inputs[e.energy_mask, 2] for e in chosen])
+        change = np.concatenate([e.energy[e.energy_mask] for e in chosen])
+        slope, offset = np.polyfit(level, change, 1)
+        fitted[emotion] = (float(shift), float(ratio), rate, float(offset), float(slope))
     return fitted
 
 
 def errors(examples: Sequence[ContourExample], predict: Any) -> dict[str, dict[str, float]]:
-    """Per emotion (and 'all'), the mean absolute error in semitones of the contour and in
-    octaves of the log2 rate of `predict(example) -> (T, 2)` over the known frames."""
+    """Per emotion (and 'all'), the mean absolute error in semitones of the contour, in
+    octaves of the log2 rate and (where the prediction has the third column) in dB of the
+    energy change, of `predict(example) -> (T, 2 or 3)` over the known frames."""
     table: dict[str, dict[str, float]] = {}
     for emotion in (*CONTOUR_EMOTIONS, "all"):
         chosen = [e for e in examples if emotion in ("all", e.emotion)]
         if not chosen:
             continue
-        f0, rate = [], []
+        f0, rate, energy = [], [], []
         for e in chosen:
             predicted = predict(e)
             f0.append(np.abs(predicted[e.f0_mask, 0] - e.f0_target[e.f0_mask]))
             rate.append(np.abs(predicted[e.rate_mask, 1] - e.rate[e.rate_mask]))
+            if predicted.shape[1] > 2:
+                energy.append(np.abs(predicted[e.energy_mask, 2] - e.energy[e.energy_mask]))
         table[emotion] = {"contour_semitones": 12.0 * float(np.mean(np.concatenate(f0))),
                           "rate_octaves": float(np.mean(np.concatenate(rate))),
                           "pairs": len(chosen)}
+        if energy:
+            table[emotion]["energy_db"] = ENERGY_SCALE_DB * float(
+                np.mean(np.concatenate(energy)))
     return table
 
 
@@ -243,6 +278,7 @@ class ContourTraining:
     batch_size: int = 16
     learning_rate: float = 2e-3
     rate_weight: float = 1.0  # the rate's share of the loss beside the contour's
+    energy_weight: float = 1.0  # the energy change's share (0: a network without it)
     patience: int = 8  # epochs without a better validation loss before stopping
     seed: int = 0
     time_budget_s: float = math.inf
@@ -267,11 +303,12 @@ def fit_contour_network(train: Sequence[ContourExample], val: Sequence[ContourEx
     its best epoch kept); returns it as a ContourNetwork (config: the network's shape) and
     the training record (epochs run, best epoch, losses, seconds)."""
     keras.utils.set_random_seed(settings.seed)
+    outputs = 3 if settings.energy_weight > 0 else 2
     network = build_contour_network(inputs=len(INPUT_NAMES) + len(CONTOUR_EMOTIONS),
                                     channels=settings.channels, kernel=settings.kernel,
-                                    dilations=settings.dilations)
+                                    dilations=settings.dilations, outputs=outputs)
     network.compile(optimizer=keras.optimizers.Adam(settings.learning_rate),
-                    loss=masked_loss(settings.rate_weight))
+                    loss=masked_loss(settings.rate_weight, settings.energy_weight))
     (x, y), (x_val, y_val) = stacked(train), stacked(val)
     started = time.monotonic()
     stop = keras.callbacks.EarlyStopping(patience=settings.patience, restore_best_weights=True)
@@ -287,7 +324,8 @@ def fit_contour_network(train: Sequence[ContourExample], val: Sequence[ContourEx
     config = {"inputs": list(INPUT_NAMES), "emotions": list(CONTOUR_EMOTIONS),
               "hop_ms": CONTOUR_HOP * WORLD_FRAME_PERIOD_MS, "network": {"channels": settings.channels,
                                               "kernel": settings.kernel,
-                                              "dilations": list(settings.dilations)}}
+                                              "dilations": list(settings.dilations),
+                                              "outputs": outputs}}
     return ContourNetwork(exported_weights(network), settings.dilations, config), record
 
 
@@ -352,6 +390,13 @@ def calibration(network: ContourNetwork, examples: Sequence[ContourExample], *,
       validation actors the clip-wise fit was judged its emotion more often by the
       functionals judge and less often by the contours judge (docs/research_notes.md), so
       the shipped model keeps "frames".
+
+    The energy change is left as the network gives it: in the training pairs a real take's
+    change of level holds much that no model of the sentence can predict (alignment jitter,
+    one take's syllable louder than another's), so the network's change is the better
+    estimate (the least-squares slope of the real change on it is 0.6-0.9), and widening it
+    until the clips' level spread matched the real takes' scrambled or inverted the level
+    contour (docs/research_notes.md, eighth session).
     """
     if method not in CALIBRATIONS:
         raise ValueError(f"method must be one of {CALIBRATIONS}, got {method!r}")
