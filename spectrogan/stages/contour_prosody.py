@@ -193,7 +193,7 @@ class ContourNetwork:
 
     def predict(self, inputs: np.ndarray, emotion: str) -> np.ndarray:
         """float32 (T', 2 or 3): per model frame, the target's log2 F0 minus the input's
-        median, log2 of the local rate and (`predicts_energy`) the energy change / 
+        median, log2 of the local rate and (`predicts_energy`) the energy change /
         ENERGY_SCALE_DB, for inputs (T', len(INPUT_NAMES)) and a target emotion (calibrated
         when the config holds a calibration for it)."""
         raw = self.raw_predict(inputs, emotion)
