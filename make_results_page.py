@@ -250,11 +250,12 @@ FIGURE_SECTIONS = (
      "conversion. A model that fills the valleys between the harmonic lines turns voiced speech "
      "into noise (voicing and words suffer); one that keeps the lines keeps the voice. Made with "
      "`tools/harmonics_figure.py`."),
-    ("contour_*.png", "What the conversion does to the pitch contour",
-     "The F0 contour (WORLD's Harvest, semitones re 100 Hz) of a test actor's calm clip before "
-     "and after the conversion as it ships, beside the same actor's real clip of the target "
-     "emotion; where a pair ships the global prosody change (or none), the conversion with the "
-     "contour model's prosody in its place is drawn too. Made with `python "
+    ("contour_*.png", "What the conversion does to the pitch and loudness contours",
+     "The F0 contour (WORLD's Harvest, semitones re 100 Hz) and, below it, the frame level (dB "
+     "re the clip's loudest frame) of a test actor's calm clip before and after the conversion "
+     "as it ships, beside the same actor's real clip of the target emotion; where a pair ships "
+     "the global prosody change (or none), the conversion with the contour model's prosody in "
+     "its place is drawn too. Made with `python "
      "tools/contour_figure.py CLIP --emotion E --contour results/contour_model -o PNG`."),
 )
 

@@ -427,3 +427,22 @@ def test_dtw_follows_the_cheapest_monotonic_path():
     np.testing.assert_array_equal(training.dtw_path(np.zeros((1, 3))), [(0, 0), (0, 1), (0, 2)])
     with pytest.raises(ValueError, match="non-empty 2-D"):
         training.dtw_path(np.zeros((0, 3)))
+
+
+def test_the_contour_figure_draws_pitch_and_level_before_and_after(tmp_path, capsys):
+    from helpers import save_tiny_model, speech_wav
+
+    tool = load_tool("contour_figure")
+    save_tiny_model(tmp_path / "models" / "calm2sad", pair="calm2sad", target="sad", filters=2,
+                    inference={"vocoder": "world"})
+    save_tiny_contour_model(tmp_path / "contour", energy_gain=0.5)
+    clip = speech_wav(tmp_path / "calm.wav", 1.0)
+    out = tmp_path / "figure.png"
+    assert tool.main([str(clip), "--emotion", "sad", "--models", str(tmp_path / "models"),
+                      "--contour", str(tmp_path / "contour"), "-o", str(out)]) == 0
+    from PIL import Image
+
+    assert Image.open(out).size == (900, 560)  # two panels: pitch above, level below
+    assert tool.main([str(tmp_path / "none.wav"), "--emotion", "sad", "--models",
+                      str(tmp_path / "models"), "-o", str(tmp_path / "other.png")]) == 2
+    assert not (tmp_path / "other.png").exists()

@@ -1,8 +1,12 @@
-"""Draw what a conversion does to the pitch contour: the F0 of a calm clip before and after
-converting it, beside the same speaker's real recording of the target emotion.
+"""Draw what a conversion does to the pitch and loudness contours: the F0 and the frame level
+of a calm clip before and after converting it, beside the same speaker's real recording of the
+target emotion.
 
 The F0 is WORLD's Harvest track (vocoder.world_f0, the tracker the prosody change itself
-uses), in semitones re 100 Hz against time, unvoiced frames left blank. A RAVDESS clip finds
+uses), in semitones re 100 Hz against time, unvoiced frames left blank; below it, each frame's
+level (25 ms RMS, contour_frames.frame_energy_on_world_grid) in dB relative to the clip's
+loudest frame, down to LEVEL_FLOOR_DB, the contour the contour model's loudness output
+reshapes. A RAVDESS clip finds
 its real counterpart itself (same actor, sentence and repetition); another clip can be given
 one with --target-clip, or none.
 
@@ -24,6 +28,8 @@ sys.path.insert(0, str(ROOT))
 from spectrogan.data.corpora import clip_conversion_arguments  # noqa: E402
 from spectrogan.core.cli import cli_main, parser_from_doc  # noqa: E402
 from spectrogan.model.runs import RESULTS_DIR  # noqa: E402
+
+LEVEL_FLOOR_DB = -40.0  # the level panel's bottom: pauses below it are drawn at it
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     from spectrogan.core.atomic_files import atomic_output
     from spectrogan.conversion.inference import load_converter
     from spectrogan.audio.audio_files import load_audio
+    from spectrogan.audio.contour_frames import frame_energy_on_world_grid
     from spectrogan.audio.vocoder import WORLD_FRAME_PERIOD_MS, world_f0
     from spectrogan.stages.contour_prosody import ContourProsody, contour_stage
     from spectrogan.stages.prosody import ProsodyChange
@@ -94,12 +101,19 @@ def main(argv: list[str] | None = None) -> int:
                        converter.with_settings(with_contour).convert(audio), "C2"))
     if target_clip is not None:
         curves.append((f"real {args.emotion}, same speaker", load_audio(target_clip), "C0"))
-    fig, ax = plt.subplots(figsize=(9, 3.6))
+    fig, (ax, level_ax) = plt.subplots(2, 1, figsize=(9, 5.6), sharex=True,
+                                       gridspec_kw={"height_ratios": [3, 2]})
     for label, signal, colour in curves:
         track = semitones(world_f0(signal))
         seconds = np.arange(track.size) * WORLD_FRAME_PERIOD_MS / 1000.0
         ax.plot(seconds, track, color=colour, lw=1.6, label=label)
-    ax.set_xlabel("time (s)")
+        level = frame_energy_on_world_grid(signal)
+        level = np.maximum(level - level.max(), LEVEL_FLOOR_DB)
+        level_ax.plot(np.arange(level.size) * WORLD_FRAME_PERIOD_MS / 1000.0, level,
+                      color=colour, lw=1.0)
+    level_ax.set_xlabel("time (s)")
+    level_ax.set_ylabel("level (dB re loudest)")
+    level_ax.grid(alpha=0.3)
     ax.set_ylabel("F0 (semitones re 100 Hz)")
     ax.set_title(f"{args.clip.name}: {args.source} -> {args.emotion} ({converter.folder.name})",
                  fontsize=10)
