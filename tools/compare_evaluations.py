@@ -27,10 +27,9 @@ sys.path.insert(0, str(ROOT))
 from spectrogan.core.cli import arg_type, cli_main, parser_from_doc  # noqa: E402
 from spectrogan.core.errors import UserError  # noqa: E402
 from spectrogan.data.corpus import CORPUS_TITLES, parse_pair_name  # noqa: E402
+from spectrogan.evaluation.judges import JUDGE_NAMES  # noqa: E402
 from spectrogan.evaluation.paired import paired_judgements  # noqa: E402
 from spectrogan.evaluation.reports import corpus_pairs, read_metrics, scored_corpora  # noqa: E402
-
-JUDGES = ("functionals", "contours")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,9 +62,9 @@ def comparison_table(first: dict, second: dict, pair: str) -> str:
         a, b = corpus_pairs(first, corpus).get(pair), corpus_pairs(second, corpus).get(pair)
         if a is None or b is None:
             continue
-        counted = set((a.get("competence") or {}).get("counted") or JUDGES)
+        counted = set((a.get("competence") or {}).get("counted") or JUDGE_NAMES)
         try:
-            rows = paired_judgements(a, b, judges=JUDGES)
+            rows = paired_judgements(a, b, judges=JUDGE_NAMES)
         except ValueError as exc:
             raise UserError(f"{pair} on {CORPUS_TITLES.get(corpus, corpus)}: {exc}") from None
         lines += [f"{pair}, {CORPUS_TITLES.get(corpus, corpus)} test actors "
